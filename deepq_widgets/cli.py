@@ -1,0 +1,176 @@
+"""The `deepq` command: the same tasks as the wizard, headless, for scripts and clusters.
+
+JSON output keys are a contract used by scripts and tests; keep them stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .workspace import Workspace, WorkspaceError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    COMMANDS[fn.__name__.removeprefix("cmd_")] = fn
+    return fn
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    return Workspace(args.workspace)
+
+
+# -- foundation: demo, datasets, preview, spec, schema ---------------------------------------
+@command
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .data.demo import create_demo
+
+    ws = _workspace(args)
+    timings = create_demo(ws, seed=args.seed, force=args.force)
+    made = ", ".join(f"{k} ({v:.1f}s)" for k, v in timings.items()) or "nothing (all demo datasets exist; --force remakes them)"
+    print(f"demo workspace {ws.root}: made {made}")
+    return 0
+
+
+@command
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .data.catalog import scan_workspace
+
+    items = []
+    for info in scan_workspace(_workspace(args)):
+        item = info.to_dict()
+        if args.task:
+            item["fit"], item["reason"] = info.fit(args.task)
+        items.append(item)
+    if args.json:
+        _print_json(items)
+        return 0
+    for item in items:
+        fit = "" if not args.task else ("  fits" if item["fit"] else f"  unfit: {item['reason']}")
+        kind = item["annotation"] or "?"
+        print(f"{item['name']:28} {kind:13} {item['cases']:5} cases  {item['format']:5} {len(item['problems'])} problems{fit}")
+    return 0
+
+
+@command
+def cmd_preview(args: argparse.Namespace) -> int:
+    from .data.catalog import scan_dataset
+    from .data.preview import page_count, render_preview
+
+    ws = _workspace(args)
+    info = scan_dataset(ws, args.dataset)
+    out = ws.resolve(args.out) if args.confine_out else Path(args.out)
+    out.write_bytes(render_preview(info, page=args.page, page_size=args.page_size, show_identifiers=args.show_identifiers))
+    print(f"wrote page {args.page + 1} of {page_count(info, args.page_size)} to {out}")
+    return 0
+
+
+@command
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .spec import TaskSpec
+
+    print(TaskSpec.schema_json())
+    return 0
+
+
+@command
+def cmd_spec(args: argparse.Namespace) -> int:
+    from .context import workspace_context
+    from .spec import ModelChoice, SpecError
+    from .wizard import Wizard
+
+    wizard = Wizard(workspace_context(_workspace(args)))
+    wizard.update(flow=args.flow)
+    choices = {"task": args.task, "preset": args.preset, "dataset": args.dataset, "tuning": args.tuning, "seed": args.seed}
+    if args.model and args.flow == "specialized":
+        print("refused: the Specialized flow fixes the network; leave out --model", file=sys.stderr)
+        return 2
+    if args.model and args.flow == "retrain":
+        choices["base_model"] = args.model
+    elif args.model:
+        choices["model"] = ModelChoice(arch=args.model, pretrain=args.pretrain)
+        choices["tuning"] = args.tuning or "manual"
+    if args.image_size:
+        choices["image_size"] = args.image_size
+    choices["name"] = args.name or f"{args.preset or args.task or args.flow}-{args.dataset or 'task'}"
+    wizard.update(**{k: v for k, v in choices.items() if v is not None})
+    try:
+        if args.epochs:
+            wizard.set_hyper(epochs=args.epochs)
+        if args.modality or args.size:
+            wizard.set_auto(**{k: v for k, v in {"modality": args.modality, "size": args.size}.items() if v is not None})
+        spec = wizard.spec()
+    except SpecError as exc:
+        print("refused: " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    print(spec.to_json())
+    return 0
+
+
+# -- argument parsing ----------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepq", description="Medical-imaging training tasks from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.add_argument("--workspace", default=os.environ.get("DEEPQ_WORKSPACE", "workspace"), help="workspace folder (default ./workspace)")
+        return p
+
+    p = add("demo", "create the demo workspace datasets")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="remake datasets that exist")
+
+    p = add("datasets", "list the workspace datasets")
+    p.add_argument("--task", choices=["single_label", "multi_label", "detection", "segmentation"])
+    p.add_argument("--json", action="store_true")
+
+    p = add("preview", "write a page of case thumbnails as PNG")
+    p.add_argument("dataset")
+    p.add_argument("--out", required=True)
+    p.add_argument("--page", type=int, default=0, help="page number, from 0")
+    p.add_argument("--page-size", type=int, default=24)
+    p.add_argument("--show-identifiers", action="store_true", help="draw patient identifiers (off by default)")
+    p.add_argument("--confine-out", action="store_true", help="refuse an --out path outside the workspace")
+
+    add("schema", "print the TaskSpec JSON schema")
+
+    p = add("spec", "print a validated TaskSpec JSON, refusing what the wizard refuses")
+    p.add_argument("--flow", required=True, choices=["general", "specialized", "retrain"])
+    p.add_argument("--task", choices=["single_label", "multi_label", "detection", "segmentation"])
+    p.add_argument("--preset")
+    p.add_argument("--dataset")
+    p.add_argument("--model", help="arch.tag from the zoo (General) or a registry model id (Retrain)")
+    p.add_argument("--pretrain", default="default", help="pretraining source id, or 'none'")
+    p.add_argument("--tuning", choices=["auto", "manual"])
+    p.add_argument("--modality", choices=["CT", "MRI", "X-ray", "Fundus", "Other"])
+    p.add_argument("--size", type=int, help="Auto select model preference, 1 (small) to 5 (large)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--name")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command.replace("-", "_")](args)
+    except (WorkspaceError, FileNotFoundError, KeyError, ValueError) as exc:
+        print(f"deepq {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

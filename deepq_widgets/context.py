@@ -1,0 +1,60 @@
+"""Build the wizard's view of a workspace: datasets, presets, registry, zoo, task names.
+
+Shared by the app and the `deepq spec` command so both refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .data.catalog import DatasetInfo, scan_dataset
+from .presets import load_presets
+from .wizard import BaseModelCard, WizardContext
+from .workspace import Workspace
+
+
+class CatalogCache:
+    """Scans each dataset once and again only when its folder or top-level files change."""
+
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self._entries: dict[str, tuple[tuple[int, ...], DatasetInfo]] = {}
+
+    def __call__(self) -> dict[str, DatasetInfo]:
+        names = self.workspace.dataset_names()
+        for stale in set(self._entries) - set(names):
+            del self._entries[stale]
+        for name in names:
+            signature = _signature(self.workspace.datasets / name)
+            cached = self._entries.get(name)
+            if cached is None or cached[0] != signature:
+                self._entries[name] = (signature, scan_dataset(self.workspace, name))
+        return {name: info for name, (_, info) in self._entries.items()}
+
+
+def _signature(folder: Path) -> tuple[int, ...]:
+    stamps = [folder.stat().st_mtime_ns]
+    with os.scandir(folder) as entries:
+        stamps += sorted(e.stat().st_mtime_ns for e in entries)
+    return tuple(stamps)
+
+
+def workspace_context(workspace: Workspace) -> WizardContext:
+    """A WizardContext reading this workspace; each call sees the current files and store."""
+    from . import zoo
+    from .store import Store
+
+    store = Store(workspace.db_path)
+
+    def base_models() -> dict[str, BaseModelCard]:
+        return {card.id: card for card in (BaseModelCard(**m) for m in store.model_cards())}
+
+    return WizardContext(
+        datasets=CatalogCache(workspace),
+        presets=load_presets(),
+        base_models=base_models,
+        known_arch=zoo.is_known,
+        taken_names=store.task_names,
+        recommend=lambda task, modality, size: zoo.recommend(task, modality, size, workspace=workspace),
+    )

@@ -1,0 +1,1 @@
+"""The dataset layer: readers, layouts, catalog, splits, preview, cache and the demo."""

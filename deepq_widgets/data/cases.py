@@ -1,0 +1,80 @@
+"""The plain records every layout produces: cases, boxes and problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in pixels: left, top, width, height."""
+
+    label: str
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def clipped(self, width: int, height: int) -> Box | None:
+        x0, y0 = max(0.0, self.x), max(0.0, self.y)
+        x1, y1 = min(float(width), self.x + self.w), min(float(height), self.y + self.h)
+        return Box(self.label, x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+    def inside(self, width: int, height: int) -> bool:
+        return self.w > 0 and self.h > 0 and self.x >= 0 and self.y >= 0 and self.x + self.w <= width and self.y + self.h <= height
+
+
+@dataclass(frozen=True)
+class Polygon:
+    """A COCO polygon outline, flat [x0, y0, x1, y1, ...] in pixels."""
+
+    label: str
+    points: tuple[float, ...]
+
+
+@dataclass
+class Case:
+    """One training example: an image and its annotation."""
+
+    image: Path
+    labels: tuple[str, ...] = ()
+    boxes: tuple[Box, ...] = ()
+    polygons: tuple[Polygon, ...] = ()
+    mask: Path | None = None
+    study: str | None = None
+    patient: str | None = None
+    width: int = 0
+    height: int = 0
+    problem: str | None = None  # set when the case cannot be used; it stays listed
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+    @property
+    def group(self) -> str:
+        """What must not be split across train and validation: patient, else study, else the image."""
+        return self.patient or self.study or str(self.image)
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # missing_file, unreadable, unknown_class, few_cases, imbalance, layout, box, mask, outside
+    message: str
+    file: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}" if self.file else self.message
+
+
+@dataclass
+class Annotations:
+    """What a layout reader found in a dataset folder, before the images are probed."""
+
+    layout: str
+    annotation: str  # a TaskType value
+    fits: list[str]
+    classes: list[str]
+    cases: list[Case] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)

@@ -1,0 +1,48 @@
+"""The demo workspace: synthetic but modality-like datasets, seeded and quick to make.
+
+Three DICOM datasets match the specialised presets (head CT for hemorrhage, chest X-ray
+for pneumothorax, CT angiography for pulmonary embolism); five PNG datasets cover every
+task type and annotation layout of the General flow.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ...workspace import Workspace
+from . import chest_ct, chest_xray, general, head_ct
+
+DEMO_DATASETS: dict[str, Callable[[Path, np.random.Generator], None]] = {
+    "head_ct_hemorrhage": head_ct.generate,
+    "chest_xray_pneumothorax": chest_xray.generate,
+    "chest_cta_embolism": chest_ct.generate,
+    "ultrasound_lesions": general.ultrasound_lesions,
+    "fundus_findings": general.fundus_findings,
+    "lung_nodules": general.lung_nodules,
+    "polyps_coco": general.polyps_coco,
+    "abdomen_organs": general.abdomen_organs,
+}
+
+
+def create_demo(workspace: Workspace, seed: int = 0, force: bool = False, only: list[str] | None = None) -> dict[str, float]:
+    """Write the demo datasets that are missing (all of them with `force`); seconds per dataset."""
+    timings = {}
+    for index, (name, make) in enumerate(DEMO_DATASETS.items()):
+        if only and name not in only:
+            continue
+        folder = workspace.datasets / name
+        if folder.exists() and not force:
+            continue
+        start = time.perf_counter()
+        staging = workspace.datasets / f".{name}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        make(staging, np.random.default_rng([seed, index]))
+        shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)  # a half-written dataset never shows up in the catalog
+        timings[name] = time.perf_counter() - start
+    return timings

@@ -1,0 +1,210 @@
+"""TaskSpec: the one serialisable description of a training task.
+
+The wizard builds it, the CLI reads it from a file, the worker consumes it. Saving a
+TaskSpec and running it again reproduces the task (the seed is part of it).
+No torch and no ipywidgets here: this module must import in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SPEC_VERSION = 1
+
+
+class Flow(StrEnum):
+    general = "general"
+    specialized = "specialized"
+    retrain = "retrain"
+
+
+class TaskType(StrEnum):
+    single_label = "single_label"
+    multi_label = "multi_label"
+    detection = "detection"
+    segmentation = "segmentation"
+
+
+TASK_TITLES = {
+    TaskType.single_label: "Single-label classification",
+    TaskType.multi_label: "Multi-label classification",
+    TaskType.detection: "Object detection",
+    TaskType.segmentation: "Segmentation",
+}
+
+
+class Tuning(StrEnum):
+    auto = "auto"
+    manual = "manual"
+
+
+class Schedule(StrEnum):
+    constant = "constant"
+    step = "step"
+    one_cycle = "one_cycle"
+
+
+class Modality(StrEnum):
+    ct = "CT"
+    mri = "MRI"
+    xray = "X-ray"
+    fundus = "Fundus"
+    other = "Other"
+
+
+class SearchMethod(StrEnum):
+    none = "none"
+    grid = "grid"
+    random = "random"
+    pbt = "pbt"
+
+
+class SpecError(ValueError):
+    """A TaskSpec that cannot be built; the message names each field and its allowed range."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def _range(default: Any, lo: Any, hi: Any, help: str) -> Any:
+    return Field(default, ge=lo, le=hi, description=help)
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=False)
+
+
+class Hyperparameters(_Part):
+    """SPEC section 4 defaults and ranges (those of the original product)."""
+
+    batch_size: int = _range(32, 1, 256, "Images per optimisation step.")
+    epochs: int = _range(100, 1, 200, "Passes over the training set (early stop may end sooner).")
+    valid_pct: int = _range(20, 1, 99, "Percentage of cases held out for validation.")
+    lr: float = _range(1e-3, 1e-6, 1.0, "Peak learning rate.")
+    schedule: Schedule = Field(Schedule.one_cycle, description="How the learning rate moves over training.")
+    weight_decay: float = _range(0.0, 0.0, 0.1, "Decoupled weight decay (AdamW).")
+    momentum: float = _range(0.9, 0.0, 0.99, "First-moment coefficient (beta1 / SGD momentum).")
+    early_stop: bool = Field(True, description="Stop when validation loss stops improving.")
+    patience: int = _range(5, 1, 50, "Epochs without improvement before early stop.")
+
+
+class Augmentation(_Part):
+    hflip: bool = Field(True, description="Random horizontal flip.")
+    hflip_p: float = _range(0.5, 0.0, 1.0, "Probability of a horizontal flip.")
+    resized_crop: bool = Field(True, description="Random resized crop.")
+    crop_min_scale: float = _range(0.75, 0.1, 1.0, "Smallest crop area as a fraction of the image.")
+    translate_pct: float = _range(5.0, 0.0, 20.0, "Largest shift, in percent of the image side.")
+    rotate_deg: float = _range(180.0, 0.0, 180.0, "Largest rotation in degrees.")
+    brightness: float = _range(0.1, 0.0, 1.0, "Colour jitter: brightness.")
+    contrast: float = _range(0.1, 0.0, 1.0, "Colour jitter: contrast.")
+    saturation: float = _range(0.1, 0.0, 1.0, "Colour jitter: saturation (no effect on one-channel images).")
+    hue: float = _range(0.1, 0.0, 0.5, "Colour jitter: hue (no effect on one-channel images).")
+
+
+class Search(_Part):
+    method: SearchMethod = SearchMethod.none
+    trials: int = _range(1, 1, 48, "Number of trials for the hyperparameter search.")
+
+
+class AutoPreferences(_Part):
+    """The General flow's Auto select inputs."""
+
+    modality: Modality = Modality.other
+    size: int = _range(2, 1, 5, "Model preference: 1 small … 5 large.")
+
+
+class ModelChoice(_Part):
+    arch: str | None = Field(None, description="timm `arch.tag` from the zoo.")
+    pretrain: str = Field("default", description="Pretraining source id, or 'none' to train from scratch.")
+    base_model: str | None = Field(None, description="Registry id of a model to retrain.")
+
+
+class TaskSpec(_Part):
+    version: int = SPEC_VERSION
+    name: str = Field("", max_length=80, description="Unique task name.")
+    description: str = Field("", max_length=2000)
+    flow: Flow = Flow.general
+    task: TaskType = TaskType.single_label
+    preset: str | None = None
+    dataset: str = ""
+    model: ModelChoice = Field(default_factory=ModelChoice)
+    tuning: Tuning = Tuning.auto
+    auto: AutoPreferences = Field(default_factory=AutoPreferences)
+    image_size: int = _range(224, 32, 1024, "Side of the square network input, in pixels.")
+    windows: list[str] = Field(default_factory=list, description="DICOM windows stacked as channels.")
+    hyper: Hyperparameters = Field(default_factory=Hyperparameters)
+    augment: Augmentation = Field(default_factory=Augmentation)
+    search: Search = Field(default_factory=Search)
+    seed: int = _range(0, 0, 2**31 - 1, "Random seed; the same seed reproduces the task.")
+
+    @model_validator(mode="after")
+    def _flow_needs(self) -> TaskSpec:
+        missing = {
+            Flow.specialized: ("preset", self.preset),
+            Flow.retrain: ("model.base_model", self.model.base_model),
+        }.get(self.flow)
+        if missing and not missing[1]:
+            raise ValueError(f"{missing[0]} is required for the {self.flow.value} flow")
+        if self.flow is Flow.general and self.tuning is Tuning.manual and not self.model.arch:
+            raise ValueError("model.arch is required when a General task is tuned manually")
+        return self
+
+    # -- serialisation -------------------------------------------------------------
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> TaskSpec:
+        return parse_spec(json.loads(text))
+
+    @classmethod
+    def schema_json(cls) -> str:
+        return json.dumps(cls.model_json_schema(), indent=2)
+
+
+def parse_spec(data: dict[str, Any]) -> TaskSpec:
+    """Validate a dict into a TaskSpec, raising SpecError with readable messages."""
+    try:
+        return TaskSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(describe_errors(exc, TaskSpec)) from None
+
+
+def describe_errors(exc: ValidationError, root: type[BaseModel]) -> list[str]:
+    """Turn pydantic errors into 'hyper.batch_size must be between 1 and 256 (got 300)'."""
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        bounds = _bounds(root, err["loc"])
+        got = err.get("input")
+        if bounds and err["type"] in {"greater_than_equal", "less_than_equal"}:
+            out.append(f"{loc} must be between {bounds[0]} and {bounds[1]} (got {got!r})")
+        elif loc:
+            out.append(f"{loc}: {err['msg']} (got {got!r})" if "input" in err and not isinstance(got, dict) else f"{loc}: {err['msg']}")
+        else:
+            out.append(err["msg"].removeprefix("Value error, "))
+    return out
+
+
+def _bounds(model: type[BaseModel], loc: tuple) -> tuple[Any, Any] | None:
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return None
+        model = field.annotation
+    return field_bounds(model, str(loc[-1])) if loc else None
+
+
+def field_bounds(model: type[BaseModel], name: str) -> tuple[Any, Any] | None:
+    """The (min, max) declared on a field, for messages and for the widgets' ranges."""
+    field = model.model_fields.get(name)
+    if field is None:
+        return None
+    lo = next((m.ge for m in field.metadata if hasattr(m, "ge")), None)
+    hi = next((m.le for m in field.metadata if hasattr(m, "le")), None)
+    return (lo, hi) if lo is not None and hi is not None else None

@@ -1,0 +1,297 @@
+"""The task store: SQLite in WAL mode, shared by the worker process and the widgets.
+
+The only module that writes SQL. Every write is one transaction, so a reader in another
+process sees a task either before or after a change, never halfway. Task names are unique.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WAITING, RUNNING, FINISHED, STOPPED, ERROR = "waiting", "running", "finished", "stopped", "error"
+STATES = (WAITING, RUNNING, FINISHED, STOPPED, ERROR)
+ENDED = (FINISHED, STOPPED, ERROR)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created REAL NOT NULL,
+    started REAL,
+    ended REAL,
+    heartbeat REAL,
+    worker_pid INTEGER,
+    progress REAL NOT NULL DEFAULT 0,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    epochs INTEGER NOT NULL DEFAULT 0,
+    compute_s REAL NOT NULL DEFAULT 0,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    resume INTEGER NOT NULL DEFAULT 0,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    traceback TEXT,
+    model_id TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id INTEGER NOT NULL REFERENCES tasks(id),
+    time REAL NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_task ON events(task_id, id);
+CREATE TABLE IF NOT EXISTS models (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    task_id INTEGER,
+    created REAL NOT NULL,
+    card TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS workers (
+    pid INTEGER PRIMARY KEY,
+    started REAL NOT NULL,
+    heartbeat REAL NOT NULL
+);
+"""
+
+
+class StoreError(ValueError):
+    """A refused store operation (duplicate name, unknown task)."""
+
+
+@dataclass
+class TaskRow:
+    id: int
+    name: str
+    spec: dict[str, Any]
+    state: str
+    created: float
+    started: float | None
+    ended: float | None
+    heartbeat: float | None
+    worker_pid: int | None
+    progress: float
+    epoch: int
+    epochs: int
+    compute_s: float
+    stop_requested: bool
+    resume: bool
+    metrics: dict[str, Any]
+    error: str | None
+    traceback: str | None
+    model_id: str | None
+
+    def summary(self) -> dict[str, Any]:
+        keys = ("id", "name", "state", "progress", "epoch", "epochs", "metrics", "created", "started", "ended", "compute_s", "model_id")
+        return {k: getattr(self, k) for k in keys} | {"error": self.error}
+
+    def elapsed(self, now: float | None = None) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.ended or now or time.time()) - self.started
+
+
+def _row(r: sqlite3.Row) -> TaskRow:
+    d = dict(r)
+    d["spec"], d["metrics"] = json.loads(d["spec"]), json.loads(d["metrics"])
+    d["stop_requested"], d["resume"] = bool(d["stop_requested"]), bool(d["resume"])
+    return TaskRow(**d)
+
+
+class Store:
+    """Tasks, their events, registered models and live workers, in one SQLite file."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._conn().executescript(SCHEMA)  # idempotent; executescript manages its own transaction
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: writers queue up instead of failing mid-way."""
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- tasks ------------------------------------------------------------------------------
+    def submit(self, spec: dict[str, Any]) -> int:
+        name = spec.get("name", "").strip()
+        if not name:
+            raise StoreError("a task needs a name")
+        try:
+            with self._tx() as db:
+                cur = db.execute(
+                    "INSERT INTO tasks(name, spec, state, created, epochs) VALUES (?, ?, ?, ?, ?)",
+                    (name, json.dumps(spec), WAITING, time.time(), int(spec.get("hyper", {}).get("epochs", 0))),
+                )
+                task_id = int(cur.lastrowid)
+                self._event(db, task_id, "state", {"state": WAITING})
+        except sqlite3.IntegrityError:
+            raise StoreError(f"a task named {name!r} already exists") from None
+        return task_id
+
+    def task(self, task_id: int) -> TaskRow:
+        r = self._conn().execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if r is None:
+            raise StoreError(f"no task with id {task_id}")
+        return _row(r)
+
+    def tasks(self, states: tuple[str, ...] | None = None) -> list[TaskRow]:
+        rows = self._conn().execute("SELECT * FROM tasks ORDER BY id DESC").fetchall()
+        return [t for t in map(_row, rows) if states is None or t.state in states]
+
+    def task_names(self) -> set[str]:
+        return {r[0] for r in self._conn().execute("SELECT name FROM tasks")}
+
+    def claim_next(self, pid: int) -> TaskRow | None:
+        """Atomically move the oldest waiting task to running for worker `pid`."""
+        with self._tx() as db:
+            r = db.execute("SELECT id FROM tasks WHERE state = ? ORDER BY id LIMIT 1", (WAITING,)).fetchone()
+            if r is None:
+                return None
+            now = time.time()
+            db.execute(
+                "UPDATE tasks SET state = ?, started = COALESCE(started, ?), heartbeat = ?, worker_pid = ?, ended = NULL WHERE id = ?",
+                (RUNNING, now, now, pid, r[0]),
+            )
+            self._event(db, r[0], "state", {"state": RUNNING, "pid": pid})
+        return self.task(r[0])
+
+    def set_state(self, task_id: int, state: str, error: str | None = None, traceback: str | None = None) -> None:
+        assert state in STATES, state
+        with self._tx() as db:
+            ended = time.time() if state in ENDED else None
+            db.execute(
+                "UPDATE tasks SET state = ?, ended = ?, error = ?, traceback = ?, stop_requested = 0 WHERE id = ?",
+                (state, ended, error, traceback, task_id),
+            )
+            self._event(db, task_id, "state", {"state": state, "error": error})
+
+    def update_progress(self, task_id: int, **fields: Any) -> None:
+        """Heartbeat plus any of progress, epoch, epochs, compute_s, metrics, model_id."""
+        allowed = {"progress", "epoch", "epochs", "compute_s", "metrics", "model_id"}
+        assert set(fields) <= allowed, set(fields) - allowed
+        values = {k: json.dumps(v) if k == "metrics" else v for k, v in fields.items()} | {"heartbeat": time.time()}
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self._tx() as db:
+            db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", (*values.values(), task_id))
+
+    def request_stop(self, task_id: int) -> None:
+        task = self.task(task_id)
+        if task.state == WAITING:
+            self.set_state(task_id, STOPPED, error="stopped before it started")
+            return
+        with self._tx() as db:
+            db.execute("UPDATE tasks SET stop_requested = 1 WHERE id = ?", (task_id,))
+            self._event(db, task_id, "stop_requested", {})
+
+    def stop_requested(self, task_id: int) -> bool:
+        r = self._conn().execute("SELECT stop_requested FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        return bool(r and r[0])
+
+    def requeue(self, task_id: int) -> None:
+        """Put an interrupted task back in the queue, to resume from its last checkpoint."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE tasks SET state = ?, resume = 1, ended = NULL, error = NULL, traceback = NULL, stop_requested = 0 WHERE id = ?",
+                (WAITING, task_id),
+            )
+            self._event(db, task_id, "state", {"state": WAITING, "resume": True})
+
+    # -- events -----------------------------------------------------------------------------
+    @staticmethod
+    def _event(db: sqlite3.Connection, task_id: int, kind: str, data: dict[str, Any]) -> None:
+        db.execute("INSERT INTO events(task_id, time, kind, data) VALUES (?, ?, ?, ?)", (task_id, time.time(), kind, json.dumps(data)))
+
+    def add_event(self, task_id: int, kind: str, data: dict[str, Any]) -> None:
+        with self._tx() as db:
+            self._event(db, task_id, kind, data)
+
+    def events(self, task_id: int, kind: str | None = None, after: int = 0) -> list[dict[str, Any]]:
+        sql = "SELECT id, time, kind, data FROM events WHERE task_id = ? AND id > ?"
+        args: tuple = (task_id, after)
+        if kind:
+            sql, args = sql + " AND kind = ?", (*args, kind)
+        rows = self._conn().execute(sql + " ORDER BY id", args).fetchall()
+        return [{"id": r[0], "time": r[1], "kind": r[2], **json.loads(r[3])} for r in rows]
+
+    # -- models -----------------------------------------------------------------------------
+    def add_model(self, model_id: str, name: str, task_id: int | None, card: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO models(id, name, task_id, created, card) VALUES (?, ?, ?, ?, ?)",
+                (model_id, name, task_id, time.time(), json.dumps(card)),
+            )
+
+    def models(self) -> list[dict[str, Any]]:
+        rows = self._conn().execute("SELECT id, name, task_id, created, card FROM models ORDER BY created DESC").fetchall()
+        return [{"id": r[0], "name": r[1], "task_id": r[2], "created": r[3], "card": json.loads(r[4])} for r in rows]
+
+    def model_cards(self) -> list[dict[str, Any]]:
+        """The fields the wizard needs to offer a model for retraining."""
+        out = []
+        for m in self.models():
+            c = m["card"]
+            out.append(
+                {
+                    "id": m["id"],
+                    "name": m["name"],
+                    "task": c["task"],
+                    "arch": c["arch"],
+                    "classes": c["classes"],
+                    "image_size": c["image_size"],
+                    "windows": c.get("windows", []),
+                    "dataset": c.get("dataset", ""),
+                    "metrics": c.get("metrics", {}),
+                }
+            )
+        return out
+
+    # -- workers ----------------------------------------------------------------------------
+    def worker_beat(self, pid: int) -> None:
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO workers(pid, started, heartbeat) VALUES (?, ?, ?) ON CONFLICT(pid) DO UPDATE SET heartbeat = ?",
+                (pid, now, now, now),
+            )
+
+    def worker_gone(self, pid: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM workers WHERE pid = ?", (pid,))
+
+    def workers(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._conn().execute("SELECT pid, started, heartbeat FROM workers")]

@@ -1,0 +1,394 @@
+"""The create-task wizard as a pure state machine: steps, validity, next/back, the TaskSpec.
+
+No widgets here. The widgets (and the `deepq spec` command) set fields on the state, ask
+whether a step is valid and why not, and move with next()/back(). Everything the wizard
+needs to know about the world (datasets, presets, registry, zoo) comes in a WizardContext,
+so the logic is tested without a workspace or a browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from .data.catalog import DatasetInfo
+from .presets import Preset
+from .spec import (
+    Augmentation,
+    AutoPreferences,
+    Flow,
+    Hyperparameters,
+    Modality,
+    ModelChoice,
+    Search,
+    SpecError,
+    TaskSpec,
+    TaskType,
+    Tuning,
+    describe_errors,
+)
+
+
+class Step(StrEnum):
+    flow = "flow"
+    task = "task"
+    preset = "preset"
+    base_model = "base_model"
+    dataset = "dataset"
+    model = "model"
+    start = "start"
+
+
+STEPS: dict[Flow, list[Step]] = {
+    Flow.general: [Step.flow, Step.task, Step.dataset, Step.model, Step.start],
+    Flow.specialized: [Step.flow, Step.preset, Step.dataset, Step.model, Step.start],
+    Flow.retrain: [Step.flow, Step.base_model, Step.dataset, Step.model, Step.start],
+}
+
+TITLES = {
+    Step.flow: "Flow",
+    Step.task: "Task type",
+    Step.preset: "Preset",
+    Step.base_model: "Base model",
+    Step.dataset: "Dataset",
+    Step.model: "Model",
+    Step.start: "Start",
+}
+
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.()")
+
+
+@dataclass(frozen=True)
+class BaseModelCard:
+    """What the wizard needs to know about a registered model to retrain it."""
+
+    id: str
+    name: str
+    task: TaskType
+    arch: str
+    classes: list[str]
+    image_size: int
+    windows: list[str]
+    dataset: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    model: str
+    image_size: int
+    batch_size: int
+    lr: float
+    reason: str
+
+
+@dataclass
+class WizardContext:
+    """The world as the wizard sees it; each field is cheap to call repeatedly."""
+
+    datasets: Callable[[], dict[str, DatasetInfo]] = dict
+    presets: dict[str, Preset] = field(default_factory=dict)
+    base_models: Callable[[], dict[str, BaseModelCard]] = dict
+    known_arch: Callable[[str], bool] = lambda arch: True
+    taken_names: Callable[[], set[str]] = set
+    recommend: Callable[[TaskType, Modality, int], Recommendation] | None = None
+
+
+@dataclass
+class WizardState:
+    step: Step = Step.flow
+    flow: Flow | None = None
+    task: TaskType | None = None
+    preset: str | None = None
+    base_model: str | None = None
+    dataset: str | None = None
+    tuning: Tuning = Tuning.auto
+    auto: AutoPreferences = field(default_factory=AutoPreferences)
+    model: ModelChoice = field(default_factory=ModelChoice)
+    image_size: int = 224
+    windows: list[str] = field(default_factory=list)
+    hyper: Hyperparameters = field(default_factory=Hyperparameters)
+    augment: Augmentation = field(default_factory=Augmentation)
+    search: Search = field(default_factory=Search)
+    name: str = ""
+    description: str = ""
+    seed: int = 0
+
+
+ENUM_FIELDS = {"step": Step, "flow": Flow, "task": TaskType, "tuning": Tuning}
+
+
+class Wizard:
+    """Holds a WizardState and moves it; listeners hear about every change."""
+
+    def __init__(self, context: WizardContext | None = None, state: WizardState | None = None):
+        self.context = context or WizardContext()
+        self.state = state or WizardState()
+        self._listeners: list[Callable[[Wizard], None]] = []
+
+    # -- observation ------------------------------------------------------------------------
+    def observe(self, listener: Callable[[Wizard], None]) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener(self)
+
+    # -- actions ----------------------------------------------------------------------------
+    def update(self, **changes: Any) -> None:
+        """Set state fields; choosing a flow, preset or base model fills in what it fixes."""
+        unknown = set(changes) - {f.name for f in fields(WizardState)}
+        if unknown:
+            raise AttributeError(f"unknown wizard field(s): {', '.join(sorted(unknown))}")
+        changes = {k: ENUM_FIELDS[k](v) if k in ENUM_FIELDS and v is not None else v for k, v in changes.items()}
+        if changes.get("flow") is not None and changes["flow"] != self.state.flow:
+            # A new flow starts over; the user stays on the flow step or its first choice.
+            here = min(self.steps().index(self.state.step), 1) if self.state.step in self.steps() else 0
+            self.state = replace(WizardState(), flow=changes["flow"], step=STEPS[changes["flow"]][here])
+        if changes.get("preset") and changes["preset"] in self.context.presets:
+            self._apply_preset(self.context.presets[changes["preset"]])
+        if changes.get("base_model"):
+            self._apply_base_model(changes["base_model"])
+        for key, value in changes.items():
+            setattr(self.state, key, value)
+        self._changed()
+
+    def set_hyper(self, **values: Any) -> None:
+        """Change hyperparameters; out-of-range values raise SpecError naming the field and range."""
+        self.state.hyper = _validated(Hyperparameters, self.state.hyper, values)
+        self._changed()
+
+    def set_augment(self, **values: Any) -> None:
+        self.state.augment = _validated(Augmentation, self.state.augment, values)
+        self._changed()
+
+    def set_auto(self, **values: Any) -> None:
+        self.state.auto = _validated(AutoPreferences, self.state.auto, values)
+        self._changed()
+
+    def next(self) -> str | None:
+        """Move on if the current step is valid; return the reason when it is not."""
+        reason = self.step_problem(self.state.step)
+        if reason is None:
+            steps = self.steps()
+            index = steps.index(self.state.step)
+            if index + 1 < len(steps):
+                self.state.step = steps[index + 1]
+                self._changed()
+        return reason
+
+    def back(self) -> None:
+        steps = self.steps()
+        index = steps.index(self.state.step) if self.state.step in steps else 0
+        if index > 0:
+            self.state.step = steps[index - 1]
+            self._changed()
+
+    def go_to(self, step: Step) -> str | None:
+        """Jump to a step whose predecessors are all valid (the step indicator's links)."""
+        for earlier in self.steps()[: self.steps().index(step)]:
+            reason = self.step_problem(earlier)
+            if reason:
+                return f"{TITLES[earlier]}: {reason}"
+        self.state.step = step
+        self._changed()
+        return None
+
+    # -- derived views ------------------------------------------------------------------------
+    def steps(self) -> list[Step]:
+        return STEPS[self.state.flow or Flow.general]
+
+    def progress(self) -> list[tuple[Step, str, str]]:
+        """(step, title, 'done' | 'current' | 'pending') for the step indicator."""
+        steps = self.steps()
+        here = steps.index(self.state.step) if self.state.step in steps else 0
+        return [(s, self.title(s), "done" if i < here else "current" if i == here else "pending") for i, s in enumerate(steps)]
+
+    def title(self, step: Step) -> str:
+        if step is Step.model and self.state.flow in (Flow.specialized, Flow.retrain):
+            return "Hyperparameter"
+        return TITLES[step]
+
+    @property
+    def can_next(self) -> bool:
+        return self.step_problem(self.state.step) is None
+
+    def task_type(self) -> TaskType | None:
+        """The task type in force: chosen (General), fixed by the preset, or by the base model."""
+        s = self.state
+        if s.flow is Flow.specialized:
+            preset = self.context.presets.get(s.preset or "")
+            return preset.task if preset else None
+        if s.flow is Flow.retrain:
+            card = self.context.base_models().get(s.base_model or "")
+            return card.task if card else None
+        return s.task
+
+    def dataset_choices(self) -> tuple[list[str], dict[str, str]]:
+        """Datasets that fit the current task, and the others with the reason they do not."""
+        fitting, unfit = [], {}
+        for name, info in sorted(self.context.datasets().items()):
+            reason = self._dataset_problem(info)
+            if reason is None:
+                fitting.append(name)
+            else:
+                unfit[name] = reason
+        return fitting, unfit
+
+    def recommendation(self) -> Recommendation | None:
+        task = self.task_type()
+        if self.context.recommend is None or task is None:
+            return None
+        return self.context.recommend(task, self.state.auto.modality, self.state.auto.size)
+
+    def warnings(self) -> list[str]:
+        """Non-blocking advice about the chosen augmentation."""
+        s, out = self.state, []
+        preset = self.context.presets.get(s.preset or "") if s.flow is Flow.specialized else None
+        lateral = preset.lateral_anatomy if preset else s.auto.modality in (Modality.xray, Modality.ct)
+        if s.augment.hflip and lateral:
+            out.append("Horizontal flip is on, but left and right anatomy differ in these images (a flipped chest is not a normal chest).")
+        info = self.context.datasets().get(s.dataset or "")
+        single_channel = (info is not None and info.channels == 1 and len(self.windows()) <= 1) or len(self.windows()) == 1
+        if single_channel and (s.augment.saturation > 0 or s.augment.hue > 0):
+            out.append("Saturation and hue jitter have no effect on single-channel (grey-scale) medical images.")
+        return out
+
+    def windows(self) -> list[str]:
+        s = self.state
+        if s.flow is Flow.specialized and s.preset in self.context.presets:
+            return list(self.context.presets[s.preset].windows)
+        if s.flow is Flow.retrain:
+            card = self.context.base_models().get(s.base_model or "")
+            return list(card.windows) if card else []
+        return list(s.windows)
+
+    # -- validity -------------------------------------------------------------------------------
+    def step_problem(self, step: Step) -> str | None:
+        """Why `step` is not complete, or None when it is."""
+        s, ctx = self.state, self.context
+        if step is Step.flow:
+            return None if s.flow else "Choose a training flow."
+        if step is Step.task:
+            return None if s.task else "Choose a task type."
+        if step is Step.preset:
+            return None if s.preset in ctx.presets else "Choose a preset."
+        if step is Step.base_model:
+            return None if s.base_model in ctx.base_models() else "Choose a model to retrain."
+        if step is Step.dataset:
+            if not s.dataset:
+                return "Choose a dataset."
+            info = ctx.datasets().get(s.dataset)
+            return f"Dataset {s.dataset!r} not found in the workspace." if info is None else self._dataset_problem(info)
+        if step is Step.model:
+            return self._model_problem()
+        return self._name_problem()
+
+    def _dataset_problem(self, info: DatasetInfo) -> str | None:
+        s, task = self.state, self.task_type()
+        if task is None:
+            return "Choose the task first."
+        if s.flow is Flow.specialized:
+            return self.context.presets[s.preset].check_dataset(info) if s.preset in self.context.presets else "Choose a preset first."
+        ok, reason = info.fit(task.value)
+        if not ok:
+            return reason
+        if s.flow is Flow.retrain:
+            card = self.context.base_models()[s.base_model]
+            if set(info.classes) != set(card.classes):
+                return f"classes must match the base model ({', '.join(card.classes)}); found {', '.join(info.classes)}"
+        return None
+
+    def _model_problem(self) -> str | None:
+        s = self.state
+        if s.flow is not Flow.general:
+            return None  # the preset or the base model fixes the network
+        if self.task_type() is None:
+            return "Choose the task first."
+        if s.tuning is Tuning.auto:
+            if self.context.recommend is not None and self.recommendation() is None:
+                return "No recommendation is available for this task."
+            return None
+        if not s.model.arch:
+            return "Choose a network."
+        if not self.context.known_arch(s.model.arch):
+            return f"Unknown network {s.model.arch!r}."
+        return None
+
+    def _name_problem(self) -> str | None:
+        name = self.state.name.strip()
+        if not name:
+            return "A task name is required."
+        if len(name) > 80:
+            return "The task name must be at most 80 characters."
+        bad = sorted(set(name) - NAME_CHARS)
+        if bad:
+            return f"The task name may not contain {' '.join(repr(c) for c in bad)}."
+        if name in self.context.taken_names():
+            return f"A task named {name!r} already exists; choose another name."
+        return None
+
+    # -- the product ------------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        return [f"{self.title(step)}: {reason}" for step in self.steps() if (reason := self.step_problem(step))]
+
+    def spec(self) -> TaskSpec:
+        """The TaskSpec for the current choices; SpecError lists every step still invalid."""
+        problems = self.problems()
+        if problems:
+            raise SpecError(problems)
+        s = self.state
+        model, image_size, hyper = s.model, s.image_size, s.hyper
+        if s.flow is Flow.general and s.tuning is Tuning.auto:
+            rec = self.recommendation()
+            if rec is not None:
+                model = ModelChoice(arch=rec.model, pretrain="default")
+                image_size = rec.image_size
+                hyper = hyper.model_copy(update={"batch_size": rec.batch_size, "lr": rec.lr})
+        elif s.flow is Flow.specialized:
+            preset = self.context.presets[s.preset]
+            model, image_size = preset.model, preset.image_size
+        elif s.flow is Flow.retrain:
+            card = self.context.base_models()[s.base_model]
+            model, image_size = ModelChoice(arch=card.arch, base_model=card.id), card.image_size
+        return TaskSpec(
+            name=s.name.strip(),
+            description=s.description,
+            flow=s.flow,
+            task=self.task_type(),
+            preset=s.preset if s.flow is Flow.specialized else None,
+            dataset=s.dataset,
+            model=model,
+            tuning=s.tuning,
+            auto=s.auto,
+            image_size=image_size,
+            windows=self.windows(),
+            hyper=hyper,
+            augment=s.augment,
+            search=s.search,
+            seed=s.seed,
+        )
+
+    # -- preset and base model fill-ins -----------------------------------------------------------
+    def _apply_preset(self, preset: Preset) -> None:
+        s = self.state
+        s.hyper, s.augment = preset.hyper.model_copy(), preset.augment.model_copy()
+        s.image_size, s.windows, s.model = preset.image_size, list(preset.windows), preset.model.model_copy()
+        s.dataset = None
+
+    def _apply_base_model(self, model_id: str) -> None:
+        card = self.context.base_models().get(model_id)
+        if card is not None:
+            self.state.image_size, self.state.windows = card.image_size, list(card.windows)
+            self.state.dataset = None
+
+
+def _validated(model_cls: type, current: Any, values: dict[str, Any]) -> Any:
+    try:
+        return model_cls.model_validate({**current.model_dump(), **values})
+    except ValidationError as exc:
+        raise SpecError(describe_errors(exc, model_cls)) from None

@@ -1,0 +1,73 @@
+"""The workspace: one folder that holds datasets, tasks, models and the SQLite store.
+
+Every path a user gives is resolved inside it; anything that escapes is refused, so a
+task file cannot make the worker read or write elsewhere on the machine.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_WORKSPACE = "workspace"
+ENV_VAR = "DEEPQ_WORKSPACE"
+
+
+class WorkspaceError(ValueError):
+    """A path refused by the workspace, or a workspace that cannot be used."""
+
+
+class Workspace:
+    """A folder with `datasets/`, `tasks/`, `models/`, `weights/` and `deepq.sqlite`."""
+
+    SUBDIRS = ("datasets", "tasks", "models", "weights")
+
+    def __init__(self, path: str | os.PathLike | None = None, create: bool = True):
+        raw = path or os.environ.get(ENV_VAR) or DEFAULT_WORKSPACE
+        self.root = Path(raw).expanduser().resolve()
+        if create:
+            for sub in self.SUBDIRS:
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        elif not self.root.is_dir():
+            raise WorkspaceError(f"workspace {self.root} does not exist")
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    @property
+    def datasets(self) -> Path:
+        return self.root / "datasets"
+
+    @property
+    def tasks(self) -> Path:
+        return self.root / "tasks"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def weights(self) -> Path:
+        return self.root / "weights"
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "deepq.sqlite"
+
+    def resolve(self, path: str | os.PathLike, base: Path | None = None) -> Path:
+        """Resolve `path` (relative to `base`, default the root) and refuse it if it leaves the workspace."""
+        p = Path(path).expanduser()
+        full = (p if p.is_absolute() else (base or self.root) / p).resolve()
+        if not full.is_relative_to(self.root):
+            raise WorkspaceError(f"path {str(path)!r} is outside the workspace {self.root}; refused")
+        return full
+
+    def dataset_dir(self, name: str) -> Path:
+        """The folder of a dataset, by name (a sub-folder of `datasets/`)."""
+        path = self.resolve(name, base=self.datasets)
+        if path.parent != self.datasets:
+            raise WorkspaceError(f"dataset name {name!r} must be a folder directly under {self.datasets}")
+        return path
+
+    def dataset_names(self) -> list[str]:
+        return sorted(p.name for p in self.datasets.iterdir() if p.is_dir() and not p.name.startswith("."))

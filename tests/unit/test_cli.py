@@ -1,0 +1,84 @@
+"""The CLI contract: JSON keys and refusals that scripts rely on."""
+
+import json
+
+import pytest
+
+from deepq_widgets.cli import main
+
+
+def run_json(capsys, *argv):
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_datasets_json_keys(demo_ws, capsys):
+    items = run_json(capsys, "datasets", "--workspace", str(demo_ws.root), "--json")
+    assert len(items) == 8
+    for item in items:
+        assert {"name", "annotation", "fits", "cases", "classes", "format", "has_studies", "problems"} <= item.keys()
+        assert item["annotation"] in ("single_label", "multi_label", "detection", "segmentation")
+        assert item["format"] in ("dicom", "png", "jpg")
+    by_name = {i["name"]: i for i in items}
+    assert by_name["chest_cta_embolism"]["has_studies"] and not by_name["lung_nodules"]["has_studies"]
+
+
+def test_datasets_with_task_adds_fit_and_reason(demo_ws, capsys):
+    items = run_json(capsys, "datasets", "--workspace", str(demo_ws.root), "--task", "detection", "--json")
+    fit = {i["name"]: (i["fit"], i["reason"]) for i in items}
+    assert fit["lung_nodules"] == (True, "") and fit["polyps_coco"][0]
+    assert not fit["fundus_findings"][0] and "multi-label" in fit["fundus_findings"][1]
+
+
+def test_preview_writes_a_png(demo_ws, tmp_path, capsys):
+    out = tmp_path / "p.png"
+    assert main(["preview", "--workspace", str(demo_ws.root), "head_ct_hemorrhage", "--out", str(out), "--page", "1"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "page 2 of 7" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, expect",
+    [
+        (
+            ["--flow", "general", "--task", "single_label", "--dataset", "ultrasound_lesions", "--name", "a"],
+            {"flow": "general", "tuning": "auto"},
+        ),
+        (
+            ["--flow", "general", "--task", "detection", "--dataset", "polyps_coco", "--model", "resnet50.a1_in1k", "--epochs", "3"],
+            {"tuning": "manual", "model": {"arch": "resnet50.a1_in1k", "pretrain": "default", "base_model": None}},
+        ),
+        (
+            ["--flow", "specialized", "--preset", "pulmonary_embolism", "--dataset", "chest_cta_embolism", "--tuning", "manual"],
+            {"preset": "pulmonary_embolism", "windows": ["pe", "mediastinum", "lung"], "task": "single_label"},
+        ),
+    ],
+)
+def test_spec_prints_a_valid_taskspec(demo_ws, capsys, argv, expect):
+    spec = run_json(capsys, "spec", "--workspace", str(demo_ws.root), *argv)
+    for key, value in expect.items():
+        assert spec[key] == value
+    assert spec["name"]
+
+
+@pytest.mark.parametrize(
+    "argv, reason",
+    [
+        (["--flow", "general", "--task", "detection", "--dataset", "fundus_findings"], "annotated for multi-label"),
+        (["--flow", "specialized", "--preset", "pneumothorax", "--dataset", "chest_cta_embolism"], "classes must be PTX, normal"),
+        (["--flow", "general", "--task", "single_label", "--dataset", "ultrasound_lesions", "--model", "resnet99"], "Unknown network"),
+        (
+            ["--flow", "general", "--task", "single_label", "--dataset", "ultrasound_lesions", "--epochs", "500"],
+            "epochs must be between 1 and 200",
+        ),
+        (["--flow", "retrain", "--model", "nope"], "Choose a model to retrain"),
+        (["--flow", "specialized", "--preset", "pneumothorax", "--model", "resnet50.a1_in1k"], "fixes the network"),
+    ],
+)
+def test_spec_refuses_what_the_wizard_refuses(demo_ws, capsys, argv, reason):
+    assert main(["spec", "--workspace", str(demo_ws.root), *argv]) == 2
+    assert reason in capsys.readouterr().err
+
+
+def test_paths_outside_the_workspace_are_refused(demo_ws, capsys):
+    assert main(["preview", "--workspace", str(demo_ws.root), "../..", "--out", "x.png"]) == 2
+    assert "outside the workspace" in capsys.readouterr().err or "must be a folder" in capsys.readouterr().err

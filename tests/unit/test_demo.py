@@ -1,0 +1,58 @@
+"""The demo workspace: the datasets the presets and the General flow need, seeded."""
+
+import numpy as np
+import pydicom
+
+from deepq_widgets.data.catalog import scan_workspace
+from deepq_widgets.data.demo import create_demo
+from deepq_widgets.data.readers import file_window
+from deepq_widgets.presets import load_presets
+from deepq_widgets.workspace import Workspace
+
+
+def test_every_task_type_and_preset_has_a_dataset(demo_ws):
+    infos = {i.name: i for i in scan_workspace(demo_ws)}
+    for task in ("single_label", "multi_label", "detection", "segmentation"):
+        assert any(i.fit(task)[0] for i in infos.values()), task
+    for preset in load_presets().values():
+        assert [n for n, i in infos.items() if preset.check_dataset(i) is None], preset.id
+    layouts = {i.layout for i in infos.values()}
+    assert layouts == {"class_folders", "label_csv", "coco", "mask_folders"}
+
+
+def test_dicom_demos_look_like_their_modality(demo_ws):
+    infos = {i.name: i for i in scan_workspace(demo_ws)}
+    for name, modality, window in [
+        ("head_ct_hemorrhage", "CT", 40),
+        ("chest_xray_pneumothorax", "CR", 2048),
+        ("chest_cta_embolism", "CT", 100),
+    ]:
+        info = infos[name]
+        assert info.format == "dicom" and info.modalities == [modality] and 100 <= len(info.usable) <= 200
+        studies = {c.study for c in info.cases}
+        assert len(studies) < len(info.cases) / 1.5, "several slices per study"
+        ds = pydicom.dcmread(info.cases[0].image, stop_before_pixels=True)
+        assert file_window(ds).center == window
+        assert not info.problems or all(p.kind == "imbalance" for p in info.problems)
+    head = infos["head_ct_hemorrhage"]
+    assert head.classes == ["subarachnoid", "subdural", "epidural", "intraparenchymal", "intraventricular"]
+    assert all(n >= 15 for n in head.class_counts.values())
+
+
+def test_hounsfield_units_are_realistic(demo_ws):
+    from deepq_widgets.data.readers import read_image
+
+    info = next(i for i in scan_workspace(demo_ws) if i.name == "head_ct_hemorrhage")
+    ds = pydicom.dcmread(info.cases[0].image)
+    hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    assert hu.min() < -900 and hu.max() > 800  # air and skull
+    brain = read_image(info.cases[0].image, windows=["brain"]).pixels
+    assert 0.2 < float(np.median(brain[brain > 0.05])) < 0.8
+
+
+def test_generation_is_seeded(tmp_path):
+    a, b = Workspace(tmp_path / "a"), Workspace(tmp_path / "b")
+    create_demo(a, only=["lung_nodules"])
+    create_demo(b, only=["lung_nodules"])
+    assert (a.datasets / "lung_nodules" / "label.csv").read_text() == (b.datasets / "lung_nodules" / "label.csv").read_text()
+    assert create_demo(a, only=["lung_nodules"]) == {}  # existing datasets are kept

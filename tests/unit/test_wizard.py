@@ -1,0 +1,180 @@
+"""The wizard state machine in all three flows, with no widgets."""
+
+import pytest
+
+from deepq_widgets.context import CatalogCache
+from deepq_widgets.presets import load_presets
+from deepq_widgets.spec import SpecError, TaskType
+from deepq_widgets.wizard import BaseModelCard, Recommendation, Step, Wizard, WizardContext
+
+ICH = BaseModelCard(
+    "m1",
+    "ich v1",
+    TaskType.multi_label,
+    "tf_efficientnet_lite0.in1k",
+    ["subarachnoid", "subdural", "epidural", "intraparenchymal", "intraventricular"],
+    160,
+    ["brain", "subdural", "bone"],
+    "head_ct_hemorrhage",
+)
+
+
+def fake_recommend(task, modality, size):
+    return Recommendation(
+        model=["tf_efficientnet_lite0.in1k", "tf_efficientnet_lite2.in1k"][size > 3],
+        image_size=224,
+        batch_size=32,
+        lr=1e-3,
+        reason="because",
+    )
+
+
+@pytest.fixture
+def wizard(demo_ws):
+    ctx = WizardContext(
+        datasets=CatalogCache(demo_ws),
+        presets=load_presets(),
+        base_models=lambda: {"m1": ICH},
+        known_arch=lambda a: a.startswith("tf_efficientnet"),
+        taken_names=lambda: {"taken"},
+        recommend=fake_recommend,
+    )
+    return Wizard(ctx)
+
+
+def test_flow_step_needs_a_choice(wizard):
+    assert wizard.state.step is Step.flow and wizard.next() == "Choose a training flow."
+    wizard.update(flow="general")
+    assert wizard.next() is None and wizard.state.step is Step.task
+
+
+def test_general_flow_end_to_end(wizard):
+    seen = []
+    wizard.observe(lambda w: seen.append(w.state.step))
+    wizard.update(flow="general")
+    wizard.next()
+    assert [s for s, _, _ in wizard.progress()] == [Step.flow, Step.task, Step.dataset, Step.model, Step.start]
+    assert wizard.next() == "Choose a task type."
+    wizard.update(task=TaskType.single_label)
+    wizard.next()
+    fitting, unfit = wizard.dataset_choices()
+    assert set(fitting) == {"ultrasound_lesions", "chest_xray_pneumothorax", "chest_cta_embolism"}
+    assert "annotated for detection" in unfit["lung_nodules"]
+    wizard.update(dataset="lung_nodules")
+    assert "annotated for detection" in wizard.next()
+    wizard.update(dataset="ultrasound_lesions")
+    assert wizard.next() is None and wizard.title(Step.model) == "Model"
+    wizard.set_auto(modality="Other", size=5)
+    assert wizard.recommendation().model == "tf_efficientnet_lite2.in1k"
+    wizard.next()
+    assert wizard.next() == "A task name is required."
+    wizard.update(name="taken")
+    assert "already exists" in wizard.next()
+    wizard.update(name="lesions v1", description="first try", seed=7)
+    spec = wizard.spec()
+    assert (spec.flow.value, spec.task.value, spec.dataset, spec.model.arch, spec.image_size, spec.seed) == (
+        "general",
+        "single_label",
+        "ultrasound_lesions",
+        "tf_efficientnet_lite2.in1k",
+        224,
+        7,
+    )
+    assert spec.auto.size == 5 and spec.tuning.value == "auto"
+    assert [s for s, _, status in wizard.progress() if status == "done"] == [Step.flow, Step.task, Step.dataset, Step.model]
+    assert seen and seen[-1] is Step.start
+
+
+def test_general_manual_needs_a_known_network(wizard):
+    wizard.update(flow="general", task=TaskType.detection, dataset="lung_nodules", tuning="manual", step=Step.model)
+    assert wizard.step_problem(Step.model) == "Choose a network."
+    from deepq_widgets.spec import ModelChoice
+
+    wizard.update(model=ModelChoice(arch="resnet18.a1_in1k"))
+    assert wizard.step_problem(Step.model) == "Unknown network 'resnet18.a1_in1k'."
+    wizard.update(model=ModelChoice(arch="tf_efficientnet_lite0.in1k", pretrain="none"))
+    wizard.set_hyper(epochs=3, schedule="step")
+    wizard.update(name="nodules")
+    spec = wizard.spec()
+    assert spec.model.pretrain == "none" and spec.hyper.epochs == 3 and spec.tuning.value == "manual"
+
+
+def test_out_of_range_hyperparameter_is_refused_with_range(wizard):
+    with pytest.raises(SpecError, match="batch_size must be between 1 and 256"):
+        wizard.set_hyper(batch_size=0)
+    assert wizard.state.hyper.batch_size == 32
+
+
+def test_specialized_flow_fixes_network_and_checks_the_dataset(wizard):
+    wizard.update(flow="specialized")
+    wizard.next()
+    assert wizard.progress()[1][1] == "Preset" and wizard.next() == "Choose a preset."
+    wizard.update(preset="pneumothorax")
+    assert wizard.state.augment.hflip is False and wizard.state.image_size == 160
+    wizard.next()
+    fitting, unfit = wizard.dataset_choices()
+    assert fitting == ["chest_xray_pneumothorax"]
+    assert "classes must be PTX, normal" in unfit["chest_cta_embolism"]
+    assert "needs DICOM images" in unfit["ultrasound_lesions"]
+    wizard.update(dataset="chest_xray_pneumothorax")
+    wizard.next()
+    assert wizard.title(Step.model) == "Hyperparameter" and wizard.can_next
+    wizard.update(augment=wizard.state.augment.model_copy(update={"hflip": True}))
+    assert any("left and right anatomy differ" in w for w in wizard.warnings())
+    assert any("Saturation and hue" in w for w in wizard.warnings()) is False  # preset sets them to 0
+    wizard.set_augment(saturation=0.2)
+    assert any("Saturation and hue" in w for w in wizard.warnings())
+    wizard.next()
+    wizard.update(name="ptx")
+    spec = wizard.spec()
+    assert spec.preset == "pneumothorax" and spec.model.arch == "tf_efficientnet_lite0.in1k" and spec.windows == ["file"]
+
+
+def test_retrain_flow_starts_from_the_model(wizard):
+    wizard.update(flow="retrain")
+    wizard.next()
+    wizard.update(base_model="m1")
+    assert wizard.task_type() is TaskType.multi_label
+    wizard.next()
+    fitting, unfit = wizard.dataset_choices()
+    assert fitting == ["head_ct_hemorrhage"] and "classes must match" in unfit["fundus_findings"]
+    wizard.update(dataset="head_ct_hemorrhage", tuning="manual")
+    wizard.next()
+    wizard.next()
+    wizard.update(name="ich again")
+    spec = wizard.spec()
+    assert spec.model.base_model == "m1" and spec.model.arch == ICH.arch and spec.image_size == 160 and spec.windows == ICH.windows
+
+
+def test_back_and_changing_flow_resets_later_choices(wizard):
+    wizard.update(flow="general", task=TaskType.segmentation, dataset="abdomen_organs")
+    wizard.next()
+    wizard.next()
+    assert wizard.state.step is Step.dataset
+    wizard.back()
+    assert wizard.state.step is Step.task
+    wizard.update(flow="specialized")
+    assert wizard.state.dataset is None and wizard.state.task is None and wizard.state.step is Step.preset
+    wizard.back()
+    assert wizard.state.step is Step.flow
+    wizard.back()
+    assert wizard.state.step is Step.flow
+
+
+def test_spec_lists_every_invalid_step(wizard):
+    wizard.update(flow="general")
+    with pytest.raises(SpecError) as err:
+        wizard.spec()
+    assert err.value.problems == [
+        "Task type: Choose a task type.",
+        "Dataset: Choose a dataset.",
+        "Model: Choose the task first.",
+        "Start: A task name is required.",
+    ]
+
+
+def test_go_to_refuses_to_skip_invalid_steps(wizard):
+    wizard.update(flow="general")
+    assert wizard.go_to(Step.start) == "Task type: Choose a task type."
+    wizard.update(task=TaskType.single_label, dataset="ultrasound_lesions")
+    assert wizard.go_to(Step.start) is None and wizard.state.step is Step.start
