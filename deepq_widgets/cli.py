@@ -118,6 +118,53 @@ def cmd_spec(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- zoo, recommend, presets -----------------------------------------------------------------
+@command
+def cmd_zoo(args: argparse.Namespace) -> int:
+    from . import zoo
+
+    ws = Workspace(args.workspace, create=False) if Path(args.workspace).is_dir() else None
+    entries = [
+        e.summary(ws) for e in zoo.query(task=args.task, family=args.family, text=args.search or "", offline=args.offline, workspace=ws)
+    ]
+    if args.json:
+        _print_json(entries)
+        return 0
+    for e in entries:
+        top1 = f"{e['top1']:.1f}" if e["top1"] else "  -  "
+        here = "offline" if e["offline_available"] else ""
+        print(f"{e['name']:52} {e['family']:14} {e['params_m']:8.1f}M {e['gflops']:8.2f} GFLOPs  top1 {top1}  {here}")
+    return 0
+
+
+@command
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from . import zoo
+
+    ws = Workspace(args.workspace, create=False) if Path(args.workspace).is_dir() else None
+    rec = asdict(zoo.recommend(args.task, args.modality, args.size, workspace=ws))
+    if args.json:
+        _print_json(rec)
+    else:
+        print(f"{rec['model']} at {rec['image_size']} px, batch {rec['batch_size']}\n{rec['reason']}")
+    return 0
+
+
+@command
+def cmd_presets(args: argparse.Namespace) -> int:
+    from .presets import load_presets
+
+    items = [p.summary() for p in load_presets().values()]
+    if args.json:
+        _print_json(items)
+    else:
+        for p in items:
+            print(f"{p['id']:24} {p['task']:13} {p['modality']:6} {', '.join(p['classes'])}")
+    return 0
+
+
 # -- argument parsing ----------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepq", description="Medical-imaging training tasks from the command line.")
@@ -160,6 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--name")
+    tasks = ["single_label", "multi_label", "detection", "segmentation"]
+    p = add("zoo", "list the model zoo")
+    p.add_argument("--task", choices=tasks)
+    p.add_argument("--family")
+    p.add_argument("--search", help="words that must all appear in the name, family or pretraining")
+    p.add_argument("--offline", action="store_true", help="only entries whose weights are on this machine")
+    p.add_argument("--json", action="store_true")
+
+    p = add("recommend", "Auto select: a network for a task, modality and size preference")
+    p.add_argument("--task", required=True, choices=tasks)
+    p.add_argument("--modality", required=True, choices=["CT", "MRI", "X-ray", "Fundus", "Other"])
+    p.add_argument("--size", type=int, default=2, choices=range(1, 6))
+    p.add_argument("--json", action="store_true")
+
+    p = add("presets", "list the specialised presets")
+    p.add_argument("--json", action="store_true")
     return parser
 
 

@@ -382,6 +382,11 @@ def create_model(
     return model
 
 
+def has_gpu() -> bool:
+    """A CUDA device node exists; cheap enough for live UI updates (no torch import)."""
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
 # -- Auto select ------------------------------------------------------------------------------
 @cache
 def _policy() -> dict[str, Any]:
@@ -410,6 +415,10 @@ def recommend(task: TaskType | str, modality: Modality | str, size: int, workspa
     pick = pool[round((size - 1) / 4 * (len(pool) - 1))]
     mod = policy["modality"][modality.value]
     image_size = int(mod["image_size"])
+    cpu_note = ""
+    if not has_gpu() and image_size > policy["cpu_image_size"]:
+        image_size = int(policy["cpu_image_size"])
+        cpu_note = f" There is no GPU here, so images are trained at {image_size} px to keep a run within minutes."
     batch = int(policy["batch_size"]["small"] if pick.params_m < 15 else policy["batch_size"]["large"])
     words = {1: "smallest", 2: "small", 3: "medium", 4: "large", 5: "largest"}[size]
     reason = (
@@ -418,6 +427,7 @@ def recommend(task: TaskType | str, modality: Modality | str, size: int, workspa
         + f", pretrained on {pick.pretrain}) is the {words} of the networks we recommend for {task.value.replace('_', '-')} tasks. "
         + f"{mod['why']} Training uses a one-cycle schedule with a short learning-rate search around {policy['lr']:g}, "
         + "full fine-tuning of all layers, and early stopping on validation loss."
+        + cpu_note
         + note
     )
     return Recommendation(model=pick.name, image_size=image_size, batch_size=batch, lr=float(policy["lr"]), reason=reason)

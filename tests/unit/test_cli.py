@@ -82,3 +82,22 @@ def test_spec_refuses_what_the_wizard_refuses(demo_ws, capsys, argv, reason):
 def test_paths_outside_the_workspace_are_refused(demo_ws, capsys):
     assert main(["preview", "--workspace", str(demo_ws.root), "../..", "--out", "x.png"]) == 2
     assert "outside the workspace" in capsys.readouterr().err or "must be a folder" in capsys.readouterr().err
+
+
+def test_zoo_json_keys(capsys):
+    entries = run_json(capsys, "zoo", "--task", "segmentation", "--json")
+    assert len(entries) > 100
+    keys = {"name", "family", "variant", "pretrain", "params_m", "gflops", "top1", "input_size", "tasks", "offline_available"}
+    assert all(keys <= e.keys() and "segmentation" in e["tasks"] for e in entries)
+    offline = run_json(capsys, "zoo", "--offline", "--json")
+    assert {e["name"] for e in offline} >= {"tf_efficientnet_lite0.in1k"} and all(e["offline_available"] for e in offline)
+
+
+def test_recommend_and_presets_json(capsys):
+    rec = run_json(capsys, "recommend", "--task", "multi_label", "--modality", "Fundus", "--size", "3", "--json")
+    assert set(rec) >= {"model", "image_size", "batch_size", "reason"}
+    presets = run_json(capsys, "presets", "--json")
+    assert {p["id"] for p in presets} == {"intracranial_hemorrhage", "pneumothorax", "pulmonary_embolism"}
+    assert all({"id", "task", "classes", "modality", "model", "windows"} <= p.keys() for p in presets)
+    ich = next(p for p in presets if p["id"] == "intracranial_hemorrhage")
+    assert ich["task"] == "multi_label" and len(ich["classes"]) == 5 and ich["windows"] == ["brain", "subdural", "bone"]
