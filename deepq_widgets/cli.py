@@ -165,6 +165,118 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- tasks: run, tasks, stop, resume, models, worker --------------------------------------------
+@command
+def cmd_run(args: argparse.Namespace) -> int:
+    from .spec import TaskSpec
+    from .tasks import submit
+
+    ws = _workspace(args)
+    spec = TaskSpec.from_json(Path(args.task_file).read_text())
+    task_id = submit(ws, spec)
+    print(f"task {task_id} {spec.name!r} submitted to {ws.root}", file=sys.stderr)
+    if args.detach:
+        print(task_id)
+        return 0
+    return _follow(ws, task_id)
+
+
+def _follow(ws: Workspace, task_id: int) -> int:
+    """A terminal progress bar until the task ends; non-zero exit on Error."""
+    import time
+
+    from .store import ENDED, ERROR, Store
+    from .tasks import ensure_worker, reap_interrupted
+
+    store = Store(ws.db_path)
+    width = 30
+    while True:
+        reap_interrupted(store)
+        task = store.task(task_id)
+        if task.state == "waiting":
+            ensure_worker(ws)
+        bar = "#" * int(task.progress * width)
+        main_metric = next(iter(task.metrics.items()), None)
+        metric = f"  {main_metric[0]} {main_metric[1]:.3f}" if main_metric and isinstance(main_metric[1], float) else ""
+        line = f"\r[{bar:<{width}}] {task.progress:4.0%}  epoch {task.epoch}/{task.epochs or '?'}  {task.state}{metric}"
+        print(line, end="", file=sys.stderr, flush=True)
+        if task.state in ENDED:
+            print(file=sys.stderr)
+            if task.state == ERROR:
+                print(f"error: {task.error}", file=sys.stderr)
+            _print_json(task.summary())
+            return 1 if task.state == ERROR else 0
+        time.sleep(1.0)
+
+
+@command
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from .store import Store
+    from .tasks import reap_interrupted
+
+    store = Store(_workspace(args).db_path)
+    reap_interrupted(store)
+    rows = [t.summary() for t in store.tasks(tuple(args.state) if args.state else None)]
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['id']:4} {r['name'][:30]:30} {r['state']:9} {r['progress']:5.0%}  epoch {r['epoch']}  {r['error'] or ''}")
+    return 0
+
+
+@command
+def cmd_stop(args: argparse.Namespace) -> int:
+    from .tasks import stop
+
+    stop(_workspace(args), args.id)
+    print(f"stop requested for task {args.id}")
+    return 0
+
+
+@command
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .tasks import resume
+
+    ws = _workspace(args)
+    resume(ws, args.id)
+    print(f"task {args.id} queued again; it continues from its last checkpoint", file=sys.stderr)
+    return 0 if args.detach else _follow(ws, args.id)
+
+
+@command
+def cmd_models(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    rows = [
+        {
+            "id": m["id"],
+            "name": m["name"],
+            "task": m["card"]["task"],
+            "arch": m["card"]["arch"],
+            "classes": m["card"]["classes"],
+            "metrics": m["card"]["metrics"],
+            "dataset": m["card"].get("dataset"),
+            "source_task": m["task_id"],
+        }
+        for m in Store(_workspace(args).db_path).models()
+    ]
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['id']:36} {r['task']:13} {r['arch']:30} {', '.join(r['classes'])}")
+    return 0
+
+
+@command
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .training.worker import serve
+
+    serve(_workspace(args), args.idle_exit, args.threads)
+    return 0
+
+
 # -- argument parsing ----------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepq", description="Medical-imaging training tasks from the command line.")
@@ -223,6 +335,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("presets", "list the specialised presets")
     p.add_argument("--json", action="store_true")
+
+    p = add("run", "submit a task file and follow it to the end")
+    p.add_argument("task_file")
+    p.add_argument("--detach", action="store_true", help="print the task id and return at once")
+
+    p = add("tasks", "list tasks")
+    p.add_argument("--state", action="append", choices=["waiting", "running", "finished", "stopped", "error"])
+    p.add_argument("--json", action="store_true")
+
+    p = add("stop", "stop a task (it ends as Stopped)")
+    p.add_argument("id", type=int)
+
+    p = add("resume", "continue an interrupted, failed or stopped task from its last checkpoint")
+    p.add_argument("id", type=int)
+    p.add_argument("--detach", action="store_true")
+
+    p = add("models", "list the model registry")
+    p.add_argument("--json", action="store_true")
+
+    p = add("worker", "run the worker in the foreground")
+    p.add_argument("--idle-exit", type=float, default=60.0, help="seconds of empty queue before exiting")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the cores this process may use)")
     return parser
 
 
@@ -230,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command.replace("-", "_")](args)
-    except (WorkspaceError, FileNotFoundError, KeyError, ValueError) as exc:
+    except (WorkspaceError, FileNotFoundError, KeyError, ValueError, OSError) as exc:
         print(f"deepq {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .data.catalog import DatasetInfo, scan_dataset
 from .presets import load_presets
+from .spec import TaskType
 from .wizard import BaseModelCard, WizardContext
 from .workspace import Workspace
 
@@ -48,7 +49,7 @@ def workspace_context(workspace: Workspace) -> WizardContext:
     store = Store(workspace.db_path)
 
     def base_models() -> dict[str, BaseModelCard]:
-        return {card.id: card for card in (BaseModelCard(**m) for m in store.model_cards())}
+        return {card.id: card for card in (BaseModelCard(**{**m, "task": TaskType(m["task"])}) for m in store.model_cards())}
 
     return WizardContext(
         datasets=CatalogCache(workspace),

@@ -209,6 +209,11 @@ class Store:
         with self._tx() as db:
             db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", (*values.values(), task_id))
 
+    def touch(self, task_id: int) -> None:
+        """Heartbeat only: the worker is alive and busy with this task."""
+        with self._tx() as db:
+            db.execute("UPDATE tasks SET heartbeat = ? WHERE id = ?", (time.time(), task_id))
+
     def request_stop(self, task_id: int) -> None:
         task = self.task(task_id)
         if task.state == WAITING:

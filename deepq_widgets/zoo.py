@@ -366,7 +366,7 @@ def create_model(
     if pretrain == "none":
         return model
     state = load_pretrained_state(entry.name, workspace, pretrain)
-    cfg = model.pretrained_cfg
+    cfg = timm.models.get_pretrained_cfg(entry.name).to_dict()
     stem = f"{cfg['first_conv']}.weight"
     if in_chans != 3 and stem in state:
         state[stem] = adapt_input_conv(in_chans, state[stem])
@@ -379,7 +379,20 @@ def create_model(
     if unexpected and not kwargs.get("features_only"):
         raise WeightsUnavailable(f"pretrained weights for {name} miss {len(unexpected)} tensors, e.g. {unexpected[:3]}")
     model.load_state_dict(fitting, strict=False)
+    if missing and not kwargs.get("features_only"):  # the head is new: it did not come with the weights
+        _small_head(model)
     return model
+
+
+def _small_head(model: Any) -> None:
+    """A new classifier starts near zero: timm's default init gives logits large enough to
+    swamp the first epochs of a small-data fine-tune."""
+    import torch
+
+    head = model.get_classifier()
+    if isinstance(head, torch.nn.Linear):
+        torch.nn.init.trunc_normal_(head.weight, std=0.01)
+        torch.nn.init.zeros_(head.bias)
 
 
 def has_gpu() -> bool:

@@ -1,0 +1,111 @@
+"""Submitting, stopping and resuming tasks, and keeping one worker process alive.
+
+Pure (no torch, no fastai): the widgets and the CLI both use it. Training itself runs in
+`python -m deepq_widgets.training.worker`, started detached so that closing the browser or
+restarting the kernel does not stop it. One worker per workspace, held by a file lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .spec import TaskSpec
+from .store import ERROR, RUNNING, STOPPED, Store, StoreError
+from .workspace import Workspace
+
+STALE_S = 120.0  # a running task with no heartbeat for this long and a dead worker is interrupted
+LOCK_NAME = ".worker.lock"
+
+
+def submit(workspace: Workspace, spec: TaskSpec, start_worker: bool = True) -> int:
+    """Queue a task (Waiting) and make sure a worker will pick it up."""
+    store = Store(workspace.db_path)
+    task_id = store.submit(spec.model_dump(mode="json"))
+    (workspace.tasks / str(task_id)).mkdir(parents=True, exist_ok=True)
+    (workspace.tasks / str(task_id) / "task.json").write_text(spec.to_json())
+    if start_worker:
+        ensure_worker(workspace)
+    return task_id
+
+
+def worker_alive(workspace: Workspace) -> bool:
+    """True when some process holds the workspace's worker lock."""
+    path = workspace.root / LOCK_NAME
+    path.touch(exist_ok=True)
+    with open(path) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+
+def ensure_worker(workspace: Workspace) -> bool:
+    """Start a detached worker unless one is alive; returns True when one was started."""
+    if worker_alive(workspace):
+        return False
+    log = open(workspace.tasks / "worker.log", "ab")  # noqa: SIM115 - handed to the child process
+    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    subprocess.Popen(
+        [sys.executable, "-m", "deepq_widgets.training.worker", "--workspace", str(workspace.root)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+        cwd=workspace.root,
+    )
+    log.close()
+    return True
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.is_file() and stat.read_text().split(") ", 1)[-1].startswith("Z"))  # a zombie is dead
+
+
+def reap_interrupted(store: Store, now: float | None = None) -> list[int]:
+    """Mark running tasks whose worker died (killed, machine restart) as Error, resumable."""
+    now = now or time.time()
+    reaped = []
+    for task in store.tasks((RUNNING,)):
+        stale = task.heartbeat is None or now - task.heartbeat > STALE_S  # also catches a pid reused after a restart
+        if not pid_alive(task.worker_pid) or stale:
+            store.set_state(
+                task.id,
+                ERROR,
+                error=f"the worker stopped unexpectedly during epoch {task.epoch + 1}; "
+                f"`deepq resume {task.id}` continues from the last checkpoint",
+            )
+            reaped.append(task.id)
+    return reaped
+
+
+def stop(workspace: Workspace, task_id: int) -> None:
+    Store(workspace.db_path).request_stop(task_id)
+
+
+def resume(workspace: Workspace, task_id: int, start_worker: bool = True) -> None:
+    """Queue an interrupted, failed or stopped task again; it continues from its last checkpoint."""
+    store = Store(workspace.db_path)
+    reap_interrupted(store)
+    task = store.task(task_id)
+    if task.state not in (ERROR, STOPPED):
+        raise StoreError(f"task {task_id} is {task.state}; only Error or Stopped tasks can be resumed")
+    store.requeue(task_id)
+    if start_worker:
+        ensure_worker(workspace)

@@ -1,0 +1,1 @@
+"""Training: runs in the worker process only (fastai and torch are imported here, never in widgets)."""

@@ -1,0 +1,184 @@
+"""Validation metrics per task kind, computed with numpy and scikit-learn.
+
+Classification: accuracy, macro AUROC, sensitivity and specificity (binary).
+Multi-label: per-label AUROC and F1 at per-label thresholds chosen on validation.
+Detection: mAP@0.5 with COCO's 101-point interpolation (agrees with pycocotools).
+Segmentation: Dice and IoU per foreground class, from pixel counts over the whole set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+NEGATIVE_NAMES = {"normal", "negative", "no_finding", "healthy", "none", "benign"}
+
+
+def positive_index(classes: Sequence[str]) -> int:
+    """The finding in a two-class task: the class that is not 'normal' (else the second)."""
+    named = [i for i, c in enumerate(classes) if c.lower() not in NEGATIVE_NAMES]
+    return named[0] if len(named) == 1 else 1
+
+
+def _auroc(truth: np.ndarray, score: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    if truth.min() == truth.max():
+        return None  # undefined with one class present
+    return float(roc_auc_score(truth, score))
+
+
+def confusion_counts(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Sensitivity, specificity, precision, recall, accuracy, F1 and DOR from binary vectors."""
+    tp = float(((pred == 1) & (truth == 1)).sum())
+    tn = float(((pred == 0) & (truth == 0)).sum())
+    fp = float(((pred == 1) & (truth == 0)).sum())
+    fn = float(((pred == 0) & (truth == 1)).sum())
+    sens = tp / (tp + fn) if tp + fn else 0.0
+    spec = tn / (tn + fp) if tn + fp else 0.0
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    f1 = 2 * prec * sens / (prec + sens) if prec + sens else 0.0
+    dor = (tp + 0.5) * (tn + 0.5) / ((fp + 0.5) * (fn + 0.5))  # Haldane-corrected, finite with empty cells
+    acc = (tp + tn) / max(tp + tn + fp + fn, 1.0)
+    return {"sensitivity": sens, "specificity": spec, "precision": prec, "recall": sens, "accuracy": acc, "f1": f1, "dor": dor}
+
+
+def single_label(probs: np.ndarray, truth: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+    """probs (N, K) softmax, truth (N,) class indices."""
+    out = {"accuracy": float((probs.argmax(1) == truth).mean())}
+    aucs = [a for k in range(probs.shape[1]) if (a := _auroc((truth == k).astype(int), probs[:, k])) is not None]
+    out["auroc"] = float(np.mean(aucs)) if aucs else float("nan")
+    if probs.shape[1] == 2:
+        pos = positive_index(classes)
+        counts = confusion_counts((truth == pos).astype(int), (probs.argmax(1) == pos).astype(int))
+        out["sensitivity"], out["specificity"] = counts["sensitivity"], counts["specificity"]
+    return out
+
+
+def best_thresholds(probs: np.ndarray, truth: np.ndarray) -> list[float]:
+    """Per label, the threshold that maximises F1 on these cases (0.5 when a label has no positives)."""
+    out = []
+    for k in range(probs.shape[1]):
+        if truth[:, k].max() == 0:
+            out.append(0.5)
+            continue
+        candidates = np.unique(np.concatenate([probs[:, k], [0.5]]))
+        f1s = [confusion_counts(truth[:, k], (probs[:, k] >= t).astype(int))["f1"] for t in candidates]
+        out.append(float(candidates[int(np.argmax(f1s))]))
+    return out
+
+
+def multi_label(
+    probs: np.ndarray, truth: np.ndarray, classes: Sequence[str], thresholds: Sequence[float] | None = None
+) -> dict[str, float]:
+    """probs (N, K) sigmoid, truth (N, K) multi-hot."""
+    thresholds = list(thresholds) if thresholds is not None else best_thresholds(probs, truth)
+    out: dict[str, float] = {}
+    aucs, f1s = [], []
+    for k, name in enumerate(classes):
+        auc = _auroc(truth[:, k], probs[:, k])
+        f1 = confusion_counts(truth[:, k], (probs[:, k] >= thresholds[k]).astype(int))["f1"]
+        out[f"auroc_{name}"] = auc if auc is not None else float("nan")
+        out[f"f1_{name}"] = f1
+        f1s.append(f1)
+        if auc is not None:
+            aucs.append(auc)
+    out["auroc"] = float(np.mean(aucs)) if aucs else float("nan")
+    out["f1"] = float(np.mean(f1s))
+    return out
+
+
+def per_class_table(scores: np.ndarray, decided: np.ndarray, truth: np.ndarray, classes: Sequence[str]) -> list[dict]:
+    """One row per class plus an average row: sensitivity ... DOR from the 0/1 decisions, AUC from the scores."""
+    rows = []
+    for k, name in enumerate(classes):
+        row = {"class": name, **confusion_counts(truth[:, k], decided[:, k].astype(int))}
+        row["auc"] = _auroc(truth[:, k], scores[:, k])
+        rows.append(row)
+    keys = [k for k in rows[0] if k != "class"] if rows else []
+    avg = {"class": "average"} | {k: float(np.mean([r[k] for r in rows if r[k] is not None] or [np.nan])) for k in keys}
+    return [*rows, avg]
+
+
+# -- detection ---------------------------------------------------------------------------------
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU between xyxy boxes a (N, 4) and b (M, 4)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
+    return inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-9)
+
+
+def average_precision(preds: list[dict], targets: list[dict], label: int, iou: float = 0.5) -> tuple[float | None, np.ndarray, np.ndarray]:
+    """COCO-style AP for one class: greedy matching by score, 101-point interpolated precision.
+
+    Returns (AP, recall curve, precision curve); AP is None when the class never occurs.
+    """
+    scores, hits, n_truth = [], [], 0
+    for pred, target in zip(preds, targets, strict=True):
+        gt = target["boxes"][target["labels"] == label]
+        n_truth += len(gt)
+        sel = pred["labels"] == label
+        boxes, conf = pred["boxes"][sel], pred["scores"][sel]
+        order = np.argsort(-conf, kind="stable")
+        ious = box_iou(boxes[order], gt)
+        taken = np.zeros(len(gt), bool)
+        for row, i in enumerate(order):
+            scores.append(conf[i])
+            j = int(np.argmax(np.where(taken, -1, ious[row]))) if len(gt) else -1
+            match = j >= 0 and ious[row, j] >= iou and not taken[j]
+            if match:
+                taken[j] = True
+            hits.append(match)
+    if n_truth == 0:
+        return None, np.zeros(0), np.zeros(0)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    tp = np.cumsum(np.asarray(hits, dtype=float)[order])
+    recall = tp / n_truth
+    precision = tp / np.arange(1, len(tp) + 1)
+    envelope = np.maximum.accumulate(precision[::-1])[::-1] if len(precision) else precision
+    at = np.searchsorted(recall, np.linspace(0, 1, 101), side="left")
+    sampled = np.where(at < len(recall), envelope[np.minimum(at, max(len(recall) - 1, 0))] if len(recall) else 0.0, 0.0)
+    return float(np.mean(sampled)), recall, precision
+
+
+def detection(preds: list[dict], targets: list[dict], classes: Sequence[str]) -> dict[str, float]:
+    """mAP@0.5 over classes that occur, plus AP per class; labels are 1..K as in the detector."""
+    out, aps = {}, []
+    for k, name in enumerate(classes, start=1):
+        ap, _, _ = average_precision(preds, targets, k)
+        if ap is not None:
+            out[f"ap50_{name}"] = ap
+            aps.append(ap)
+    out["map50"] = float(np.mean(aps)) if aps else 0.0
+    return out
+
+
+# -- segmentation ------------------------------------------------------------------------------
+def pixel_counts(pred: np.ndarray, truth: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n_classes, 3) true positive, false positive and false negative pixels per class."""
+    out = np.zeros((n_classes, 3), np.int64)
+    for k in range(n_classes):
+        p, t = pred == k, truth == k
+        out[k] = [(p & t).sum(), (p & ~t).sum(), (~p & t).sum()]
+    return out
+
+
+def segmentation(counts: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+    """Dice and IoU per foreground class (index 0 is background) and their means."""
+    out, dices, ious = {}, [], []
+    for k, name in enumerate(classes, start=1):
+        tp, fp, fn = counts[k]
+        dice = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+        iou = tp / (tp + fp + fn) if tp + fp + fn else 1.0
+        out[f"dice_{name}"], out[f"iou_{name}"] = float(dice), float(iou)
+        dices.append(dice)
+        ious.append(iou)
+    out["dice"], out["iou"] = float(np.mean(dices)), float(np.mean(ious))
+    return out

@@ -1,0 +1,138 @@
+"""Every task kind and every preset learns its demo data clearly above chance."""
+
+import json
+
+import pytest
+
+from deepq_widgets.store import FINISHED
+from tests.training.conftest import make_spec, run_in_process
+
+pytestmark = pytest.mark.slow
+
+FAST = {"hyper__epochs": 8, "hyper__early_stop": False, "hyper__batch_size": 16, "image_size": 96}
+
+
+def finished(row):
+    assert row.state == FINISHED, f"{row.error}\n{row.traceback}"
+    return row.metrics
+
+
+def test_single_label_class_folders(demo_copy, capsys):
+    spec = make_spec(
+        demo_copy,
+        capsys,
+        "--flow",
+        "general",
+        "--task",
+        "single_label",
+        "--dataset",
+        "ultrasound_lesions",
+        "--model",
+        "tf_efficientnet_lite0.in1k",
+        "--name",
+        "us",
+        **FAST,
+        hyper__lr=2e-3,
+    )
+    metrics = finished(run_in_process(demo_copy, spec)[0])
+    assert metrics["accuracy"] > 0.8 and metrics["auroc"] > 0.9  # chance: 0.33 and 0.5
+
+
+def test_multi_label_csv(demo_copy, capsys):
+    spec = make_spec(
+        demo_copy,
+        capsys,
+        "--flow",
+        "general",
+        "--task",
+        "multi_label",
+        "--dataset",
+        "fundus_findings",
+        "--model",
+        "tf_efficientnet_lite0.in1k",
+        "--name",
+        "fundus",
+        **FAST,
+        hyper__lr=2e-3,
+    )
+    row, _store = run_in_process(demo_copy, spec)
+    metrics = finished(row)
+    assert metrics["auroc"] > 0.8 and all(metrics[f"auroc_{c}"] > 0.7 for c in ("hemorrhage", "exudate", "cotton_wool"))
+    report = json.loads((demo_copy.tasks / str(row.id) / "evaluation.json").read_text())
+    assert len(report["thresholds"]) == 3 and report["per_class"][-1]["class"] == "average"
+
+
+def test_segmentation_masks(demo_copy, capsys):
+    spec = make_spec(
+        demo_copy,
+        capsys,
+        "--flow",
+        "general",
+        "--task",
+        "segmentation",
+        "--dataset",
+        "abdomen_organs",
+        "--model",
+        "tf_efficientnet_lite0.in1k",
+        "--name",
+        "organs",
+        **FAST,
+        hyper__lr=3e-3,
+    )
+    metrics = finished(run_in_process(demo_copy, spec)[0])
+    assert metrics["dice"] > 0.7 and metrics["dice_kidney"] > 0.5
+
+
+def test_detection_csv(demo_copy, capsys):
+    spec = make_spec(
+        demo_copy,
+        capsys,
+        "--flow",
+        "general",
+        "--task",
+        "detection",
+        "--dataset",
+        "lung_nodules",
+        "--model",
+        "tf_efficientnet_lite0.in1k",
+        "--name",
+        "nodules",
+        **FAST | {"hyper__epochs": 12, "image_size": 128},
+        hyper__lr=2e-3,
+    )
+    row, store = run_in_process(demo_copy, spec)
+    metrics = finished(row)
+    assert metrics["map50"] > 0.4
+    stats = next(e for e in store.events(row.id, "data"))
+    assert stats["boxes"]["count"] > 50
+
+
+@pytest.mark.parametrize(
+    "preset, dataset, key, floor",
+    [
+        ("pneumothorax", "chest_xray_pneumothorax", "auroc", 0.8),
+        ("pulmonary_embolism", "chest_cta_embolism", "auroc", 0.7),
+        ("intracranial_hemorrhage", "head_ct_hemorrhage", "auroc", 0.75),
+    ],
+)
+def test_presets_learn_with_offline_weights(demo_copy, capsys, preset, dataset, key, floor):
+    spec = make_spec(
+        demo_copy,
+        capsys,
+        "--flow",
+        "specialized",
+        "--preset",
+        preset,
+        "--dataset",
+        dataset,
+        "--tuning",
+        "manual",
+        "--name",
+        preset,
+        **FAST | {"image_size": 128, "hyper__epochs": 10},
+    )
+    row, store = run_in_process(demo_copy, spec)
+    metrics = finished(row)
+    assert metrics[key] > floor, metrics
+    data = next(e for e in store.events(row.id, "data"))
+    assert data["grouped_by"] == "patient"  # slices of a study never straddle the split

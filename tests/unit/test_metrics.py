@@ -1,0 +1,102 @@
+"""Metrics against reference implementations on the same predictions."""
+
+import numpy as np
+import pytest
+
+from deepq_widgets.training.metrics import confusion_counts, detection, multi_label, pixel_counts, segmentation, single_label
+
+
+def random_detections(rng, n_images=30, classes=2):
+    preds, targets = [], []
+    for _ in range(n_images):
+        k = rng.integers(0, 4)
+        xy = rng.uniform(0, 80, (k, 2))
+        gt = np.concatenate([xy, xy + rng.uniform(8, 30, (k, 2))], 1)
+        labels = rng.integers(1, classes + 1, k)
+        noisy = gt + rng.normal(0, 3, gt.shape)
+        extra = rng.integers(0, 3)
+        exy = rng.uniform(0, 80, (extra, 2))
+        boxes = np.concatenate([noisy, np.concatenate([exy, exy + 15], 1)])
+        plabels = np.concatenate([labels, rng.integers(1, classes + 1, extra)])
+        scores = rng.uniform(0.05, 1, len(boxes))
+        preds.append({"boxes": boxes.astype(np.float32), "labels": plabels, "scores": scores.astype(np.float32)})
+        targets.append({"boxes": gt.astype(np.float32), "labels": labels})
+    return preds, targets
+
+
+def coco_map50(preds, targets, categories):
+    """mAP@0.5 from pycocotools' own COCOeval on the same boxes."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    xywh = lambda b: [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]  # noqa: E731
+    images = [{"id": i} for i in range(len(targets))]
+    anns = [
+        {"id": n + 1, "image_id": i, "category_id": int(label), "bbox": xywh(box), "area": xywh(box)[2] * xywh(box)[3], "iscrowd": 0}
+        for n, (i, box, label) in enumerate((i, b, c) for i, t in enumerate(targets) for b, c in zip(t["boxes"], t["labels"], strict=True))
+    ]
+    dets = [
+        {"image_id": i, "category_id": int(c), "bbox": xywh(b), "score": float(s)}
+        for i, p in enumerate(preds)
+        for b, c, s in zip(p["boxes"], p["labels"], p["scores"], strict=True)
+    ]
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = {"images": images, "annotations": anns, "categories": [{"id": c} for c in categories]}
+        gt.createIndex()
+        ev = COCOeval(gt, gt.loadRes(dets), "bbox")
+        ev.params.iouThrs = np.array([0.5])
+        ev.evaluate()
+        ev.accumulate()
+    precision = ev.eval["precision"][0, :, :, 0, -1]  # recall thresholds x categories, area all, maxDets 100
+    return float(np.mean([precision[:, k].mean() for k in range(len(categories)) if (precision[:, k] > -1).all()]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_map50_agrees_with_pycocotools(seed):
+    preds, targets = random_detections(np.random.default_rng(seed))
+    assert detection(preds, targets, ["a", "b"])["map50"] == pytest.approx(coco_map50(preds, targets, [1, 2]), abs=1e-9)
+
+
+def test_single_label_metrics_match_sklearn():
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 200)
+    probs = np.clip(truth * 0.6 + rng.uniform(0, 0.6, 200), 0, 1)
+    p = np.stack([1 - probs, probs], 1)
+    m = single_label(p, truth, ["PTX", "normal"])
+    assert m["accuracy"] == pytest.approx(accuracy_score(truth, p.argmax(1)))
+    assert m["auroc"] == pytest.approx(roc_auc_score(truth, probs))
+    # the positive class is PTX (index 0): sensitivity is recall of class 0
+    assert m["sensitivity"] == pytest.approx(((p.argmax(1) == 0) & (truth == 0)).sum() / (truth == 0).sum())
+
+
+def test_multi_label_per_label_auroc_and_f1():
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, (100, 3)).astype(float)
+    probs = np.clip(truth * 0.5 + rng.uniform(0, 0.6, (100, 3)), 0, 1)
+    m = multi_label(probs, truth, ["a", "b", "c"], thresholds=[0.5, 0.5, 0.5])
+    for k, c in enumerate("abc"):
+        assert m[f"auroc_{c}"] == pytest.approx(roc_auc_score(truth[:, k], probs[:, k]))
+        assert m[f"f1_{c}"] == pytest.approx(f1_score(truth[:, k], probs[:, k] >= 0.5))
+
+
+def test_dice_and_iou():
+    truth = np.zeros((1, 10, 10), int)
+    truth[0, :5, :5] = 1
+    pred = np.zeros_like(truth)
+    pred[0, :5, :4] = 1
+    m = segmentation(pixel_counts(pred, truth, 2), ["organ"])
+    assert m["dice"] == pytest.approx(2 * 20 / (20 + 25)) and m["iou"] == pytest.approx(20 / 25)
+
+
+def test_confusion_counts_dor():
+    c = confusion_counts(np.array([1, 1, 0, 0]), np.array([1, 0, 0, 0]))
+    assert (c["sensitivity"], c["specificity"], c["precision"]) == (0.5, 1.0, 1.0)
+    assert c["dor"] == pytest.approx(1.5 * 2.5 / (0.5 * 1.5))
