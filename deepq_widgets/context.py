@@ -6,6 +6,8 @@ Shared by the app and the `deepq spec` command so both refuse exactly the same t
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from .data.catalog import DatasetInfo, scan_dataset
@@ -16,13 +18,35 @@ from .workspace import Workspace
 
 
 class CatalogCache:
-    """Scans each dataset once and again only when its folder or top-level files change."""
+    """Scans each dataset once and again only when its folder or top-level files change.
+
+    `warm()` scans in a background thread so the first display never waits; `ready` says
+    when that first scan is done. Calls are serialised by a lock.
+    """
 
     def __init__(self, workspace: Workspace):
         self.workspace = workspace
         self._entries: dict[str, tuple[tuple[int, ...], DatasetInfo]] = {}
+        self._lock = threading.Lock()
+        self.ready = threading.Event()
+
+    def warm(self, then: Callable[[], None] | None = None) -> threading.Thread:
+        def run() -> None:
+            self()
+            if then is not None:
+                then()
+
+        thread = threading.Thread(target=run, name="deepq-catalog", daemon=True)
+        thread.start()
+        return thread
 
     def __call__(self) -> dict[str, DatasetInfo]:
+        with self._lock:
+            entries = self._scan()
+        self.ready.set()
+        return entries
+
+    def _scan(self) -> dict[str, DatasetInfo]:
         names = self.workspace.dataset_names()
         for stale in set(self._entries) - set(names):
             del self._entries[stale]
@@ -41,7 +65,7 @@ def _signature(folder: Path) -> tuple[int, ...]:
     return tuple(stamps)
 
 
-def workspace_context(workspace: Workspace) -> WizardContext:
+def workspace_context(workspace: Workspace, catalog: CatalogCache | None = None) -> WizardContext:
     """A WizardContext reading this workspace; each call sees the current files and store."""
     from . import zoo
     from .store import Store
@@ -52,7 +76,7 @@ def workspace_context(workspace: Workspace) -> WizardContext:
         return {card.id: card for card in (BaseModelCard(**{**m, "task": TaskType(m["task"])}) for m in store.model_cards())}
 
     return WizardContext(
-        datasets=CatalogCache(workspace),
+        datasets=catalog or CatalogCache(workspace),
         presets=load_presets(),
         base_models=base_models,
         known_arch=zoo.is_known,

@@ -209,6 +209,17 @@ class Store:
         with self._tx() as db:
             db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", (*values.values(), task_id))
 
+    def fail_if_running(self, task_id: int, pid: int | None, error: str) -> bool:
+        """Error a task only if it is still running under `pid` (a finished task is never overwritten)."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE tasks SET state = ?, ended = ?, error = ? WHERE id = ? AND state = ? AND worker_pid IS ?",
+                (ERROR, time.time(), error, task_id, RUNNING, pid),
+            )
+            if cur.rowcount:
+                self._event(db, task_id, "state", {"state": ERROR, "error": error})
+        return bool(cur.rowcount)
+
     def touch(self, task_id: int) -> None:
         """Heartbeat only: the worker is alive and busy with this task."""
         with self._tx() as db:

@@ -79,18 +79,20 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def reap_interrupted(store: Store, now: float | None = None) -> list[int]:
-    """Mark running tasks whose worker died (killed, machine restart) as Error, resumable."""
+    """Mark running tasks whose worker died (killed, machine restart) as Error, resumable.
+
+    Liveness is checked first and the update only applies to a task still running under the
+    same pid, so a task that finishes meanwhile is never turned into an error.
+    """
     now = now or time.time()
     reaped = []
     for task in store.tasks((RUNNING,)):
+        dead = not pid_alive(task.worker_pid)
         stale = task.heartbeat is None or now - task.heartbeat > STALE_S  # also catches a pid reused after a restart
-        if not pid_alive(task.worker_pid) or stale:
-            store.set_state(
-                task.id,
-                ERROR,
-                error=f"the worker stopped unexpectedly during epoch {task.epoch + 1}; "
-                f"`deepq resume {task.id}` continues from the last checkpoint",
-            )
+        message = (
+            f"the worker stopped unexpectedly during epoch {task.epoch + 1}; `deepq resume {task.id}` continues from the last checkpoint"
+        )
+        if (dead or stale) and store.fail_if_running(task.id, task.worker_pid, message):
             reaped.append(task.id)
     return reaped
 

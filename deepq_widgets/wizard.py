@@ -155,6 +155,10 @@ class Wizard:
             self._apply_base_model(changes["base_model"])
         for key, value in changes.items():
             setattr(self.state, key, value)
+        if changes.get("tuning") is Tuning.manual and self.state.flow is Flow.general and not self.state.model.arch:
+            rec = self.recommendation()  # Full Manual starts from the network Auto select would pick
+            if rec is not None:
+                self.state.model = ModelChoice(arch=rec.model)
         self._changed()
 
     def set_hyper(self, **values: Any) -> None:

@@ -1,0 +1,126 @@
+"""build_app(): the one place where the views are wired to the wizard, the store and the worker.
+
+The app shows at once: nothing here imports torch or fastai, datasets are scanned in a
+background thread, and training runs in the worker process. A poller thread keeps the task
+list, monitor and detail current, and re-attaches to running tasks after a page reload.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import ipywidgets as w
+
+from .context import CatalogCache, workspace_context
+from .spec import TaskSpec
+from .store import RUNNING, Store
+from .tasks import reap_interrupted, submit
+from .widgets.base_model_step import BaseModelStep
+from .widgets.dataset_step import DatasetStep
+from .widgets.flow_step import FlowStep
+from .widgets.model_list import ModelList
+from .widgets.model_step import ModelStep
+from .widgets.monitor import Monitor
+from .widgets.poller import Poller
+from .widgets.preset_step import PresetStep
+from .widgets.shell import WizardShell
+from .widgets.start_step import StartStep
+from .widgets.style import esc, stylesheet
+from .widgets.task_detail import TaskDetail
+from .widgets.task_list import TaskList
+from .widgets.task_step import TaskStep
+from .wizard import Step, Wizard, WizardState
+from .workspace import Workspace
+
+TABS = ["Create new task", "Tasks", "Models"]
+
+
+class App:
+    """The dashboard. Display it in a notebook cell, or serve the notebook with Voilà."""
+
+    def __init__(self, workspace: Workspace, poll_interval: float = 1.0, start_worker: bool = True):
+        self.workspace, self.start_worker = workspace, start_worker
+        self.store = Store(workspace.db_path)
+        self.catalog = CatalogCache(workspace)
+        self.wizard = Wizard(workspace_context(workspace, self.catalog))
+        self.views = {
+            Step.flow: FlowStep(self.wizard),
+            Step.task: TaskStep(self.wizard),
+            Step.preset: PresetStep(self.wizard),
+            Step.base_model: BaseModelStep(self.wizard),
+            Step.dataset: DatasetStep(self.wizard),
+            Step.model: ModelStep(self.wizard, workspace),
+            Step.start: StartStep(self.wizard, self.start_task),
+        }
+        self.shell = WizardShell(self.wizard, self.views)
+        self.wizard.observe(lambda _: self.shell.refresh())
+        self.task_list = TaskList(self.follow)
+        self.monitor = Monitor(workspace)
+        self.detail = TaskDetail(workspace)
+        self.models = ModelList(self.store, self.retrain)
+        self.notice = w.HTML()
+        self.tabs = w.Tab(
+            children=[self.shell.widget, w.VBox([self.task_list.widget, self.monitor.widget, self.detail.widget]), self.models.widget]
+        )
+        for i, title in enumerate(TABS):
+            self.tabs.set_title(i, title)
+        header = w.HTML(f"<h2>DeepQ training tasks</h2><div class='dq-muted'>workspace {esc(workspace.root)}</div>")
+        self.widget = w.VBox([stylesheet(), header, self.notice, self.tabs])
+        self.widget.add_class("dq-app")
+        self.shell.refresh()
+        self.catalog.warm(then=self._datasets_ready)
+        self.refresh_tasks()
+        self._reattach()
+        self.poller = Poller(self.refresh_tasks, poll_interval, alive=lambda: self.widget.comm is not None).start()
+
+    # -- actions ------------------------------------------------------------------------------------
+    def start_task(self, spec: TaskSpec) -> int:
+        task_id = submit(self.workspace, spec, start_worker=self.start_worker)
+        self.wizard.state = WizardState()
+        self.shell.refresh()
+        self.refresh_tasks()
+        self.tabs.selected_index = 1
+        self.task_list.select(task_id)
+        self.notice.value = f"<div class='dq-ok'>Task #{task_id} {esc(spec.name)!s} created; it runs outside this notebook.</div>"
+        return task_id
+
+    def follow(self, task_id: int | None) -> None:
+        self.monitor.show(task_id)
+        self.detail.show(task_id, self.store)
+
+    def retrain(self, model_id: str) -> None:
+        self.wizard.update(flow="retrain")
+        self.wizard.update(base_model=model_id, step=Step.base_model)
+        self.tabs.selected_index = 0
+
+    # -- polling --------------------------------------------------------------------------------------
+    def refresh_tasks(self) -> None:
+        reap_interrupted(self.store)
+        self.task_list.refresh_from(self.store)
+        self.monitor.update(self.store)
+        self.detail.show(self.monitor.task_id, self.store)
+        self.models.refresh()
+
+    def _reattach(self) -> None:
+        running = self.store.tasks((RUNNING,))
+        if running:
+            self.tabs.selected_index = 1
+            self.task_list.select(running[0].id)
+
+    def _datasets_ready(self) -> None:
+        if self.wizard.state.step is Step.dataset:
+            self.shell.refresh()
+
+    def close(self) -> None:
+        self.poller.stop()
+        self.widget.close()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def build_app(workspace: str | os.PathLike | Workspace | None = None, **kwargs: Any) -> App:
+    """The dashboard for `workspace` (default: $DEEPQ_WORKSPACE or ./workspace)."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    return App(ws, **kwargs)

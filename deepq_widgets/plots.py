@@ -1,0 +1,75 @@
+"""Charts as PNG bytes from matplotlib `Figure` objects (never pyplot: it is not thread-safe and
+`display(fig)` from a poller thread shows nothing under Voilà)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+COLORS = ["#1a8fd6", "#e5711d", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+
+
+def _figure(width: float = 5.0, height: float = 3.0):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=90)
+    return fig, fig.add_subplot(111)
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def curves(epochs: Sequence[dict[str, Any]], keys: Sequence[str], title: str, ylabel: str) -> bytes:
+    """Lines over epochs for each key (e.g. train_loss and valid_loss, or metric names)."""
+    fig, ax = _figure()
+    x = [e["epoch"] + 1 for e in epochs]
+    for i, key in enumerate(keys):
+        y = [e.get(key, e.get("metrics", {}).get(key)) for e in epochs]
+        ax.plot(x, y, marker="o", ms=3, color=COLORS[i % len(COLORS)], label=key.replace("_", " "))
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if keys:
+        ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def roc(curves_by_class: dict[str, dict], kind: str = "roc") -> bytes:
+    """ROC (fpr/tpr), PR (recall/precision) or FROC (fp_per_image/recall) per class."""
+    axes = {
+        "roc": ("fpr", "tpr", "False positive rate", "True positive rate"),
+        "pr": ("recall", "precision", "Recall", "Precision"),
+        "froc": ("fp_per_image", "recall", "False positives per image", "Sensitivity"),
+    }[kind]
+    fig, ax = _figure(4.2, 3.4)
+    for i, (name, c) in enumerate(curves_by_class.items()):
+        if axes[0] in c and axes[1] in c:
+            ax.plot(c[axes[0]], c[axes[1]], color=COLORS[i % len(COLORS)], label=name)
+    if kind == "roc":
+        ax.plot([0, 1], [0, 1], ls="--", color="#9aa5b1", lw=0.8)
+    ax.set_xlabel(axes[2])
+    ax.set_ylabel(axes[3])
+    ax.set_title(kind.upper(), fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def confusion(matrix: list[list[int]], classes: list[str]) -> bytes:
+    fig, ax = _figure(3.6 + 0.3 * len(classes), 3.2 + 0.3 * len(classes))
+    ax.imshow(matrix, cmap="Blues")
+    for i, row in enumerate(matrix):
+        for j, v in enumerate(row):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=9, color="#1f2933")
+    ax.set_xticks(range(len(classes)), classes, rotation=30, fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Confusion matrix", fontsize=10)
+    return _png(fig)

@@ -1,0 +1,112 @@
+"""Dataset: the fitting datasets, the unfit ones with reasons, a paged preview, counts and problems."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from ..data.catalog import DatasetInfo
+from ..data.preview import page_count, render_preview
+from ..spec import Flow
+from ..wizard import Step, Wizard
+from .base import StepView
+from .style import esc
+
+PROBLEMS_SHOWN = 8
+
+
+class DatasetStep(StepView):
+    step = Step.dataset
+
+    def __init__(self, wizard: Wizard):
+        super().__init__(wizard)
+        self.choice = w.Dropdown(options=[], description="Dataset", layout=w.Layout(width="480px"))
+        self.hint = w.HTML("<div class='dq-muted'>Only datasets whose annotations fit this task are listed.</div>")
+        self.unfit = w.HTML()
+        self.summary = w.HTML()
+        self.preview = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.page = 0
+        self.page_size = w.Dropdown(options=[12, 24, 48], value=24, description="Per page", layout=w.Layout(width="160px"))
+        self.prev_btn, self.next_btn = w.Button(description="‹ Previous"), w.Button(description="Next ›")
+        self.page_label = w.Label()
+        self.identifiers = w.Checkbox(value=False, description="Show patient identifiers", indent=False)
+        self.choice.observe(self._on_choice, "value")
+        self.page_size.observe(self._on_page_size, "value")
+        self.identifiers.observe(lambda change: self._draw_preview(), "value")
+        self.prev_btn.on_click(lambda _: self._turn(-1))
+        self.next_btn.on_click(lambda _: self._turn(+1))
+        pager = w.HBox([self.prev_btn, self.page_label, self.next_btn, self.page_size, self.identifiers])
+        self.widget = w.VBox([w.HTML("<h2>Select dataset</h2>"), self.hint, self.choice, self.unfit, self.summary, pager, self.preview])
+
+    # -- actions ---------------------------------------------------------------------------------
+    def _on_choice(self, change=None) -> None:
+        if not self._syncing:
+            self.page = 0
+            self.wizard.update(dataset=self.choice.value)
+
+    def _on_page_size(self, change=None) -> None:
+        self.page = 0
+        self._draw_preview()
+
+    def _turn(self, delta: int) -> None:
+        info = self._info()
+        if info is not None:
+            self.page = min(max(self.page + delta, 0), page_count(info, self.page_size.value) - 1)
+            self._draw_preview()
+
+    # -- view ------------------------------------------------------------------------------------
+    def _info(self) -> DatasetInfo | None:
+        return self.wizard.context.datasets().get(self.wizard.state.dataset or "")
+
+    def refresh(self) -> None:
+        ready = getattr(self.wizard.context.datasets, "ready", None)
+        if ready is not None and not ready.is_set():
+            self.summary.value = "<i>Scanning the workspace datasets…</i>"
+            return
+        fitting, unfit = self.wizard.dataset_choices()
+        with self.syncing():
+            self.choice.options = [("— choose —", None)] + [(name, name) for name in fitting]
+            self.choice.value = self.wizard.state.dataset if self.wizard.state.dataset in fitting else None
+        preset = self.wizard.context.presets.get(self.wizard.state.preset or "") if self.wizard.state.flow is Flow.specialized else None
+        need = f"<div class='dq-muted'>{esc(preset.dataset.help)}</div>" if preset else ""
+        rows = "".join(f"<li><b>{esc(n)}</b>: {esc(r)}</li>" for n, r in unfit.items())
+        self.unfit.value = need + (
+            f"<details><summary class='dq-muted'>{len(unfit)} unavailable dataset(s)</summary><ul class='dq-muted'>{rows}</ul></details>"
+            if unfit
+            else ""
+        )
+        info = self._info()
+        self.summary.value = describe(info) if info else ""
+        self._draw_preview()
+
+    def _draw_preview(self) -> None:
+        info = self._info()
+        if info is None:
+            self.preview.value, self.page_label.value = b"", ""
+            return
+        pages = page_count(info, self.page_size.value)
+        self.page_label.value = f"page {self.page + 1} of {pages}"
+        self.prev_btn.disabled, self.next_btn.disabled = self.page == 0, self.page >= pages - 1
+        self.preview.value = render_preview(
+            info, self.page, self.page_size.value, columns=6, thumb=150, show_identifiers=self.identifiers.value
+        )
+
+
+def describe(info: DatasetInfo) -> str:
+    counts = " · ".join(f"{esc(c)} {n} <span class='dq-muted'>({info.balance[c]})</span>" for c, n in info.class_counts.items())
+    patients = any(c.patient for c in info.cases)
+    split = ""
+    if info.has_studies:
+        who = "patient" if patients else "study"
+        split = f"<div class='dq-ok'>DICOM {who} information found: training and validation are split by {who}, "
+        split += f"so no {who} is on both sides.</div>"
+    problems = "".join(f"<li>{esc(p)}</li>" for p in info.problems[:PROBLEMS_SHOWN])
+    more = f"<li>… and {len(info.problems) - PROBLEMS_SHOWN} more</li>" if len(info.problems) > PROBLEMS_SHOWN else ""
+    problem_html = (
+        f"<div class='dq-problem'>Problems:<ul>{problems}{more}</ul></div>"
+        if info.problems
+        else "<div class='dq-ok'>No problems found.</div>"
+    )
+    modality = f" · {esc(', '.join(info.modalities))}" if info.modalities else ""
+    kind = f"{esc(info.format.upper())}{modality} · {esc(info.layout.replace('_', ' '))}"
+    head = f"<b>{len(info.usable)}</b> usable cases of {len(info.cases)} · {len(info.classes)} classes · {kind}"
+    return f"{head}<br>Classes: {counts}{split}{problem_html}"

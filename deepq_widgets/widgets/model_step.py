@@ -1,0 +1,104 @@
+"""Model (General) or Hyperparameter (Specialized, Retrain): Auto select or Full Manual."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from ..spec import Flow, Modality, Tuning
+from ..wizard import Step, Wizard
+from ..workspace import Workspace
+from .base import StepView
+from .hyper_form import HyperForm
+from .style import esc
+from .zoo_browser import ZooBrowser
+
+SIZES = {1: "Small model", 2: "Small–medium", 3: "Medium", 4: "Medium–large", 5: "Large model"}
+
+
+class ModelStep(StepView):
+    step = Step.model
+
+    def __init__(self, wizard: Wizard, workspace: Workspace | None = None):
+        super().__init__(wizard)
+        self.manual = w.Checkbox(value=False, description="Show all models to select models manually", indent=False)
+        self.optimized = w.Checkbox(value=True, description="Use optimized hyperparameters", indent=False)
+        self.size = w.SelectionSlider(
+            options=[(v, k) for k, v in SIZES.items()],
+            value=2,
+            description="Choose your model preference",
+            style={"description_width": "200px"},
+            layout=w.Layout(width="620px"),
+        )
+        self.modality = w.ToggleButtons(
+            options=[m.value for m in Modality], description="Tell us about your images", style={"description_width": "200px"}
+        )
+        self.recommendation = w.HTML()
+        self.fixed = w.HTML()
+        self.browser = ZooBrowser(wizard, workspace)
+        self.form = HyperForm(wizard)
+        self.auto_box = w.VBox([self.size, self.modality, self.recommendation])
+        self.body = w.VBox()
+        self.manual.observe(self._on_tuning, "value")
+        self.optimized.observe(self._on_tuning, "value")
+        self.size.observe(self._on_prefs, "value")
+        self.modality.observe(self._on_prefs, "value")
+        self.widget = w.VBox([w.HTML("<h2 class='dq-model-title'>Select model</h2>"), self.body])
+
+    def _on_tuning(self, change=None) -> None:
+        if self._syncing:
+            return
+        general = self.wizard.state.flow is Flow.general
+        manual = self.manual.value if general else not self.optimized.value
+        self.wizard.update(tuning=Tuning.manual if manual else Tuning.auto)
+
+    def _on_prefs(self, change=None) -> None:
+        if not self._syncing:
+            self.wizard.set_auto(size=self.size.value, modality=self.modality.value)
+
+    def refresh(self) -> None:
+        s = self.wizard.state
+        general = s.flow is Flow.general
+        with self.syncing():
+            self.manual.value = s.tuning is Tuning.manual
+            self.optimized.value = s.tuning is Tuning.auto
+            self.size.value, self.modality.value = s.auto.size, s.auto.modality.value
+        title = "<h2>Select model</h2>" if general else "<h2>Hyperparameters</h2>"
+        self.widget.children[0].value = title
+        if general and s.tuning is Tuning.auto:
+            rec = self.wizard.recommendation()
+            self.recommendation.value = (
+                (
+                    f"<div class='dq-card dq-card-on'><b>Recommended: {esc(rec.model)}</b> at {rec.image_size} px, "
+                    f"batch {rec.batch_size}<br>{esc(rec.reason)}</div>"
+                )
+                if rec
+                else ""
+            )
+            self.body.children = [self.manual, self.auto_box]
+        elif general:
+            self.browser.refresh()
+            self.form.refresh()
+            self.body.children = [self.manual, self.browser.widget, self.form.widget]
+        else:
+            self.fixed.value = self._fixed_network()
+            self.form.refresh()
+            self.body.children = [self.fixed, self.optimized] + (
+                [self.form.widget]
+                if s.tuning is Tuning.manual
+                else [
+                    w.HTML(
+                        "<div class='dq-muted'>The system picks everything: epochs for the dataset size, a learning rate from a short "
+                        "finder, one-cycle schedule, early stopping, and the preset's augmentation.</div>"
+                    )
+                ]
+            )
+
+    def _fixed_network(self) -> str:
+        s = self.wizard.state
+        if s.flow is Flow.specialized and s.preset in self.wizard.context.presets:
+            p = self.wizard.context.presets[s.preset]
+            windows = esc(", ".join(p.windows))
+            fixed = f"<b>{esc(p.model.arch)}</b>, {p.image_size} px, windows {windows}"
+            return f"<div class='dq-muted'>Network fixed by the preset: {fixed}.</div>"
+        card = self.wizard.context.base_models().get(s.base_model or "")
+        return f"<div class='dq-muted'>Training starts from <b>{esc(card.name)}</b> ({esc(card.arch)}).</div>" if card else ""

@@ -1,0 +1,99 @@
+"""The live monitor of one task: progress, epoch, elapsed and compute time, loss and metric curves, Stop.
+
+`update()` is called from the poller thread. It only writes a widget when its value
+changes, so an idle dashboard sends nothing and its kernel can be culled.
+"""
+
+from __future__ import annotations
+
+import time
+
+import ipywidgets as w
+
+from .. import plots
+from ..store import RUNNING, WAITING, Store, TaskRow
+from ..tasks import stop
+from ..workspace import Workspace
+from .style import esc
+
+
+def duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Monitor:
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self.task_id: int | None = None
+        self.header = w.HTML()
+        self.progress = w.FloatProgress(min=0, max=1, description="Progress", layout=w.Layout(width="520px"))
+        self.status = w.HTML()
+        self.stop = w.Button(description="Stop", button_style="danger", disabled=True)
+        self.loss_plot = w.Image(format="png")
+        self.metric_plot = w.Image(format="png")
+        self.error = w.HTML()
+        self.stop.on_click(self._on_stop)
+        self.widget = w.VBox(
+            [self.header, w.HBox([self.progress, self.stop]), self.status, w.HBox([self.loss_plot, self.metric_plot]), self.error]
+        )
+        self._epochs_drawn = -1
+
+    def show(self, task_id: int | None) -> None:
+        self.task_id, self._epochs_drawn = task_id, -1
+        self.loss_plot.value = self.metric_plot.value = b""
+        self.update(Store(self.workspace.db_path))
+
+    def _on_stop(self, _=None) -> None:
+        if self.task_id is not None:
+            stop(self.workspace, self.task_id)
+            self.stop.disabled = True
+            self.stop.description = "Stopping…"
+
+    def update(self, store: Store) -> None:
+        if self.task_id is None:
+            _set(self.header, "value", "<i>Select a task to follow it.</i>")
+            return
+        task = store.task(self.task_id)
+        _set(
+            self.header, "value", f"<h3>{esc(task.name)} <span class='dq-badge dq-state-{task.state}'>{task.state.capitalize()}</span></h3>"
+        )
+        _set(self.progress, "value", task.progress)
+        epochs = task.epochs or "?"
+        text = (
+            f"Epoch {task.epoch} / {epochs} · elapsed {duration(task.elapsed(time.time()))} · compute {duration(task.compute_s)}"
+            + "".join(f" · {esc(k)} {v:.3f}" for k, v in task.metrics.items() if isinstance(v, float) and "_" not in k)
+        )
+        _set(self.status, "value", f"<div class='dq-muted'>{text}</div>")
+        active = task.state in (WAITING, RUNNING)
+        _set(self.stop, "disabled", not active or task.stop_requested)
+        if active and not task.stop_requested:
+            _set(self.stop, "description", "Stop")
+        _set(self.error, "value", error_html(task))
+        self._draw_curves(store, task)
+
+    def _draw_curves(self, store: Store, task: TaskRow) -> None:
+        epochs = store.events(task.id, "epoch")
+        if len(epochs) == self._epochs_drawn:
+            return
+        self._epochs_drawn = len(epochs)
+        if not epochs:
+            return
+        keys = [k for k in epochs[-1]["metrics"] if "_" not in k]
+        self.loss_plot.value = plots.curves(epochs, ["train_loss", "valid_loss"], "Loss", "loss")
+        self.metric_plot.value = plots.curves(epochs, keys, "Validation metrics", "value")
+
+
+def error_html(task: TaskRow) -> str:
+    if not task.error:
+        return ""
+    trace = (
+        f"<details><summary>Traceback</summary><pre style='font-size:11px'>{esc(task.traceback)}</pre></details>" if task.traceback else ""
+    )
+    return f"<div class='dq-reason'>{esc(task.error)}</div>{trace}"
+
+
+def _set(widget: w.Widget, name: str, value) -> None:
+    """Assign only on change: an unchanged dashboard sends no messages."""
+    if getattr(widget, name) != value:
+        setattr(widget, name, value)

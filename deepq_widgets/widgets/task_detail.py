@@ -1,0 +1,77 @@
+"""Task detail: the task file, data statistics, the plan, the fit diagnosis and the evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import ipywidgets as w
+
+from .. import report
+from ..insight import diagnose_fit
+from ..store import Store
+from ..workspace import Workspace
+from .style import download_link, esc
+
+
+class TaskDetail:
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self.spec, self.data, self.training, self.evaluation = w.HTML(), w.HTML(), w.HTML(), w.HTML()
+        self.charts = w.HBox()
+        self.gallery = w.HTML()
+        self.sections = w.Accordion(children=[self.spec, self.data, self.training, w.VBox([self.evaluation, self.charts, self.gallery])])
+        for i, title in enumerate(["Task file", "Data statistics", "Training insight", "Evaluation insight"]):
+            self.sections.set_title(i, title)
+        self.widget = self.sections
+        self._shown: tuple | None = None
+
+    def show(self, task_id: int | None, store: Store) -> None:
+        if task_id is None:
+            return
+        task = store.task(task_id)
+        events = store.events(task_id)
+        key = (task_id, task.state, len(events))
+        if key == self._shown:
+            return
+        self._shown = key
+        spec_json = json.dumps(task.spec, indent=2)
+        link = download_link(f"{task.name}.json", spec_json.encode(), "application/json", "task file")
+        self.spec.value = f"{link}<pre style='font-size:11px'>{esc(spec_json)}</pre>"
+        self.data.value = data_html(events)
+        epochs = [e for e in events if e["kind"] == "epoch"]
+        verdict, why = diagnose_fit(epochs)
+        plan = next((e for e in events if e["kind"] == "plan"), None)
+        notes = "".join(f"<li>{esc(n)}</li>" for n in (plan or {}).get("notes", []))
+        self.training.value = f"<b>{esc(verdict.capitalize())}</b>: {esc(why)}<ul class='dq-muted'>{notes}</ul>"
+        evaluation = report.load_evaluation(self.workspace.tasks / str(task_id))
+        if evaluation is None:
+            self.evaluation.value = "<i>The evaluation appears when the task finishes.</i>"
+            self.charts.children, self.gallery.value = [], ""
+            return
+        html_report = report.build_report(task.summary() | {"spec": task.spec}, events, evaluation)
+        download = download_link(f"{task.name}-report.html", html_report.encode(), "text/html", "report (HTML)")
+        self.evaluation.value = download + report.per_class_html(evaluation)
+        self.charts.children = [w.Image(value=png, format="png") for png in report.charts(evaluation).values()]
+        self.gallery.value = report.gallery_html(evaluation)
+
+
+def data_html(events: list[dict]) -> str:
+    data = next((e for e in events if e["kind"] == "data"), None)
+    if data is None:
+        return "<i>Data statistics appear once the data is prepared.</i>"
+    rows = "".join(
+        f"<tr><td>{esc(c)}</td><td>{n}</td><td>{data['valid_counts'].get(c, 0)}</td></tr>" for c, n in data["train_counts"].items()
+    )
+    extra = ""
+    if "boxes" in data:
+        b = data["boxes"]
+        sides = f"side {b['side_px_p10']:.0f}–{b['side_px_p90']:.0f} px (median {b['side_px_median']:.0f})"
+        extra = f"<p>{b['count']} boxes, {b['per_image_mean']:.2f} per image; {sides}</p>"
+    if "mask_area_fraction" in data:
+        extra = "<p>Mask area: " + ", ".join(f"{esc(c)} {v:.1%}" for c, v in data["mask_area_fraction"].items()) + " of the image</p>"
+    problems = [p for e in events if e["kind"] == "data_problems" for p in e["problems"]] + data.get("problems", [])
+    problem_html = "<div class='dq-problem'>" + "<br>".join(esc(p) for p in problems[:10]) + "</div>" if problems else ""
+    return (
+        f"<p>{data['train']} training and {data['valid']} validation cases. {esc(data['split'])}</p>"
+        f"<table class='dq-table'><tr><th>class</th><th>train</th><th>valid</th></tr>{rows}</table>{extra}{problem_html}"
+    )

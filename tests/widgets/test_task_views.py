@@ -1,0 +1,102 @@
+"""Task list, live monitor and task detail on real tasks in the store."""
+
+import os
+
+import pytest
+
+from deepq_widgets.app import build_app
+from deepq_widgets.store import Store
+from tests.training.conftest import make_spec, run_in_process
+
+
+@pytest.fixture
+def trained(demo_copy, capsys):
+    spec = make_spec(
+        demo_copy,
+        capsys,
+        "--flow",
+        "general",
+        "--task",
+        "single_label",
+        "--dataset",
+        "ultrasound_lesions",
+        "--model",
+        "tf_efficientnet_lite0.in1k",
+        "--name",
+        "tiny",
+        hyper__epochs=2,
+        image_size=64,
+        hyper__early_stop=False,
+    )
+    row, _ = run_in_process(demo_copy, spec)
+    assert row.state == "finished", row.error
+    return demo_copy, row
+
+
+@pytest.mark.slow
+def test_monitor_and_detail_of_a_finished_task(trained):
+    ws, row = trained
+    app = build_app(ws, poll_interval=60, start_worker=False)
+    try:
+        assert app.task_list.choice.options[0] == (f"#{row.id} tiny — Finished — 100%", row.id)
+        app.task_list.choice.value = row.id
+        m = app.monitor
+        assert m.progress.value == 1.0 and "Finished" in m.header.value and m.stop.disabled
+        assert "Epoch 2 / 2" in m.status.value and "compute" in m.status.value
+        assert m.loss_plot.value[:4] == b"\x89PNG" and m.metric_plot.value[:4] == b"\x89PNG"
+        d = app.detail
+        assert "&quot;name&quot;: &quot;tiny&quot;" in d.spec.value and "task file" in d.spec.value
+        assert "training and" in d.data.value and "benign" in d.data.value
+        assert "too early" in d.training.value.lower() or "fit" in d.training.value.lower()
+        assert "average" in d.evaluation.value and "report (HTML)" in d.evaluation.value
+        assert len(d.charts.children) == 3  # ROC, PR, confusion matrix
+        assert "True positives" in d.gallery.value and "data:image/png" in d.gallery.value
+        assert app.models.choice.options[0][1] == row.model_id
+    finally:
+        app.close()
+
+
+def test_stop_from_the_monitor_and_reattach(demo_copy, capsys):
+    spec = make_spec(
+        demo_copy, capsys, "--flow", "general", "--task", "single_label", "--dataset", "ultrasound_lesions", "--name", "queued"
+    )
+    store = Store(demo_copy.db_path)
+    waiting = store.submit(spec)
+    app = build_app(demo_copy, poll_interval=60, start_worker=False)
+    try:
+        app.task_list.choice.value = waiting
+        assert not app.monitor.stop.disabled
+        app.monitor.stop.click()
+        assert store.task(waiting).state == "stopped"
+        app.refresh_tasks()
+        assert "Stopped" in app.monitor.header.value and app.monitor.stop.disabled
+        app.task_list.filter.value = "Stopped"
+        assert [v for _, v in app.task_list.choice.options] == [waiting]
+    finally:
+        app.close()
+    running = store.submit(spec | {"name": "running"})
+    store.claim_next(os.getpid())  # "running" under a live process, as a worker would hold it
+    again = build_app(demo_copy, poll_interval=60, start_worker=False)
+    try:
+        assert again.tabs.selected_index == 1 and again.monitor.task_id == running and "Running" in again.monitor.header.value
+    finally:
+        again.close()
+
+
+def test_poller_updates_the_page_without_a_click(demo_copy, capsys):
+    import time
+
+    app = build_app(demo_copy, poll_interval=0.2, start_worker=False)
+    try:
+        spec = make_spec(
+            demo_copy, capsys, "--flow", "general", "--task", "single_label", "--dataset", "ultrasound_lesions", "--name", "later"
+        )
+        task_id = Store(demo_copy.db_path).submit(spec)
+        deadline = time.time() + 5
+        while time.time() < deadline and task_id not in [v for _, v in app.task_list.choice.options]:
+            time.sleep(0.1)
+        assert task_id in [v for _, v in app.task_list.choice.options] and not app.poller.errors
+    finally:
+        app.close()
+    time.sleep(0.5)
+    assert not app.poller.thread.is_alive()  # a closed app's poller ends

@@ -1,0 +1,162 @@
+"""Headless widget tests: set values, click, and check the wizard state, Next and the reasons."""
+
+import json
+import time
+
+from deepq_widgets.spec import TaskSpec
+from deepq_widgets.store import Store
+from deepq_widgets.wizard import Step
+from tests.widgets.conftest import card_button
+
+
+def nav(app):
+    return app.shell.next.disabled, app.shell.reason.value
+
+
+def test_first_display_is_fast_and_needs_no_torch(demo_copy):
+    import subprocess
+    import sys
+
+    code = (
+        "import time, sys; t = time.perf_counter(); from deepq_widgets import build_app; "
+        f"app = build_app({str(demo_copy.root)!r}, start_worker=False); "
+        "print(time.perf_counter() - t, 'torch' in sys.modules, 'fastai' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert float(out[0]) < 3.0 and out[1:] == ["False", "False"]
+
+
+def test_general_flow_every_step(app):
+    views = app.views
+    assert app.wizard.state.step is Step.flow and nav(app) == (True, "<span class='dq-reason'>Choose a training flow.</span>")
+    card_button(views[Step.flow], "general").click()
+    assert "dq-card-on" in views[Step.flow].cards["general"]._dom_classes and not app.shell.next.disabled
+    app.shell.next.click()
+    assert app.wizard.state.step is Step.task and app.shell.next.disabled
+    assert "✓ Flow" in app.shell.indicator.value and "● Task type" in app.shell.indicator.value and "○ Start" in app.shell.indicator.value
+    card_button(views[Step.task], "detection").click()
+    app.shell.next.click()
+    ds = views[Step.dataset]
+    assert [v for _, v in ds.choice.options] == [None, "lung_nodules", "polyps_coco"]
+    assert "fundus_findings" in ds.unfit.value and "annotated for multi-label" in ds.unfit.value
+    assert app.shell.next.disabled and "Choose a dataset" in app.shell.reason.value
+    ds.choice.value = "lung_nodules"
+    assert ds.preview.value[:4] == b"\x89PNG" and "page 1 of 5" in ds.page_label.value
+    ds.next_btn.click()
+    assert "page 2 of 5" in ds.page_label.value
+    assert "120</b> usable cases" in ds.summary.value
+    app.shell.next.click()
+    model = views[Step.model]
+    assert "Recommended: tf_efficientnet_lite" in model.recommendation.value and not app.shell.next.disabled
+    model.size.value, model.modality.value = 5, "X-ray"
+    assert (
+        app.wizard.state.auto.size == 5
+        and "tf_efficientnet_lite2" in model.recommendation.value
+        and "left and right" in model.recommendation.value
+    )
+    app.shell.next.click()
+    start = views[Step.start]
+    assert start.start.disabled and "A task name is required" in start.check.value
+    start.name.value = "nodules e2e"
+    assert "✓ name available" in start.check.value and not start.start.disabled
+    assert "download=" in start.download.value and "Object detection" in start.summary.value
+    start.start.click()
+    tasks = Store(app.workspace.db_path).tasks()
+    assert [t.name for t in tasks] == ["nodules e2e"] and tasks[0].state == "waiting"
+    spec = TaskSpec.model_validate(tasks[0].spec)
+    assert spec.model.arch == "tf_efficientnet_lite2.in1k" and spec.auto.modality.value == "X-ray"
+    assert app.tabs.selected_index == 1 and app.wizard.state.step is Step.flow  # ready for the next task
+    assert json.loads((app.workspace.tasks / str(tasks[0].id) / "task.json").read_text())["name"] == "nodules e2e"
+
+
+def test_manual_model_zoo_and_hyperparameters(app):
+    app.wizard.update(flow="general", task="segmentation", dataset="abdomen_organs", step=Step.model)
+    model = app.views[Step.model]
+    model.manual.value = True
+    assert app.wizard.state.tuning.value == "manual" and app.wizard.state.model.arch  # starts from the recommendation
+    browser = model.browser
+    start = time.perf_counter()
+    browser.search.value = "resnet"
+    assert time.perf_counter() - start < 0.5
+    families = {f for _, f in browser.family.options}
+    assert {"ResNet", "SENet"} <= families and not families & {"ViT", "Swin", "VGG"}
+    browser.family.value = "ResNet"
+    browser.variant.value = "resnet50"
+    labels = [label for label, _ in browser.pretrain.options]
+    assert any("None" in label for label in labels)
+    browser.pretrain.value = ("resnet50.a1_in1k", "none")
+    assert app.wizard.state.model.arch == "resnet50.a1_in1k" and app.wizard.state.model.pretrain == "none"
+    assert "resnet50.a1_in1k" in browser.compare.value
+    form = model.form
+    form.hyper.fields["epochs"].value = 7
+    form.hyper.fields["schedule"].value = "step"
+    assert app.wizard.state.hyper.epochs == 7 and app.wizard.state.hyper.schedule.value == "step"
+    assert form.hyper.fields["batch_size"].max == 256 and "Range 1 to 256" in form.hyper.fields["batch_size"].tooltip
+    form.augment.fields["saturation"].value = 0.3
+    assert "Saturation and hue jitter have no effect" in form.warnings.value
+    app.shell.next.click()
+    app.views[Step.start].name.value = "seg manual"
+    assert app.wizard.spec().hyper.epochs == 7
+
+
+def test_out_of_range_value_shows_the_reason(app):
+    import ipywidgets as w
+
+    from deepq_widgets.spec import Hyperparameters
+    from deepq_widgets.widgets.hyper_form import Section
+
+    error = w.HTML()
+    section = Section(Hyperparameters, app.wizard.set_hyper, error)
+    section._on_change("batch_size", {"new": 999})
+    assert "batch_size must be between 1 and 256" in error.value and app.wizard.state.hyper.batch_size == 32
+
+
+def test_specialized_flow_preset_cards_and_optimized_toggle(app):
+    card_button(app.views[Step.flow], "specialized").click()
+    app.shell.next.click()
+    presets = app.views[Step.preset]
+    assert set(presets.cards) == {"intracranial_hemorrhage", "pneumothorax", "pulmonary_embolism"}
+    card = presets.cards["pneumothorax"].children[0].value
+    assert "Chest X-ray" in card and "PTX, normal" in card and "DICOM" in card
+    card_button(presets, "pneumothorax").click()
+    app.shell.next.click()
+    ds = app.views[Step.dataset]
+    assert [v for _, v in ds.choice.options] == [None, "chest_xray_pneumothorax"]
+    assert "classes must be PTX, normal" in ds.unfit.value
+    ds.choice.value = "chest_xray_pneumothorax"
+    assert "split by patient" in ds.summary.value
+    app.shell.next.click()
+    model = app.views[Step.model]
+    assert "Hyperparameters" in model.widget.children[0].value and model.optimized.value
+    assert "Network fixed by the preset" in model.fixed.value and model.form.widget not in model.body.children
+    model.optimized.value = False
+    assert app.wizard.state.tuning.value == "manual" and model.form.widget in model.body.children
+    assert model.form.hyper.fields["epochs"].value == 12  # the preset's tuned values
+    model.form.augment.fields["hflip"].value = True
+    assert "left and right anatomy differ" in model.form.warnings.value
+    app.shell.back.click()
+    assert app.wizard.state.step is Step.dataset and app.wizard.state.dataset == "chest_xray_pneumothorax"
+
+
+def test_retrain_flow_lists_registry_models(app):
+    store = Store(app.workspace.db_path)
+    card = {
+        "task": "single_label",
+        "arch": "tf_efficientnet_lite0.in1k",
+        "classes": ["benign", "malignant", "normal"],
+        "image_size": 96,
+        "channels": 1,
+        "windows": [],
+        "metrics": {"accuracy": 0.9},
+        "dataset": "ultrasound_lesions",
+    }
+    store.add_model("lesions-t1", "lesions", 1, card)
+    app.models.refresh()
+    assert app.models.choice.options[0][1] == "lesions-t1" and "0.900" in app.models.info.value
+    app.models.choice.value = "lesions-t1"
+    app.models.retrain.click()
+    assert app.tabs.selected_index == 0 and app.wizard.state.flow.value == "retrain" and app.wizard.state.base_model == "lesions-t1"
+    base = app.views[Step.base_model]
+    assert base.choice.value == "lesions-t1" and "trained on ultrasound_lesions" in base.info.value
+    app.shell.next.click()
+    assert [v for _, v in app.views[Step.dataset].choice.options] == [None, "ultrasound_lesions"]
