@@ -86,9 +86,12 @@ def test_general_flow_end_to_end(wizard):
 
 
 def test_general_manual_needs_a_known_network(wizard):
-    wizard.update(flow="general", task=TaskType.detection, dataset="lung_nodules", tuning="manual", step=Step.model)
-    assert wizard.step_problem(Step.model) == "Choose a network."
     from deepq_widgets.spec import ModelChoice
+
+    wizard.update(flow="general", task=TaskType.detection, dataset="lung_nodules", tuning="manual", step=Step.model)
+    assert wizard.state.model.arch == "tf_efficientnet_lite0.in1k"  # Full Manual starts from the recommendation
+    wizard.update(model=ModelChoice())
+    assert wizard.step_problem(Step.model) == "Choose a network."
 
     wizard.update(model=ModelChoice(arch="resnet18.a1_in1k"))
     assert wizard.step_problem(Step.model) == "Unknown network 'resnet18.a1_in1k'."
