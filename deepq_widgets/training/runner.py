@@ -117,6 +117,7 @@ def _run(workspace: Workspace, store: Store, task: TaskRow) -> str:
     elif plan.lr_find_iters:
         plan.lr = _find_lr(learn, plan)
         plan.notes.append(f"Learning rate {plan.lr:.2g} from a {plan.lr_find_iters}-step finder.")
+    store.update_progress(task.id, epochs=plan.epochs)
     store.add_event(
         task.id, "plan", plan.to_dict() | {"arch": arch, "device": str(device), "in_chans": data.channels, "mean": mean, "std": std}
     )

@@ -26,7 +26,7 @@ class DatasetStep(StepView):
         self.preview = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.page = 0
         self.page_size = w.Dropdown(options=[12, 24, 48], value=24, description="Per page", layout=w.Layout(width="160px"))
-        self.prev_btn, self.next_btn = w.Button(description="‹ Previous"), w.Button(description="Next ›")
+        self.prev_btn, self.next_btn = w.Button(description="‹ Previous page"), w.Button(description="Next page ›")
         self.page_label = w.Label()
         self.identifiers = w.Checkbox(value=False, description="Show patient identifiers", indent=False)
         self.choice.observe(self._on_choice, "value")

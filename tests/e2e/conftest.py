@@ -1,0 +1,129 @@
+"""End-to-end: the real Voilà server on a demo workspace, driven in Debian's Chromium by Playwright.
+
+Playwright never downloads a browser here; it drives /usr/bin/chromium. In CI (CI=true) a
+missing Chromium fails the run; elsewhere these tests skip with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "e2e"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is required in CI: apt-get install -y chromium (scripts/ensure_chromium.sh)")
+        pytest.skip("Chromium is not installed; run scripts/ensure_chromium.sh to enable the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def e2e_ws(demo_root, tmp_path_factory):
+    """The demo workspace plus `tiny_lesions` (30 cases), so an Auto run finishes in about a minute."""
+    from deepq_widgets.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("e2e") / "ws"
+    shutil.copytree(demo_root, root)
+    for label in ("benign", "malignant", "normal"):
+        (root / "datasets" / "tiny_lesions" / label).mkdir(parents=True)
+        for path in sorted((root / "datasets" / "ultrasound_lesions" / label).glob("*.png"))[:10]:
+            shutil.copy(path, root / "datasets" / "tiny_lesions" / label / path.name)
+    return Workspace(root)
+
+
+@pytest.fixture(scope="module")
+def voila_url(e2e_ws):
+    port = _free_port()
+    env = {**os.environ, "DEEPQ_WORKSPACE": str(e2e_ws.root), "DEEPQ_WORKER_IDLE": "5", "HF_HUB_OFFLINE": "1"}
+    log = open(e2e_ws.root / "voila.log", "wb")  # noqa: SIM115 - lives as long as the server
+    server = subprocess.Popen(
+        [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "create_task.ipynb"), f"--port={port}", "--no-browser"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("Voilà did not start: " + (e2e_ws.root / "voila.log").read_text()[-2000:])
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+    stop_workers(e2e_ws)
+
+
+def stop_workers(ws) -> None:
+    """Leave no training behind: a stray worker would slow every later test on these 2 cores."""
+    import signal
+
+    from deepq_widgets.store import Store
+
+    for worker in Store(ws.db_path).workers():
+        try:
+            os.kill(worker["pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def page(browser, voila_url, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.shots = Shots(pg, request.node.name)
+    yield pg
+    context.close()
+
+
+class Shots:
+    """Screenshots of each step, kept as test artifacts (artifacts/ is git-ignored)."""
+
+    def __init__(self, page, test: str):
+        self.page, self.folder, self.n = page, ARTIFACTS / test, 0
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, name: str) -> None:
+        self.n += 1
+        self.page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}.png"), full_page=True)

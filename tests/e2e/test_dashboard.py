@@ -1,0 +1,101 @@
+"""The three flows in a real browser, against a live Voilà server."""
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def open_app(page, voila_url):
+    start = time.perf_counter()
+    page.goto(voila_url)
+    expect(page.get_by_text("Create new task").first).to_be_visible(timeout=60_000)
+    return time.perf_counter() - start
+
+
+def choose_card(page, title):
+    page.locator("div.dq-card", has_text=title).get_by_role("button").click()
+    expect(page.locator("div.dq-card-on", has_text=title)).to_be_visible()
+
+
+def next_step(page):
+    button = page.get_by_role("button", name="Next ›", exact=True)
+    expect(button).to_be_enabled()
+    button.click()
+
+
+def test_general_flow_with_auto_select_trains_to_finished(page, voila_url):
+    open_app(page, voila_url)
+    page.shots("flow")
+    expect(page.get_by_role("button", name="Next ›", exact=True)).to_be_disabled()
+    choose_card(page, "General training")
+    next_step(page)
+    choose_card(page, "Single-label classification")
+    page.shots("task-type")
+    next_step(page)
+    dataset = page.locator(".widget-dropdown select").first
+    expect(dataset.locator("option", has_text="tiny_lesions")).to_have_count(1, timeout=30_000)
+    expect(page.get_by_text("Choose a dataset.")).to_be_visible()
+    dataset.select_option(label="tiny_lesions")
+    expect(page.get_by_text("usable cases of 30")).to_be_visible()
+    expect(page.locator("img.widget-image").first).to_be_visible()
+    page.shots("dataset")
+    next_step(page)
+    expect(page.get_by_text("Recommended: tf_efficientnet_lite")).to_be_visible()
+    page.shots("model-auto")
+    next_step(page)
+    page.get_by_placeholder("required, unique").fill("e2e general")
+    expect(page.get_by_text("✓ name available")).to_be_visible()
+    start = page.get_by_role("button", name="Start", exact=True)
+    expect(start).to_be_enabled()
+    page.shots("start")
+    start.click()
+    expect(page.locator(".dq-badge", has_text="Running").or_(page.locator(".dq-badge", has_text="Waiting"))).to_be_visible(timeout=30_000)
+    page.shots("monitor-running")
+    expect(page.locator(".dq-badge", has_text="Finished")).to_be_visible(timeout=420_000)
+    expect(page.get_by_text("Epoch", exact=False).first).to_be_visible()
+    page.shots("monitor-finished")
+
+
+def test_specialized_pneumothorax_flow_to_start(page, voila_url):
+    open_app(page, voila_url)
+    choose_card(page, "Specialized training")
+    next_step(page)
+    choose_card(page, "Pneumothorax")
+    page.shots("preset")
+    next_step(page)
+    dataset = page.locator(".widget-dropdown select").first
+    expect(dataset.locator("option")).to_have_count(2, timeout=30_000)
+    dataset.select_option(label="chest_xray_pneumothorax")
+    expect(page.get_by_text("split by patient")).to_be_visible()
+    page.shots("dataset")
+    next_step(page)
+    expect(page.get_by_text("Use optimized hyperparameters")).to_be_visible()
+    expect(page.get_by_text("Network fixed by the preset")).to_be_visible()
+    page.shots("hyperparameters")
+    next_step(page)
+    page.get_by_placeholder("required, unique").fill("e2e pneumothorax")
+    start = page.get_by_role("button", name="Start", exact=True)
+    expect(start).to_be_enabled()
+    start.click()
+    badge = page.locator(".dq-badge", has_text="Running").or_(page.locator(".dq-badge", has_text="Waiting"))
+    expect(badge).to_be_visible(timeout=30_000)
+    page.shots("started")
+    page.get_by_role("button", name="Stop", exact=True).click()  # free the worker for the rest of the suite
+    expect(page.locator(".dq-badge", has_text="Stopped")).to_be_visible(timeout=120_000)
+
+
+def test_retrain_flow_lists_the_model_just_trained(page, voila_url):
+    open_app(page, voila_url)
+    choose_card(page, "Retrain my model")
+    next_step(page)
+    models = page.locator(".widget-select select").first
+    expect(models.locator("option", has_text="e2e general")).to_have_count(1, timeout=30_000)
+    page.shots("retrain-list")
+    models.select_option(index=0)
+    expect(page.get_by_text("trained on tiny_lesions")).to_be_visible()
+    next_step(page)
+    expect(page.locator(".widget-dropdown select").first.locator("option", has_text="tiny_lesions")).to_have_count(1)
+    page.shots("retrain-dataset")
