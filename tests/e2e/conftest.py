@@ -6,6 +6,7 @@ missing Chromium fails the run; elsewhere these tests skip with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -69,7 +70,7 @@ def e2e_ws(demo_root, tmp_path_factory):
 def voila_url(e2e_ws):
     port = _free_port()
     env = {**os.environ, "DEEPQ_WORKSPACE": str(e2e_ws.root), "DEEPQ_WORKER_IDLE": "5", "HF_HUB_OFFLINE": "1"}
-    log = open(e2e_ws.root / "voila.log", "wb")  # noqa: SIM115 - lives as long as the server
+    log = open(e2e_ws.root / "voila.log", "wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "create_task.ipynb"), f"--port={port}", "--no-browser"],
         cwd=ROOT,
@@ -102,10 +103,8 @@ def stop_workers(ws) -> None:
     from deepq_widgets.store import Store
 
     for worker in Store(ws.db_path).workers():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(worker["pid"], signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
 
 @pytest.fixture
