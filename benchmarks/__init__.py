@@ -1,0 +1,1 @@
+"""Runnable performance measurements. `python -m benchmarks [name ...]`; results in benchmarks/README.md."""

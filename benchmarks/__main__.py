@@ -1,0 +1,10 @@
+"""python -m benchmarks [data_layer ui training_speed learning voila]"""
+
+import importlib
+import sys
+
+ALL = ["data_layer", "ui", "training_speed", "voila", "learning"]
+
+for name in sys.argv[1:] or ALL:
+    print(f"== {name}", flush=True)
+    importlib.import_module(f"benchmarks.{name}").main()
