@@ -51,8 +51,12 @@ def dicom_throughput() -> dict[str, float]:
     from deepq_widgets.data.readers import read_image
 
     out = {}
-    for label, name in [("uncompressed CR 2140x1760", "RG1_UNCI.dcm"), ("JPEG 2000 CR 2140x1760", "RG1_J2KI.dcm"),
-                        ("uncompressed CT 512x512", "693_UNCR.dcm"), ("JPEG 2000 CT 512x512", "693_J2KR.dcm")]:
+    for label, name in [
+        ("uncompressed CR 2140x1760", "RG1_UNCI.dcm"),
+        ("JPEG 2000 CR 2140x1760", "RG1_J2KI.dcm"),
+        ("uncompressed CT 512x512", "693_UNCR.dcm"),
+        ("JPEG 2000 CT 512x512", "693_J2KR.dcm"),
+    ]:
         path = get_testdata_file(name)
         seconds = timeit(lambda path=path: read_image(path), repeat=5)
         out[label] = 1.0 / seconds
@@ -72,9 +76,12 @@ def main() -> dict:
     from .common import demo_workspace
 
     ws = demo_workspace()
-    return save("data_layer", {
-        "catalog_10k_png_s": catalog_10k(Path("/tmp/deepq-bench-catalog")),
-        "preview_50_dicom_s": preview_50(ws),
-        "dicom_decode_img_per_s": dicom_throughput(),
-        "demo_generation_s": demo_generation(Path("/tmp/deepq-bench-demo")),
-    })
+    return save(
+        "data_layer",
+        {
+            "catalog_10k_png_s": catalog_10k(Path("/tmp/deepq-bench-catalog")),
+            "preview_50_dicom_s": preview_50(ws),
+            "dicom_decode_img_per_s": dicom_throughput(),
+            "demo_generation_s": demo_generation(Path("/tmp/deepq-bench-demo")),
+        },
+    )

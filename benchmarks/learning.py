@@ -139,16 +139,28 @@ def compare(ws, name: str, flow_args: list[str], eval_dataset: str | None) -> di
     plain_loader = BatchLoader(eval_data, eval_idx, task, 64, [0.5] * data.channels, [0.5] * data.channels)
     plain_scores, plain_wall, plain_epochs = plain_fine_tune(data, split.train, plain_loader, task, size, auto_wall)
     plan = next(e for e in store.events(row.id, "plan"))
-    return {"auto": auto_scores | {"wall_s": auto_wall, "epochs_run": row.epoch, "epochs_planned": plan["epochs"], "lr": plan["lr"]},
-            "plain": plain_scores | {"wall_s": plain_wall, "epochs": plain_epochs}, "image_size": size, "train_cases": len(split.train),
-            "eval_cases": len(eval_idx)}
+    return {
+        "auto": auto_scores | {"wall_s": auto_wall, "epochs_run": row.epoch, "epochs_planned": plan["epochs"], "lr": plan["lr"]},
+        "plain": plain_scores | {"wall_s": plain_wall, "epochs": plain_epochs},
+        "image_size": size,
+        "train_cases": len(split.train),
+        "eval_cases": len(eval_idx),
+    }
 
 
 def main() -> dict:
     threads(2)
     ws = demo_workspace(Path("/tmp/deepq-bench-learning"))
     digits_datasets(ws)
-    results = {"digits (100 training cases, 500 test)": compare(ws, "digits", ["--flow", "general", "--task", "single_label", "--dataset", "digits"], "digits_test")}
-    for preset, dataset in [("pneumothorax", "chest_xray_pneumothorax"), ("pulmonary_embolism", "chest_cta_embolism"), ("intracranial_hemorrhage", "head_ct_hemorrhage")]:
+    results = {
+        "digits (100 training cases, 500 test)": compare(
+            ws, "digits", ["--flow", "general", "--task", "single_label", "--dataset", "digits"], "digits_test"
+        )
+    }
+    for preset, dataset in [
+        ("pneumothorax", "chest_xray_pneumothorax"),
+        ("pulmonary_embolism", "chest_cta_embolism"),
+        ("intracranial_hemorrhage", "head_ct_hemorrhage"),
+    ]:
         results[preset] = compare(ws, preset, ["--flow", "specialized", "--preset", preset, "--dataset", dataset], None)
     return save("learning", results)

@@ -88,8 +88,11 @@ def trainer_vs_loop(ws) -> dict:
         ours.append(fastai_epoch(learn))
         plain.append(plain_epoch(plain_model, train, opt) + _validate(plain_model, valid))
     images = len(train) * BATCH
-    return {"ours_img_per_s": images / statistics.median(ours), "plain_img_per_s": images / statistics.median(plain),
-            "ratio": statistics.median(plain) / statistics.median(ours)}
+    return {
+        "ours_img_per_s": images / statistics.median(ours),
+        "plain_img_per_s": images / statistics.median(plain),
+        "ratio": statistics.median(plain) / statistics.median(ours),
+    }
 
 
 def _validate(model, loader) -> float:
@@ -139,5 +142,13 @@ def main() -> dict:
     threads(2)
     ws = demo_workspace()
     peak = matmul_peak()
-    return save("training_speed", {"threads": torch.get_num_threads(), "matmul_peak_gflops": peak, "trainer_vs_plain_loop": trainer_vs_loop(ws),
-                                   "loader_vs_step_dicom": loader_vs_step(ws), "train_throughput": throughput(peak)})
+    return save(
+        "training_speed",
+        {
+            "threads": torch.get_num_threads(),
+            "matmul_peak_gflops": peak,
+            "trainer_vs_plain_loop": trainer_vs_loop(ws),
+            "loader_vs_step_dicom": loader_vs_step(ws),
+            "train_throughput": throughput(peak),
+        },
+    )

@@ -11,8 +11,10 @@ from .common import demo_workspace, save, timeit
 
 def main() -> dict:
     ws = demo_workspace()
-    code = (f"import time; t = time.perf_counter(); from deepq_widgets import build_app; a = build_app({str(ws.root)!r}, start_worker=False); "
-            "print(time.perf_counter() - t); a.close()")
+    code = (
+        f"import time; t = time.perf_counter(); from deepq_widgets import build_app; a = build_app({str(ws.root)!r}, start_worker=False); "
+        "print(time.perf_counter() - t); a.close()"
+    )
     build = min(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) for _ in range(3))
 
     from deepq_widgets import zoo

@@ -20,8 +20,15 @@ import nbformat
 from .common import demo_workspace, save
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def main() -> dict:
@@ -35,8 +42,13 @@ def main() -> dict:
     trivial.metadata["kernelspec"] = nb.metadata["kernelspec"]
     nbformat.write(trivial, folder / "trivial.ipynb")
     env = {**os.environ, "DEEPQ_WORKSPACE": str(ws.root), "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "voila", "--no-browser", "--port=8899", str(folder)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "voila", "--no-browser", "--port=8899", str(folder)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(120):
             try:
@@ -58,5 +70,12 @@ def main() -> dict:
             browser.close()
     finally:
         server.terminate()
-    return save("voila", {"trivial_notebook_s": statistics.median(base), "dashboard_s": statistics.median(app),
-                          "dashboard_minus_voila_s": statistics.median(app) - statistics.median(base), "runs": {"trivial": base, "app": app}})
+    return save(
+        "voila",
+        {
+            "trivial_notebook_s": statistics.median(base),
+            "dashboard_s": statistics.median(app),
+            "dashboard_minus_voila_s": statistics.median(app) - statistics.median(base),
+            "runs": {"trivial": base, "app": app},
+        },
+    )

@@ -108,6 +108,10 @@ def cmd_spec(args: argparse.Namespace) -> int:
     try:
         if args.epochs:
             wizard.set_hyper(epochs=args.epochs)
+        if args.search:
+            from .spec import Search
+
+            wizard.update(search=Search(method=args.search, trials=args.trials))
         if args.modality or args.size:
             wizard.set_auto(**{k: v for k, v in {"modality": args.modality, "size": args.size}.items() if v is not None})
         spec = wizard.spec()
@@ -316,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modality", choices=["CT", "MRI", "X-ray", "Fundus", "Other"])
     p.add_argument("--size", type=int, help="Auto select model preference, 1 (small) to 5 (large)")
     p.add_argument("--epochs", type=int)
+    p.add_argument("--search", choices=["none", "grid", "random", "pbt"], help="hyperparameter search method")
+    p.add_argument("--trials", type=int, default=8, help="search trials (1-48)")
     p.add_argument("--image-size", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--name")

@@ -107,7 +107,11 @@ class Augmentation(_Part):
 
 
 class Search(_Part):
-    method: SearchMethod = SearchMethod.none
+    method: SearchMethod = Field(
+        SearchMethod.none,
+        description="Optuna search over learning rate, weight decay and batch size: grid, random, or pbt "
+        "(population-based: trials compete and weak ones stop early).",
+    )
     trials: int = _range(1, 1, 48, "Number of trials for the hyperparameter search.")
 
 

@@ -166,3 +166,22 @@ class TaskCallback(Callback):
 
     def compute_s(self) -> float:
         return self.compute_before + self.clock() - self.t_fit
+
+
+class TrialCallback(Callback):
+    """One search trial: report validation loss per epoch; stop when pruned or when the user stops."""
+
+    order = 60
+
+    def __init__(self, on_epoch: Callable[[int, float], bool], stop_requested: Callable[[], bool]):
+        self.on_epoch, self.stop_requested = on_epoch, stop_requested
+        self.best, self.stopped_by_user = float("inf"), False
+
+    def after_epoch(self) -> None:
+        loss = float(self.learn.recorder.values[-1][1])
+        self.best = min(self.best, loss)
+        if self.stop_requested():
+            self.stopped_by_user = True
+            raise CancelFitException()
+        if self.on_epoch(self.learn.epoch, loss):
+            raise CancelFitException()

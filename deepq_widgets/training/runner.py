@@ -29,26 +29,33 @@ from ..data.cache import build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
 from ..data.splits import split_cases
 from ..presets import Preset, get_preset
-from ..spec import Flow, Schedule, TaskSpec, parse_spec
+from ..spec import Flow, Schedule, SearchMethod, TaskSpec, parse_spec
 from ..store import ERROR, FINISHED, STOPPED, Store, TaskRow
 from ..workspace import Workspace
-from .callbacks import DetectionTargets, Predictions, TaskCallback
+from .callbacks import DetectionTargets, Predictions, TaskCallback, TrialCallback
 from .checkpoint import atomic_write_json, has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
 from .evaluate import evaluate
 from .loaders import BatchLoader
 from .models import build_model, loss_for, split_body_head
 from .policy import Plan, make_plan
 from .registry import load_model, read_card, register_model
+from .search import tune
 
 
 class TaskFailed(RuntimeError):
     """A task that cannot run; the message is what the user sees."""
 
 
+class TaskStopped(Exception):
+    """The user stopped the task during the hyperparameter search."""
+
+
 def run_task(workspace: Workspace, store: Store, task: TaskRow) -> str:
     """Run `task` to its end and record the outcome; returns the final state."""
     try:
         state = _run(workspace, store, task)
+    except TaskStopped:
+        state = STOPPED
     except TaskFailed as exc:
         store.set_state(task.id, ERROR, error=str(exc), traceback=traceback.format_exc())
         return ERROR
@@ -90,23 +97,32 @@ def _run(workspace: Workspace, store: Store, task: TaskRow) -> str:
         raise TaskFailed("the task names no network (model.arch)")
     entry = zoo.get(arch)
     mean, std = _normalisation(entry.mean, entry.std, data.channels)
-    if base:
-        model, _ = load_model(workspace, base["id"])
-    else:
-        model = build_model(spec.task.value, arch, len(data.classes), data.channels, spec.image_size, spec.model.pretrain, workspace)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
+    def make_model() -> torch.nn.Module:
+        if base:
+            return load_model(workspace, base["id"])[0]
+        return build_model(spec.task.value, arch, len(data.classes), data.channels, spec.image_size, spec.model.pretrain, workspace)
+
+    def make_learner(model: torch.nn.Module, plan: Plan) -> tuple[Learner, list[BatchLoader]]:
+        loaders = [
+            BatchLoader(data, split.train, spec.task.value, plan.batch_size, mean, std, augment=plan.augment, shuffle=True, seed=spec.seed),
+            BatchLoader(data, split.valid, spec.task.value, plan.batch_size, mean, std),
+        ]
+        learn = _learner(model, loaders, spec.task.value, plan, device)
+        learn.remove_cb(ProgressCallback)
+        learn.logger = lambda *_: None  # every epoch goes to the store; nothing to print
+        if spec.task.value == "detection":
+            learn.add_cb(DetectionTargets())
+        return learn, loaders
+
+    if spec.search.method is not SearchMethod.none and not task.resume:
+        plan = _search(store, task.id, spec, plan, len(split.train), make_model, make_learner)
+
+    model = make_model()
     source = f"registry:{base['id']}" if base else f"{spec.model.pretrain}:{arch}"
     store.add_event(task.id, "model", {"source": source, "weights_sha256": weights_digest(model_state(model))})
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    loaders = [
-        BatchLoader(data, split.train, spec.task.value, plan.batch_size, mean, std, augment=plan.augment, shuffle=True, seed=spec.seed),
-        BatchLoader(data, split.valid, spec.task.value, plan.batch_size, mean, std),
-    ]
-    learn = _learner(model, loaders, spec.task.value, plan, device)
-    learn.remove_cb(ProgressCallback)
-    learn.logger = lambda *_: None  # every epoch goes to the store; nothing to print
-    if spec.task.value == "detection":
-        learn.add_cb(DetectionTargets())
+    learn, loaders = make_learner(model, plan)
 
     start_epoch, best_loss, compute_s = 0, float("inf"), 0.0
     if task.resume and has_checkpoint(folder):
@@ -164,6 +180,34 @@ def _run(workspace: Workspace, store: Store, task: TaskRow) -> str:
     model_id = register_model(workspace, store, task.id, spec.name, learn.model.float().cpu(), card)
     store.update_progress(task.id, progress=1.0, metrics=report["metrics"], model_id=model_id, compute_s=cb.compute_s())
     return FINISHED
+
+
+def _search(store: Store, task_id: int, spec: TaskSpec, plan: Plan, n_train: int, make_model, make_learner) -> Plan:
+    """Optuna trials on short fits; the best learning rate, weight decay and batch size train the full run."""
+    store.add_event(task_id, "status", {"message": f"Hyperparameter search: {spec.search.method.value}, up to {spec.search.trials} trials"})
+
+    def train_trial(trial_plan: Plan, on_epoch) -> float:
+        learn, _ = make_learner(make_model(), trial_plan)
+        cb = TrialCallback(on_epoch, lambda: store.stop_requested(task_id))
+        _fit(learn, trial_plan, cb, 0)
+        if cb.stopped_by_user:
+            raise TaskStopped()
+        return cb.best
+
+    best = tune(
+        plan,
+        spec.search.method,
+        spec.search.trials,
+        n_train,
+        spec.seed,
+        train_trial,
+        lambda result: store.add_event(task_id, "search_trial", result),
+    )
+    plan = Plan(**{**plan.__dict__, **best, "lr_find_iters": 0})
+    plan.notes.append(
+        f"Search ({spec.search.method.value}, {spec.search.trials} trials) chose " + ", ".join(f"{k} {v:g}" for k, v in best.items()) + "."
+    )
+    return plan
 
 
 def _checked_dataset(workspace: Workspace, spec: TaskSpec, preset: Preset | None, base: dict | None) -> DatasetInfo:

@@ -136,3 +136,33 @@ def test_presets_learn_with_offline_weights(demo_copy, capsys, preset, dataset, 
     assert metrics[key] > floor, metrics
     data = next(e for e in store.events(row.id, "data"))
     assert data["grouped_by"] == "patient"  # slices of a study never straddle the split
+
+
+@pytest.mark.parametrize("method", ["random", "pbt"])
+def test_hyperparameter_search_runs_optuna_trials(demo_copy, capsys, method):
+    spec = make_spec(
+        demo_copy,
+        capsys,
+        "--flow",
+        "general",
+        "--task",
+        "single_label",
+        "--dataset",
+        "ultrasound_lesions",
+        "--model",
+        "tf_efficientnet_lite0.in1k",
+        "--name",
+        f"search {method}",
+        "--search",
+        method,
+        "--trials",
+        "3",
+        **FAST | {"hyper__epochs": 4, "image_size": 64},
+    )
+    row, store = run_in_process(demo_copy, spec)
+    finished(row)
+    trials = store.events(row.id, "search_trial")
+    assert len(trials) == 3 and len({t["params"]["lr"] for t in trials}) == 3
+    plan = next(e for e in store.events(row.id, "plan"))
+    chosen = min((t for t in trials if not t["pruned"]), key=lambda t: t["valid_loss"])["params"]
+    assert plan["lr"] == chosen["lr"] and any("Search" in n for n in plan["notes"])
