@@ -154,3 +154,15 @@ def test_every_entry_instantiates_with_the_catalogued_size():
         if abs(params - entry.params_m) > 0.01:
             wrong.append((entry.name, params, entry.params_m))
     assert not wrong
+
+
+def test_hugging_face_cache_is_found_on_disk(tmp_path, monkeypatch):
+    import timm
+    from safetensors.torch import save_file
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    snapshot = tmp_path / "models--timm--resnet18.a1_in1k" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    save_file(timm.create_model("resnet18").state_dict(), str(snapshot / "model.safetensors"))
+    assert zoo.weight_source("resnet18.a1_in1k").kind == "hf_cache"
+    assert zoo.create_model("resnet18.a1_in1k", num_classes=2) is not None
