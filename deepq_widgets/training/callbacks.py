@@ -19,7 +19,7 @@ import torch
 from fastai.callback.core import Callback, CancelFitException
 
 from ..store import Store
-from .checkpoint import atomic_save_tensors, model_state, save_checkpoint
+from .checkpoint import BackgroundWriter, atomic_save_tensors, save_checkpoint, snapshot
 from .metrics import detection, multi_label, pixel_counts, segmentation, single_label
 
 HEARTBEAT_S = 1.0
@@ -96,10 +96,12 @@ class TaskCallback(Callback):
         self.best_state: dict[str, torch.Tensor] | None = None
         self.bad_epochs = 0
         self.last_metrics: dict[str, float] = {}
+        self.writer = BackgroundWriter()
 
     # -- fit ---------------------------------------------------------------------------------
     def before_fit(self) -> None:
         self.t_fit, self.last_beat = self.clock(), 0.0
+        self.folder.mkdir(parents=True, exist_ok=True)
 
     def before_epoch(self) -> None:
         self.sums = {"train": [0.0, 0], "valid": [0.0, 0]}
@@ -136,12 +138,19 @@ class TaskCallback(Callback):
         valid_loss = self.sums["valid"][0] / max(self.sums["valid"][1], 1)
         self.last_metrics = self.preds.metrics()
         improved = valid_loss < self.best_loss
+        weights, optim, plain = snapshot(self.learn.model, self.learn.opt)
         if improved:
-            self.best_loss, self.bad_epochs = valid_loss, 0
-            self.best_state = model_state(self.learn.model)
-            atomic_save_tensors(self.best_state, self.folder / "best.safetensors")
+            self.best_loss, self.bad_epochs, self.best_state = valid_loss, 0, weights
         else:
             self.bad_epochs += 1
+        info = {"epoch": epoch, "best_loss": self.best_loss, "compute_s": self.compute_s()}
+
+        def write(best=weights if improved else None) -> None:
+            if best is not None:
+                atomic_save_tensors(best, self.folder / "best.safetensors")
+            save_checkpoint(self.folder, weights, optim, plain, info)
+
+        self.writer.submit(write)
         lr = float(self.learn.opt.hypers[-1]["lr"])
         event = {
             "epoch": epoch,
@@ -156,13 +165,13 @@ class TaskCallback(Callback):
         self.store.update_progress(
             self.task_id, progress=(epoch + 1) / self.epochs, epoch=epoch + 1, compute_s=self.compute_s(), metrics=self.last_metrics
         )
-        save_checkpoint(
-            self.folder, self.learn.model, self.learn.opt, {"epoch": epoch, "best_loss": self.best_loss, "compute_s": self.compute_s()}
-        )
         if self.early_stop and self.bad_epochs >= self.patience:
             self.stopped_early = True
             self.store.add_event(self.task_id, "early_stop", {"epoch": epoch, "patience": self.patience, "best_loss": self.best_loss})
             raise CancelFitException()
+
+    def after_fit(self) -> None:
+        self.writer.flush()
 
     def compute_s(self) -> float:
         return self.compute_before + self.clock() - self.t_fit

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,13 +78,52 @@ def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_checkpoint(folder: Path, model: torch.nn.Module, opt: Any, info: dict[str, Any]) -> None:
+def snapshot(model: torch.nn.Module, opt: Any) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
+    """Copies of the weights and optimizer state, safe to write while training goes on."""
+    tensors, plain = _flatten_optimizer(opt.state_dict() if opt is not None else {"state": [], "hypers": []})
+    return model_state(model), {k: v.detach().clone() for k, v in tensors.items()}, plain
+
+
+def save_checkpoint(
+    folder: Path, weights: dict[str, torch.Tensor], optim: dict[str, torch.Tensor], plain: dict[str, Any], info: dict[str, Any]
+) -> None:
     """Write last.safetensors (weights), optim.safetensors and checkpoint.json, each atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    tensors, plain = _flatten_optimizer(opt.state_dict() if opt is not None else {"state": [], "hypers": []})
-    atomic_save_tensors(model_state(model), folder / "last.safetensors")
-    atomic_save_tensors(tensors or {"_empty": torch.zeros(1)}, folder / "optim.safetensors")
-    atomic_write_json({**info, "optimizer": plain}, folder / "checkpoint.json")
+    atomic_save_tensors(weights, folder / "last.safetensors")
+    atomic_save_tensors(optim or {"_empty": torch.zeros(1)}, folder / "optim.safetensors")
+    atomic_write_json({**info, "optimizer": plain}, folder / "checkpoint.json")  # written last: it marks a complete checkpoint
+
+
+class BackgroundWriter:
+    """Writes checkpoints on a thread so that training does not wait for the disk.
+
+    One write is in flight at a time; `flush()` waits for it and re-raises its error, so a
+    full disk surfaces in the task's error instead of vanishing.
+    """
+
+    def __init__(self) -> None:
+        self._pending: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self.flush()
+
+        def run() -> None:
+            try:
+                job()
+            except BaseException as exc:  # handed to the training thread by flush()
+                self._error = exc
+
+        self._pending = threading.Thread(target=run, name="deepq-checkpoint", daemon=True)
+        self._pending.start()
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            self._pending.join()
+            self._pending = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 def load_checkpoint(folder: Path, model: torch.nn.Module, opt: Any) -> dict[str, Any]:
