@@ -33,6 +33,26 @@ def make_spec(ws, capsys, *argv: str, **overrides) -> dict:
     return spec
 
 
+def general_spec(ws, capsys, task: str, dataset: str, name: str, *argv: str, **overrides) -> dict:
+    """A General-flow task on the offline tf_efficientnet_lite0 weights."""
+    return make_spec(
+        ws,
+        capsys,
+        "--flow",
+        "general",
+        "--task",
+        task,
+        "--dataset",
+        dataset,
+        "--model",
+        "tf_efficientnet_lite0.in1k",
+        "--name",
+        name,
+        *argv,
+        **overrides,
+    )
+
+
 def run_in_process(ws, spec: dict):
     """Submit and run one task here (not in a worker); returns (final task row, store)."""
     from deepq_widgets.training.runner import run_task

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.training.conftest import make_spec
+from tests.training.conftest import general_spec, make_spec
 
 pytestmark = pytest.mark.slow
 
@@ -18,18 +18,11 @@ def deepq(*argv, cwd=None):
 
 
 def test_run_follows_to_finished_then_lists_task_and_model(demo_copy, capsys, tmp_path):
-    spec = make_spec(
+    spec = general_spec(
         demo_copy,
         capsys,
-        "--flow",
-        "general",
-        "--task",
         "single_label",
-        "--dataset",
         "ultrasound_lesions",
-        "--model",
-        "tf_efficientnet_lite0.in1k",
-        "--name",
         "cli run",
         hyper__epochs=1,
         image_size=64,

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from deepq_widgets.store import FINISHED
-from tests.training.conftest import make_spec, run_in_process
+from tests.training.conftest import general_spec, make_spec, run_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -18,18 +18,11 @@ def finished(row):
 
 
 def test_single_label_class_folders(demo_copy, capsys):
-    spec = make_spec(
+    spec = general_spec(
         demo_copy,
         capsys,
-        "--flow",
-        "general",
-        "--task",
         "single_label",
-        "--dataset",
         "ultrasound_lesions",
-        "--model",
-        "tf_efficientnet_lite0.in1k",
-        "--name",
         "us",
         **FAST,
         hyper__lr=2e-3,
@@ -39,18 +32,11 @@ def test_single_label_class_folders(demo_copy, capsys):
 
 
 def test_multi_label_csv(demo_copy, capsys):
-    spec = make_spec(
+    spec = general_spec(
         demo_copy,
         capsys,
-        "--flow",
-        "general",
-        "--task",
         "multi_label",
-        "--dataset",
         "fundus_findings",
-        "--model",
-        "tf_efficientnet_lite0.in1k",
-        "--name",
         "fundus",
         **FAST,
         hyper__lr=2e-3,
@@ -63,18 +49,11 @@ def test_multi_label_csv(demo_copy, capsys):
 
 
 def test_segmentation_masks(demo_copy, capsys):
-    spec = make_spec(
+    spec = general_spec(
         demo_copy,
         capsys,
-        "--flow",
-        "general",
-        "--task",
         "segmentation",
-        "--dataset",
         "abdomen_organs",
-        "--model",
-        "tf_efficientnet_lite0.in1k",
-        "--name",
         "organs",
         **FAST,
         hyper__lr=3e-3,
@@ -84,18 +63,11 @@ def test_segmentation_masks(demo_copy, capsys):
 
 
 def test_detection_csv(demo_copy, capsys):
-    spec = make_spec(
+    spec = general_spec(
         demo_copy,
         capsys,
-        "--flow",
-        "general",
-        "--task",
         "detection",
-        "--dataset",
         "lung_nodules",
-        "--model",
-        "tf_efficientnet_lite0.in1k",
-        "--name",
         "nodules",
         **FAST | {"hyper__epochs": 12, "image_size": 128},
         hyper__lr=2e-3,
@@ -140,18 +112,11 @@ def test_presets_learn_with_offline_weights(demo_copy, capsys, preset, dataset, 
 
 @pytest.mark.parametrize("method", ["random", "pbt"])
 def test_hyperparameter_search_runs_optuna_trials(demo_copy, capsys, method):
-    spec = make_spec(
+    spec = general_spec(
         demo_copy,
         capsys,
-        "--flow",
-        "general",
-        "--task",
         "single_label",
-        "--dataset",
         "ultrasound_lesions",
-        "--model",
-        "tf_efficientnet_lite0.in1k",
-        "--name",
         f"search {method}",
         "--search",
         method,

@@ -9,24 +9,17 @@ from safetensors.torch import load_file
 from deepq_widgets.store import FINISHED
 from deepq_widgets.training.checkpoint import weights_digest
 from deepq_widgets.training.registry import load_model, read_card
-from tests.training.conftest import make_spec, run_in_process
+from tests.training.conftest import general_spec, make_spec, run_in_process
 
 pytestmark = pytest.mark.slow
 
 
 def test_finished_task_registers_and_retrain_starts_from_its_weights(demo_copy, capsys):
-    spec = make_spec(
+    spec = general_spec(
         demo_copy,
         capsys,
-        "--flow",
-        "general",
-        "--task",
         "single_label",
-        "--dataset",
         "ultrasound_lesions",
-        "--model",
-        "tf_efficientnet_lite0.in1k",
-        "--name",
         "base",
         hyper__epochs=2,
         image_size=64,

@@ -11,7 +11,7 @@ from PIL import Image
 from deepq_widgets.spec import TaskSpec
 from deepq_widgets.store import ERROR, FINISHED, RUNNING, STOPPED, Store
 from deepq_widgets.tasks import reap_interrupted, resume, stop, submit, worker_alive
-from tests.training.conftest import make_spec
+from tests.training.conftest import general_spec
 
 pytestmark = pytest.mark.slow
 
@@ -25,18 +25,11 @@ def quick_idle_exit(monkeypatch):
 
 
 def tiny_spec(ws, capsys, name, epochs, dataset="ultrasound_lesions"):
-    spec = make_spec(
+    spec = general_spec(
         ws,
         capsys,
-        "--flow",
-        "general",
-        "--task",
         "single_label",
-        "--dataset",
         dataset,
-        "--model",
-        "tf_efficientnet_lite0.in1k",
-        "--name",
         name,
         **TINY,
         hyper__epochs=epochs,

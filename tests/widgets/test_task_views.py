@@ -6,23 +6,16 @@ import pytest
 
 from deepq_widgets.app import build_app
 from deepq_widgets.store import Store
-from tests.training.conftest import make_spec, run_in_process
+from tests.training.conftest import general_spec, make_spec, run_in_process
 
 
 @pytest.fixture
 def trained(demo_copy, capsys):
-    spec = make_spec(
+    spec = general_spec(
         demo_copy,
         capsys,
-        "--flow",
-        "general",
-        "--task",
         "single_label",
-        "--dataset",
         "ultrasound_lesions",
-        "--model",
-        "tf_efficientnet_lite0.in1k",
-        "--name",
         "tiny",
         hyper__epochs=2,
         image_size=64,
