@@ -274,6 +274,38 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 @command
+def cmd_export(args: argparse.Namespace) -> int:
+    from .training.export import export_model
+
+    print(export_model(_workspace(args), args.model, args.format, args.out))
+    return 0
+
+
+@command
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .training.export import predict
+
+    ws = _workspace(args)
+    paths = [ws.resolve(p) for p in args.images]
+    if args.dataset:
+        from .data.catalog import scan_dataset
+
+        paths += [c.image for c in scan_dataset(ws, args.dataset).usable]
+    results = predict(ws, args.model, paths, heatmaps=bool(args.heatmaps))
+    if args.heatmaps:
+        from PIL import Image
+
+        folder = ws.resolve(args.heatmaps)
+        folder.mkdir(parents=True, exist_ok=True)
+        for r in results:
+            if r.get("heatmap") is not None:
+                Image.fromarray((r["heatmap"] * 255).astype("uint8")).save(folder / f"{Path(r['image']).stem}.heatmap.png")
+    clean = [{k: v for k, v in r.items() if k not in ("heatmap", "mask")} for r in results]
+    _print_json(clean)
+    return 0
+
+
+@command
 def cmd_worker(args: argparse.Namespace) -> int:
     from .training.worker import serve
 
@@ -359,6 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("models", "list the model registry")
     p.add_argument("--json", action="store_true")
+
+    p = add("export", "export a registered model: safetensors (+JSON), torchscript or onnx")
+    p.add_argument("model")
+    p.add_argument("--format", choices=["safetensors", "torchscript", "onnx"], default="onnx")
+    p.add_argument("--out", default="exports", help="folder inside the workspace")
+
+    p = add("predict", "run a registered model on images or a whole dataset")
+    p.add_argument("model")
+    p.add_argument("images", nargs="*", help="image paths inside the workspace")
+    p.add_argument("--dataset", help="also every usable case of this dataset")
+    p.add_argument("--heatmaps", help="write Grad-CAM heatmaps (classification) to this folder in the workspace")
 
     p = add("worker", "run the worker in the foreground")
     p.add_argument("--idle-exit", type=float, default=60.0, help="seconds of empty queue before exiting")
