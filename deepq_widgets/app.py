@@ -58,7 +58,7 @@ class App:
         self.task_list = TaskList(self.follow)
         self.monitor = Monitor(workspace)
         self.detail = TaskDetail(workspace)
-        self.models = ModelList(self.store, self.retrain)
+        self.models = ModelList(self.store, workspace, self.retrain, workspace.dataset_names)
         self.notice = w.HTML()
         self.tabs = w.Tab(
             children=[self.shell.widget, w.VBox([self.task_list.widget, self.monitor.widget, self.detail.widget]), self.models.widget]

@@ -1,24 +1,54 @@
-"""The model registry, with 'Retrain this model' that jumps into the Retrain flow."""
+"""The model registry: metrics, "Retrain this model", export, and a run on a dataset.
+
+Export and prediction need torch, which the dashboard kernel never imports: they run as
+`deepq` commands in a child process on a thread, so the page stays responsive.
+"""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
 
 import ipywidgets as w
 
 from ..store import Store
-from .style import table
+from ..workspace import Workspace
+from .style import esc, table
+
+
+def deepq(workspace: Workspace, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "deepq_widgets.cli", *args, "--workspace", str(workspace.root)], capture_output=True, text=True, timeout=900
+    )
 
 
 class ModelList:
-    def __init__(self, store: Store, on_retrain: Callable[[str], None]):
-        self.store, self.on_retrain = store, on_retrain
+    def __init__(self, store: Store, workspace: Workspace, on_retrain: Callable[[str], None], datasets: Callable[[], list[str]]):
+        self.store, self.workspace, self.on_retrain, self.datasets = store, workspace, on_retrain, datasets
         self.choice = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
         self.retrain = w.Button(description="Retrain this model", button_style="primary", disabled=True)
+        self.format = w.Dropdown(options=["onnx", "torchscript", "safetensors"], description="Export as", layout=w.Layout(width="220px"))
+        self.export = w.Button(description="Export", disabled=True)
+        self.dataset = w.Dropdown(options=[], description="Run on", layout=w.Layout(width="320px"))
+        self.run = w.Button(description="Predict", disabled=True)
+        self.result = w.HTML()
         self.info = w.HTML()
         self.choice.observe(lambda change: self._show(), "value")
         self.retrain.on_click(lambda _: self.on_retrain(self.choice.value))
-        self.widget = w.VBox([w.HTML("<h2>Models</h2>"), self.choice, self.retrain, self.info])
+        self.export.on_click(lambda _: self._background(self._export))
+        self.run.on_click(lambda _: self._background(self._predict))
+        self.widget = w.VBox(
+            [
+                w.HTML("<h2>Models</h2>"),
+                self.choice,
+                w.HBox([self.retrain, self.format, self.export, self.dataset, self.run]),
+                self.result,
+                self.info,
+            ]
+        )
 
     def refresh(self) -> None:
         models = self.store.models()
@@ -37,8 +67,42 @@ class ModelList:
             for m in models
         ]
         columns = list(dict.fromkeys(k for r in rows for k in r))
-        self.info.value = table(rows, columns) if rows else "<i>No trained models yet.</i>"
+        info = table(rows, columns) if rows else "<i>No trained models yet.</i>"
+        if info != self.info.value:
+            self.info.value = info
         self._show()
 
     def _show(self) -> None:
-        self.retrain.disabled = self.choice.value is None
+        none = self.choice.value is None
+        self.retrain.disabled = self.export.disabled = self.run.disabled = none
+        names = self.datasets()
+        if names != list(self.dataset.options):
+            self.dataset.options = names
+
+    def _background(self, job: Callable[[], str]) -> None:
+        self.result.value = "<i>Working…</i>"
+
+        def run() -> None:
+            try:
+                self.result.value = job()
+            except Exception as exc:  # shown, never swallowed
+                self.result.value = f"<div class='dq-reason'>{esc(exc)}</div>"
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def _export(self) -> str:
+        done = deepq(self.workspace, "export", self.choice.value, "--format", self.format.value, "--out", "exports")
+        if done.returncode:
+            return f"<div class='dq-reason'>{esc(done.stderr.strip().splitlines()[-1])}</div>"
+        return f"<div class='dq-ok'>Exported to {esc(done.stdout.strip())}</div>"
+
+    def _predict(self) -> str:
+        done = deepq(self.workspace, "predict", self.choice.value, "--dataset", self.dataset.value)
+        if done.returncode:
+            return f"<div class='dq-reason'>{esc(done.stderr.strip().splitlines()[-1])}</div>"
+        rows = []
+        for r in json.loads(done.stdout)[:50]:
+            best = max(r["scores"].items(), key=lambda kv: kv[1]) if "scores" in r else ("", 0.0)
+            found = r.get("detections") or r.get("area") or ""
+            rows.append({"image": r["image"].rsplit("/", 1)[-1], "top class": best[0], "score": best[1], "output": str(found)[:80]})
+        return table(rows, ["image", "top class", "score", "output"])

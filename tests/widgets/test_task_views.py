@@ -9,6 +9,14 @@ from deepq_widgets.store import Store
 from tests.training.conftest import general_spec, make_spec, run_in_process
 
 
+def wait_until(predicate, timeout=120):
+    import time
+
+    end = time.time() + timeout
+    while time.time() < end and not predicate():
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def trained(demo_copy, capsys):
     spec = general_spec(
@@ -45,6 +53,11 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         assert len(d.charts.children) == 3  # ROC, PR, confusion matrix
         assert "True positives" in d.gallery.value and "data:image/png" in d.gallery.value
         assert app.models.choice.options[0][1] == row.model_id
+        app.models.choice.value = row.model_id
+        app.models.format.value = "safetensors"
+        app.models.export.click()
+        wait_until(lambda: "Exported to" in app.models.result.value or "dq-reason" in app.models.result.value)
+        assert "Exported to" in app.models.result.value and (ws.root / "exports" / f"{row.model_id}.safetensors").is_file()
     finally:
         app.close()
 
