@@ -76,10 +76,12 @@ def make_plan(spec: TaskSpec, n_train: int, channels: int, preset: Preset | None
 
 def auto_augment(spec: TaskSpec, channels: int) -> Augmentation:
     """Moderate, modality-aware augmentation for General and Retrain tasks in Auto mode."""
-    lateral = spec.auto.modality in (Modality.xray, Modality.ct)
+    # Mirroring is only safe where left/right mirror images are both normal anatomy (fundus:
+    # left and right eyes). Elsewhere it makes images that never occur (a mirrored chest, a
+    # mirrored digit), which cost 4 points of accuracy on digits.
     colour = 0.05 if channels == 3 else 0.0
     return Augmentation(
-        hflip=not lateral,
+        hflip=spec.auto.modality is Modality.fundus,
         hflip_p=0.5,
         resized_crop=True,
         crop_min_scale=0.85,
