@@ -111,7 +111,7 @@ def _classify(model: torch.nn.Module, x: torch.Tensor, card: dict[str, Any], hea
         feats = model.forward_features(x).detach().requires_grad_(True)
         logits = model.forward_head(feats)
     probs = logits.softmax(1) if card["task"] == "single_label" else logits.sigmoid()
-    scores = {c: float(p) for c, p in zip(card["classes"], probs[0], strict=True)}
+    scores = {c: float(p) for c, p in zip(card["classes"], probs[0].detach(), strict=True)}
     if not heatmap:
         return scores, None
     top = int(probs[0].argmax())
