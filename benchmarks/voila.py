@@ -17,18 +17,11 @@ from pathlib import Path
 
 import nbformat
 
+from tests.e2e.conftest import ARGS, CHROMIUM
+
 from .common import demo_workspace, save
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def main() -> dict:
@@ -58,7 +51,7 @@ def main() -> dict:
                 time.sleep(0.5)
         app, base = [], []
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS, headless=True)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             for _ in range(3):
                 for url, text, out in (("voila/render/trivial.ipynb", "Ready", base), ("voila/render/app.ipynb", "Next ›", app)):
                     page = browser.new_page()

@@ -122,14 +122,6 @@ def is_known(name: str) -> bool:
     return True
 
 
-def families() -> dict[str, dict[str, list[ZooEntry]]]:
-    """family -> variant -> entries, for the grouped, expandable model list."""
-    out: dict[str, dict[str, list[ZooEntry]]] = {}
-    for e in catalog().values():
-        out.setdefault(e.family, {}).setdefault(e.variant, []).append(e)
-    return out
-
-
 def query(
     task: str | None = None,
     family: str | None = None,

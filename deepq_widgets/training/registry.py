@@ -10,7 +10,6 @@ import json
 import re
 import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -61,7 +60,3 @@ def load_model(workspace: Workspace, model_id: str) -> tuple[torch.nn.Module, di
     model = build_model(card["task"], card["arch"], len(card["classes"]), card["channels"], card["image_size"], "none", workspace)
     load_weights(model, load_file(str(workspace.models / model_id / "model.safetensors")))
     return model, card
-
-
-def model_path(workspace: Workspace, model_id: str) -> Path:
-    return workspace.models / model_id / "model.safetensors"
