@@ -116,7 +116,7 @@ def _classify(model: torch.nn.Module, x: torch.Tensor, card: dict[str, Any], hea
         return scores, None
     top = int(probs[0].argmax())
     (grad,) = torch.autograd.grad(logits[0, top], feats)
-    cam = F.relu((grad.mean((2, 3), keepdim=True) * feats).sum(1))[0]
+    cam = F.relu((grad.mean((2, 3), keepdim=True) * feats.detach()).sum(1))[0]
     cam = F.interpolate(cam[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
     cam = cam / cam.max() if float(cam.max()) > 0 else cam
-    return scores, cam.detach().numpy()
+    return scores, cam.numpy()
