@@ -11,9 +11,7 @@ env:
 
 # Start the Voilà dashboard on the demo workspace (made on first run).
 dashboard: env
-	$(VENV)/bin/deepq demo --workspace $(WORKSPACE)
-	DEEPQ_WORKSPACE=$(abspath $(WORKSPACE)) $(VENV)/bin/voila notebooks/create_task.ipynb \
-		--port=$(PORT) --no-browser --Voila.ip=0.0.0.0
+	$(VENV)/bin/deepq serve --demo --workspace $(WORKSPACE) --port $(PORT) --ip 0.0.0.0
 
 # Install what the tests need (Chromium included) and run the whole suite.
 test: env

@@ -24,6 +24,9 @@ from .common import demo_workspace, save
 ROOT = Path(__file__).resolve().parents[1]
 
 
+CONFIG = f"--Voila.config_file_paths={[str(ROOT / 'notebooks')]!r}"  # the dashboard's voila.json
+
+
 def main() -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -36,7 +39,7 @@ def main() -> dict:
     nbformat.write(trivial, folder / "trivial.ipynb")
     env = {**os.environ, "DEEPQ_WORKSPACE": str(ws.root), "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "voila", "--no-browser", "--port=8899", str(folder)],
+        [sys.executable, "-m", "voila", "--no-browser", "--port=8899", str(folder), CONFIG],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

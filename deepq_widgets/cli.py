@@ -313,6 +313,31 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def voila_argv(voila: str, port: int, ip: str) -> list[str]:
+    """Voilà on the bundled dashboard notebook, configured by the voila.json beside it
+    (idle kernels culled, only widget messages allowed: a page cannot run code)."""
+    from .resources import data_dir
+
+    notebooks = data_dir("notebooks")
+    config = f"--Voila.config_file_paths={[str(notebooks)]!r}"
+    return [voila, str(notebooks / "create_task.ipynb"), f"--port={port}", f"--Voila.ip={ip}", "--no-browser", config]
+
+
+@command
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Replace this process with Voilà, so that signals reach the server itself."""
+    import shutil
+
+    ws = _workspace(args)
+    if args.demo:
+        cmd_demo(argparse.Namespace(workspace=args.workspace, seed=0, force=False))
+    voila = shutil.which("voila", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if voila is None:
+        raise FileNotFoundError("voila is not installed in this environment (pip install voila)")
+    os.environ.update(DEEPQ_WORKSPACE=str(ws.root), HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"))
+    os.execv(voila, voila_argv(voila, args.port, args.ip))
+
+
 # -- argument parsing ----------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepq", description="Medical-imaging training tasks from the command line.")
@@ -401,6 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="*", help="image paths inside the workspace")
     p.add_argument("--dataset", help="also every usable case of this dataset")
     p.add_argument("--heatmaps", help="write Grad-CAM heatmaps (classification) to this folder in the workspace")
+
+    p = add("serve", "serve the dashboard with Voilà on this workspace")
+    p.add_argument("--demo", action="store_true", help="make the demo datasets first (skipped when they exist)")
+    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
 
     p = add("worker", "run the worker in the foreground")
     p.add_argument("--idle-exit", type=float, default=60.0, help="seconds of empty queue before exiting")

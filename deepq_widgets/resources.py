@@ -1,4 +1,4 @@
-"""Where the bundled data folders (zoo/, presets/) live, in a checkout and in a wheel alike."""
+"""Where the bundled data folders (zoo/, presets/, notebooks/) live, in a checkout and in a wheel alike."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def data_dir(name: str) -> Path:
-    """`zoo` or `presets`: inside the wheel under _bundled/, else at the repository root."""
+    """`zoo`, `presets` or `notebooks`: inside the wheel under _bundled/, else at the repository root."""
     for candidate in (_PACKAGE / "_bundled" / name, _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate

@@ -72,8 +72,8 @@ def voila_url(e2e_ws):
     env = {**os.environ, "DEEPQ_WORKSPACE": str(e2e_ws.root), "DEEPQ_WORKER_IDLE": "5", "HF_HUB_OFFLINE": "1"}
     log = open(e2e_ws.root / "voila.log", "wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "create_task.ipynb"), f"--port={port}", "--no-browser"],
-        cwd=ROOT,
+        [sys.executable, "-m", "deepq_widgets.cli", "serve", "--workspace", str(e2e_ws.root), f"--port={port}"],
+        cwd=e2e_ws.root,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

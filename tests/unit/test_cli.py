@@ -1,9 +1,12 @@
 """The CLI contract: JSON keys and refusals that scripts rely on."""
 
+import ast
 import json
+from pathlib import Path
 
 import pytest
 
+from deepq_widgets import cli
 from deepq_widgets.cli import main
 
 
@@ -101,3 +104,16 @@ def test_recommend_and_presets_json(capsys):
     assert all({"id", "task", "classes", "modality", "model", "windows"} <= p.keys() for p in presets)
     ich = next(p for p in presets if p["id"] == "intracranial_hemorrhage")
     assert ich["task"] == "multi_label" and len(ich["classes"]) == 5 and ich["windows"] == ["brain", "subdural", "bone"]
+
+
+def test_serve_runs_the_bundled_notebook_with_its_voila_config():
+    from traitlets.config.loader import JSONFileConfigLoader
+
+    argv = cli.voila_argv("voila", 8866, "127.0.0.1")
+    notebook = Path(argv[1])
+    assert notebook.name == "create_task.ipynb" and notebook.is_file()
+    (folder,) = ast.literal_eval(argv[-1].split("=", 1)[1])
+    config = JSONFileConfigLoader("voila.json", path=folder).load_config()
+    kernels = config.MappingKernelManager
+    assert kernels.cull_idle_timeout > 0 and kernels.cull_connected
+    assert "comm_msg" in kernels.allowed_message_types and "execute_request" not in kernels.allowed_message_types
