@@ -1,4 +1,4 @@
-"""Packaging: the conda environment names every dependency; the wheel carries zoo/ and presets/."""
+"""Packaging: the conda environment names every dependency; the wheel carries zoo/, presets/ and notebooks/."""
 
 import re
 import subprocess
@@ -32,7 +32,8 @@ def test_wheel_ships_the_data_folders_and_finds_them(tmp_path):
     )
     wheel = next(tmp_path.glob("deepq_widgets-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "deepq_widgets/_bundled/zoo/catalog.json" in names and "deepq_widgets/_bundled/presets/pneumothorax.yaml" in names
+    for bundled in ("zoo/catalog.json", "presets/pneumothorax.yaml", "notebooks/create_task.ipynb", "notebooks/voila.json"):
+        assert f"deepq_widgets/_bundled/{bundled}" in names
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)], check=True)
     code = (
