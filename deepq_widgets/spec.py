@@ -109,10 +109,10 @@ class Augmentation(_Part):
 class Search(_Part):
     method: SearchMethod = Field(
         SearchMethod.none,
-        description="Optuna search over learning rate, weight decay and batch size: grid, random, or pbt "
-        "(population-based: trials compete and weak ones stop early).",
+        description="Search over learning rate, weight decay and batch size: grid or random (Optuna trials), "
+        "or pbt (population-based training: the worst members copy the best ones' weights and perturb their settings).",
     )
-    trials: int = _range(1, 1, 48, "Number of trials for the hyperparameter search.")
+    trials: int = _range(1, 1, 48, "Number of trials (grid, random) or of population members (pbt).")
 
 
 class AutoPreferences(_Part):

@@ -10,7 +10,7 @@ a fifth of training, clamped to a safe band around the policy rate.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from ..presets import Preset
 from ..spec import Augmentation, Modality, Schedule, TaskSpec, Tuning
@@ -40,6 +40,12 @@ class Plan:
         d["schedule"] = self.schedule.value
         d["augment"] = self.augment.model_dump(mode="json")
         return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Plan:
+        """The inverse of `to_dict`; other keys (a plan event carries the device and more) are ignored."""
+        known = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
+        return cls(**known | {"schedule": Schedule(data["schedule"]), "augment": Augmentation.model_validate(data["augment"])})
 
 
 def make_plan(spec: TaskSpec, n_train: int, channels: int, preset: Preset | None = None) -> Plan:

@@ -7,10 +7,13 @@ traceback. Resume continues from the last epoch checkpoint with the optimizer st
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
+import shutil
 import traceback
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,13 +36,22 @@ from ..spec import Flow, Schedule, SearchMethod, TaskSpec, parse_spec
 from ..store import ERROR, FINISHED, STOPPED, Store, TaskRow
 from ..workspace import Workspace
 from .callbacks import DetectionTargets, Predictions, TaskCallback, TrialCallback
-from .checkpoint import atomic_write_json, has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
+from .checkpoint import (
+    atomic_write_json,
+    has_checkpoint,
+    load_checkpoint,
+    load_weights,
+    model_state,
+    save_checkpoint,
+    snapshot,
+    weights_digest,
+)
 from .evaluate import evaluate
 from .loaders import BatchLoader
 from .models import build_model, loss_for, split_body_head
 from .policy import Plan, make_plan
 from .registry import load_model, read_card, register_model
-from .search import tune
+from .search import population_based, search_epochs, tune
 
 
 class TaskFailed(RuntimeError):
@@ -116,11 +128,20 @@ def _run(workspace: Workspace, store: Store, task: TaskRow) -> str:
             learn.add_cb(DetectionTargets())
         return learn, loaders
 
-    if spec.search.method is not SearchMethod.none and not task.resume:
+    previous = store.events(task.id, "plan") if task.resume else []
+    if previous:  # a resumed run keeps the settings it trained with, searched or found
+        plan = replace(Plan.from_dict(previous[-1]), lr_find_iters=0)
+    elif spec.search.method is SearchMethod.pbt:
+        plan = _population_based(store, task.id, spec, plan, len(split.train), make_model(), make_learner, folder)
+    elif spec.search.method is not SearchMethod.none:
         plan = _search(store, task.id, spec, plan, len(split.train), make_model, make_learner)
 
     model = make_model()
     source = f"registry:{base['id']}" if base else f"{spec.model.pretrain}:{arch}"
+    winner = folder / "search_winner.safetensors"
+    if spec.search.method is SearchMethod.pbt and winner.is_file():
+        load_weights(model, load_file(str(winner)))
+        source += ", then the population-based search's winner"
     store.add_event(task.id, "model", {"source": source, "weights_sha256": weights_digest(model_state(model))})
     learn, loaders = make_learner(model, plan)
 
@@ -203,9 +224,46 @@ def _search(store: Store, task_id: int, spec: TaskSpec, plan: Plan, n_train: int
         train_trial,
         lambda result: store.add_event(task_id, "search_trial", result),
     )
-    plan = Plan(**{**plan.__dict__, **best, "lr_find_iters": 0})
+    plan = replace(plan, **best, lr_find_iters=0, notes=list(plan.notes))
     plan.notes.append(
         f"Search ({spec.search.method.value}, {spec.search.trials} trials) chose " + ", ".join(f"{k} {v:g}" for k, v in best.items()) + "."
+    )
+    return plan
+
+
+def _population_based(store: Store, task_id: int, spec: TaskSpec, plan: Plan, n_train: int, model, make_learner, folder: Path):
+    """PBT over `spec.search.trials` members; returns the plan for the rest of the run and writes
+    the winner's weights to `search_winner.safetensors`. Member states are checkpoints on disk
+    (weights and optimizer), so a population of large networks does not have to fit in memory."""
+    members = spec.search.trials
+    store.add_event(task_id, "status", {"message": f"Population-based training: {members} members, {search_epochs(plan)} rounds"})
+    fresh, population_dir, names = model_state(model), folder / "population", itertools.count()
+
+    def train_member(params: dict[str, Any], state: Path | None) -> tuple[Path, float]:
+        member_plan = replace(plan, **params, epochs=1, schedule=Schedule.constant, early_stop=False, lr_find_iters=0, notes=[])
+        learn, _ = make_learner(model, member_plan)
+        learn.create_opt()
+        if state is None:
+            load_weights(learn.model, fresh)
+        else:
+            load_checkpoint(state, learn.model, learn.opt)
+        cb = TrialCallback(lambda *_: False, lambda: store.stop_requested(task_id))
+        _fit(learn, member_plan, cb, 0)
+        if cb.stopped_by_user:
+            raise TaskStopped()
+        out = population_dir / str(next(names))  # never overwritten: several members may start from one state
+        save_checkpoint(out, *snapshot(learn.model, learn.opt), {"valid_loss": cb.best})
+        return out, cb.best
+
+    winner = population_based(plan, members, n_train, spec.seed, train_member, partial(store.add_event, task_id, "search_trial"))
+    os.replace(winner.state / "last.safetensors", folder / "search_winner.safetensors")
+    shutil.rmtree(population_dir)
+    done = search_epochs(plan)
+    plan = replace(plan, **winner.params, epochs=max(1, plan.epochs - done), lr_find_iters=0, notes=list(plan.notes))
+    settings = ", ".join(f"{k} {v:g}" for k, v in winner.params.items())
+    plan.notes.append(
+        f"Population-based training ({members} members, {done} epochs each): member {winner.id} won with {settings}; "
+        f"the run continues from its weights for {plan.epochs} more epochs."
     )
     return plan
 

@@ -1,15 +1,18 @@
-"""Hyperparameter search with Optuna: grid, random, or population-based trials that compete.
+"""Hyperparameter search: grid or random trials with Optuna, or population-based training.
 
-Each trial fine-tunes a fresh model for a short budget and reports its validation loss
-every epoch. 'pbt' runs the population with Optuna's successive-halving pruner: weak trials
-stop early and the budget goes to the promising ones (it does not copy weights between
-trials as DeepMind's PBT does). The best settings then train the full run.
+Grid and random: each trial fine-tunes a fresh model for a short budget (random stops trials
+worse than the median early); the best settings then train the full run. PBT (Jaderberg et al., 2017): the whole population trains in
+lockstep, one epoch per round; after each round the worst quarter copies the weights and
+optimizer state of a member of the best quarter and perturbs its learning rate and weight
+decay. The full run continues from the winner's weights with the winner's final settings.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import optuna
@@ -21,11 +24,10 @@ GRID = {"lr": [3e-4, 1e-3, 3e-3], "weight_decay": [0.0, 0.01], "batch_size": [16
 
 
 def sampler_for(method: SearchMethod, seed: int) -> tuple[optuna.samplers.BaseSampler, optuna.pruners.BasePruner]:
+    """Grid tries every cell; random stops a trial whose loss is worse than the median of earlier ones."""
     if method is SearchMethod.grid:
         return optuna.samplers.GridSampler(GRID, seed=seed), optuna.pruners.NopPruner()
-    if method is SearchMethod.random:
-        return optuna.samplers.RandomSampler(seed=seed), optuna.pruners.NopPruner()
-    return optuna.samplers.TPESampler(seed=seed), optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2)
+    return optuna.samplers.RandomSampler(seed=seed), optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
 
 
 def suggest(trial: optuna.Trial, grid: bool, n_train: int) -> dict[str, Any]:
@@ -53,18 +55,18 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler, pruner = sampler_for(method, seed)
     study = optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner)
-    budget = max(2, math.ceil(plan.epochs / 4))
+    budget = search_epochs(plan)
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, method is SearchMethod.grid, n_train)
-        trial_plan = Plan(**{**plan.__dict__, **params, "epochs": budget, "early_stop": False, "lr_find_iters": 0, "notes": []})
+        trial_plan = replace(plan, **params, epochs=budget, early_stop=False, lr_find_iters=0, notes=[])
 
         def on_epoch(epoch: int, loss: float) -> bool:
             trial.report(loss, epoch)
-            return trial.should_prune()
+            return bool(trial.should_prune())  # the median pruner answers with a numpy bool
 
         loss = train_trial(trial_plan, on_epoch)
-        pruned = trial.should_prune()
+        pruned = bool(trial.should_prune())
         report({"trial": trial.number, "params": params, "valid_loss": loss, "pruned": pruned})
         if pruned:
             raise optuna.TrialPruned()
@@ -72,3 +74,61 @@ def tune(
 
     study.optimize(objective, n_trials=trials, catch=(RuntimeError,))
     return study.best_params
+
+
+def search_epochs(plan: Plan) -> int:
+    """Epochs each trial (or each PBT member) trains: a quarter of the full run, at least 2."""
+    return max(2, math.ceil(plan.epochs / 4))
+
+
+@dataclass
+class Member:
+    """One PBT member: its settings now, its trainer state (opaque here) and its last loss."""
+
+    id: int
+    params: dict[str, Any]
+    state: Any = None
+    loss: float = math.inf
+    history: list[str] = field(default_factory=list)
+
+
+PERTURB = (0.8, 1.25)  # explore: multiply a continuous setting by one of these
+
+
+def explore(params: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """Perturb the learning rate and weight decay, inside the ranges the search samples from."""
+    out = dict(params)
+    out["lr"] = min(max(params["lr"] * rng.choice(PERTURB), 1e-5), 1e-2)
+    out["weight_decay"] = min(params["weight_decay"] * rng.choice(PERTURB), 0.1)
+    return out
+
+
+def population_based(
+    plan: Plan,
+    members: int,
+    n_train: int,
+    seed: int,
+    train_member: Callable[[dict[str, Any], Any], tuple[Any, float]],
+    report: Callable[[dict[str, Any]], None],
+) -> Member:
+    """PBT. `train_member(params, state)` trains one epoch from `state` (None: fresh weights)
+    and returns the new state and the validation loss; it must not modify `state` in place,
+    since a state copied to several members is shared. Returns the winner."""
+    rng = random.Random(seed)
+    sampler = optuna.samplers.RandomSampler(seed=seed)  # the first population, as random search draws it
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    population = [Member(i, suggest(study.ask(), False, n_train)) for i in range(members)]
+    rounds = search_epochs(plan)
+    quarter = max(1, members // 4)
+    for round_ in range(rounds):
+        for m in population:
+            m.state, m.loss = train_member(m.params, m.state)
+            report({"trial": m.id, "round": round_, "params": m.params, "valid_loss": m.loss, "history": list(m.history)})
+        if round_ == rounds - 1 or members < 2:
+            continue
+        ranked = sorted(population, key=lambda m: m.loss)
+        for loser in ranked[-quarter:]:
+            winner = rng.choice(ranked[:quarter])
+            loser.state, loser.params = winner.state, explore(winner.params, rng)
+            loser.history.append(f"round {round_}: copied member {winner.id}")
+    return min(population, key=lambda m: m.loss)

@@ -110,16 +110,15 @@ def test_presets_learn_with_offline_weights(demo_copy, capsys, preset, dataset, 
     assert data["grouped_by"] == "patient"  # slices of a study never straddle the split
 
 
-@pytest.mark.parametrize("method", ["random", "pbt"])
-def test_hyperparameter_search_runs_optuna_trials(demo_copy, capsys, method):
+def test_random_search_runs_optuna_trials(demo_copy, capsys):
     spec = general_spec(
         demo_copy,
         capsys,
         "single_label",
         "ultrasound_lesions",
-        f"search {method}",
+        "search random",
         "--search",
-        method,
+        "random",
         "--trials",
         "3",
         **FAST | {"hyper__epochs": 4, "image_size": 64},
@@ -131,3 +130,33 @@ def test_hyperparameter_search_runs_optuna_trials(demo_copy, capsys, method):
     plan = next(e for e in store.events(row.id, "plan"))
     chosen = min((t for t in trials if not t["pruned"]), key=lambda t: t["valid_loss"])["params"]
     assert plan["lr"] == chosen["lr"] and any("Search" in n for n in plan["notes"])
+
+
+def test_population_based_training_continues_from_the_winner(demo_copy, capsys):
+    spec = general_spec(
+        demo_copy,
+        capsys,
+        "single_label",
+        "ultrasound_lesions",
+        "search pbt",
+        "--search",
+        "pbt",
+        "--trials",
+        "4",
+        **FAST | {"hyper__epochs": 6, "image_size": 64},
+    )
+    row, store = run_in_process(demo_copy, spec)
+    finished(row)
+    reports = store.events(row.id, "search_trial")
+    assert len(reports) == 4 * 2 and {r["round"] for r in reports} == {0, 1}
+    copied = [r for r in reports if r["history"]]
+    assert len(copied) == 1 and copied[0]["round"] == 1  # the worst of four took the best one's weights
+    last = [r for r in reports if r["round"] == 1]
+    winner = min(last, key=lambda r: r["valid_loss"])
+    plan = next(e for e in store.events(row.id, "plan"))
+    assert plan["epochs"] == 6 - 2 and plan["lr"] == winner["params"]["lr"]
+    assert "Population-based" in " ".join(plan["notes"])
+    assert "winner" in next(e for e in store.events(row.id, "model"))["source"]
+    assert len(store.events(row.id, "epoch")) == 4
+    folder = demo_copy.tasks / str(row.id)
+    assert (folder / "search_winner.safetensors").is_file() and not (folder / "population").exists()
