@@ -1,9 +1,9 @@
-"""python -m benchmarks [data_layer ui training_speed learning voila]"""
+"""python -m benchmarks [data_layer ui training_speed voila learning search]"""
 
 import importlib
 import sys
 
-ALL = ["data_layer", "ui", "training_speed", "voila", "learning"]
+ALL = ["data_layer", "ui", "training_speed", "voila", "learning", "search"]
 
 for name in sys.argv[1:] or ALL:
     print(f"== {name}", flush=True)
