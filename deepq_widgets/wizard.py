@@ -59,6 +59,7 @@ TITLES = {
     Step.start: "Start",
 }
 
+MAX_UPRIGHT_ROTATION = 30  # degrees; radiographs and CT/MR slices are acquired in a standard orientation
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.()")
 
 
@@ -256,6 +257,12 @@ class Wizard:
         lateral = preset.lateral_anatomy if preset else s.auto.modality in (Modality.xray, Modality.ct)
         if s.augment.hflip and lateral:
             out.append("Horizontal flip is on, but left and right anatomy differ in these images (a flipped chest is not a normal chest).")
+        upright = preset is not None or s.auto.modality in (Modality.xray, Modality.ct, Modality.mri)
+        if s.augment.rotate_deg > MAX_UPRIGHT_ROTATION and upright:
+            out.append(
+                f"Rotation up to {s.augment.rotate_deg:g}° is on, but these images are acquired upright; "
+                f"more than about {MAX_UPRIGHT_ROTATION}° shows the network orientations it will never see."
+            )
         info = self.context.datasets().get(s.dataset or "")
         single_channel = (info is not None and info.channels == 1 and len(self.windows()) <= 1) or len(self.windows()) == 1
         if single_channel and (s.augment.saturation > 0 or s.augment.hue > 0):

@@ -124,6 +124,9 @@ def test_specialized_flow_fixes_network_and_checks_the_dataset(wizard):
     assert wizard.title(Step.model) == "Hyperparameter" and wizard.can_next
     wizard.update(augment=wizard.state.augment.model_copy(update={"hflip": True}))
     assert any("left and right anatomy differ" in w for w in wizard.warnings())
+    assert not any("Rotation" in w for w in wizard.warnings())  # the preset rotates 10°
+    wizard.set_augment(rotate_deg=180)
+    assert any("Rotation up to 180° is on" in w for w in wizard.warnings())
     assert any("Saturation and hue" in w for w in wizard.warnings()) is False  # preset sets them to 0
     wizard.set_augment(saturation=0.2)
     assert any("Saturation and hue" in w for w in wizard.warnings())
