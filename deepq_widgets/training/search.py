@@ -20,6 +20,8 @@ import optuna
 from ..spec import SearchMethod
 from .policy import Plan
 
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # trials are reported as store events instead
+
 GRID = {"lr": [3e-4, 1e-3, 3e-3], "weight_decay": [0.0, 0.01], "batch_size": [16, 32]}
 
 
@@ -52,7 +54,6 @@ def tune(
 ) -> dict[str, Any]:
     """Run the study; `train_trial(plan, on_epoch)` returns the best validation loss and calls
     `on_epoch(epoch, loss)`, which says whether to stop the trial early. Returns the best params."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler, pruner = sampler_for(method, seed)
     study = optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner)
     budget = search_epochs(plan)
@@ -96,7 +97,8 @@ PERTURB = (0.8, 1.25)  # explore: multiply a continuous setting by one of these
 
 
 def explore(params: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    """Perturb the learning rate and weight decay, inside the ranges the search samples from."""
+    """Perturb the learning rate and weight decay; members may drift past the sampled ranges,
+    within bounds where fine-tuning stays stable."""
     out = dict(params)
     out["lr"] = min(max(params["lr"] * rng.choice(PERTURB), 1e-5), 1e-2)
     out["weight_decay"] = min(params["weight_decay"] * rng.choice(PERTURB), 0.1)
