@@ -216,13 +216,7 @@ def _search(store: Store, task_id: int, spec: TaskSpec, plan: Plan, n_train: int
         return cb.best
 
     best = tune(
-        plan,
-        spec.search.method,
-        spec.search.trials,
-        n_train,
-        spec.seed,
-        train_trial,
-        lambda result: store.add_event(task_id, "search_trial", result),
+        plan, spec.search.method, spec.search.trials, n_train, spec.seed, train_trial, partial(store.add_event, task_id, "search_trial")
     )
     plan = replace(plan, **best, lr_find_iters=0, notes=list(plan.notes))
     plan.notes.append(
@@ -231,7 +225,7 @@ def _search(store: Store, task_id: int, spec: TaskSpec, plan: Plan, n_train: int
     return plan
 
 
-def _population_based(store: Store, task_id: int, spec: TaskSpec, plan: Plan, n_train: int, model, make_learner, folder: Path):
+def _population_based(store: Store, task_id: int, spec: TaskSpec, plan: Plan, n_train: int, model, make_learner, folder: Path) -> Plan:
     """PBT over `spec.search.trials` members; returns the plan for the rest of the run and writes
     the winner's weights to `search_winner.safetensors`. Member states are checkpoints on disk
     (weights and optimizer), so a population of large networks does not have to fit in memory."""

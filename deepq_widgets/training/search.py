@@ -1,10 +1,12 @@
 """Hyperparameter search: grid or random trials with Optuna, or population-based training.
 
 Grid and random: each trial fine-tunes a fresh model for a short budget (random stops trials
-worse than the median early); the best settings then train the full run. PBT (Jaderberg et al., 2017): the whole population trains in
-lockstep, one epoch per round; after each round the worst quarter copies the weights and
-optimizer state of a member of the best quarter and perturbs its learning rate and weight
-decay. The full run continues from the winner's weights with the winner's final settings.
+worse than the median early); the best settings then train the full run.
+
+PBT (Jaderberg et al., 2017): the whole population trains in lockstep, one epoch per round;
+after each round the worst quarter copies the weights and optimizer state of a member of the
+best quarter and perturbs its learning rate and weight decay. The full run continues from the
+winner's weights with the winner's final settings.
 """
 
 from __future__ import annotations

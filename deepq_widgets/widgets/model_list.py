@@ -19,10 +19,14 @@ from ..workspace import Workspace
 from .style import esc, table
 
 
-def deepq(workspace: Workspace, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+def deepq(workspace: Workspace, *args: str) -> str:
+    """Run a `deepq` command in a child process; its output, or its error message raised."""
+    done = subprocess.run(
         [sys.executable, "-m", "deepq_widgets.cli", *args, "--workspace", str(workspace.root)], capture_output=True, text=True, timeout=900
     )
+    if done.returncode:
+        raise RuntimeError((done.stderr.strip().splitlines() or [f"deepq {args[0]} failed ({done.returncode})"])[-1])
+    return done.stdout
 
 
 class ModelList:
@@ -91,17 +95,12 @@ class ModelList:
         threading.Thread(target=run, daemon=True).start()
 
     def _export(self) -> str:
-        done = deepq(self.workspace, "export", self.choice.value, "--format", self.format.value, "--out", "exports")
-        if done.returncode:
-            return f"<div class='dq-reason'>{esc(done.stderr.strip().splitlines()[-1])}</div>"
-        return f"<div class='dq-ok'>Exported to {esc(done.stdout.strip())}</div>"
+        target = deepq(self.workspace, "export", self.choice.value, "--format", self.format.value, "--out", "exports")
+        return f"<div class='dq-ok'>Exported to {esc(target.strip())}</div>"
 
     def _predict(self) -> str:
-        done = deepq(self.workspace, "predict", self.choice.value, "--dataset", self.dataset.value)
-        if done.returncode:
-            return f"<div class='dq-reason'>{esc(done.stderr.strip().splitlines()[-1])}</div>"
         rows = []
-        for r in json.loads(done.stdout)[:50]:
+        for r in json.loads(deepq(self.workspace, "predict", self.choice.value, "--dataset", self.dataset.value))[:50]:
             best = max(r["scores"].items(), key=lambda kv: kv[1]) if "scores" in r else ("", 0.0)
             found = r.get("detections") or r.get("area") or ""
             rows.append({"image": r["image"].rsplit("/", 1)[-1], "top class": best[0], "score": best[1], "output": str(found)[:80]})

@@ -110,21 +110,27 @@ def test_presets_learn_with_offline_weights(demo_copy, capsys, preset, dataset, 
     assert data["grouped_by"] == "patient"  # slices of a study never straddle the split
 
 
-def test_random_search_runs_optuna_trials(demo_copy, capsys):
+def searched_run(ws, capsys, method: str, trials: int, epochs: int):
+    """A small ultrasound task with a hyperparameter search, run to its end."""
     spec = general_spec(
-        demo_copy,
+        ws,
         capsys,
         "single_label",
         "ultrasound_lesions",
-        "search random",
+        f"search {method}",
         "--search",
-        "random",
+        method,
         "--trials",
-        "3",
-        **FAST | {"hyper__epochs": 4, "image_size": 64},
+        str(trials),
+        **FAST | {"hyper__epochs": epochs, "image_size": 64},
     )
-    row, store = run_in_process(demo_copy, spec)
+    row, store = run_in_process(ws, spec)
     finished(row)
+    return row, store
+
+
+def test_random_search_runs_optuna_trials(demo_copy, capsys):
+    row, store = searched_run(demo_copy, capsys, "random", trials=3, epochs=4)
     trials = store.events(row.id, "search_trial")
     assert len(trials) == 3 and len({t["params"]["lr"] for t in trials}) == 3
     plan = next(e for e in store.events(row.id, "plan"))
@@ -133,20 +139,7 @@ def test_random_search_runs_optuna_trials(demo_copy, capsys):
 
 
 def test_population_based_training_continues_from_the_winner(demo_copy, capsys):
-    spec = general_spec(
-        demo_copy,
-        capsys,
-        "single_label",
-        "ultrasound_lesions",
-        "search pbt",
-        "--search",
-        "pbt",
-        "--trials",
-        "4",
-        **FAST | {"hyper__epochs": 6, "image_size": 64},
-    )
-    row, store = run_in_process(demo_copy, spec)
-    finished(row)
+    row, store = searched_run(demo_copy, capsys, "pbt", trials=4, epochs=6)
     reports = store.events(row.id, "search_trial")
     assert len(reports) == 4 * 2 and {r["round"] for r in reports} == {0, 1}
     copied = [r for r in reports if r["history"]]
