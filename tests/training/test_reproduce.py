@@ -1,0 +1,78 @@
+"""A task file that ran before the architecture change gives the same figures after it.
+
+`data/reference_run.json` was written by the code before the task-kind registry, the typed
+contracts and the staged run (commit 5199b47), with the task file stored beside the figures.
+Running that same file now must give the same per-epoch losses and validation metrics.
+Regenerate only on purpose: `python -m tests.training.test_reproduce`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REFERENCE = Path(__file__).parent / "data" / "reference_run.json"
+SPEC = {
+    "name": "reference",
+    "flow": "general",
+    "task": "multi_label",
+    "dataset": "fundus_findings",
+    "model": {"arch": "tf_efficientnet_lite0.in1k", "pretrain": "default"},
+    "tuning": "manual",
+    "image_size": 64,
+    "hyper": {"epochs": 2, "batch_size": 16, "lr": 0.001, "early_stop": False},
+    "augment": {"rotate_deg": 10.0},
+    "seed": 7,
+}
+
+
+def run_reference(ws) -> dict:
+    """The figures of one run of SPEC: losses per epoch and the final validation metrics."""
+    from deepq_widgets.store import Store
+    from deepq_widgets.training.runner import run_task
+
+    torch.set_num_threads(1)
+    store = Store(ws.db_path)
+    task_id = store.submit(SPEC)
+    task = store.claim_next(os.getpid())
+    run_task(ws, store, task)
+    row = store.task(task_id)
+    assert row.state == "finished", f"{row.error}\n{row.traceback}"
+    epochs = store.events(task_id, "epoch")
+    return {
+        "train_loss": [e["train_loss"] for e in epochs],
+        "valid_loss": [e["valid_loss"] for e in epochs],
+        "metrics": {k: v for k, v in row.metrics.items() if isinstance(v, float) and not math.isnan(v)},
+    }
+
+
+@pytest.mark.slow
+def test_the_reference_task_file_gives_the_stored_figures(demo_copy):
+    threads = torch.get_num_threads()
+    try:
+        got = run_reference(demo_copy)
+    finally:
+        torch.set_num_threads(threads)
+    want = json.loads(REFERENCE.read_text())
+    assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-3)
+    assert got["valid_loss"] == pytest.approx(want["valid_loss"], rel=1e-3)
+    assert got["metrics"] == pytest.approx(want["metrics"], abs=1e-3)
+
+
+if __name__ == "__main__":  # regenerate the reference (only when a change of figures is intended)
+    import tempfile
+
+    from deepq_widgets.data.demo import create_demo
+    from deepq_widgets.workspace import Workspace
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace(Path(tmp) / "ws")
+        create_demo(ws)
+        REFERENCE.write_text(json.dumps(run_reference(ws), indent=2) + "\n")
+    print(REFERENCE.read_text())
