@@ -64,8 +64,8 @@ def trainer_vs_loop(ws, batches: int) -> dict:
     from fastai.data.core import DataLoaders
     from fastai.learner import Learner
 
-    from deepq_widgets import zoo
     from deepq_widgets.store import Store
+    from deepq_widgets.training.backbones import create_model
     from deepq_widgets.training.callbacks import Predictions, TaskCallback
 
     data = cached(ws, "ultrasound_lesions", 128)
@@ -73,7 +73,7 @@ def trainer_vs_loop(ws, batches: int) -> dict:
     train.channels_last = True
     valid = loaders(data, 1)
     valid.augment, valid.shuffle, valid.drop_last = None, False, False
-    make = lambda: zoo.create_model("tf_efficientnet_lite0.in1k", 3, in_chans=1).to(memory_format=torch.channels_last)  # noqa: E731
+    make = lambda: create_model("tf_efficientnet_lite0.in1k", 3, in_chans=1).to(memory_format=torch.channels_last)  # noqa: E731
     plain_model = make()
     opt = torch.optim.AdamW(plain_model.parameters(), 1e-3)
     store = Store(ws.root / "bench.sqlite")
@@ -106,7 +106,7 @@ def _validate(model, loader) -> float:
 
 
 def loader_vs_step(ws) -> dict:
-    from deepq_widgets import zoo
+    from deepq_widgets.training.backbones import create_model
 
     data = cached(ws, "head_ct_hemorrhage", 128, ["brain", "subdural", "bone"])
     loader = loaders(data, 4)
@@ -115,7 +115,7 @@ def loader_vs_step(ws) -> dict:
     start = time.perf_counter()
     batches = list(loader)
     load = (time.perf_counter() - start) / len(batches)
-    model = zoo.create_model("tf_efficientnet_lite0.in1k", 2, in_chans=3).to(memory_format=torch.channels_last)
+    model = create_model("tf_efficientnet_lite0.in1k", 2, in_chans=3).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
     step = plain_epoch(model, [(x, y % 2) for x, y in batches], opt) / len(batches)
     return {"load_s_per_batch": load, "train_step_s_per_batch": step, "step_over_load": step / load}
@@ -123,11 +123,12 @@ def loader_vs_step(ws) -> dict:
 
 def throughput(peak: float) -> dict:
     from deepq_widgets import zoo
+    from deepq_widgets.training.backbones import create_model
 
     out = {}
     for name in ["resnet18.a1_in1k", "tf_efficientnet_lite0.in1k", "mobilenetv3_large_100.ra_in1k"]:
         for size in (128, 224):
-            model = zoo.create_model(name, 10, pretrain="none").to(memory_format=torch.channels_last)
+            model = create_model(name, 10, pretrain="none").to(memory_format=torch.channels_last)
             opt = torch.optim.AdamW(model.parameters(), 1e-3)
             x = torch.randn(BATCH, 3, size, size).contiguous(memory_format=torch.channels_last)
             y = torch.randint(0, 10, (BATCH,))

@@ -10,10 +10,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from .contracts import ModelCard
 from .data.catalog import DatasetInfo, scan_dataset
 from .presets import load_presets
-from .spec import TaskType
-from .wizard import BaseModelCard, WizardContext
+from .wizard import WizardContext
 from .workspace import Workspace
 
 
@@ -72,8 +72,8 @@ def workspace_context(workspace: Workspace, catalog: CatalogCache | None = None)
 
     store = Store(workspace.db_path)
 
-    def base_models() -> dict[str, BaseModelCard]:
-        return {card.id: card for card in (BaseModelCard(**{**m, "task": TaskType(m["task"])}) for m in store.model_cards())}
+    def base_models() -> dict[str, ModelCard]:
+        return {card.id: card for card in store.models()}
 
     return WizardContext(
         datasets=catalog or CatalogCache(workspace),

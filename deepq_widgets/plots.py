@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
 
 COLORS = ["#1a8fd6", "#e5711d", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
 
@@ -24,18 +23,17 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def curves(epochs: Sequence[dict[str, Any]], keys: Sequence[str], title: str, ylabel: str) -> bytes:
-    """Lines over epochs for each key (e.g. train_loss and valid_loss, or metric names)."""
+def curves(epochs: Sequence[int], series: dict[str, Sequence[float | None]], title: str, ylabel: str) -> bytes:
+    """One line per named series over the epochs (counted from 1)."""
     fig, ax = _figure()
-    x = [e["epoch"] + 1 for e in epochs]
-    for i, key in enumerate(keys):
-        y = [e.get(key, e.get("metrics", {}).get(key)) for e in epochs]
-        ax.plot(x, y, marker="o", ms=3, color=COLORS[i % len(COLORS)], label=key.replace("_", " "))
+    for i, (name, values) in enumerate(series.items()):
+        y = [float("nan") if v is None else v for v in values]
+        ax.plot(list(epochs), y, marker="o", ms=3, color=COLORS[i % len(COLORS)], label=name.replace("_", " "))
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    if keys:
+    if series:
         ax.legend(fontsize=8)
     return _png(fig)
 

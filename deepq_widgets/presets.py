@@ -12,15 +12,16 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import kinds
 from .data.catalog import DatasetInfo
 from .resources import data_dir
-from .spec import Augmentation, Hyperparameters, Modality, ModelChoice, TaskType
+from .spec import Augmentation, Hyperparameters, Modality, ModelChoice, TaskKindName
 
 
 class DatasetRequirement(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: str
-    annotation: TaskType
+    annotation: str
     min_cases: int = Field(ge=1)
     recommended_cases: int = Field(ge=1)
     help: str
@@ -30,7 +31,7 @@ class Preset(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
     title: str
-    task: TaskType
+    task: TaskKindName
     modality: Modality
     image: str
     classes: list[str]
@@ -45,8 +46,8 @@ class Preset(BaseModel):
     def check_dataset(self, info: DatasetInfo) -> str | None:
         """Why `info` cannot train this preset, or None when it can."""
         need = self.dataset
-        ok, reason = info.fit(self.task.value)
-        if not ok:
+        reason = kinds.get(self.task).dataset_problem(info)
+        if reason:
             return reason
         if info.format != need.format:
             return f"the {self.title} preset needs {need.format.upper()} images, this dataset is {info.format.upper() or 'empty'}"
@@ -64,7 +65,7 @@ class Preset(BaseModel):
         return {
             "id": self.id,
             "title": self.title,
-            "task": self.task.value,
+            "task": self.task,
             "classes": self.classes,
             "modality": self.modality.value,
             "model": self.model.arch,

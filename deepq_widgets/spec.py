@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from . import kinds
 
 SPEC_VERSION = 1
 
@@ -23,18 +25,23 @@ class Flow(StrEnum):
 
 
 class TaskType(StrEnum):
+    """The built-in task kinds, by name. The registry in kinds/ is what a spec is checked against,
+    so a kind registered elsewhere is as valid as these."""
+
     single_label = "single_label"
     multi_label = "multi_label"
     detection = "detection"
     segmentation = "segmentation"
 
 
-TASK_TITLES = {
-    TaskType.single_label: "Single-label classification",
-    TaskType.multi_label: "Multi-label classification",
-    TaskType.detection: "Object detection",
-    TaskType.segmentation: "Segmentation",
-}
+def _registered_kind(name: str) -> str:
+    try:
+        return kinds.get(name).name
+    except kinds.UnknownTaskKind as exc:
+        raise ValueError(str(exc)) from None
+
+
+TaskKindName = Annotated[str, AfterValidator(_registered_kind)]
 
 
 class Tuning(StrEnum):
@@ -133,7 +140,7 @@ class TaskSpec(_Part):
     name: str = Field("", max_length=80, description="Unique task name.")
     description: str = Field("", max_length=2000)
     flow: Flow = Flow.general
-    task: TaskType = TaskType.single_label
+    task: TaskKindName = Field(TaskType.single_label.value, description="A registered task kind (kinds/), e.g. single_label.")
     preset: str | None = None
     dataset: str = ""
     model: ModelChoice = Field(default_factory=ModelChoice)

@@ -15,7 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from .contracts import EVENT_ADAPTER, Event, ModelCard, StateEvent, StopRequestedEvent, event_kind
+from .spec import TaskSpec
+
+E = TypeVar("E", bound=Event)
 
 WAITING, RUNNING, FINISHED, STOPPED, ERROR = "waiting", "running", "finished", "stopped", "error"
 STATES = (WAITING, RUNNING, FINISHED, STOPPED, ERROR)
@@ -74,7 +79,7 @@ class StoreError(ValueError):
 class TaskRow:
     id: int
     name: str
-    spec: dict[str, Any]
+    spec: TaskSpec
     state: str
     created: float
     started: float | None
@@ -104,7 +109,7 @@ class TaskRow:
 
 def _row(r: sqlite3.Row) -> TaskRow:
     d = dict(r)
-    d["spec"], d["metrics"] = json.loads(d["spec"]), json.loads(d["metrics"])
+    d["spec"], d["metrics"] = TaskSpec.from_json(d["spec"]), json.loads(d["metrics"])
     d["stop_requested"], d["resume"] = bool(d["stop_requested"]), bool(d["resume"])
     return TaskRow(**d)
 
@@ -147,18 +152,18 @@ class Store:
             self._local.conn = None
 
     # -- tasks ------------------------------------------------------------------------------
-    def submit(self, spec: dict[str, Any]) -> int:
-        name = spec.get("name", "").strip()
+    def submit(self, spec: TaskSpec) -> int:
+        name = spec.name.strip()
         if not name:
             raise StoreError("a task needs a name")
         try:
             with self._tx() as db:
                 cur = db.execute(
                     "INSERT INTO tasks(name, spec, state, created, epochs) VALUES (?, ?, ?, ?, ?)",
-                    (name, json.dumps(spec), WAITING, time.time(), int(spec.get("hyper", {}).get("epochs", 0))),
+                    (name, spec.to_json(), WAITING, time.time(), spec.hyper.epochs),
                 )
                 task_id = int(cur.lastrowid)
-                self._event(db, task_id, "state", {"state": WAITING})
+                self._event(db, task_id, StateEvent(state=WAITING))
         except sqlite3.IntegrityError:
             raise StoreError(f"a task named {name!r} already exists") from None
         return task_id
@@ -187,7 +192,7 @@ class Store:
                 "UPDATE tasks SET state = ?, started = COALESCE(started, ?), heartbeat = ?, worker_pid = ?, ended = NULL WHERE id = ?",
                 (RUNNING, now, now, pid, r[0]),
             )
-            self._event(db, r[0], "state", {"state": RUNNING, "pid": pid})
+            self._event(db, r[0], StateEvent(state=RUNNING, pid=pid))
         return self.task(r[0])
 
     def set_state(self, task_id: int, state: str, error: str | None = None, traceback: str | None = None) -> None:
@@ -198,7 +203,7 @@ class Store:
                 "UPDATE tasks SET state = ?, ended = ?, error = ?, traceback = ?, stop_requested = 0 WHERE id = ?",
                 (state, ended, error, traceback, task_id),
             )
-            self._event(db, task_id, "state", {"state": state, "error": error})
+            self._event(db, task_id, StateEvent(state=state, error=error))
 
     def update_progress(self, task_id: int, **fields: Any) -> None:
         """Heartbeat plus any of progress, epoch, epochs, compute_s, metrics, model_id."""
@@ -217,7 +222,7 @@ class Store:
                 (ERROR, time.time(), error, task_id, RUNNING, pid),
             )
             if cur.rowcount:
-                self._event(db, task_id, "state", {"state": ERROR, "error": error})
+                self._event(db, task_id, StateEvent(state=ERROR, error=error))
         return bool(cur.rowcount)
 
     def touch(self, task_id: int) -> None:
@@ -232,7 +237,7 @@ class Store:
             return
         with self._tx() as db:
             db.execute("UPDATE tasks SET stop_requested = 1 WHERE id = ?", (task_id,))
-            self._event(db, task_id, "stop_requested", {})
+            self._event(db, task_id, StopRequestedEvent())
 
     def stop_requested(self, task_id: int) -> bool:
         r = self._conn().execute("SELECT stop_requested FROM tasks WHERE id = ?", (task_id,)).fetchone()
@@ -245,56 +250,39 @@ class Store:
                 "UPDATE tasks SET state = ?, resume = 1, ended = NULL, error = NULL, traceback = NULL, stop_requested = 0 WHERE id = ?",
                 (WAITING, task_id),
             )
-            self._event(db, task_id, "state", {"state": WAITING, "resume": True})
+            self._event(db, task_id, StateEvent(state=WAITING, resume=True))
 
     # -- events -----------------------------------------------------------------------------
     @staticmethod
-    def _event(db: sqlite3.Connection, task_id: int, kind: str, data: dict[str, Any]) -> None:
-        db.execute("INSERT INTO events(task_id, time, kind, data) VALUES (?, ?, ?, ?)", (task_id, time.time(), kind, json.dumps(data)))
+    def _event(db: sqlite3.Connection, task_id: int, event: Event) -> None:
+        data = event.model_dump_json(by_alias=True, exclude={"id", "time", "kind"})
+        db.execute("INSERT INTO events(task_id, time, kind, data) VALUES (?, ?, ?, ?)", (task_id, time.time(), event.kind, data))
 
-    def add_event(self, task_id: int, kind: str, data: dict[str, Any]) -> None:
+    def add_event(self, task_id: int, event: Event) -> None:
         with self._tx() as db:
-            self._event(db, task_id, kind, data)
+            self._event(db, task_id, event)
 
-    def events(self, task_id: int, kind: str | None = None, after: int = 0) -> list[dict[str, Any]]:
+    def events(self, task_id: int, kind: type[E] | None = None, after: int = 0) -> list[E]:
+        """The task's events in order, as their types; only those of `kind` when given."""
         sql = "SELECT id, time, kind, data FROM events WHERE task_id = ? AND id > ?"
         args: tuple = (task_id, after)
-        if kind:
-            sql, args = sql + " AND kind = ?", (*args, kind)
+        if kind is not None:
+            sql, args = sql + " AND kind = ?", (*args, event_kind(kind))
         rows = self._conn().execute(sql + " ORDER BY id", args).fetchall()
-        return [{"id": r[0], "time": r[1], "kind": r[2], **json.loads(r[3])} for r in rows]
+        return [EVENT_ADAPTER.validate_python({**json.loads(r[3]), "id": r[0], "time": r[1], "kind": r[2]}) for r in rows]
 
     # -- models -----------------------------------------------------------------------------
-    def add_model(self, model_id: str, name: str, task_id: int | None, card: dict[str, Any]) -> None:
+    def add_model(self, card: ModelCard) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO models(id, name, task_id, created, card) VALUES (?, ?, ?, ?, ?)",
-                (model_id, name, task_id, time.time(), json.dumps(card)),
+                (card.id, card.name, card.source_task, card.created or time.time(), card.to_json()),
             )
 
-    def models(self) -> list[dict[str, Any]]:
-        rows = self._conn().execute("SELECT id, name, task_id, created, card FROM models ORDER BY created DESC").fetchall()
-        return [{"id": r[0], "name": r[1], "task_id": r[2], "created": r[3], "card": json.loads(r[4])} for r in rows]
-
-    def model_cards(self) -> list[dict[str, Any]]:
-        """The fields the wizard needs to offer a model for retraining."""
-        out = []
-        for m in self.models():
-            c = m["card"]
-            out.append(
-                {
-                    "id": m["id"],
-                    "name": m["name"],
-                    "task": c["task"],
-                    "arch": c["arch"],
-                    "classes": c["classes"],
-                    "image_size": c["image_size"],
-                    "windows": c.get("windows", []),
-                    "dataset": c.get("dataset", ""),
-                    "metrics": c.get("metrics", {}),
-                }
-            )
-        return out
+    def models(self) -> list[ModelCard]:
+        """Registered models, newest first."""
+        rows = self._conn().execute("SELECT card FROM models ORDER BY created DESC").fetchall()
+        return [ModelCard.model_validate_json(r[0]) for r in rows]
 
     # -- workers ----------------------------------------------------------------------------
     def worker_beat(self, pid: int) -> None:

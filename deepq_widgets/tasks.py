@@ -25,9 +25,8 @@ LOCK_NAME = ".worker.lock"
 def submit(workspace: Workspace, spec: TaskSpec, start_worker: bool = True) -> int:
     """Queue a task (Waiting) and make sure a worker will pick it up."""
     store = Store(workspace.db_path)
-    task_id = store.submit(spec.model_dump(mode="json"))
-    (workspace.tasks / str(task_id)).mkdir(parents=True, exist_ok=True)
-    (workspace.tasks / str(task_id) / "task.json").write_text(spec.to_json())
+    task_id = store.submit(spec)
+    (workspace.task_dir(task_id) / "task.json").write_text(spec.to_json())
     if start_worker:
         ensure_worker(workspace)
     return task_id

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from . import kinds
+from .contracts import ModelCard
 from .data.catalog import DatasetInfo
 from .presets import Preset
 from .spec import (
@@ -27,10 +29,10 @@ from .spec import (
     Search,
     SpecError,
     TaskSpec,
-    TaskType,
     Tuning,
     describe_errors,
 )
+from .zoo.select import Recommendation
 
 
 class Step(StrEnum):
@@ -63,47 +65,23 @@ MAX_UPRIGHT_ROTATION = 30  # degrees; radiographs and CT/MR slices are acquired 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.()")
 
 
-@dataclass(frozen=True)
-class BaseModelCard:
-    """What the wizard needs to know about a registered model to retrain it."""
-
-    id: str
-    name: str
-    task: TaskType
-    arch: str
-    classes: list[str]
-    image_size: int
-    windows: list[str]
-    dataset: str = ""
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    model: str
-    image_size: int
-    batch_size: int
-    lr: float
-    reason: str
-
-
 @dataclass
 class WizardContext:
     """The world as the wizard sees it; each field is cheap to call repeatedly."""
 
     datasets: Callable[[], dict[str, DatasetInfo]] = dict
     presets: dict[str, Preset] = field(default_factory=dict)
-    base_models: Callable[[], dict[str, BaseModelCard]] = dict
+    base_models: Callable[[], dict[str, ModelCard]] = dict
     known_arch: Callable[[str], bool] = lambda arch: True
     taken_names: Callable[[], set[str]] = set
-    recommend: Callable[[TaskType, Modality, int], Recommendation] | None = None
+    recommend: Callable[[str, Modality, int], Recommendation] | None = None
 
 
 @dataclass
 class WizardState:
     step: Step = Step.flow
     flow: Flow | None = None
-    task: TaskType | None = None
+    task: str | None = None
     preset: str | None = None
     base_model: str | None = None
     dataset: str | None = None
@@ -120,7 +98,7 @@ class WizardState:
     seed: int = 0
 
 
-ENUM_FIELDS = {"step": Step, "flow": Flow, "task": TaskType, "tuning": Tuning}
+ENUM_FIELDS = {"step": Step, "flow": Flow, "task": lambda name: kinds.get(name).name, "tuning": Tuning}
 
 
 class Wizard:
@@ -222,7 +200,7 @@ class Wizard:
     def can_next(self) -> bool:
         return self.step_problem(self.state.step) is None
 
-    def task_type(self) -> TaskType | None:
+    def task_type(self) -> str | None:
         """The task type in force: chosen (General), fixed by the preset, or by the base model."""
         s = self.state
         if s.flow is Flow.specialized:
@@ -305,8 +283,8 @@ class Wizard:
             return "Choose the task first."
         if s.flow is Flow.specialized:
             return self.context.presets[s.preset].check_dataset(info) if s.preset in self.context.presets else "Choose a preset first."
-        ok, reason = info.fit(task.value)
-        if not ok:
+        reason = kinds.get(task).dataset_problem(info)
+        if reason:
             return reason
         if s.flow is Flow.retrain:
             card = self.context.base_models()[s.base_model]

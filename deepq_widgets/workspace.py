@@ -62,6 +62,19 @@ class Workspace:
             raise WorkspaceError(f"path {str(path)!r} is outside the workspace {self.root}; refused")
         return full
 
+    def task_dir(self, task_id: int) -> Path:
+        """`tasks/<id>/`: the task file, checkpoints, evaluation and logs of one task (made on first use)."""
+        folder = self.tasks / str(int(task_id))
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def model_dir(self, model_id: str) -> Path:
+        """`models/<id>/` of a registered model; an id that would leave `models/` is refused."""
+        folder = self.resolve(model_id, base=self.models)
+        if folder.parent != self.models:
+            raise WorkspaceError(f"model id {model_id!r} must name a folder directly under {self.models}")
+        return folder
+
     def dataset_dir(self, name: str) -> Path:
         """The folder of a dataset, by name (a sub-folder of `datasets/`)."""
         path = self.resolve(name, base=self.datasets)

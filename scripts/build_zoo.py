@@ -98,7 +98,6 @@ def main() -> int:
             params, gflops, reductions = measure(arch, size)
             if params > MAX_PARAMS_M:
                 continue
-            multiscale = len(set(reductions)) >= 3
             entries.append(
                 {
                     "name": name,
@@ -114,7 +113,6 @@ def main() -> int:
                     "mean": [round(v, 4) for v in cfg.mean],
                     "std": [round(v, 4) for v in cfg.std],
                     "license": cfg.license or "unknown",
-                    "tasks": ["single_label", "multi_label"] + (["detection", "segmentation"] if multiscale else []),
                     "reductions": list(reductions),
                     "hf_hub_id": cfg.hf_hub_id or "",
                 }

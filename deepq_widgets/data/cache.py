@@ -21,6 +21,7 @@ import numpy as np
 from .cases import Box, Case
 from .catalog import DatasetInfo
 from .masks import case_mask
+from .preprocess import network_pixels
 from .readers import ReaderError, read_image
 
 CACHE_VERSION = 2
@@ -60,24 +61,26 @@ def build_cache(
     size: int,
     windows: Sequence[str] = (),
     channels: int | None = None,
+    masks: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> CachedData:
-    """Decode the usable cases of `info` into `root/<key>/` once; later calls just load it."""
+    """Decode the usable cases of `info` into `root/<key>/` once (with class masks when `masks`);
+    later calls just load it."""
     fingerprint = dataset_fingerprint(info)
-    key = hashlib.sha256(json.dumps([CACHE_VERSION, fingerprint, size, list(windows), channels]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([CACHE_VERSION, fingerprint, size, list(windows), channels, masks]).encode()).hexdigest()[:16]
     folder = root / f"{info.name}-{key}"
     if not (folder / "meta.json").is_file():
-        _write(info, folder, size, list(windows), channels, progress)
+        _write(info, folder, size, list(windows), channels, masks, progress)
     return _load(info, folder, fingerprint)
 
 
-def _write(info: DatasetInfo, folder: Path, size: int, windows: list[str], channels: int | None, progress) -> None:
+def _write(info: DatasetInfo, folder: Path, size: int, windows: list[str], channels: int | None, with_masks: bool, progress) -> None:
     from PIL import Image
 
     cases = info.usable
     want = channels or (3 if info.channels == 3 or len(windows) > 1 else 1)
     images = np.zeros((len(cases), size, size, want), np.uint8)
-    masks = np.zeros((len(cases), size, size), np.uint8) if info.annotation == "segmentation" else None
+    masks = np.zeros((len(cases), size, size), np.uint8) if with_masks else None
     kept, problems, boxes = [], [], []
     for i, case in enumerate(cases):
         try:
@@ -85,7 +88,7 @@ def _write(info: DatasetInfo, folder: Path, size: int, windows: list[str], chann
         except ReaderError as exc:
             problems.append(str(exc))
             continue
-        images[len(kept)] = _resize(_match_channels(data.pixels, want), size)
+        images[len(kept)] = network_pixels(data.pixels, want, size)
         h, w = data.pixels.shape[:2]
         if masks is not None:
             mask = case_mask(case, info.classes, w, h)
@@ -127,20 +130,3 @@ def _load(info: DatasetInfo, folder: Path, fingerprint: str) -> CachedData:
         problems=meta["problems"],
         fingerprint=fingerprint,
     )
-
-
-def _match_channels(pixels: np.ndarray, want: int) -> np.ndarray:
-    have = pixels.shape[-1]
-    if have == want:
-        return pixels
-    if want == 1:
-        return pixels[..., :3].mean(axis=-1, keepdims=True)
-    return np.repeat(pixels[..., :1], want, axis=-1) if have == 1 else pixels[..., :want]
-
-
-def _resize(pixels: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image
-
-    arr = (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
-    planes = [np.asarray(Image.fromarray(arr[..., c]).resize((size, size), Image.BILINEAR)) for c in range(arr.shape[-1])]
-    return np.stack(planes, axis=-1)

@@ -73,7 +73,7 @@ class Annotations:
     """What a layout reader found in a dataset folder, before the images are probed."""
 
     layout: str
-    annotation: str  # a TaskType value
+    annotation: str  # the annotation type: single_label, multi_label, detection or segmentation
     fits: list[str]
     classes: list[str]
     cases: list[Case] = field(default_factory=list)

@@ -15,12 +15,11 @@ import numpy as np
 
 from ..workspace import Workspace
 from .cases import Case, Problem
-from .layouts import DETECTION, MULTI, SEGMENTATION, SINGLE, read_layout
+from .layouts import read_layout
 from .masks import load_mask
 from .probe import probe
 
 MIN_CASES_PER_CLASS = 3
-TASK_TITLES = {SINGLE: "single-label", MULTI: "multi-label", DETECTION: "detection", SEGMENTATION: "segmentation"}
 
 
 def balance_grade(count: int, largest: int) -> str:
@@ -58,19 +57,11 @@ class DatasetInfo:
         return {name: balance_grade(n, largest) for name, n in self.class_counts.items()}
 
     def fit(self, task: str) -> tuple[bool, str]:
-        """Whether this dataset can train a `task`, and why not."""
-        if not self.annotation:
-            return False, "no recognised annotation layout" + (f": {self.problems[0].message}" if self.problems else "")
-        if task not in self.fits:
-            return (
-                False,
-                f"annotated for {TASK_TITLES.get(self.annotation, self.annotation)} ({self.layout}), not {TASK_TITLES.get(task, task)}",
-            )
-        if not self.usable:
-            return False, "no usable cases"
-        if task == SINGLE and len(self.class_counts) < 2:
-            return False, "single-label classification needs at least 2 classes with cases"
-        return True, ""
+        """Whether this dataset can train a `task` and why not: the task kind decides."""
+        from .. import kinds
+
+        reason = kinds.get(task).dataset_problem(self)
+        return reason is None, reason or ""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,10 +1,15 @@
-"""fastai callbacks that connect a fit to the task store.
+"""fastai callbacks of a run, one job each, reporting through a TaskSink.
 
-`TaskCallback` is the progress sink (one method per event, as fastai's own progress
-callback): it measures losses, gathers validation predictions for the metrics, writes an
-event per epoch, heartbeats, turns the store's stop flag into `CancelFitException`,
-checkpoints every epoch, keeps the best weights and stops early on validation loss.
-`DetectionTargets` hands each batch's boxes to the detector before the forward pass.
+- `ValidationMetrics`: gathers validation outputs and computes the kind's metrics;
+- `LossMeans`: the true mean train and validation loss of each epoch;
+- `LiveProgress`: progress and heartbeat about once a second;
+- `StopOnRequest`: turns the store's stop flag into `CancelFitException`;
+- `KeepBest`: the weights of the best validation loss, in memory and as best.safetensors;
+- `Checkpoint`: weights, optimizer state and progress every epoch (on a background thread);
+- `EpochLog`: one EpochEvent per epoch;
+- `EarlyStop`: fastai's own early stopping, which also records why it stopped.
+fastai's `SaveModelCallback` does not fit: it pickles (`torch.save`); models here are safetensors.
+Epochs that a resumed run skips (fastai's SkipToEpoch) are ignored by every callback.
 """
 
 from __future__ import annotations
@@ -12,169 +17,203 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.tracker import EarlyStoppingCallback
 
-from ..store import Store
-from .checkpoint import BackgroundWriter, atomic_save_tensors, save_checkpoint, snapshot
-from .metrics import detection, multi_label, pixel_counts, segmentation, single_label
+from ..contracts import EarlyStopEvent, EpochEvent, Metrics
+from .checkpoint import BackgroundWriter, atomic_save_tensors, model_state, save_checkpoint, snapshot
+from .kind_training import Accumulator
+from .sink import TaskSink
 
 HEARTBEAT_S = 1.0
 
 
-class DetectionTargets(Callback):
-    """fastai keeps targets in yb (so it runs backward and metrics); the detector needs them in forward."""
+class ResumableCallback(Callback):
+    """Knows the first epoch this fit really trains (later than 0 when resumed)."""
 
-    order = -5
+    def __init__(self, start_epoch: int = 0):
+        self.start_epoch = start_epoch
 
-    def before_batch(self) -> None:
-        self.learn.model.targets = self.learn.yb[1]
-
-    def after_fit(self) -> None:
-        self.learn.model.targets = None
+    def skipped(self) -> bool:
+        return self.learn.epoch < self.start_epoch
 
 
-class Predictions:
-    """Accumulates validation outputs and turns them into the task's metrics."""
+class ValidationMetrics(Callback):
+    order = 55
 
-    def __init__(self, task: str, classes: list[str]):
-        self.task, self.classes = task, classes
-        self.reset()
+    def __init__(self, accumulator: Accumulator):
+        self.accumulator, self.value = accumulator, Metrics()
 
-    def reset(self) -> None:
-        self.scores, self.truth, self.dets, self.boxes = [], [], [], []
-        self.counts = np.zeros((len(self.classes) + 1, 3), np.int64)
+    def before_validate(self) -> None:
+        self.accumulator.reset()
 
-    def add(self, pred: Any, yb: tuple) -> None:
-        if self.task == "single_label":
-            self.scores.append(pred.float().softmax(1).cpu().numpy())
-            self.truth.append(yb[0].cpu().numpy())
-        elif self.task == "multi_label":
-            self.scores.append(pred.float().sigmoid().cpu().numpy())
-            self.truth.append(yb[0].cpu().numpy())
-        elif self.task == "segmentation":
-            self.counts += pixel_counts(pred.argmax(1).cpu().numpy(), yb[0].cpu().numpy(), len(self.classes) + 1)
-        else:
-            self.dets += [{k: v.detach().float().cpu().numpy() for k, v in d.items()} for d in pred["detections"]]
-            self.boxes += [{k: v.cpu().numpy() for k, v in t.items()} for t in yb[1]]
+    def after_batch(self) -> None:
+        if not self.training and self.learn.loss is not None:
+            self.accumulator.add(self.learn.pred, self.learn.yb)
 
-    def metrics(self) -> dict[str, float]:
-        if self.task == "single_label":
-            return single_label(np.concatenate(self.scores), np.concatenate(self.truth), self.classes)
-        if self.task == "multi_label":
-            return multi_label(np.concatenate(self.scores), np.concatenate(self.truth), self.classes)
-        if self.task == "segmentation":
-            return segmentation(self.counts, self.classes)
-        return detection(self.dets, self.boxes, self.classes)
+    def after_validate(self) -> None:
+        self.value = self.accumulator.metrics()
 
 
-class TaskCallback(Callback):
-    order = 60  # after fastai's Recorder, so its epoch bookkeeping is done
-
-    def __init__(
-        self,
-        store: Store,
-        task_id: int,
-        folder: Path,
-        predictions: Predictions,
-        epochs: int,
-        early_stop: bool,
-        patience: int,
-        start_epoch: int = 0,
-        best_loss: float = float("inf"),
-        compute_s: float = 0.0,
-        clock: Callable[[], float] = time.perf_counter,
-    ):
-        self.store, self.task_id, self.folder, self.preds = store, task_id, folder, predictions
-        self.epochs, self.early_stop, self.patience = epochs, early_stop, patience
-        self.start_epoch, self.best_loss, self.compute_before = start_epoch, best_loss, compute_s
-        self.clock = clock
-        self.stopped_by_user = self.stopped_early = False
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.bad_epochs = 0
-        self.last_metrics: dict[str, float] = {}
-        self.writer = BackgroundWriter()
-
-    # -- fit ---------------------------------------------------------------------------------
-    def before_fit(self) -> None:
-        self.t_fit, self.last_beat = self.clock(), 0.0
-        self.folder.mkdir(parents=True, exist_ok=True)
+class LossMeans(Callback):
+    order = 55
 
     def before_epoch(self) -> None:
         self.sums = {"train": [0.0, 0], "valid": [0.0, 0]}
-        self.t_epoch = self.clock()
-
-    def before_validate(self) -> None:
-        self.preds.reset()
 
     def after_batch(self) -> None:
         if self.learn.loss is None:
             return
-        bs = int(self.learn.xb[0].shape[0])
         side = self.sums["train" if self.training else "valid"]
-        side[0] += float(self.learn.loss.detach()) * bs
-        side[1] += bs
-        if not self.training:
-            self.preds.add(self.learn.pred, self.learn.yb)
-        now = self.clock()
-        if now - self.last_beat >= HEARTBEAT_S:
-            self.last_beat = now
-            done = self.learn.epoch + (self.learn.iter + 1) / max(self.learn.n_iter, 1) * (1.0 if self.training else 0.0)
-            self.store.update_progress(
-                self.task_id, progress=min(done / self.epochs, 1.0), epoch=self.learn.epoch, compute_s=self.compute_s()
-            )
-            if self.store.stop_requested(self.task_id):
-                self.stopped_by_user = True
-                raise CancelFitException()
+        side[0] += float(self.learn.loss.detach()) * int(self.learn.xb[0].shape[0])
+        side[1] += int(self.learn.xb[0].shape[0])
+
+    def mean(self, side: str) -> float:
+        total, count = self.sums[side]
+        return total / max(count, 1)
+
+
+class ComputeClock(Callback):
+    """Compute time of the task across resumes: what it had before, plus this fit's."""
+
+    order = 0
+
+    def __init__(self, before_s: float = 0.0, clock: Callable[[], float] = time.perf_counter):
+        self.before_s, self.clock, self.t_fit = before_s, clock, clock()
+
+    def before_fit(self) -> None:
+        self.t_fit = self.clock()
+
+    def seconds(self) -> float:
+        return self.before_s + self.clock() - self.t_fit
+
+
+class LiveProgress(Callback):
+    order = 60
+
+    def __init__(self, sink: TaskSink, epochs: int, clock: ComputeClock):
+        self.sink, self.epochs, self.compute = sink, epochs, clock
+        self.last = 0.0
+
+    def after_batch(self) -> None:
+        now = self.compute.clock()
+        if now - self.last < HEARTBEAT_S:
+            return
+        self.last = now
+        done = self.learn.epoch + (self.learn.iter + 1) / max(self.learn.n_iter, 1) * (1.0 if self.training else 0.0)
+        self.sink.progress(progress=min(done / self.epochs, 1.0), epoch=self.learn.epoch, compute_s=self.compute.seconds())
+
+
+class StopOnRequest(Callback):
+    order = 60
+
+    def __init__(self, stop_requested: Callable[[], bool], every_s: float = HEARTBEAT_S):
+        self.stop_requested, self.every_s = stop_requested, every_s
+        self.requested, self.last = False, 0.0
+
+    def after_batch(self) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        if self.stop_requested():
+            self.requested = True
+            raise CancelFitException()
+
+
+class KeepBest(ResumableCallback):
+    """Lowest mean validation loss wins; its weights stay in memory and go to best.safetensors."""
+
+    order = 61
+
+    def __init__(self, folder: Path, best_loss: float = float("inf"), start_epoch: int = 0):
+        super().__init__(start_epoch)
+        self.folder, self.best_loss = folder, best_loss
+        self.state: dict[str, torch.Tensor] | None = None
+        self.improved = False
+        self.writer = BackgroundWriter()
 
     def after_epoch(self) -> None:
-        epoch = self.learn.epoch
-        if epoch < self.start_epoch:
-            return  # fastai's SkipToEpoch passes through the epochs a resumed task already did
-        train_loss = self.sums["train"][0] / max(self.sums["train"][1], 1)
-        valid_loss = self.sums["valid"][0] / max(self.sums["valid"][1], 1)
-        self.last_metrics = self.preds.metrics()
-        improved = valid_loss < self.best_loss
-        weights, optim, plain = snapshot(self.learn.model, self.learn.opt)
-        if improved:
-            self.best_loss, self.bad_epochs, self.best_state = valid_loss, 0, weights
-        else:
-            self.bad_epochs += 1
-        info = {"epoch": epoch, "best_loss": self.best_loss, "compute_s": self.compute_s()}
-
-        def write(best=weights if improved else None) -> None:
-            if best is not None:
-                atomic_save_tensors(best, self.folder / "best.safetensors")
-            save_checkpoint(self.folder, weights, optim, plain, info)
-
-        self.writer.submit(write)
-        lr = float(self.learn.opt.hypers[-1]["lr"])
-        event = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "valid_loss": valid_loss,
-            "metrics": self.last_metrics,
-            "lr": lr,
-            "seconds": self.clock() - self.t_epoch,
-            "best": improved,
-        }
-        self.store.add_event(self.task_id, "epoch", event)
-        self.store.update_progress(
-            self.task_id, progress=(epoch + 1) / self.epochs, epoch=epoch + 1, compute_s=self.compute_s(), metrics=self.last_metrics
-        )
-        if self.early_stop and self.bad_epochs >= self.patience:
-            self.stopped_early = True
-            self.store.add_event(self.task_id, "early_stop", {"epoch": epoch, "patience": self.patience, "best_loss": self.best_loss})
-            raise CancelFitException()
+        if self.skipped():
+            return
+        loss = self.learn.loss_means.mean("valid")
+        self.improved = loss < self.best_loss
+        if self.improved:
+            self.best_loss = loss
+            self.state = model_state(self.learn.model)
+            self.writer.submit(lambda state=self.state: atomic_save_tensors(state, self.folder / "best.safetensors"))
 
     def after_fit(self) -> None:
         self.writer.flush()
 
-    def compute_s(self) -> float:
-        return self.compute_before + self.clock() - self.t_fit
+
+class Checkpoint(ResumableCallback):
+    """last.safetensors, optim.safetensors and checkpoint.json: what `deepq resume` continues from."""
+
+    order = 62
+
+    def __init__(self, folder: Path, clock: ComputeClock, start_epoch: int = 0):
+        super().__init__(start_epoch)
+        self.folder, self.compute = folder, clock
+        self.writer = BackgroundWriter()
+
+    def after_epoch(self) -> None:
+        if self.skipped():
+            return
+        weights, optim, plain = snapshot(self.learn.model, self.learn.opt)
+        info = {"epoch": self.learn.epoch, "best_loss": self.learn.keep_best.best_loss, "compute_s": self.compute.seconds()}
+        self.writer.submit(lambda: save_checkpoint(self.folder, weights, optim, plain, info))
+
+    def after_fit(self) -> None:
+        self.writer.flush()
+
+
+class EpochLog(ResumableCallback):
+    order = 62
+
+    def __init__(self, sink: TaskSink, epochs: int, clock: ComputeClock, start_epoch: int = 0):
+        super().__init__(start_epoch)
+        self.sink, self.epochs, self.compute = sink, epochs, clock
+
+    def before_epoch(self) -> None:
+        self.t_epoch = self.compute.clock()
+
+    def after_epoch(self) -> None:
+        if self.skipped():
+            return
+        epoch, metrics = self.learn.epoch, self.learn.validation_metrics.value
+        event = EpochEvent(
+            epoch=epoch,
+            train_loss=self.learn.loss_means.mean("train"),
+            valid_loss=self.learn.loss_means.mean("valid"),
+            metrics=metrics,
+            lr=float(self.learn.opt.hypers[-1]["lr"]),
+            seconds=self.compute.clock() - self.t_epoch,
+            best=self.learn.keep_best.improved,
+        )
+        self.sink.event(event)
+        self.sink.progress(progress=(epoch + 1) / self.epochs, epoch=epoch + 1, compute_s=self.compute.seconds(), metrics=metrics.flat())
+
+
+class EarlyStop(EarlyStoppingCallback):
+    """fastai's early stopping on validation loss, resumable, recording an EarlyStopEvent."""
+
+    def __init__(self, sink: TaskSink, patience: int, best_loss: float = float("inf"), start_epoch: int = 0):
+        super().__init__(monitor="valid_loss", patience=patience, reset_on_fit=False)
+        self.sink, self.start_epoch, self.best = sink, start_epoch, best_loss
+        self.stopped = False
+
+    def after_epoch(self) -> None:
+        if self.learn.epoch < self.start_epoch:
+            return
+        try:
+            super().after_epoch()
+        except CancelFitException:
+            self.stopped = True
+            self.sink.event(EarlyStopEvent(epoch=self.learn.epoch, patience=self.patience, best_loss=float(self.best)))
+            raise
 
 
 class TrialCallback(Callback):

@@ -38,13 +38,21 @@ def _plain(value: Any) -> Any:
     return list(value)
 
 
-def atomic_write_json(data: Any, path: Path) -> None:
+def atomic_write_text(text: str, path: Path) -> None:
+    """Write, fsync, then rename into place: a reader sees the old file or the whole new one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=2, default=_plain))
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_write_json(data: Any, path: Path) -> None:
+    atomic_write_text(json.dumps(data, indent=2, default=_plain), path)
 
 
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:

@@ -7,24 +7,38 @@ worker processes to oversubscribe the cores.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from ..data.cache import CachedData
 from ..spec import Augmentation
-from .augment import colour_jitter, random_affine, warp, warp_boxes, warp_masks
+from .augment import colour_jitter, random_affine, warp
+
+Targets = Callable[[CachedData, np.ndarray, "torch.Tensor | None", torch.device], tuple]
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, S, S, C) network pixels (data/preprocess.py) -> float (N, C, S, S) in [0, 1]."""
+    return images.permute(0, 3, 1, 2).float().div_(255)
+
+
+def normalise(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """Float (N, C, S, S) in [0, 1] -> normalised by the network's pretraining statistics."""
+    m = torch.tensor(mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    return (x - m) / s
 
 
 class BatchLoader:
-    """Iterates (x, y) batches for one task kind; `augment=None` for validation."""
+    """Iterates (x, *targets) batches; the task kind's `targets` makes the targets. `augment=None` for validation."""
 
     def __init__(
         self,
         data: CachedData,
         indices: Sequence[int],
-        task: str,
+        targets: Targets,
         batch_size: int,
         mean: Sequence[float],
         std: Sequence[float],
@@ -32,13 +46,12 @@ class BatchLoader:
         shuffle: bool = False,
         seed: int = 0,
     ):
-        self.data, self.indices, self.task = data, np.asarray(indices, dtype=np.int64), task
+        self.data, self.indices, self.targets = data, np.asarray(indices, dtype=np.int64), targets
         self.bs = max(1, min(batch_size, len(self.indices)))
         self.augment, self.shuffle = augment, shuffle
         self.drop_last = shuffle and len(self.indices) > self.bs  # no tiny last batch for BatchNorm
         self.generator = torch.Generator().manual_seed(seed)
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+        self.mean, self.std = list(mean), list(std)
         self.device = torch.device("cpu")
         self.channels_last = False
 
@@ -57,36 +70,11 @@ class BatchLoader:
 
     def batch(self, idx: np.ndarray) -> tuple:
         images = torch.from_numpy(np.ascontiguousarray(self.data.images[idx])).to(self.device)
-        x = images.permute(0, 3, 1, 2).float().div_(255)
+        x = to_unit(images)
         theta = random_affine(self.augment, len(idx), self.generator) if self.augment else None
         if theta is not None:
             x = colour_jitter(warp(x, theta), self.augment, self.generator)
-        x = (x - self.mean.to(self.device)) / self.std.to(self.device)
+        x = normalise(x, self.mean, self.std)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return (x, *self._targets(idx, theta))
-
-    def _targets(self, idx: np.ndarray, theta: torch.Tensor | None) -> tuple:
-        if self.task == "single_label":
-            return (torch.from_numpy(self.data.labels[idx].argmax(1)).to(self.device),)
-        if self.task == "multi_label":
-            return (torch.from_numpy(self.data.labels[idx]).to(self.device),)
-        if self.task == "segmentation":
-            masks = torch.from_numpy(np.ascontiguousarray(self.data.masks[idx])).long()
-            return ((warp_masks(masks, theta) if theta is not None else masks).to(self.device),)
-        return detection_targets(self.data, idx, theta, self.data.images.shape[1], self.device)
-
-
-def detection_targets(data: CachedData, idx: np.ndarray, theta: torch.Tensor | None, size: int, device: torch.device) -> tuple:
-    """(box counts, [{'boxes': xyxy, 'labels': 1..K}]): the counts give fastai a batch size to average by."""
-    targets = []
-    for row, i in enumerate(idx):
-        boxes = data.boxes[i]
-        xyxy = torch.tensor([[b.x, b.y, b.x + b.w, b.y + b.h] for b in boxes], dtype=torch.float32).reshape(-1, 4)
-        labels = torch.tensor([data.classes.index(b.label) + 1 for b in boxes], dtype=torch.int64)
-        if theta is not None:
-            xyxy, keep = warp_boxes(xyxy, theta[row], size)
-            labels = labels[keep]
-        targets.append({"boxes": xyxy.to(device), "labels": labels.to(device)})
-    counts = torch.tensor([len(t["labels"]) for t in targets], device=device)
-    return counts, targets
+        return (x, *self.targets(self.data, idx, theta, self.device))

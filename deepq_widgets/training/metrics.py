@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..contracts import Metrics
+
 NEGATIVE_NAMES = {"normal", "negative", "no_finding", "healthy", "none", "benign"}
 
 
@@ -44,16 +46,16 @@ def confusion_counts(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     return {"sensitivity": sens, "specificity": spec, "precision": prec, "recall": sens, "accuracy": acc, "f1": f1, "dor": dor}
 
 
-def single_label(probs: np.ndarray, truth: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+def single_label(probs: np.ndarray, truth: np.ndarray, classes: Sequence[str]) -> Metrics:
     """probs (N, K) softmax, truth (N,) class indices."""
     out = {"accuracy": float((probs.argmax(1) == truth).mean())}
     aucs = [a for k in range(probs.shape[1]) if (a := _auroc((truth == k).astype(int), probs[:, k])) is not None]
-    out["auroc"] = float(np.mean(aucs)) if aucs else float("nan")
+    out["auroc"] = float(np.mean(aucs)) if aucs else None
     if probs.shape[1] == 2:
         pos = positive_index(classes)
         counts = confusion_counts((truth == pos).astype(int), (probs.argmax(1) == pos).astype(int))
         out["sensitivity"], out["specificity"] = counts["sensitivity"], counts["specificity"]
-    return out
+    return Metrics(headline=out)
 
 
 def best_thresholds(probs: np.ndarray, truth: np.ndarray) -> list[float]:
@@ -69,24 +71,16 @@ def best_thresholds(probs: np.ndarray, truth: np.ndarray) -> list[float]:
     return out
 
 
-def multi_label(
-    probs: np.ndarray, truth: np.ndarray, classes: Sequence[str], thresholds: Sequence[float] | None = None
-) -> dict[str, float]:
+def multi_label(probs: np.ndarray, truth: np.ndarray, classes: Sequence[str], thresholds: Sequence[float] | None = None) -> Metrics:
     """probs (N, K) sigmoid, truth (N, K) multi-hot."""
     thresholds = list(thresholds) if thresholds is not None else best_thresholds(probs, truth)
-    out: dict[str, float] = {}
-    aucs, f1s = [], []
+    per_class = {}
     for k, name in enumerate(classes):
-        auc = _auroc(truth[:, k], probs[:, k])
         f1 = confusion_counts(truth[:, k], (probs[:, k] >= thresholds[k]).astype(int))["f1"]
-        out[f"auroc_{name}"] = auc if auc is not None else float("nan")
-        out[f"f1_{name}"] = f1
-        f1s.append(f1)
-        if auc is not None:
-            aucs.append(auc)
-    out["auroc"] = float(np.mean(aucs)) if aucs else float("nan")
-    out["f1"] = float(np.mean(f1s))
-    return out
+        per_class[name] = {"auroc": _auroc(truth[:, k], probs[:, k]), "f1": f1}
+    aucs = [row["auroc"] for row in per_class.values() if row["auroc"] is not None]
+    headline = {"auroc": float(np.mean(aucs)) if aucs else None, "f1": float(np.mean([row["f1"] for row in per_class.values()]))}
+    return Metrics(headline=headline, per_class=per_class)
 
 
 def per_class_table(scores: np.ndarray, decided: np.ndarray, truth: np.ndarray, classes: Sequence[str]) -> list[dict]:
@@ -148,16 +142,15 @@ def average_precision(preds: list[dict], targets: list[dict], label: int, iou: f
     return float(np.mean(sampled)), recall, precision
 
 
-def detection(preds: list[dict], targets: list[dict], classes: Sequence[str]) -> dict[str, float]:
+def detection(preds: list[dict], targets: list[dict], classes: Sequence[str]) -> Metrics:
     """mAP@0.5 over classes that occur, plus AP per class; labels are 1..K as in the detector."""
-    out, aps = {}, []
+    per_class = {}
     for k, name in enumerate(classes, start=1):
         ap, _, _ = average_precision(preds, targets, k)
         if ap is not None:
-            out[f"ap50_{name}"] = ap
-            aps.append(ap)
-    out["map50"] = float(np.mean(aps)) if aps else 0.0
-    return out
+            per_class[name] = {"ap50": ap}
+    aps = [row["ap50"] for row in per_class.values()]
+    return Metrics(headline={"map50": float(np.mean(aps)) if aps else 0.0}, per_class=per_class)
 
 
 # -- segmentation ------------------------------------------------------------------------------
@@ -170,15 +163,13 @@ def pixel_counts(pred: np.ndarray, truth: np.ndarray, n_classes: int) -> np.ndar
     return out
 
 
-def segmentation(counts: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+def segmentation(counts: np.ndarray, classes: Sequence[str]) -> Metrics:
     """Dice and IoU per foreground class (index 0 is background) and their means."""
-    out, dices, ious = {}, [], []
+    per_class = {}
     for k, name in enumerate(classes, start=1):
         tp, fp, fn = counts[k]
         dice = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
         iou = tp / (tp + fp + fn) if tp + fp + fn else 1.0
-        out[f"dice_{name}"], out[f"iou_{name}"] = float(dice), float(iou)
-        dices.append(dice)
-        ious.append(iou)
-    out["dice"], out["iou"] = float(np.mean(dices)), float(np.mean(ious))
-    return out
+        per_class[name] = {"dice": float(dice), "iou": float(iou)}
+    means = {m: float(np.mean([row[m] for row in per_class.values()])) for m in ("dice", "iou")}
+    return Metrics(headline=means, per_class=per_class)

@@ -10,42 +10,17 @@ a fifth of training, clamped to a safe band around the policy rate.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
 
+from ..contracts import Plan
 from ..presets import Preset
 from ..spec import Augmentation, Modality, Schedule, TaskSpec, Tuning
+
+__all__ = ["Plan", "auto_augment", "make_plan"]
 
 STEP_BUDGET = 240  # optimizer steps an Auto run aims for
 MIN_EPOCHS, MAX_EPOCHS = 6, 40
 LR_FIND_SHARE = 0.2  # the finder's iterations, as a share of the training steps
 LR_FIND_MIN_ITERS = 24
-
-
-@dataclass
-class Plan:
-    epochs: int
-    batch_size: int
-    lr: float
-    schedule: Schedule
-    weight_decay: float
-    momentum: float
-    early_stop: bool
-    patience: int
-    augment: Augmentation
-    lr_find_iters: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["schedule"] = self.schedule.value
-        d["augment"] = self.augment.model_dump(mode="json")
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Plan:
-        """The inverse of `to_dict`; other keys (a plan event carries the device and more) are ignored."""
-        known = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
-        return cls(**known | {"schedule": Schedule(data["schedule"]), "augment": Augmentation.model_validate(data["augment"])})
 
 
 def make_plan(spec: TaskSpec, n_train: int, channels: int, preset: Preset | None = None) -> Plan:

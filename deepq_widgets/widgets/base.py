@@ -2,34 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import ipywidgets as w
 
 from ..wizard import Step, Wizard
 
 
-class StepView:
-    """A view of one step. `refresh()` copies wizard state into the widgets; handlers send actions.
+class UserChanges:
+    """Tells a user's change from a view's own update, so that handlers do not echo it back.
 
-    `_syncing` is set while refresh() writes widget values, so handlers can tell a user's
-    change from the view's own update and do not echo it back as an action.
+    changes = UserChanges()
+    changes.observe(dropdown, self._on_choice)   # called for the user's changes only
+    with changes.quiet():                        # the view's own writes
+        dropdown.value = state.dataset
     """
+
+    def __init__(self) -> None:
+        self.muted = False
+
+    @contextmanager
+    def quiet(self) -> Iterator[None]:
+        muted, self.muted = self.muted, True
+        try:
+            yield
+        finally:
+            self.muted = muted
+
+    def observe(self, widget: w.Widget, handler: Callable[..., Any], names: str = "value") -> None:
+        widget.observe(lambda change: None if self.muted else handler(change), names)
+
+
+class StepView:
+    """A view of one step. `refresh()` copies wizard state into the widgets (quietly); handlers send actions."""
 
     step: Step
 
     def __init__(self, wizard: Wizard):
         self.wizard = wizard
-        self._syncing = False
+        self.changes = UserChanges()
         self.widget: w.Widget = w.VBox()
-
-    @contextmanager
-    def syncing(self):
-        self._syncing = True
-        try:
-            yield
-        finally:
-            self._syncing = False
 
     @property
     def status(self) -> str:

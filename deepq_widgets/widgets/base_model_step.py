@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ..spec import TASK_TITLES
+from .. import kinds
 from ..wizard import Step, Wizard
 from .base import StepView
 from .style import esc
 
 
 def describe(card) -> str:
-    metrics = ", ".join(f"{k} {v:.3f}" for k, v in card.metrics.items() if isinstance(v, float) and "_" not in k)
+    metrics = ", ".join(f"{k} {v:.3f}" for k, v in card.metrics.headline.items() if v is not None)
     return (
-        f"<b>{esc(card.name)}</b> <span class='dq-muted'>({esc(card.id)})</span><br>{esc(TASK_TITLES[card.task])} · {esc(card.arch)} · "
+        f"<b>{esc(card.name)}</b> <span class='dq-muted'>({esc(card.id)})</span><br>{esc(kinds.get(card.task).title)} · {esc(card.arch)} · "
         f"classes {esc(', '.join(card.classes))} · trained on {esc(card.dataset)}<br>{esc(metrics)}"
     )
 
@@ -25,16 +25,16 @@ class BaseModelStep(StepView):
         super().__init__(wizard)
         self.choice = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
         self.info = w.HTML()
-        self.choice.observe(self._on_choice, "value")
+        self.changes.observe(self.choice, self._on_choice)
         self.widget = w.VBox([w.HTML("<h2>Choose a model to retrain</h2>"), self.choice, self.info])
 
     def _on_choice(self, change=None) -> None:
-        if not self._syncing and self.choice.value:
+        if self.choice.value:
             self.wizard.update(base_model=self.choice.value)
 
     def refresh(self) -> None:
         cards = self.wizard.context.base_models()
-        with self.syncing():
+        with self.changes.quiet():
             self.choice.options = [(f"{c.name} — {c.arch} — {', '.join(c.classes)}", c.id) for c in cards.values()]
             self.choice.value = self.wizard.state.base_model if self.wizard.state.base_model in cards else None
         chosen = cards.get(self.wizard.state.base_model or "")

@@ -29,7 +29,7 @@ class DatasetStep(StepView):
         self.prev_btn, self.next_btn = w.Button(description="‹ Previous page"), w.Button(description="Next page ›")
         self.page_label = w.Label()
         self.identifiers = w.Checkbox(value=False, description="Show patient identifiers", indent=False)
-        self.choice.observe(self._on_choice, "value")
+        self.changes.observe(self.choice, self._on_choice)
         self.page_size.observe(self._on_page_size, "value")
         self.identifiers.observe(lambda change: self._draw_preview(), "value")
         self.prev_btn.on_click(lambda _: self._turn(-1))
@@ -39,9 +39,8 @@ class DatasetStep(StepView):
 
     # -- actions ---------------------------------------------------------------------------------
     def _on_choice(self, change=None) -> None:
-        if not self._syncing:
-            self.page = 0
-            self.wizard.update(dataset=self.choice.value)
+        self.page = 0
+        self.wizard.update(dataset=self.choice.value)
 
     def _on_page_size(self, change=None) -> None:
         self.page = 0
@@ -63,7 +62,7 @@ class DatasetStep(StepView):
             self.summary.value = "<i>Scanning the workspace datasets…</i>"
             return
         fitting, unfit = self.wizard.dataset_choices()
-        with self.syncing():
+        with self.changes.quiet():
             self.choice.options = [("— choose —", None)] + [(name, name) for name in fitting]
             self.choice.value = self.wizard.state.dataset if self.wizard.state.dataset in fitting else None
         preset = self.wizard.context.presets.get(self.wizard.state.preset or "") if self.wizard.state.flow is Flow.specialized else None

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from ..spec import Augmentation, Hyperparameters, Schedule, Search, SearchMethod, SpecError, field_bounds
 from ..wizard import Wizard
+from .base import UserChanges
 from .style import esc
 
 LABELS = {
@@ -60,13 +61,11 @@ class Section:
     def __init__(self, model: type[BaseModel], setter: Callable[..., None], error: w.HTML, skip: tuple[str, ...] = ()):
         self.model, self.setter, self.error = model, setter, error
         self.fields = {name: field_widget(model, name) for name in model.model_fields if name not in skip}
-        self._syncing = False
+        self.changes = UserChanges()
         for name, widget in self.fields.items():
-            widget.observe(lambda change, name=name: self._on_change(name, change), "value")
+            self.changes.observe(widget, lambda change, name=name: self._on_change(name, change))
 
     def _on_change(self, name: str, change) -> None:
-        if self._syncing:
-            return
         try:
             self.setter(**{name: change["new"]})
             self.error.value = ""
@@ -74,13 +73,10 @@ class Section:
             self.error.value = f"<div class='dq-reason'>{esc(exc)}</div>"
 
     def show(self, values: BaseModel) -> None:
-        self._syncing = True
-        try:
+        with self.changes.quiet():
             for name, widget in self.fields.items():
                 value = getattr(values, name)
                 widget.value = value.value if hasattr(value, "value") else value
-        finally:
-            self._syncing = False
 
     def rows(self, names: list[str]) -> list[w.Widget]:
         return [self.fields[n] for n in names if n in self.fields]

@@ -56,18 +56,11 @@ class ModelList:
 
     def refresh(self) -> None:
         models = self.store.models()
-        options = [(f"{m['name']} — {m['card']['task']} — {m['card']['arch']}", m["id"]) for m in models]
+        options = [(f"{m.name} — {m.task} — {m.arch}", m.id) for m in models]
         if options != list(self.choice.options):
             self.choice.options = options
         rows = [
-            {
-                "model": m["id"],
-                "task": m["card"]["task"],
-                "network": m["card"]["arch"],
-                "classes": ", ".join(m["card"]["classes"]),
-                "dataset": m["card"].get("dataset"),
-                **{k: v for k, v in m["card"]["metrics"].items() if "_" not in k},
-            }
+            {"model": m.id, "task": m.task, "network": m.arch, "classes": ", ".join(m.classes), "dataset": m.dataset, **m.metrics.headline}
             for m in models
         ]
         columns = list(dict.fromkeys(k for r in rows for k in r))

@@ -38,27 +38,24 @@ class ModelStep(StepView):
         self.form = HyperForm(wizard)
         self.auto_box = w.VBox([self.size, self.modality, self.recommendation])
         self.body = w.VBox()
-        self.manual.observe(self._on_tuning, "value")
-        self.optimized.observe(self._on_tuning, "value")
-        self.size.observe(self._on_prefs, "value")
-        self.modality.observe(self._on_prefs, "value")
+        for widget, handler in ((self.manual, self._on_tuning), (self.optimized, self._on_tuning)):
+            self.changes.observe(widget, handler)
+        for widget in (self.size, self.modality):
+            self.changes.observe(widget, self._on_prefs)
         self.widget = w.VBox([w.HTML("<h2 class='dq-model-title'>Select model</h2>"), self.body])
 
     def _on_tuning(self, change=None) -> None:
-        if self._syncing:
-            return
         general = self.wizard.state.flow is Flow.general
         manual = self.manual.value if general else not self.optimized.value
         self.wizard.update(tuning=Tuning.manual if manual else Tuning.auto)
 
     def _on_prefs(self, change=None) -> None:
-        if not self._syncing:
-            self.wizard.set_auto(size=self.size.value, modality=self.modality.value)
+        self.wizard.set_auto(size=self.size.value, modality=self.modality.value)
 
     def refresh(self) -> None:
         s = self.wizard.state
         general = s.flow is Flow.general
-        with self.syncing():
+        with self.changes.quiet():
             self.manual.value = s.tuning is Tuning.manual
             self.optimized.value = s.tuning is Tuning.auto
             self.size.value, self.modality.value = s.auto.size, s.auto.modality.value

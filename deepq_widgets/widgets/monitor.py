@@ -10,7 +10,9 @@ import time
 
 import ipywidgets as w
 
-from .. import plots
+from .. import kinds
+from ..contracts import EpochEvent
+from ..insight import loss_chart, metric_chart
 from ..store import RUNNING, WAITING, Store, TaskRow
 from ..tasks import stop
 from ..workspace import Workspace
@@ -62,7 +64,7 @@ class Monitor:
         epochs = task.epochs or "?"
         text = (
             f"Epoch {task.epoch} / {epochs} · elapsed {duration(task.elapsed(time.time()))} · compute {duration(task.compute_s)}"
-            + "".join(f" · {esc(k)} {v:.3f}" for k, v in task.metrics.items() if isinstance(v, float) and "_" not in k)
+            + "".join(f" · {esc(k)} {task.metrics[k]:.3f}" for k in kinds.get(task.spec.task).headline if task.metrics.get(k) is not None)
         )
         _set(self.status, "value", f"<div class='dq-muted'>{text}</div>")
         active = task.state in (WAITING, RUNNING)
@@ -73,15 +75,14 @@ class Monitor:
         self._draw_curves(store, task)
 
     def _draw_curves(self, store: Store, task: TaskRow) -> None:
-        epochs = store.events(task.id, "epoch")
+        epochs = store.events(task.id, EpochEvent)
         if len(epochs) == self._epochs_drawn:
             return
         self._epochs_drawn = len(epochs)
         if not epochs:
             return
-        keys = [k for k in epochs[-1]["metrics"] if "_" not in k]
-        self.loss_plot.value = plots.curves(epochs, ["train_loss", "valid_loss"], "Loss", "loss")
-        self.metric_plot.value = plots.curves(epochs, keys, "Validation metrics", "value")
+        self.loss_plot.value = loss_chart(epochs)
+        self.metric_plot.value = metric_chart(epochs)
 
 
 def error_html(task: TaskRow) -> str:

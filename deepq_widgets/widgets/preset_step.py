@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ..spec import TASK_TITLES
+from .. import kinds
 from ..wizard import Step, Wizard
 from .base import StepView
 from .style import card, esc, mark_selected
@@ -18,7 +18,7 @@ class PresetStep(StepView):
         self.cards = {}
         for pid, p in wizard.context.presets.items():
             body = (
-                f"{esc(TASK_TITLES[p.task])} ({len(p.classes)})<br>{esc(p.image)}<br><i>{esc(', '.join(p.classes))}</i><br>"
+                f"{esc(kinds.get(p.task).title)} ({len(p.classes)})<br>{esc(p.image)}<br><i>{esc(', '.join(p.classes))}</i><br>"
                 f"Needs: {esc(p.dataset.format.upper())}, at least {p.dataset.min_cases} cases.<br>{esc(p.dataset.help)}"
             )
             self.cards[pid] = card(p.title, body, lambda pid=pid: self.wizard.update(preset=pid))

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
-from ..spec import TASK_TITLES, SpecError, TaskSpec, Tuning
+from .. import kinds
+from ..spec import SpecError, TaskSpec, Tuning
 from ..wizard import Step, Wizard
 from .base import StepView
 from .style import download_link, esc
@@ -25,8 +26,8 @@ class StartStep(StepView):
         self.download = w.HTML()
         self.start = w.Button(description="Start", button_style="primary", disabled=True)
         self.result = w.HTML()
-        self.name.observe(self._on_name, "value")
-        self.description.observe(self._on_description, "value")
+        self.changes.observe(self.name, self._on_name)
+        self.changes.observe(self.description, self._on_description)
         self.start.on_click(self._on_start)
         self.widget = w.VBox(
             [
@@ -42,12 +43,10 @@ class StartStep(StepView):
         )
 
     def _on_name(self, change=None) -> None:
-        if not self._syncing:
-            self.wizard.update(name=self.name.value)
+        self.wizard.update(name=self.name.value)
 
     def _on_description(self, change=None) -> None:
-        if not self._syncing:
-            self.wizard.update(description=self.description.value)
+        self.wizard.update(description=self.description.value)
 
     def _on_start(self, _=None) -> None:
         try:
@@ -64,7 +63,7 @@ class StartStep(StepView):
 
     def refresh(self) -> None:
         s = self.wizard.state
-        with self.syncing():
+        with self.changes.quiet():
             self.name.value, self.description.value = s.name, s.description
         reason = self.wizard.step_problem(Step.start)
         self.check.value = f"<div class='dq-reason'>{esc(reason)}</div>" if reason else "<div class='dq-ok'>✓ name available</div>"
@@ -96,7 +95,7 @@ def summary(spec: TaskSpec) -> str:
     ) or f"{spec.model.arch or 'chosen by Auto select at start'} ({spec.model.pretrain})"
     rows = [
         ("Flow", spec.flow.value),
-        ("Task", TASK_TITLES[spec.task]),
+        ("Task", kinds.get(spec.task).title),
         ("Preset", spec.preset or "–"),
         ("Dataset", spec.dataset),
         ("Network", network),

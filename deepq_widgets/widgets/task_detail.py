@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import ipywidgets as w
 
-from .. import report
+from .. import kinds, report
+from ..contracts import AnyEvent, DataEvent, DataProblemsEvent, EpochEvent, PlanEvent
 from ..insight import diagnose_fit
 from ..store import Store
 from ..workspace import Workspace
@@ -34,44 +33,36 @@ class TaskDetail:
         if key == self._shown:
             return
         self._shown = key
-        spec_json = json.dumps(task.spec, indent=2)
+        spec_json = task.spec.model_dump_json(indent=2)
         link = download_link(f"{task.name}.json", spec_json.encode(), "application/json", "task file")
         self.spec.value = f"{link}<pre style='font-size:11px'>{esc(spec_json)}</pre>"
-        self.data.value = data_html(events)
-        epochs = [e for e in events if e["kind"] == "epoch"]
+        self.data.value = data_html(events, kinds.get(task.spec.task))
+        epochs = [e for e in events if isinstance(e, EpochEvent)]
         verdict, why = diagnose_fit(epochs)
-        plan = next((e for e in events if e["kind"] == "plan"), None)
-        notes = "".join(f"<li>{esc(n)}</li>" for n in (plan or {}).get("notes", []))
+        plans = [e.plan for e in events if isinstance(e, PlanEvent)]  # the latest: what a resumed run trains with
+        notes = "".join(f"<li>{esc(n)}</li>" for n in (plans[-1].notes if plans else []))
         self.training.value = f"<b>{esc(verdict.capitalize())}</b>: {esc(why)}<ul class='dq-muted'>{notes}</ul>"
-        evaluation = report.load_evaluation(self.workspace.tasks / str(task_id))
+        evaluation = report.load_evaluation(self.workspace.task_dir(task_id))
         if evaluation is None:
             self.evaluation.value = "<i>The evaluation appears when the task finishes.</i>"
             self.charts.children, self.gallery.value = [], ""
             return
-        html_report = report.build_report(task.summary() | {"spec": task.spec}, events, evaluation)
+        html_report = report.build_report(task, events, evaluation)
         download = download_link(f"{task.name}-report.html", html_report.encode(), "text/html", "report (HTML)")
         self.evaluation.value = download + report.per_class_html(evaluation)
         self.charts.children = [w.Image(value=png, format="png") for png in report.charts(evaluation).values()]
         self.gallery.value = report.gallery_html(evaluation)
 
 
-def data_html(events: list[dict]) -> str:
-    data = next((e for e in events if e["kind"] == "data"), None)
+def data_html(events: list[AnyEvent], kind: kinds.TaskKind) -> str:
+    data = next((e.statistics for e in events if isinstance(e, DataEvent)), None)
     if data is None:
         return "<i>Data statistics appear once the data is prepared.</i>"
-    rows = "".join(
-        f"<tr><td>{esc(c)}</td><td>{n}</td><td>{data['valid_counts'].get(c, 0)}</td></tr>" for c, n in data["train_counts"].items()
-    )
-    extra = ""
-    if "boxes" in data:
-        b = data["boxes"]
-        sides = f"side {b['side_px_p10']:.0f}–{b['side_px_p90']:.0f} px (median {b['side_px_median']:.0f})"
-        extra = f"<p>{b['count']} boxes, {b['per_image_mean']:.2f} per image; {sides}</p>"
-    if "mask_area_fraction" in data:
-        extra = "<p>Mask area: " + ", ".join(f"{esc(c)} {v:.1%}" for c, v in data["mask_area_fraction"].items()) + " of the image</p>"
-    problems = [p for e in events if e["kind"] == "data_problems" for p in e["problems"]] + data.get("problems", [])
+    rows = "".join(f"<tr><td>{esc(c)}</td><td>{n}</td><td>{data.valid_counts.get(c, 0)}</td></tr>" for c, n in data.train_counts.items())
+    extra = "".join(f"<p>{esc(line)}</p>" for line in kind.describe_statistics(data))
+    problems = [p for e in events if isinstance(e, DataProblemsEvent) for p in e.problems] + data.problems
     problem_html = "<div class='dq-problem'>" + "<br>".join(esc(p) for p in problems[:10]) + "</div>" if problems else ""
     return (
-        f"<p>{data['train']} training and {data['valid']} validation cases. {esc(data['split'])}</p>"
+        f"<p>{data.train} training and {data.valid} validation cases. {esc(data.split)}</p>"
         f"<table class='dq-table'><tr><th>class</th><th>train</th><th>valid</th></tr>{rows}</table>{extra}{problem_html}"
     )

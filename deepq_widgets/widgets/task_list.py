@@ -7,6 +7,7 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from ..store import STATES, Store
+from .base import UserChanges
 
 FILTERS = ["All", *[s.capitalize() for s in STATES]]
 
@@ -17,14 +18,13 @@ class TaskList:
         self.filter = w.ToggleButtons(options=FILTERS, value="All", style={"button_width": "86px"})
         self.choice = w.Select(options=[], rows=10, layout=w.Layout(width="100%"))
         self.filter.observe(lambda change: self.refresh_from(self._store), "value")
-        self.choice.observe(self._on_choice, "value")
+        self.changes = UserChanges()
+        self.changes.observe(self.choice, self._on_choice)
         self.widget = w.VBox([self.filter, self.choice])
         self._store: Store | None = None
-        self._syncing = False
 
     def _on_choice(self, change=None) -> None:
-        if not self._syncing:
-            self.on_select(self.choice.value)
+        self.on_select(self.choice.value)
 
     def refresh_from(self, store: Store | None) -> None:
         self._store = store
@@ -33,13 +33,10 @@ class TaskList:
         states = None if self.filter.value == "All" else (self.filter.value.lower(),)
         options = [(f"#{t.id} {t.name} — {t.state.capitalize()} — {t.progress:.0%}", t.id) for t in store.tasks(states)]
         if options != list(self.choice.options):
-            self._syncing = True
-            try:
+            with self.changes.quiet():
                 keep = self.choice.value
                 self.choice.options = options
                 self.choice.value = keep if keep in [v for _, v in options] else None
-            finally:
-                self._syncing = False
 
     def select(self, task_id: int) -> None:
         self.filter.value = "All"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .. import zoo
+from .. import kinds, zoo
 from ..spec import ModelChoice
 from ..wizard import Wizard
 from ..workspace import Workspace
+from .base import UserChanges
 from .style import esc, table
 
 TABLE_ROWS = 60
@@ -22,12 +23,12 @@ class ZooBrowser:
         self.variant = w.Select(options=[], rows=12, description="Variant", layout=w.Layout(width="360px"))
         self.pretrain = w.RadioButtons(options=[], description="Pretraining", layout=w.Layout(width="420px"))
         self.compare = w.HTML()
-        self._syncing = False
+        self.changes = UserChanges()
         for widget in (self.search, self.offline):
-            widget.observe(self._on_filter, "value")
-        self.family.observe(self._on_family, "value")
-        self.variant.observe(self._on_variant, "value")
-        self.pretrain.observe(self._on_pretrain, "value")
+            self.changes.observe(widget, self._on_filter)
+        self.changes.observe(self.family, self._on_family)
+        self.changes.observe(self.variant, self._on_variant)
+        self.changes.observe(self.pretrain, self._on_pretrain)
         self.widget = w.VBox(
             [
                 w.HTML("<h3>Select a model</h3>"),
@@ -40,22 +41,21 @@ class ZooBrowser:
 
     def entries(self) -> list[zoo.ZooEntry]:
         task = self.wizard.task_type()
-        return zoo.query(task=task.value if task else None, text=self.search.value, offline=self.offline.value, workspace=self.workspace)
+        found = zoo.query(fits=kinds.get(task).fits_network if task else None, text=self.search.value)
+        return zoo.offline_entries(found, self.workspace) if self.offline.value else found
 
     # -- actions -------------------------------------------------------------------------------
     def _on_filter(self, change=None) -> None:
         self.refresh()
 
     def _on_family(self, change=None) -> None:
-        if not self._syncing:
-            self._fill_variants()
+        self._fill_variants()
 
     def _on_variant(self, change=None) -> None:
-        if not self._syncing:
-            self._fill_pretraining()
+        self._fill_pretraining()
 
     def _on_pretrain(self, change=None) -> None:
-        if not self._syncing and self.pretrain.value:
+        if self.pretrain.value:
             arch, source = self.pretrain.value
             self.wizard.update(model=ModelChoice(arch=arch, pretrain=source))
 
@@ -65,12 +65,9 @@ class ZooBrowser:
         families = sorted({e.family for e in entries})
         chosen = self.wizard.state.model.arch
         current = zoo.get(chosen) if chosen and zoo.is_known(chosen) else None
-        self._syncing = True
-        try:
+        with self.changes.quiet():
             self.family.options = [(f"{f} ({sum(e.family == f for e in entries)})", f) for f in families]
             self.family.value = current.family if current and current.family in families else (families[0] if families else None)
-        finally:
-            self._syncing = False
         self._fill_variants()
         self.compare.value = comparison(entries[:TABLE_ROWS], self.workspace) + (
             f"<div class='dq-muted'>{len(entries)} matching entries; the first {TABLE_ROWS} are shown.</div>"
@@ -83,12 +80,9 @@ class ZooBrowser:
         variants = list(dict.fromkeys(e.variant for e in entries))
         chosen = self.wizard.state.model.arch
         current = zoo.get(chosen).variant if chosen and zoo.is_known(chosen) else None
-        self._syncing = True
-        try:
+        with self.changes.quiet():
             self.variant.options = variants
             self.variant.value = current if current in variants else (variants[0] if variants else None)
-        finally:
-            self._syncing = False
         self._fill_pretraining()
 
     def _fill_pretraining(self) -> None:
@@ -103,12 +97,9 @@ class ZooBrowser:
                     options.append((f"{title} (your pretraining)", (tags[0].name, source_id)))
             options.append(("None — train from scratch", (tags[0].name, "none")))
         m = self.wizard.state.model
-        self._syncing = True
-        try:
+        with self.changes.quiet():
             self.pretrain.options = options
             self.pretrain.value = (m.arch, m.pretrain) if (m.arch, m.pretrain) in [v for _, v in options] else None
-        finally:
-            self._syncing = False
 
 
 def comparison(entries: list[zoo.ZooEntry], workspace: Workspace | None) -> str:

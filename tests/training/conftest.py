@@ -55,10 +55,11 @@ def general_spec(ws, capsys, task: str, dataset: str, name: str, *argv: str, **o
 
 def run_in_process(ws, spec: dict):
     """Submit and run one task here (not in a worker); returns (final task row, store)."""
+    from deepq_widgets.spec import parse_spec
     from deepq_widgets.training.runner import run_task
 
     store = Store(ws.db_path)
-    task_id = store.submit(spec)
+    task_id = store.submit(parse_spec(spec))
     task = store.claim_next(os.getpid())
     assert task.id == task_id
     run_task(ws, store, task)

@@ -39,7 +39,7 @@ def test_onnx_and_torchscript_give_the_same_logits(trained):
     np.testing.assert_allclose(script(x).detach().numpy(), expected, atol=1e-5)
     weights = export_model(ws, model_id, "safetensors", "exports")
     assert weights.read_bytes() == (ws.models / model_id / "model.safetensors").read_bytes()
-    assert json.loads((weights.parent / f"{model_id}.json").read_text())["classes"] == card["classes"]
+    assert json.loads((weights.parent / f"{model_id}.json").read_text())["classes"] == card.classes
     with pytest.raises(ValueError, match="outside the workspace"):
         export_model(ws, model_id, "onnx", "/tmp/elsewhere")
 
@@ -54,3 +54,18 @@ def test_predict_scores_and_heatmaps(trained, capsys):
     assert main(["predict", "--workspace", str(ws.root), model_id, "--dataset", "ultrasound_lesions", "--heatmaps", "heat"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out) == 120 and len(list((ws.root / "heat").glob("*.heatmap.png"))) == 120
+
+
+def test_prediction_feeds_the_network_the_tensor_training_saw(trained):
+    """One preprocessing function: predict on a training image sees exactly the training input (before augmentation)."""
+    from deepq_widgets.data.cache import build_cache
+    from deepq_widgets.data.catalog import scan_dataset
+    from deepq_widgets.training.loaders import BatchLoader
+
+    ws, model_id = trained
+    _, card = load_model(ws, model_id)
+    data = build_cache(scan_dataset(ws, card.dataset), ws.root / "cache", card.image_size, card.windows, channels=card.channels)
+    loader = BatchLoader(data, range(len(data.cases)), lambda *_: (), 4, card.mean, card.std)
+    for i in (0, len(data.cases) // 2, len(data.cases) - 1):
+        (x,) = loader.batch(np.array([i]))
+        assert torch.equal(preprocess(data.cases[i].image, card), x)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from deepq_widgets.contracts import DataEvent, EpochEvent, ModelEvent, PlanEvent, SearchTrialEvent
 from deepq_widgets.store import FINISHED
 from tests.training.conftest import general_spec, make_spec, run_in_process
 
@@ -75,8 +76,8 @@ def test_detection_csv(demo_copy, capsys):
     row, store = run_in_process(demo_copy, spec)
     metrics = finished(row)
     assert metrics["map50"] > 0.4
-    stats = next(e for e in store.events(row.id, "data"))
-    assert stats["boxes"]["count"] > 50
+    stats = next(e for e in store.events(row.id, DataEvent))
+    assert stats.statistics.boxes.count > 50
 
 
 @pytest.mark.parametrize(
@@ -106,8 +107,8 @@ def test_presets_learn_with_offline_weights(demo_copy, capsys, preset, dataset, 
     row, store = run_in_process(demo_copy, spec)
     metrics = finished(row)
     assert metrics[key] > floor, metrics
-    data = next(e for e in store.events(row.id, "data"))
-    assert data["grouped_by"] == "patient"  # slices of a study never straddle the split
+    data = next(e for e in store.events(row.id, DataEvent))
+    assert data.statistics.grouped_by == "patient"  # slices of a study never straddle the split
 
 
 def searched_run(ws, capsys, method: str, trials: int, epochs: int):
@@ -131,25 +132,25 @@ def searched_run(ws, capsys, method: str, trials: int, epochs: int):
 
 def test_random_search_runs_optuna_trials(demo_copy, capsys):
     row, store = searched_run(demo_copy, capsys, "random", trials=3, epochs=4)
-    trials = store.events(row.id, "search_trial")
-    assert len(trials) == 3 and len({t["params"]["lr"] for t in trials}) == 3
-    plan = next(e for e in store.events(row.id, "plan"))
-    chosen = min((t for t in trials if not t["pruned"]), key=lambda t: t["valid_loss"])["params"]
-    assert plan["lr"] == chosen["lr"] and any("Search" in n for n in plan["notes"])
+    trials = store.events(row.id, SearchTrialEvent)
+    assert len(trials) == 3 and len({t.params["lr"] for t in trials}) == 3
+    plan = next(e for e in store.events(row.id, PlanEvent))
+    chosen = min((t for t in trials if not t.pruned), key=lambda t: t.valid_loss).params
+    assert plan.plan.lr == chosen["lr"] and any("Search" in n for n in plan.plan.notes)
 
 
 def test_population_based_training_continues_from_the_winner(demo_copy, capsys):
     row, store = searched_run(demo_copy, capsys, "pbt", trials=4, epochs=6)
-    reports = store.events(row.id, "search_trial")
-    assert len(reports) == 4 * 2 and {r["round"] for r in reports} == {0, 1}
-    copied = [r for r in reports if r["history"]]
-    assert len(copied) == 1 and copied[0]["round"] == 1  # the worst of four took the best one's weights
-    last = [r for r in reports if r["round"] == 1]
-    winner = min(last, key=lambda r: r["valid_loss"])
-    plan = next(e for e in store.events(row.id, "plan"))
-    assert plan["epochs"] == 6 - 2 and plan["lr"] == winner["params"]["lr"]
-    assert "Population-based" in " ".join(plan["notes"])
-    assert "winner" in next(e for e in store.events(row.id, "model"))["source"]
-    assert len(store.events(row.id, "epoch")) == 4
-    folder = demo_copy.tasks / str(row.id)
+    reports = store.events(row.id, SearchTrialEvent)
+    assert len(reports) == 4 * 2 and {r.round for r in reports} == {0, 1}
+    copied = [r for r in reports if r.history]
+    assert len(copied) == 1 and copied[0].round == 1  # the worst of four took the best one's weights
+    last = [r for r in reports if r.round == 1]
+    winner = min(last, key=lambda r: r.valid_loss)
+    plan = next(e for e in store.events(row.id, PlanEvent))
+    assert plan.plan.epochs == 6 - 2 and plan.plan.lr == winner.params["lr"]
+    assert "Population-based" in " ".join(plan.plan.notes)
+    assert "winner" in next(e for e in store.events(row.id, ModelEvent)).source
+    assert len(store.events(row.id, EpochEvent)) == 4
+    folder = demo_copy.task_dir(row.id)
     assert (folder / "search_winner.safetensors").is_file() and not (folder / "population").exists()

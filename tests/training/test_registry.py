@@ -6,6 +6,7 @@ import shutil
 import pytest
 from safetensors.torch import load_file
 
+from deepq_widgets.contracts import ModelEvent
 from deepq_widgets.store import FINISHED
 from deepq_widgets.training.checkpoint import weights_digest
 from deepq_widgets.training.registry import load_model, read_card
@@ -29,7 +30,7 @@ def test_finished_task_registers_and_retrain_starts_from_its_weights(demo_copy, 
     assert row.state == FINISHED, row.error
     folder = demo_copy.models / row.model_id
     assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.safetensors"]
-    card = read_card(demo_copy, row.model_id)
+    card = read_card(demo_copy, row.model_id).model_dump()
     for key in (
         "arch",
         "task",
@@ -74,8 +75,8 @@ def test_finished_task_registers_and_retrain_starts_from_its_weights(demo_copy, 
     assert retrain["model"]["arch"] == card["arch"] and retrain["image_size"] == card["image_size"]
     row2, store = run_in_process(demo_copy, retrain)
     assert row2.state == FINISHED, row2.error
-    start = next(e for e in store.events(row2.id, "model"))
-    assert start["source"] == f"registry:{row.model_id}" and start["weights_sha256"] == weights_digest(saved)
-    card2 = read_card(demo_copy, row2.model_id)
+    start = next(e for e in store.events(row2.id, ModelEvent))
+    assert start.source == f"registry:{row.model_id}" and start.weights_sha256 == weights_digest(saved)
+    card2 = read_card(demo_copy, row2.model_id).model_dump()
     assert card2["base_model"] == row.model_id and card2["classes"] == card["classes"] and card2["dataset"] == "ultrasound_more"
     assert json.loads((demo_copy.models / row2.model_id / "model.json").read_text())["format"] == "safetensors+json"

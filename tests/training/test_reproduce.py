@@ -33,21 +33,23 @@ SPEC = {
 
 def run_reference(ws) -> dict:
     """The figures of one run of SPEC: losses per epoch and the final validation metrics."""
+    from deepq_widgets.contracts import EpochEvent
+    from deepq_widgets.spec import parse_spec
     from deepq_widgets.store import Store
     from deepq_widgets.training.runner import run_task
 
     torch.set_num_threads(1)
     store = Store(ws.db_path)
-    task_id = store.submit(SPEC)
+    task_id = store.submit(parse_spec(SPEC))
     task = store.claim_next(os.getpid())
     run_task(ws, store, task)
     row = store.task(task_id)
     assert row.state == "finished", f"{row.error}\n{row.traceback}"
-    epochs = store.events(task_id, "epoch")
+    epochs = store.events(task_id, EpochEvent)
     return {
-        "train_loss": [e["train_loss"] for e in epochs],
-        "valid_loss": [e["valid_loss"] for e in epochs],
-        "metrics": {k: v for k, v in row.metrics.items() if isinstance(v, float) and not math.isnan(v)},
+        "train_loss": [e.train_loss for e in epochs],
+        "valid_loss": [e.valid_loss for e in epochs],
+        "metrics": {k: v for k, v in row.metrics.items() if v is not None and not math.isnan(v)},
     }
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from deepq_widgets.contracts import DataProblemsEvent, EpochEvent, StatusEvent
 from deepq_widgets.spec import TaskSpec
 from deepq_widgets.store import ERROR, FINISHED, RUNNING, STOPPED, Store
 from deepq_widgets.tasks import reap_interrupted, resume, stop, submit, worker_alive
@@ -68,27 +69,27 @@ def test_stop_ends_the_task_as_stopped(demo_copy, capsys):
     wait_for(lambda: store.task(task_id).state != RUNNING, timeout=60)
     row = store.task(task_id)
     assert row.state == STOPPED and row.epoch < 200
-    assert any(e["kind"] == "stop_requested" for e in store.events(task_id))
+    assert any(e.kind == "stop_requested" for e in store.events(task_id))
 
 
 def test_kill_9_mid_epoch_then_resume_finishes(demo_copy, capsys):
     task_id = submit(demo_copy, tiny_spec(demo_copy, capsys, "killed", 6))
     store = Store(demo_copy.db_path)
-    wait_for(lambda: len(store.events(task_id, "epoch")) >= 2)
+    wait_for(lambda: len(store.events(task_id, EpochEvent)) >= 2)
     pid = store.task(task_id).worker_pid
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not worker_alive(demo_copy), timeout=30)
     assert reap_interrupted(store) == [task_id]
     row = store.task(task_id)
     assert row.state == ERROR and f"deepq resume {task_id}" in row.error
-    done_before = {e["epoch"] for e in store.events(task_id, "epoch")}
+    done_before = {e.epoch for e in store.events(task_id, EpochEvent)}
     resume(demo_copy, task_id)
     wait_for(lambda: store.task(task_id).state in (FINISHED, ERROR))
     row = store.task(task_id)
     assert row.state == FINISHED, row.error
-    after = [e["epoch"] for e in store.events(task_id, "epoch")][len(done_before) :]
+    after = [e.epoch for e in store.events(task_id, EpochEvent)][len(done_before) :]
     assert after and min(after) > min(done_before) and max(after) == 5  # continued, not restarted
-    assert any("Resumed from the checkpoint" in e.get("message", "") for e in store.events(task_id, "status"))
+    assert any("Resumed from the checkpoint" in e.message for e in store.events(task_id, StatusEvent))
 
 
 def test_corrupt_image_is_skipped_and_reported(demo_copy, capsys):
@@ -103,7 +104,7 @@ def test_corrupt_image_is_skipped_and_reported(demo_copy, capsys):
     store = Store(demo_copy.db_path)
     wait_for(lambda: store.task(task_id).state in (FINISHED, ERROR))
     assert store.task(task_id).state == FINISHED
-    problems = [p for e in store.events(task_id, "data_problems") for p in e["problems"]]
+    problems = [p for e in store.events(task_id, DataProblemsEvent) for p in e.problems]
     assert any(victim.name in p for p in problems)
 
 

@@ -58,7 +58,7 @@ def coco_map50(preds, targets, categories):
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_map50_agrees_with_pycocotools(seed):
     preds, targets = random_detections(np.random.default_rng(seed))
-    assert detection(preds, targets, ["a", "b"])["map50"] == pytest.approx(coco_map50(preds, targets, [1, 2]), abs=1e-9)
+    assert detection(preds, targets, ["a", "b"]).headline["map50"] == pytest.approx(coco_map50(preds, targets, [1, 2]), abs=1e-9)
 
 
 def test_single_label_metrics_match_sklearn():
@@ -69,10 +69,10 @@ def test_single_label_metrics_match_sklearn():
     probs = np.clip(truth * 0.6 + rng.uniform(0, 0.6, 200), 0, 1)
     p = np.stack([1 - probs, probs], 1)
     m = single_label(p, truth, ["PTX", "normal"])
-    assert m["accuracy"] == pytest.approx(accuracy_score(truth, p.argmax(1)))
-    assert m["auroc"] == pytest.approx(roc_auc_score(truth, probs))
+    assert m.headline["accuracy"] == pytest.approx(accuracy_score(truth, p.argmax(1)))
+    assert m.headline["auroc"] == pytest.approx(roc_auc_score(truth, probs))
     # the positive class is PTX (index 0): sensitivity is recall of class 0
-    assert m["sensitivity"] == pytest.approx(((p.argmax(1) == 0) & (truth == 0)).sum() / (truth == 0).sum())
+    assert m.headline["sensitivity"] == pytest.approx(((p.argmax(1) == 0) & (truth == 0)).sum() / (truth == 0).sum())
 
 
 def test_multi_label_per_label_auroc_and_f1():
@@ -83,8 +83,8 @@ def test_multi_label_per_label_auroc_and_f1():
     probs = np.clip(truth * 0.5 + rng.uniform(0, 0.6, (100, 3)), 0, 1)
     m = multi_label(probs, truth, ["a", "b", "c"], thresholds=[0.5, 0.5, 0.5])
     for k, c in enumerate("abc"):
-        assert m[f"auroc_{c}"] == pytest.approx(roc_auc_score(truth[:, k], probs[:, k]))
-        assert m[f"f1_{c}"] == pytest.approx(f1_score(truth[:, k], probs[:, k] >= 0.5))
+        assert m.per_class[c]["auroc"] == pytest.approx(roc_auc_score(truth[:, k], probs[:, k]))
+        assert m.per_class[c]["f1"] == pytest.approx(f1_score(truth[:, k], probs[:, k] >= 0.5))
 
 
 def test_dice_and_iou():
@@ -93,7 +93,7 @@ def test_dice_and_iou():
     pred = np.zeros_like(truth)
     pred[0, :5, :4] = 1
     m = segmentation(pixel_counts(pred, truth, 2), ["organ"])
-    assert m["dice"] == pytest.approx(2 * 20 / (20 + 25)) and m["iou"] == pytest.approx(20 / 25)
+    assert m.headline["dice"] == pytest.approx(2 * 20 / (20 + 25)) and m.headline["iou"] == pytest.approx(20 / 25)
 
 
 def test_confusion_counts_dor():

@@ -3,19 +3,23 @@
 import pytest
 
 from deepq_widgets.context import CatalogCache
+from deepq_widgets.contracts import ModelCard
 from deepq_widgets.presets import load_presets
 from deepq_widgets.spec import SpecError, TaskType
-from deepq_widgets.wizard import BaseModelCard, Recommendation, Step, Wizard, WizardContext
+from deepq_widgets.wizard import Recommendation, Step, Wizard, WizardContext
 
-ICH = BaseModelCard(
-    "m1",
-    "ich v1",
-    TaskType.multi_label,
-    "tf_efficientnet_lite0.in1k",
-    ["subarachnoid", "subdural", "epidural", "intraparenchymal", "intraventricular"],
-    160,
-    ["brain", "subdural", "bone"],
-    "head_ct_hemorrhage",
+ICH = ModelCard(
+    id="m1",
+    name="ich v1",
+    task=TaskType.multi_label,
+    arch="tf_efficientnet_lite0.in1k",
+    classes=["subarachnoid", "subdural", "epidural", "intraparenchymal", "intraventricular"],
+    image_size=160,
+    channels=3,
+    windows=["brain", "subdural", "bone"],
+    mean=[0.5] * 3,
+    std=[0.5] * 3,
+    dataset="head_ct_hemorrhage",
 )
 
 
@@ -72,7 +76,7 @@ def test_general_flow_end_to_end(wizard):
     assert "already exists" in wizard.next()
     wizard.update(name="lesions v1", description="first try", seed=7)
     spec = wizard.spec()
-    assert (spec.flow.value, spec.task.value, spec.dataset, spec.model.arch, spec.image_size, spec.seed) == (
+    assert (spec.flow.value, spec.task, spec.dataset, spec.model.arch, spec.image_size, spec.seed) == (
         "general",
         "single_label",
         "ultrasound_lesions",
@@ -140,7 +144,7 @@ def test_retrain_flow_starts_from_the_model(wizard):
     wizard.update(flow="retrain")
     wizard.next()
     wizard.update(base_model="m1")
-    assert wizard.task_type() is TaskType.multi_label
+    assert wizard.task_type() == TaskType.multi_label
     wizard.next()
     fitting, unfit = wizard.dataset_choices()
     assert fitting == ["head_ct_hemorrhage"] and "classes must match" in unfit["fundus_findings"]

@@ -5,8 +5,9 @@ import time
 import pytest
 import torch
 
-from deepq_widgets import zoo
+from deepq_widgets import kinds, zoo
 from deepq_widgets.spec import Modality, TaskType
+from deepq_widgets.training.backbones import create_model
 
 FAMILIES = {
     "ResNet",
@@ -32,9 +33,9 @@ def test_catalog_is_large_and_covers_the_families():
     assert {e.family for e in entries.values()} >= FAMILIES
     lite0 = entries["tf_efficientnet_lite0.in1k"]
     assert (lite0.params_m, lite0.top1, lite0.input_size, lite0.license) == (4.652, 74.83, 224, "apache-2.0")
-    assert lite0.tasks == ("single_label", "multi_label", "detection", "segmentation")
+    assert [k.name for k in kinds.all_kinds() if k.fits_network(lite0)] == ["single_label", "multi_label", "detection", "segmentation"]
     vit = entries["vit_base_patch16_224.augreg_in1k"]
-    assert "detection" not in vit.tasks  # a single-scale backbone cannot feed an FPN
+    assert not kinds.get("detection").fits_network(vit)  # a single-scale backbone cannot feed an FPN
     assert sum(e.top1 is not None for e in entries.values()) > 150
 
 
@@ -46,9 +47,9 @@ def test_unknown_names_suggest_close_matches():
 
 def test_query_filters():
     assert all(e.family == "Swin" for e in zoo.query(family="swin"))
-    assert all("detection" in e.tasks for e in zoo.query(task="detection"))
+    assert all(e.multiscale for e in zoo.query(fits=kinds.get("detection").fits_network))
     assert {e.name for e in zoo.query(text="lite0 in1k")} == {"tf_efficientnet_lite0.in1k", "efficientnet_lite0.ra_in1k"}
-    offline = {e.name for e in zoo.query(offline=True)}
+    offline = {e.name for e in zoo.offline_entries(zoo.query())}
     assert {"tf_efficientnet_lite0.in1k", "tf_efficientnet_lite1.in1k", "tf_efficientnet_lite2.in1k"} <= offline
 
 
@@ -56,7 +57,7 @@ def test_query_over_the_full_catalog_is_fast():
     zoo.query()
     start = time.perf_counter()
     for _ in range(10):
-        zoo.query(task="segmentation", text="res")
+        zoo.query(fits=kinds.get("segmentation").fits_network, text="res")
     assert (time.perf_counter() - start) / 10 < 0.05
 
 
@@ -75,7 +76,7 @@ def test_package_weights_map_one_to_one_onto_timm(name, tmp_path, monkeypatch):
 def test_lite0_through_the_zoo_is_a_real_imagenet_classifier():
     from skimage import data
 
-    model = zoo.create_model("tf_efficientnet_lite0.in1k", num_classes=1000).eval()
+    model = create_model("tf_efficientnet_lite0.in1k", num_classes=1000).eval()
     img = torch.tensor(data.coffee()).permute(2, 0, 1).float()[None] / 255
     x = (torch.nn.functional.interpolate(img, size=(224, 224), mode="bilinear", antialias=True) - 0.5) / 0.5
     with torch.no_grad():
@@ -84,7 +85,7 @@ def test_lite0_through_the_zoo_is_a_real_imagenet_classifier():
 
 
 def test_single_channel_adaptation_and_new_head():
-    model = zoo.create_model("tf_efficientnet_lite0.in1k", num_classes=3, in_chans=1)
+    model = create_model("tf_efficientnet_lite0.in1k", num_classes=3, in_chans=1)
     rgb = zoo.load_pretrained_state("tf_efficientnet_lite0.in1k")["conv_stem.weight"]
     assert model.conv_stem.weight.shape[1] == 1
     torch.testing.assert_close(model.conv_stem.weight.data, rgb.sum(dim=1, keepdim=True))
@@ -94,10 +95,10 @@ def test_single_channel_adaptation_and_new_head():
 def test_offline_error_is_fast_and_says_where_to_put_the_file(ws):
     start = time.perf_counter()
     with pytest.raises(zoo.WeightsUnavailable) as err:
-        zoo.create_model("resnet18.a1_in1k", num_classes=2, workspace=ws)
+        create_model("resnet18.a1_in1k", num_classes=2, workspace=ws)
     assert time.perf_counter() - start < 2.0
     assert f"{ws.weights}/resnet18.a1_in1k.safetensors" in str(err.value) and "'none'" in str(err.value)
-    assert zoo.create_model("resnet18.a1_in1k", num_classes=2, pretrain="none") is not None
+    assert create_model("resnet18.a1_in1k", num_classes=2, pretrain="none") is not None
 
 
 def test_local_weights_folder_is_used(ws):
@@ -107,7 +108,7 @@ def test_local_weights_folder_is_used(ws):
     source = timm.create_model("resnet18", num_classes=1000).state_dict()
     save_file({k: v for k, v in source.items()}, str(ws.weights / "resnet18.a1_in1k.safetensors"))
     assert zoo.weight_source("resnet18.a1_in1k", ws).kind == "local"
-    model = zoo.create_model("resnet18.a1_in1k", num_classes=2, workspace=ws)
+    model = create_model("resnet18.a1_in1k", num_classes=2, workspace=ws)
     torch.testing.assert_close(model.conv1.weight.data, source["conv1.weight"])
 
 
@@ -120,7 +121,7 @@ def test_user_registered_pretraining_source(ws):
     zoo.register_source(ws, "cxr1", "Chest X-ray Dataset #1", "tf_efficientnet_lite0.in1k", "cxr1.safetensors", modality="X-ray")
     sources = zoo.pretrain_sources("tf_efficientnet_lite0.in1k", ws)
     assert list(sources) == ["default", "cxr1", "none"] and sources["cxr1"] == "Chest X-ray Dataset #1"
-    model = zoo.create_model("tf_efficientnet_lite0.in1k", num_classes=2, pretrain="cxr1", workspace=ws)
+    model = create_model("tf_efficientnet_lite0.in1k", num_classes=2, pretrain="cxr1", workspace=ws)
     torch.testing.assert_close(model.conv_stem.weight.data, state["conv_stem.weight"])
     with pytest.raises(ValueError, match="outside the workspace"):
         zoo.register_source(ws, "bad", "x", "tf_efficientnet_lite0.in1k", "/etc/hosts")
@@ -132,7 +133,7 @@ def test_recommend_answers_every_combination_and_grows_with_size(task, modality)
     recs = [zoo.recommend(task, modality, size) for size in range(1, 6)]
     params = [zoo.get(r.model).params_m for r in recs]
     assert params == sorted(params)
-    assert all(task.value in zoo.get(r.model).tasks and r.reason and r.batch_size > 0 for r in recs)
+    assert all(kinds.get(task).fits_network(zoo.get(r.model)) and r.reason and r.batch_size > 0 for r in recs)
 
 
 def test_recommend_prefers_offline_weights_and_says_so():
@@ -165,4 +166,4 @@ def test_hugging_face_cache_is_found_on_disk(tmp_path, monkeypatch):
     snapshot.mkdir(parents=True)
     save_file(timm.create_model("resnet18").state_dict(), str(snapshot / "model.safetensors"))
     assert zoo.weight_source("resnet18.a1_in1k").kind == "hf_cache"
-    assert zoo.create_model("resnet18.a1_in1k", num_classes=2) is not None
+    assert create_model("resnet18.a1_in1k", num_classes=2) is not None

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from deepq_widgets.app import build_app
+from deepq_widgets.spec import parse_spec
 from deepq_widgets.store import Store
 from tests.training.conftest import general_spec, make_spec, run_in_process
 
@@ -67,7 +68,7 @@ def test_stop_from_the_monitor_and_reattach(demo_copy, capsys):
         demo_copy, capsys, "--flow", "general", "--task", "single_label", "--dataset", "ultrasound_lesions", "--name", "queued"
     )
     store = Store(demo_copy.db_path)
-    waiting = store.submit(spec)
+    waiting = store.submit(parse_spec(spec))
     app = build_app(demo_copy, poll_interval=60, start_worker=False)
     try:
         app.task_list.choice.value = waiting
@@ -80,7 +81,7 @@ def test_stop_from_the_monitor_and_reattach(demo_copy, capsys):
         assert [v for _, v in app.task_list.choice.options] == [waiting]
     finally:
         app.close()
-    running = store.submit(spec | {"name": "running"})
+    running = store.submit(parse_spec(spec | {"name": "running"}))
     store.claim_next(os.getpid())  # "running" under a live process, as a worker would hold it
     again = build_app(demo_copy, poll_interval=60, start_worker=False)
     try:
@@ -97,7 +98,7 @@ def test_poller_updates_the_page_without_a_click(demo_copy, capsys):
         spec = make_spec(
             demo_copy, capsys, "--flow", "general", "--task", "single_label", "--dataset", "ultrasound_lesions", "--name", "later"
         )
-        task_id = Store(demo_copy.db_path).submit(spec)
+        task_id = Store(demo_copy.db_path).submit(parse_spec(spec))
         deadline = time.time() + 5
         while time.time() < deadline and task_id not in [v for _, v in app.task_list.choice.options]:
             time.sleep(0.1)

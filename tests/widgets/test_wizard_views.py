@@ -3,6 +3,7 @@
 import json
 import time
 
+from deepq_widgets.contracts import Metrics, ModelCard
 from deepq_widgets.spec import TaskSpec
 from deepq_widgets.store import Store
 from deepq_widgets.wizard import Step
@@ -140,17 +141,22 @@ def test_specialized_flow_preset_cards_and_optimized_toggle(app):
 
 def test_retrain_flow_lists_registry_models(app):
     store = Store(app.workspace.db_path)
-    card = {
-        "task": "single_label",
-        "arch": "tf_efficientnet_lite0.in1k",
-        "classes": ["benign", "malignant", "normal"],
-        "image_size": 96,
-        "channels": 1,
-        "windows": [],
-        "metrics": {"accuracy": 0.9},
-        "dataset": "ultrasound_lesions",
-    }
-    store.add_model("lesions-t1", "lesions", 1, card)
+    card = ModelCard(
+        id="lesions-t1",
+        name="lesions",
+        source_task=1,
+        task="single_label",
+        arch="tf_efficientnet_lite0.in1k",
+        classes=["benign", "malignant", "normal"],
+        image_size=96,
+        channels=1,
+        windows=[],
+        mean=[0.5],
+        std=[0.5],
+        metrics=Metrics(headline={"accuracy": 0.9}),
+        dataset="ultrasound_lesions",
+    )
+    store.add_model(card)
     app.models.refresh()
     assert app.models.choice.options[0][1] == "lesions-t1" and "0.900" in app.models.info.value
     app.models.choice.value = "lesions-t1"

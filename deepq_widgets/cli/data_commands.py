@@ -1,0 +1,151 @@
+"""deepq demo, datasets, preview, schema, spec, zoo, recommend, presets: the data and the choices."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..workspace import Workspace
+from .common import command, print_json, workspace_of
+
+
+@command
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..data.demo import create_demo
+
+    ws = workspace_of(args)
+    timings = create_demo(ws, seed=args.seed, force=args.force)
+    made = ", ".join(f"{k} ({v:.1f}s)" for k, v in timings.items()) or "nothing (all demo datasets exist; --force remakes them)"
+    print(f"demo workspace {ws.root}: made {made}")
+    return 0
+
+
+@command
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from ..data.catalog import scan_workspace
+
+    items = []
+    for info in scan_workspace(workspace_of(args)):
+        item = info.to_dict()
+        if args.task:
+            item["fit"], item["reason"] = info.fit(args.task)
+        items.append(item)
+    if args.json:
+        print_json(items)
+        return 0
+    for item in items:
+        fit = "" if not args.task else ("  fits" if item["fit"] else f"  unfit: {item['reason']}")
+        kind = item["annotation"] or "?"
+        print(f"{item['name']:28} {kind:13} {item['cases']:5} cases  {item['format']:5} {len(item['problems'])} problems{fit}")
+    return 0
+
+
+@command
+def cmd_preview(args: argparse.Namespace) -> int:
+    from ..data.catalog import scan_dataset
+    from ..data.preview import page_count, render_preview
+
+    ws = workspace_of(args)
+    info = scan_dataset(ws, args.dataset)
+    out = Path(args.out)  # where the user wants the picture; it holds no patient identifiers unless asked
+    out.write_bytes(render_preview(info, page=args.page, page_size=args.page_size, show_identifiers=args.show_identifiers))
+    print(f"wrote page {args.page + 1} of {page_count(info, args.page_size)} to {out}")
+    return 0
+
+
+@command
+def cmd_schema(args: argparse.Namespace) -> int:
+    from ..spec import TaskSpec
+
+    print(TaskSpec.schema_json())
+    return 0
+
+
+@command
+def cmd_spec(args: argparse.Namespace) -> int:
+    from ..context import workspace_context
+    from ..spec import ModelChoice, SpecError
+    from ..wizard import Wizard
+
+    wizard = Wizard(workspace_context(workspace_of(args)))
+    wizard.update(flow=args.flow)
+    choices = {"task": args.task, "preset": args.preset, "dataset": args.dataset, "tuning": args.tuning, "seed": args.seed}
+    if args.model and args.flow == "specialized":
+        print("refused: the Specialized flow fixes the network; leave out --model", file=sys.stderr)
+        return 2
+    if args.model and args.flow == "retrain":
+        choices["base_model"] = args.model
+    elif args.model:
+        choices["model"] = ModelChoice(arch=args.model, pretrain=args.pretrain)
+        choices["tuning"] = args.tuning or "manual"
+    if args.image_size:
+        choices["image_size"] = args.image_size
+    choices["name"] = args.name or f"{args.preset or args.task or args.flow}-{args.dataset or 'task'}"
+    wizard.update(**{k: v for k, v in choices.items() if v is not None})
+    try:
+        if args.epochs:
+            wizard.set_hyper(epochs=args.epochs)
+        if args.search:
+            from ..spec import Search
+
+            wizard.update(search=Search(method=args.search, trials=args.trials))
+        if args.modality or args.size:
+            wizard.set_auto(**{k: v for k, v in {"modality": args.modality, "size": args.size}.items() if v is not None})
+        spec = wizard.spec()
+    except SpecError as exc:
+        print("refused: " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    print(spec.to_json())
+    return 0
+
+
+# -- zoo, recommend, presets -----------------------------------------------------------------
+@command
+def cmd_zoo(args: argparse.Namespace) -> int:
+    from .. import kinds, zoo
+
+    ws = Workspace(args.workspace, create=False) if Path(args.workspace).is_dir() else None
+    fits = kinds.get(args.task).fits_network if args.task else None
+    entries = [
+        zoo.entry_summary(e, ws) | {"tasks": [k.name for k in kinds.all_kinds() if k.fits_network(e)]}
+        for e in zoo.query(fits=fits, family=args.family, text=args.search or "")
+    ]
+    if args.offline:
+        entries = [e for e in entries if e["offline_available"]]
+    if args.json:
+        print_json(entries)
+        return 0
+    for e in entries:
+        top1 = f"{e['top1']:.1f}" if e["top1"] else "  -  "
+        here = "offline" if e["offline_available"] else ""
+        print(f"{e['name']:52} {e['family']:14} {e['params_m']:8.1f}M {e['gflops']:8.2f} GFLOPs  top1 {top1}  {here}")
+    return 0
+
+
+@command
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .. import zoo
+
+    ws = Workspace(args.workspace, create=False) if Path(args.workspace).is_dir() else None
+    rec = asdict(zoo.recommend(args.task, args.modality, args.size, workspace=ws))
+    if args.json:
+        print_json(rec)
+    else:
+        print(f"{rec['model']} at {rec['image_size']} px, batch {rec['batch_size']}\n{rec['reason']}")
+    return 0
+
+
+@command
+def cmd_presets(args: argparse.Namespace) -> int:
+    from ..presets import load_presets
+
+    items = [p.summary() for p in load_presets().values()]
+    if args.json:
+        print_json(items)
+    else:
+        for p in items:
+            print(f"{p['id']:24} {p['task']:13} {p['modality']:6} {', '.join(p['classes'])}")
+    return 0

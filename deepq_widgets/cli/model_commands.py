@@ -1,0 +1,65 @@
+"""deepq models, export, predict: the model registry."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import command, print_json, workspace_of
+
+
+@command
+def cmd_models(args: argparse.Namespace) -> int:
+    from ..store import Store
+
+    rows = [
+        {
+            "id": m.id,
+            "name": m.name,
+            "task": m.task,
+            "arch": m.arch,
+            "classes": m.classes,
+            "metrics": m.metrics.flat(),
+            "dataset": m.dataset,
+            "source_task": m.source_task,
+        }
+        for m in Store(workspace_of(args).db_path).models()
+    ]
+    if args.json:
+        print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['id']:36} {r['task']:13} {r['arch']:30} {', '.join(r['classes'])}")
+    return 0
+
+
+@command
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..training.export import export_model
+
+    print(export_model(workspace_of(args), args.model, args.format, args.out))
+    return 0
+
+
+@command
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ..training.export import predict
+
+    ws = workspace_of(args)
+    paths = [ws.resolve(p) for p in args.images]
+    if args.dataset:
+        from ..data.catalog import scan_dataset
+
+        paths += [c.image for c in scan_dataset(ws, args.dataset).usable]
+    results = predict(ws, args.model, paths, heatmaps=bool(args.heatmaps))
+    if args.heatmaps:
+        from PIL import Image
+
+        folder = ws.resolve(args.heatmaps)
+        folder.mkdir(parents=True, exist_ok=True)
+        for r in results:
+            if r.get("heatmap") is not None:
+                Image.fromarray((r["heatmap"] * 255).astype("uint8")).save(folder / f"{Path(r['image']).stem}.heatmap.png")
+    clean = [{k: v for k, v in r.items() if k not in ("heatmap", "mask")} for r in results]
+    print_json(clean)
+    return 0

@@ -1,0 +1,124 @@
+"""deepq run, tasks, stop, resume, worker, serve: tasks and the processes that run them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..workspace import Workspace
+from .common import command, print_json, workspace_of
+
+
+@command
+def cmd_run(args: argparse.Namespace) -> int:
+    from ..spec import TaskSpec
+    from ..tasks import submit
+
+    ws = workspace_of(args)
+    spec = TaskSpec.from_json(Path(args.task_file).read_text())
+    task_id = submit(ws, spec)
+    print(f"task {task_id} {spec.name!r} submitted to {ws.root}", file=sys.stderr)
+    if args.detach:
+        print(task_id)
+        return 0
+    return _follow(ws, task_id)
+
+
+def _follow(ws: Workspace, task_id: int) -> int:
+    """A terminal progress bar until the task ends; non-zero exit on Error."""
+    import time
+
+    from ..store import ENDED, ERROR, Store
+    from ..tasks import ensure_worker, reap_interrupted
+
+    store = Store(ws.db_path)
+    width = 30
+    while True:
+        reap_interrupted(store)
+        task = store.task(task_id)
+        if task.state == "waiting":
+            ensure_worker(ws)
+        bar = "#" * int(task.progress * width)
+        main_metric = next(iter(task.metrics.items()), None)
+        metric = f"  {main_metric[0]} {main_metric[1]:.3f}" if main_metric and isinstance(main_metric[1], float) else ""
+        line = f"\r[{bar:<{width}}] {task.progress:4.0%}  epoch {task.epoch}/{task.epochs or '?'}  {task.state}{metric}"
+        print(line, end="", file=sys.stderr, flush=True)
+        if task.state in ENDED:
+            print(file=sys.stderr)
+            if task.state == ERROR:
+                print(f"error: {task.error}", file=sys.stderr)
+            print_json(task.summary())
+            return 1 if task.state == ERROR else 0
+        time.sleep(1.0)
+
+
+@command
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from ..store import Store
+    from ..tasks import reap_interrupted
+
+    store = Store(workspace_of(args).db_path)
+    reap_interrupted(store)
+    rows = [t.summary() for t in store.tasks(tuple(args.state) if args.state else None)]
+    if args.json:
+        print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['id']:4} {r['name'][:30]:30} {r['state']:9} {r['progress']:5.0%}  epoch {r['epoch']}  {r['error'] or ''}")
+    return 0
+
+
+@command
+def cmd_stop(args: argparse.Namespace) -> int:
+    from ..tasks import stop
+
+    stop(workspace_of(args), args.id)
+    print(f"stop requested for task {args.id}")
+    return 0
+
+
+@command
+def cmd_resume(args: argparse.Namespace) -> int:
+    from ..tasks import resume
+
+    ws = workspace_of(args)
+    resume(ws, args.id)
+    print(f"task {args.id} queued again; it continues from its last checkpoint", file=sys.stderr)
+    return 0 if args.detach else _follow(ws, args.id)
+
+
+@command
+def cmd_worker(args: argparse.Namespace) -> int:
+    from ..training.worker import serve
+
+    serve(workspace_of(args), args.idle_exit, args.threads)
+    return 0
+
+
+def voila_argv(voila: str, port: int, ip: str) -> list[str]:
+    """Voilà on the bundled dashboard notebook, configured by the voila.json beside it
+    (idle kernels culled, only widget messages allowed: a page cannot run code)."""
+    from ..resources import data_dir
+
+    notebooks = data_dir("notebooks")
+    config = f"--Voila.config_file_paths={[str(notebooks)]!r}"
+    return [voila, str(notebooks / "create_task.ipynb"), f"--port={port}", f"--Voila.ip={ip}", "--no-browser", config]
+
+
+@command
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Replace this process with Voilà, so that signals reach the server itself."""
+    import shutil
+
+    ws = workspace_of(args)
+    if args.demo:
+        from .data_commands import cmd_demo
+
+        cmd_demo(argparse.Namespace(workspace=args.workspace, seed=0, force=False))
+    voila = shutil.which("voila", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if voila is None:
+        raise FileNotFoundError("voila is not installed in this environment (pip install voila)")
+    os.environ.update(DEEPQ_WORKSPACE=str(ws.root), HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"))
+    os.execv(voila, voila_argv(voila, args.port, args.ip))

@@ -1,0 +1,299 @@
+"""What crosses processes, as types: events, data statistics, metrics, the evaluation, the model card.
+
+The worker writes these, the store keeps them as JSON, and the widgets, the report and the
+CLI read them back as the same types. One definition each: a field added here is a field
+every reader sees. Pure (pydantic only): the dashboard kernel imports this without torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, field, fields
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic.dataclasses import dataclass
+
+from .spec import Augmentation, Schedule, TaskSpec
+
+Number = float | None  # None where a figure is undefined (an AUROC with one class present)
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True)
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+# -- metrics --------------------------------------------------------------------------------------
+class Metrics(Contract):
+    """Headline figures (accuracy, auroc, map50, dice…) and the same kind of figure per class."""
+
+    headline: dict[str, Number] = Field(default_factory=dict)
+    per_class: dict[str, dict[str, Number]] = Field(default_factory=dict)
+
+    @field_validator("headline", mode="before")
+    @classmethod
+    def _no_nan(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {k: _finite(v) for k, v in value.items()}
+
+    @field_validator("per_class", mode="before")
+    @classmethod
+    def _no_nan_per_class(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {c: {k: _finite(v) for k, v in row.items()} for c, row in value.items()}
+
+    def flat(self) -> dict[str, Number]:
+        """One flat mapping, `auroc` and `auroc_<class>`: the task row's summary and the CLI's JSON."""
+        out = dict(self.headline)
+        for cls, row in self.per_class.items():
+            out |= {f"{name}_{cls}": value for name, value in row.items()}
+        return out
+
+    def main(self) -> tuple[str, Number] | None:
+        """The first headline figure: the one a list of tasks or models shows."""
+        return next(iter(self.headline.items()), None)
+
+
+# -- data statistics ------------------------------------------------------------------------------
+class BoxStatistics(Contract):
+    count: int
+    per_image_mean: float
+    side_px_median: float
+    side_px_p10: float
+    side_px_p90: float
+
+
+class DataStatistics(Contract):
+    """Cases per side and class, how the split was made, and what the task kind adds."""
+
+    train: int
+    valid: int
+    train_counts: dict[str, int]
+    valid_counts: dict[str, int]
+    split: str
+    grouped_by: str | None = None
+    boxes: BoxStatistics | None = None
+    mask_area_fraction: dict[str, float] | None = None
+    problems: list[str] = Field(default_factory=list)
+
+
+# -- the plan of a run -----------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """What a run actually does: the TaskSpec's settings, or in Auto mode the tuned ones (training/policy.py)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    schedule: Schedule
+    weight_decay: float
+    momentum: float
+    early_stop: bool
+    patience: int
+    augment: Augmentation
+    lr_find_iters: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["schedule"] = self.schedule.value
+        d["augment"] = self.augment.model_dump(mode="json")
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Plan:
+        """The inverse of `to_dict`; other keys (a plan event carries the device and more) are ignored."""
+        known = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
+        return cls(**known | {"schedule": Schedule(data["schedule"]), "augment": Augmentation.model_validate(data["augment"])})
+
+
+# -- events ---------------------------------------------------------------------------------------
+class Event(Contract):
+    """Common to every event; `id` and `time` are filled in by the store when read back."""
+
+    id: int = 0
+    time: float = 0.0
+
+
+class StateEvent(Event):
+    kind: Literal["state"] = "state"
+    state: str
+    error: str | None = None
+    pid: int | None = None
+    resume: bool = False
+
+
+class StatusEvent(Event):
+    kind: Literal["status"] = "status"
+    message: str
+
+
+class StopRequestedEvent(Event):
+    kind: Literal["stop_requested"] = "stop_requested"
+
+
+class DataEvent(Event):
+    kind: Literal["data"] = "data"
+    statistics: DataStatistics
+
+
+class DataProblemsEvent(Event):
+    kind: Literal["data_problems"] = "data_problems"
+    problems: list[str]
+
+
+class PlanEvent(Event):
+    """What the run does: the plan (see training.policy.Plan) and where it runs."""
+
+    kind: Literal["plan"] = "plan"
+    plan: Plan
+    arch: str
+    device: str
+    in_chans: int
+    mean: list[float]
+    std: list[float]
+
+
+class ModelEvent(Event):
+    kind: Literal["model"] = "model"
+    source: str
+    weights_sha256: str
+
+
+class EpochEvent(Event):
+    kind: Literal["epoch"] = "epoch"
+    epoch: int
+    train_loss: float
+    valid_loss: float
+    metrics: Metrics
+    lr: float
+    seconds: float
+    best: bool
+
+
+class EarlyStopEvent(Event):
+    kind: Literal["early_stop"] = "early_stop"
+    epoch: int
+    patience: int
+    best_loss: float
+
+
+class SearchTrialEvent(Event):
+    """One trial of a grid or random search, or one member's round in population-based training."""
+
+    kind: Literal["search_trial"] = "search_trial"
+    trial: int
+    params: dict[str, float]
+    valid_loss: float
+    pruned: bool = False
+    round: int | None = None
+    history: list[str] = Field(default_factory=list)
+
+
+AnyEvent = Annotated[
+    StateEvent
+    | StatusEvent
+    | StopRequestedEvent
+    | DataEvent
+    | DataProblemsEvent
+    | PlanEvent
+    | ModelEvent
+    | EpochEvent
+    | EarlyStopEvent
+    | SearchTrialEvent,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+def event_kind(cls: type[Event]) -> str:
+    return cls.model_fields["kind"].default
+
+
+# -- evaluation -----------------------------------------------------------------------------------
+class PerClassRow(Contract):
+    """One row of the per-class table; which figures are present depends on the task kind."""
+
+    name: str = Field(alias="class")
+    sensitivity: Number = None
+    specificity: Number = None
+    precision: Number = None
+    recall: Number = None
+    accuracy: Number = None
+    f1: Number = None
+    dor: Number = None
+    auc: Number = None
+    ap50: Number = None
+    dice: Number = None
+    iou: Number = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nan(cls, value: Any) -> Any:
+        return _finite(value)
+
+    def figures(self) -> dict[str, Number]:
+        """The figures this row has, in table order."""
+        return {k: v for k, v in self.model_dump(exclude={"name"}).items() if k in self.model_fields_set or v is not None}
+
+
+class Curve(Contract):
+    fpr: list[float] | None = None
+    tpr: list[float] | None = None
+    precision: list[float] | None = None
+    recall: list[float] | None = None
+    fp_per_image: list[float] | None = None
+
+
+class Gallery(Contract):
+    """Indices into `Evaluation.cases` of true positives, false positives and false negatives."""
+
+    tp: list[int] = Field(default_factory=list)
+    fp: list[int] = Field(default_factory=list)
+    fn: list[int] = Field(default_factory=list)
+
+
+class Evaluation(Contract):
+    """The final evaluation of the kept weights: evaluation.json in the task folder."""
+
+    task: str
+    classes: list[str]
+    metrics: Metrics
+    cases: list[str]
+    per_class: list[PerClassRow] = Field(default_factory=list)
+    curves: dict[str, Curve] = Field(default_factory=dict)
+    thresholds: list[float] | None = None
+    confusion: list[list[int]] | None = None
+    gallery: dict[str, Gallery] = Field(default_factory=dict)
+
+
+# -- the model card -------------------------------------------------------------------------------
+class ModelCard(Contract):
+    """model.json of a registered model: everything needed to rebuild, judge and retrain it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
+
+    id: str
+    name: str
+    task: str
+    arch: str
+    classes: list[str]
+    image_size: int
+    channels: int
+    windows: list[str] = Field(default_factory=list)
+    mean: list[float]
+    std: list[float]
+    metrics: Metrics = Field(default_factory=Metrics)
+    thresholds: list[float] | None = None
+    dataset: str = ""
+    dataset_fingerprint: str = ""
+    base_model: str | None = None
+    source_task: int | None = None
+    created: float = 0.0
+    format: Literal["safetensors+json"] = "safetensors+json"
+    spec: TaskSpec | None = None

@@ -1,0 +1,105 @@
+"""Segmentation: a U-Net-style decoder on the timm encoder's feature levels, cross-entropy plus Dice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...contracts import Evaluation, Metrics, PerClassRow
+from ...training import metrics
+from ...training.augment import warp_masks
+from ...training.backbones import create_model
+from ...training.kind_training import Accumulator, KindTraining
+
+DECODER_CHANNELS = (96, 64, 48, 32)
+
+
+class ConvBlock(nn.Sequential):
+    def __init__(self, cin: int, cout: int):
+        super().__init__(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        )
+
+
+class UNet(nn.Module):
+    """Encoder features at strides 2..32; the decoder upsamples and fuses the skips back to full size."""
+
+    def __init__(self, encoder: nn.Module, out_classes: int):
+        super().__init__()
+        self.encoder = encoder
+        chans = encoder.feature_info.channels()
+        deepest, skips = chans[-1], chans[-2::-1]
+        blocks, cin = [], deepest
+        for skip, cout in zip(skips, DECODER_CHANNELS, strict=False):
+            blocks.append(ConvBlock(cin + skip, cout))
+            cin = cout
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Conv2d(cin, out_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.encoder(x)
+        y = feats[-1]
+        for block, skip in zip(self.blocks, feats[-2::-1], strict=False):
+            y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            y = block(torch.cat([y, skip], 1))
+        return F.interpolate(self.head(y), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def segmentation_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy plus soft Dice over foreground classes: Dice keeps small organs from vanishing."""
+    ce = F.cross_entropy(logits, masks)
+    probs = logits.softmax(1)[:, 1:]
+    onehot = F.one_hot(masks, logits.shape[1]).permute(0, 3, 1, 2)[:, 1:].float()
+    inter = (probs * onehot).sum((0, 2, 3))
+    dice = (2 * inter + 1) / (probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3)) + 1)
+    return ce + (1 - dice).mean()
+
+
+class PixelAccumulator(Accumulator):
+    def reset(self) -> None:
+        self.counts = np.zeros((len(self.classes) + 1, 3), np.int64)
+
+    def add(self, pred: Any, yb: tuple) -> None:
+        self.counts += metrics.pixel_counts(pred.argmax(1).cpu().numpy(), yb[0].cpu().numpy(), len(self.classes) + 1)
+
+    def metrics(self) -> Metrics:
+        return metrics.segmentation(self.counts, self.classes)
+
+    def evaluation(self, task: str, cases: list[str]) -> Evaluation:
+        found = self.metrics()
+        rows = [PerClassRow(name=c, **found.per_class[c]) for c in self.classes]
+        return Evaluation(task=task, classes=self.classes, metrics=found, cases=cases, per_class=rows)
+
+
+class SegmentationTraining(KindTraining):
+    def build_model(self, arch, num_classes, in_chans, image_size, pretrain, workspace) -> nn.Module:
+        encoder = create_model(arch, num_classes=0, in_chans=in_chans, pretrain=pretrain, workspace=workspace, features_only=True)
+        return UNet(encoder, num_classes + 1)
+
+    def param_groups(self, model: nn.Module) -> list[list[nn.Parameter]]:
+        body = {id(p) for p in model.encoder.parameters()}
+        return [[p for p in model.parameters() if id(p) in body], [p for p in model.parameters() if id(p) not in body]]
+
+    def loss(self) -> Any:
+        return segmentation_loss
+
+    def targets(self, data, idx, theta, device) -> tuple:
+        masks = torch.from_numpy(np.ascontiguousarray(data.masks[idx])).long()
+        return ((warp_masks(masks, theta) if theta is not None else masks).to(device),)
+
+    def accumulator(self, classes) -> Accumulator:
+        return PixelAccumulator(classes)
+
+    def predict(self, model, x, classes, heatmap) -> dict[str, Any]:
+        with torch.no_grad():
+            mask = model(x).argmax(1)[0]
+        return {"area": {c: float((mask == k + 1).float().mean()) for k, c in enumerate(classes)}, "mask": mask.numpy().astype(np.uint8)}

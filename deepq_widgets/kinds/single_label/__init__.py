@@ -1,0 +1,30 @@
+"""Single-label classification: one class per image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import register
+from ..base import TaskKind
+
+
+@dataclass(frozen=True, eq=False)
+class SingleLabel(TaskKind):
+    def dataset_problem(self, info) -> str | None:
+        problem = super().dataset_problem(info)
+        if problem is None and sum(1 for n in info.class_counts.values() if n) < 2:
+            return "single-label classification needs at least 2 classes with cases"
+        return problem
+
+
+KIND = register(
+    SingleLabel(
+        name="single_label",
+        title="Single-label classification",
+        about="One label per image, e.g. benign / malignant / normal.",
+        annotations=("single_label",),
+        headline=("accuracy", "auroc", "sensitivity", "specificity"),
+        charts=("roc", "pr", "confusion"),
+        training="deepq_widgets.kinds.single_label.training:SingleLabelTraining",
+    )
+)

@@ -1,0 +1,103 @@
+"""Single-label classification: a timm classifier, cross-entropy, ROC/PR/confusion and Grad-CAM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...contracts import Curve, Evaluation, Gallery, Metrics
+from ...training import metrics
+from ...training.backbones import create_model
+from ...training.kind_training import Accumulator, KindTraining, top_cases
+
+
+class ClassificationAccumulator(Accumulator):
+    """Scores (N, K) and truth; one-hot truth and decisions are what differ between the two kinds."""
+
+    def reset(self) -> None:
+        self.scores: list[np.ndarray] = []
+        self.truth: list[np.ndarray] = []
+
+    def add(self, pred: Any, yb: tuple) -> None:
+        self.scores.append(self.activate(pred.float()).cpu().numpy())
+        self.truth.append(yb[0].cpu().numpy())
+
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.softmax(1)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.concatenate(self.scores), np.concatenate(self.truth)
+
+    def metrics(self) -> Metrics:
+        return metrics.single_label(*self.arrays(), self.classes)
+
+    def decisions(self, scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float], list[list[int]] | None]:
+        """(one-hot truth, 0/1 decisions, thresholds, confusion matrix) at the operating point."""
+        k = len(self.classes)
+        confusion = np.zeros((k, k), int)
+        np.add.at(confusion, (truth, scores.argmax(1)), 1)
+        return np.eye(k)[truth], np.eye(k)[scores.argmax(1)], [0.5] * k, confusion.tolist()
+
+    def evaluation(self, task: str, cases: list[str]) -> Evaluation:
+        from sklearn.metrics import precision_recall_curve, roc_curve
+
+        scores, truth = self.arrays()
+        onehot, decided, thresholds, confusion = self.decisions(scores, truth)
+        curves, gallery = {}, {}
+        for k, name in enumerate(self.classes):
+            if onehot[:, k].min() != onehot[:, k].max():
+                fpr, tpr, _ = roc_curve(onehot[:, k], scores[:, k])
+                prec, rec, _ = precision_recall_curve(onehot[:, k], scores[:, k])
+                curves[name] = Curve(fpr=fpr.tolist(), tpr=tpr.tolist(), precision=prec.tolist(), recall=rec.tolist())
+            said, real = decided[:, k] == 1, onehot[:, k] == 1
+            gallery[name] = Gallery(
+                tp=top_cases(np.where(said & real)[0], scores[:, k], descending=True),
+                fp=top_cases(np.where(said & ~real)[0], scores[:, k], descending=True),
+                fn=top_cases(np.where(~said & real)[0], scores[:, k], descending=False),
+            )
+        return Evaluation(
+            task=task,
+            classes=self.classes,
+            metrics=self.metrics(),
+            cases=cases,
+            thresholds=thresholds,
+            per_class=metrics.per_class_table(scores, decided, onehot, self.classes),
+            curves=curves,
+            confusion=confusion,
+            gallery=gallery,
+        )
+
+
+class SingleLabelTraining(KindTraining):
+    def build_model(self, arch, num_classes, in_chans, image_size, pretrain, workspace) -> nn.Module:
+        return create_model(arch, num_classes=num_classes, in_chans=in_chans, pretrain=pretrain, workspace=workspace)
+
+    def loss(self) -> nn.Module:
+        return nn.CrossEntropyLoss()
+
+    def targets(self, data, idx, theta, device) -> tuple:
+        return (torch.from_numpy(data.labels[idx].argmax(1)).to(device),)
+
+    def accumulator(self, classes) -> Accumulator:
+        return ClassificationAccumulator(classes)
+
+    def predict(self, model, x, classes, heatmap) -> dict[str, Any]:
+        """Scores per class and, when asked, a Grad-CAM heatmap of the top class on the last feature map."""
+        activate = self.accumulator(classes).activate
+        if not heatmap:
+            with torch.no_grad():
+                probs = activate(model(x))
+            return {"scores": {c: float(p) for c, p in zip(classes, probs[0], strict=True)}, "heatmap": None}
+        feats = model.forward_features(x).detach().requires_grad_(True)
+        logits = model.forward_head(feats)
+        probs = activate(logits)
+        top = int(probs[0].argmax())
+        (grad,) = torch.autograd.grad(logits[0, top], feats)
+        cam = F.relu((grad.mean((2, 3), keepdim=True) * feats.detach()).sum(1))[0]
+        cam = F.interpolate(cam[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+        cam = cam / cam.max() if float(cam.max()) > 0 else cam
+        return {"scores": {c: float(p) for c, p in zip(classes, probs[0].detach(), strict=True)}, "heatmap": cam.numpy()}

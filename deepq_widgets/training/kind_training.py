@@ -1,0 +1,94 @@
+"""The training part of a task kind: what a kind must say for a run, an evaluation and a prediction.
+
+Each kind's `training.py` subclasses `KindTraining`; the runner, the loaders, the evaluation,
+the registry and the exporter call these methods and never ask which kind they hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..contracts import Evaluation, Metrics
+from ..data.cache import CachedData
+from ..kinds.base import EXPORT_FORMATS
+from ..workspace import Workspace
+
+GALLERY = 8  # cases per class and outcome in the evaluation gallery
+
+
+class Accumulator:
+    """Gathers the network's outputs over a pass of validation batches; then metrics or the evaluation."""
+
+    def __init__(self, classes: Sequence[str]):
+        self.classes = list(classes)
+        self.reset()
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def add(self, pred: Any, yb: tuple) -> None:
+        raise NotImplementedError
+
+    def metrics(self) -> Metrics:
+        raise NotImplementedError
+
+    def evaluation(self, task: str, cases: list[str]) -> Evaluation:
+        """The full evaluation: metrics plus the per-class table, curves and gallery the kind shows."""
+        return Evaluation(task=task, classes=self.classes, metrics=self.metrics(), cases=cases)
+
+
+class KindTraining:
+    """Defaults fit classification; other kinds override what differs."""
+
+    n_inp = 1  # how many leading batch items are inputs (fastai's DataLoaders.n_inp)
+    channels_last = True  # train in channels_last memory format on the CPU
+    export_formats: tuple[str, ...] = EXPORT_FORMATS
+
+    def __init__(self, kind: Any):
+        self.kind = kind
+
+    # -- the network ------------------------------------------------------------------------------
+    def build_model(
+        self, arch: str, num_classes: int, in_chans: int, image_size: int, pretrain: str, workspace: Workspace | None
+    ) -> nn.Module:
+        raise NotImplementedError
+
+    def param_groups(self, model: nn.Module) -> list[list[nn.Parameter]]:
+        """[pretrained body, new head]: fastai's splitter, for freeze() and per-group learning rates."""
+        head = {id(p) for p in model.get_classifier().parameters()}
+        return [[p for p in model.parameters() if id(p) not in head], [p for p in model.parameters() if id(p) in head]]
+
+    def loss(self) -> Any:
+        raise NotImplementedError
+
+    # -- batches ----------------------------------------------------------------------------------
+    def targets(self, data: CachedData, idx: np.ndarray, theta: torch.Tensor | None, device: torch.device) -> tuple:
+        """The targets of one batch (after the same warp `theta` as its images, when augmented)."""
+        raise NotImplementedError
+
+    def callbacks(self) -> list:
+        """Extra fastai callbacks the kind's network needs during a fit."""
+        return []
+
+    def forward(self, model: nn.Module, x: torch.Tensor, yb: tuple) -> Any:
+        """The network's output on a validation batch, outside fastai."""
+        return model(x)
+
+    def accumulator(self, classes: Sequence[str]) -> Accumulator:
+        raise NotImplementedError
+
+    # -- after training -----------------------------------------------------------------------------
+    def predict(self, model: nn.Module, x: torch.Tensor, classes: list[str], heatmap: bool) -> dict[str, Any]:
+        """What the model says about one preprocessed image (1, C, S, S)."""
+        raise NotImplementedError
+
+
+def top_cases(indices: np.ndarray, scores: np.ndarray, descending: bool) -> list[int]:
+    """The gallery's cases: the most confident first (or the least, for misses)."""
+    order = np.argsort(-scores[indices] if descending else scores[indices])
+    return [int(i) for i in indices[order][:GALLERY]]

@@ -1,0 +1,96 @@
+"""Stage 2 of a run: the plan. The policy's plan, the plan a resumed run trained with, or the
+settings a hyperparameter search (grid, random, population-based) chose."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..contracts import SearchTrialEvent
+from ..spec import Schedule, SearchMethod
+from .callbacks import TrialCallback
+from .checkpoint import load_checkpoint, load_weights, model_state, save_checkpoint, snapshot
+from .learner import fit
+from .policy import Plan, make_plan
+from .search import population_based, search_epochs, tune
+from .stages import SEARCH_WINNER, Factory, Run, TaskStopped, resumed_plan
+
+
+def plan_run(run: Run, factory: Factory) -> Plan:
+    prepared = factory.prepared
+    plan = make_plan(run.spec, len(prepared.split.train), prepared.data.channels, prepared.preset)
+    method = run.spec.search.method
+    resumed = resumed_plan(run)
+    if resumed is not None:
+        return resumed
+    if method is SearchMethod.pbt:
+        return population_search(run, factory, plan)
+    if method is not SearchMethod.none:
+        return trial_search(run, factory, plan)
+    return plan
+
+
+def _report(run: Run):
+    return lambda trial: run.sink.event(SearchTrialEvent(**trial))
+
+
+def trial_search(run: Run, factory: Factory, plan: Plan) -> Plan:
+    """Optuna trials on short fits; the best learning rate, weight decay and batch size train the full run."""
+    search, n_train = run.spec.search, len(factory.prepared.split.train)
+    run.sink.status(f"Hyperparameter search: {search.method.value}, up to {search.trials} trials")
+
+    def train_trial(trial_plan: Plan, on_epoch) -> float:
+        learn = factory.learner(factory.model(), trial_plan)
+        cb = TrialCallback(on_epoch, run.sink.stop_requested)
+        fit(learn, trial_plan, [cb])
+        if cb.stopped_by_user:
+            raise TaskStopped()
+        return cb.best
+
+    best = tune(plan, search.method, search.trials, n_train, run.spec.seed, train_trial, _report(run))
+    plan = replace(plan, **best, lr_find_iters=0, notes=list(plan.notes))
+    chose = ", ".join(f"{k} {v:g}" for k, v in best.items())
+    plan.notes.append(f"Search ({search.method.value}, {search.trials} trials) chose {chose}.")
+    return plan
+
+
+def population_search(run: Run, factory: Factory, plan: Plan) -> Plan:
+    """PBT over `spec.search.trials` members; returns the plan for the rest of the run and writes
+    the winner's weights to `search_winner.safetensors`. Member states are checkpoints on disk
+    (weights and optimizer), so a population of large networks does not have to fit in memory."""
+    members, n_train = run.spec.search.trials, len(factory.prepared.split.train)
+    run.sink.status(f"Population-based training: {members} members, {search_epochs(plan)} rounds")
+    model = factory.model()
+    fresh, population_dir, names = model_state(model), run.folder / "population", itertools.count()
+
+    def train_member(params: dict[str, Any], state: Path | None) -> tuple[Path, float]:
+        member_plan = replace(plan, **params, epochs=1, schedule=Schedule.constant, early_stop=False, lr_find_iters=0, notes=[])
+        learn = factory.learner(model, member_plan)
+        learn.create_opt()
+        if state is None:
+            load_weights(learn.model, fresh)
+        else:
+            load_checkpoint(state, learn.model, learn.opt)
+        cb = TrialCallback(lambda *_: False, run.sink.stop_requested)
+        fit(learn, member_plan, [cb])
+        if cb.stopped_by_user:
+            raise TaskStopped()
+        out = population_dir / str(next(names))  # never overwritten: several members may start from one state
+        save_checkpoint(out, *snapshot(learn.model, learn.opt), {"valid_loss": cb.best})
+        return out, cb.best
+
+    winner = population_based(plan, members, n_train, run.spec.seed, train_member, _report(run))
+    os.replace(winner.state / "last.safetensors", run.folder / SEARCH_WINNER)
+    shutil.rmtree(population_dir)
+    done = search_epochs(plan)
+    plan = replace(plan, **winner.params, epochs=max(1, plan.epochs - done), lr_find_iters=0, notes=list(plan.notes))
+    settings = ", ".join(f"{k} {v:g}" for k, v in winner.params.items())
+    plan.notes.append(
+        f"Population-based training ({members} members, {done} epochs each): member {winner.id} won with {settings}; "
+        f"the run continues from its weights for {plan.epochs} more epochs."
+    )
+    return plan

@@ -1,0 +1,281 @@
+"""The stages of a run: prepare data -> plan -> build learner -> fit -> evaluate and register.
+
+Each stage is a function of typed inputs with a typed output; `runner.run_task` calls them
+in order. What every stage shares (workspace, sink, spec, task kind, folder, device) is a `Run`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from fastai.learner import Learner
+from safetensors.torch import load_file
+
+from .. import kinds, zoo
+from ..contracts import DataEvent, DataProblemsEvent, DataStatistics, ModelCard, ModelEvent, PlanEvent
+from ..data.cache import CachedData, build_cache
+from ..data.catalog import DatasetInfo, scan_dataset
+from ..data.splits import Split, split_cases
+from ..kinds.base import TaskKind
+from ..presets import Preset, get_preset
+from ..spec import Flow, SearchMethod, TaskSpec
+from ..store import Store, TaskRow
+from ..workspace import Workspace
+from . import callbacks as cb
+from .checkpoint import atomic_write_text, has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
+from .evaluate import evaluate
+from .learner import build_learner, find_lr, fit
+from .loaders import BatchLoader
+from .policy import Plan
+from .registry import load_model, model_id_for, read_card, register_model
+from .sink import TaskSink
+
+SEARCH_WINNER = "search_winner.safetensors"
+
+
+class TaskFailed(RuntimeError):
+    """A task that cannot run; the message is what the user sees."""
+
+
+class TaskStopped(Exception):
+    """The user stopped the task (during the search or the fit)."""
+
+
+@dataclass
+class Run:
+    workspace: Workspace
+    store: Store
+    task: TaskRow
+    sink: TaskSink
+    spec: TaskSpec
+    kind: TaskKind
+    folder: Path
+    device: torch.device
+
+    @classmethod
+    def start(cls, workspace: Workspace, store: Store, task: TaskRow) -> Run:
+        spec = task.spec
+        seed_everything(spec.seed)
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return cls(workspace, store, task, TaskSink(store, task.id), spec, kinds.get(spec.task), workspace.task_dir(task.id), device)
+
+
+@dataclass
+class Prepared:
+    """The decoded cases, their split, and the network they train: what the later stages need."""
+
+    data: CachedData
+    split: Split
+    preset: Preset | None
+    base: ModelCard | None
+    arch: str
+    mean: list[float]
+    std: list[float]
+
+
+# -- 1. prepare data ----------------------------------------------------------------------------------
+def prepare_data(run: Run) -> Prepared:
+    spec = run.spec
+    preset = get_preset(spec.preset) if spec.flow is Flow.specialized and spec.preset else None
+    base = read_card(run.workspace, spec.model.base_model) if spec.flow is Flow.retrain and spec.model.base_model else None
+    info = checked_dataset(run, preset, base)
+    run.sink.status(f"Preparing {len(info.usable)} cases (decoded once, then cached)")
+    data = build_cache(
+        info, run.workspace.root / "cache", spec.image_size, spec.windows, channels=base.channels if base else None, masks=run.kind.masks
+    )
+    if data.problems:
+        run.sink.event(DataProblemsEvent(problems=data.problems))
+    if len(data.cases) < 2:
+        raise TaskFailed(f"only {len(data.cases)} of {len(info.usable)} cases could be decoded: " + "; ".join(data.problems[:3]))
+    split = split_cases(data.cases, spec.hyper.valid_pct, spec.seed)
+    if not split.train or not split.valid:
+        raise TaskFailed(f"{len(data.cases)} cases are too few to hold out {spec.hyper.valid_pct}% for validation")
+    run.sink.event(DataEvent(statistics=data_statistics(run.kind, data, split, [str(p) for p in info.problems])))
+    arch = base.arch if base else spec.model.arch
+    if arch is None:
+        raise TaskFailed("the task names no network (model.arch)")
+    entry = zoo.get(arch)
+    mean, std = normalisation(entry.mean, entry.std, data.channels)
+    return Prepared(data, split, preset, base, entry.name, mean, std)
+
+
+def checked_dataset(run: Run, preset: Preset | None, base: ModelCard | None) -> DatasetInfo:
+    info = scan_dataset(run.workspace, run.spec.dataset)
+    reason = preset.check_dataset(info) if preset is not None else run.kind.dataset_problem(info)
+    if reason is None and base is not None and set(info.classes) != set(base.classes):
+        reason = f"classes {info.classes} differ from the base model's {base.classes}"
+    if reason:
+        raise TaskFailed(f"dataset {run.spec.dataset!r} cannot train this task: {reason}")
+    return info
+
+
+def data_statistics(kind: TaskKind, data: CachedData, split: Split, problems: list[str]) -> DataStatistics:
+    """Class counts per side, the split notice, and what the task kind adds (box sizes, mask areas)."""
+
+    def counts(indices: list[int]) -> dict[str, int]:
+        return {c: int(data.labels[indices, k].sum()) for k, c in enumerate(data.classes)}
+
+    return DataStatistics(
+        train=len(split.train),
+        valid=len(split.valid),
+        train_counts=counts(split.train),
+        valid_counts=counts(split.valid),
+        split=split.notice(),
+        grouped_by=split.grouped_by,
+        problems=problems,
+        **kind.statistics(data, split.train),
+    )
+
+
+# -- 3. build the learner -----------------------------------------------------------------------------
+class Factory:
+    """Makes networks and learners for this run: once for the fit, many times for a search."""
+
+    def __init__(self, run: Run, prepared: Prepared):
+        self.run, self.prepared = run, prepared
+        self.trainer = run.kind.trainer
+
+    def model(self) -> torch.nn.Module:
+        p, spec = self.prepared, self.run.spec
+        if p.base is not None:
+            return load_model(self.run.workspace, p.base.id)[0]
+        return self.trainer.build_model(
+            p.arch, len(p.data.classes), p.data.channels, spec.image_size, spec.model.pretrain, self.run.workspace
+        )
+
+    def loaders(self, plan: Plan) -> list[BatchLoader]:
+        p, seed = self.prepared, self.run.spec.seed
+        targets = self.trainer.targets
+        return [
+            BatchLoader(p.data, p.split.train, targets, plan.batch_size, p.mean, p.std, augment=plan.augment, shuffle=True, seed=seed),
+            BatchLoader(p.data, p.split.valid, targets, plan.batch_size, p.mean, p.std),
+        ]
+
+    def learner(self, model: torch.nn.Module, plan: Plan) -> Learner:
+        return build_learner(model, self.loaders(plan), self.trainer, plan, self.run.device)
+
+
+@dataclass
+class Built:
+    learn: Learner
+    plan: Plan
+    start_epoch: int = 0
+    best_loss: float = float("inf")
+    compute_s: float = 0.0
+
+
+def build(run: Run, factory: Factory, plan: Plan) -> Built:
+    """The network (from the search's winner when there was one), its learner, and where it resumes."""
+    model = factory.model()
+    p = factory.prepared
+    source = f"registry:{p.base.id}" if p.base else f"{run.spec.model.pretrain}:{p.arch}"
+    winner = run.folder / SEARCH_WINNER
+    if run.spec.search.method is SearchMethod.pbt and winner.is_file():
+        load_weights(model, load_file(str(winner)))
+        source += ", then the population-based search's winner"
+    run.sink.event(ModelEvent(source=source, weights_sha256=weights_digest(model_state(model))))
+    built = Built(factory.learner(model, plan), plan)
+    if run.task.resume and has_checkpoint(run.folder):
+        built.learn.create_opt()
+        ckpt = load_checkpoint(run.folder, built.learn.model, built.learn.opt)
+        built.start_epoch, built.best_loss, built.compute_s = ckpt["epoch"] + 1, ckpt["best_loss"], ckpt["compute_s"]
+        run.sink.status(f"Resumed from the checkpoint of epoch {built.start_epoch}")
+    elif plan.lr_find_iters:
+        plan.lr = find_lr(built.learn, plan)
+        plan.notes.append(f"Learning rate {plan.lr:.2g} from a {plan.lr_find_iters}-step finder.")
+    run.sink.progress(epochs=plan.epochs)
+    data = p.data
+    run.sink.event(PlanEvent(plan=plan, arch=p.arch, device=str(run.device), in_chans=data.channels, mean=p.mean, std=p.std))
+    return built
+
+
+# -- 4. fit ---------------------------------------------------------------------------------------------
+@dataclass
+class Fitted:
+    best_state: dict[str, torch.Tensor] | None  # None when no epoch ran in this process (resumed at the end)
+    compute_s: float
+
+
+def train(run: Run, built: Built, classes: list[str]) -> Fitted:
+    """Fit to the end (or early stop); raises TaskStopped when the user stops it."""
+    plan, start = built.plan, built.start_epoch
+    clock = cb.ComputeClock(built.compute_s)
+    keep_best = cb.KeepBest(run.folder, built.best_loss, start)
+    stop = cb.StopOnRequest(run.sink.stop_requested)
+    cbs = [
+        clock,
+        cb.ValidationMetrics(run.kind.trainer.accumulator(classes)),
+        cb.LossMeans(),
+        cb.LiveProgress(run.sink, plan.epochs, clock),
+        stop,
+        keep_best,
+        cb.Checkpoint(run.folder, clock, start),
+        cb.EpochLog(run.sink, plan.epochs, clock, start),
+    ]
+    if plan.early_stop:
+        cbs.append(cb.EarlyStop(run.sink, plan.patience, built.best_loss, start))
+    if start < plan.epochs:
+        fit(built.learn, plan, cbs, start)
+    if stop.requested:
+        raise TaskStopped()
+    return Fitted(keep_best.state, clock.seconds())
+
+
+# -- 5. evaluate and register ---------------------------------------------------------------------------
+def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted) -> ModelCard:
+    """Evaluate the best weights on the validation cases and register the model."""
+    model = built.learn.model
+    if fitted.best_state is not None:
+        load_weights(model, fitted.best_state)
+    elif (run.folder / "best.safetensors").is_file():
+        load_weights(model, load_file(str(run.folder / "best.safetensors")))
+    data, spec = prepared.data, run.spec
+    evaluation = evaluate(model, built.learn.dls.valid, run.kind.trainer, data.classes)
+    atomic_write_text(evaluation.model_dump_json(by_alias=True, exclude_unset=True, indent=2), run.folder / "evaluation.json")
+    card = ModelCard(
+        id=model_id_for(spec.name, run.task.id),
+        name=spec.name,
+        task=spec.task,
+        arch=prepared.arch,
+        classes=data.classes,
+        image_size=spec.image_size,
+        channels=data.channels,
+        windows=spec.windows,
+        mean=prepared.mean,
+        std=prepared.std,
+        metrics=evaluation.metrics,
+        thresholds=evaluation.thresholds,
+        dataset=spec.dataset,
+        dataset_fingerprint=data.fingerprint,
+        base_model=spec.model.base_model,
+        source_task=run.task.id,
+        spec=spec,
+    )
+    card = register_model(run.workspace, run.store, model.float().cpu(), card)
+    run.sink.progress(progress=1.0, metrics=evaluation.metrics.flat(), model_id=card.id, compute_s=fitted.compute_s)
+    return card
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+def normalisation(mean: tuple[float, ...], std: tuple[float, ...], channels: int) -> tuple[list[float], list[float]]:
+    if channels == len(mean):
+        return list(mean), list(std)
+    return [float(np.mean(mean))] * channels, [float(np.mean(std))] * channels
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def resumed_plan(run: Run) -> Plan | None:
+    """A resumed run keeps the plan it trained with (searched or found): the latest plan event."""
+    previous = run.store.events(run.task.id, PlanEvent) if run.task.resume else []
+    return replace(previous[-1].plan, lr_find_iters=0) if previous else None
