@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from . import kinds
 from .contracts import ModelCard
 from .data.catalog import DatasetInfo
+from .flows import FLOWS, FlowRules
 from .presets import Preset
 from .spec import (
     Augmentation,
@@ -45,11 +46,7 @@ class Step(StrEnum):
     start = "start"
 
 
-STEPS: dict[Flow, list[Step]] = {
-    Flow.general: [Step.flow, Step.task, Step.dataset, Step.model, Step.start],
-    Flow.specialized: [Step.flow, Step.preset, Step.dataset, Step.model, Step.start],
-    Flow.retrain: [Step.flow, Step.base_model, Step.dataset, Step.model, Step.start],
-}
+STEPS: dict[Flow, list[Step]] = {flow: [Step.flow, Step(r.choice_step), Step.dataset, Step.model, Step.start] for flow, r in FLOWS.items()}
 
 TITLES = {
     Step.flow: "Flow",
@@ -134,10 +131,8 @@ class Wizard:
             self._apply_base_model(changes["base_model"])
         for key, value in changes.items():
             setattr(self.state, key, value)
-        if changes.get("tuning") is Tuning.manual and self.state.flow is Flow.general and not self.state.model.arch:
-            rec = self.recommendation()  # Full Manual starts from the network Auto select would pick
-            if rec is not None:
-                self.state.model = ModelChoice(arch=rec.model)
+        if changes.get("tuning") is Tuning.manual:
+            self.rules.on_manual(self)
         self._changed()
 
     def set_hyper(self, **values: Any) -> None:
@@ -182,8 +177,13 @@ class Wizard:
         return None
 
     # -- derived views ------------------------------------------------------------------------
+    @property
+    def rules(self) -> FlowRules:
+        """What the current flow decides (General until one is chosen)."""
+        return FLOWS[self.state.flow or Flow.general]
+
     def steps(self) -> list[Step]:
-        return STEPS[self.state.flow or Flow.general]
+        return STEPS[self.rules.flow]
 
     def progress(self) -> list[tuple[Step, str, str]]:
         """(step, title, 'done' | 'current' | 'pending') for the step indicator."""
@@ -192,9 +192,7 @@ class Wizard:
         return [(s, self.title(s), "done" if i < here else "current" if i == here else "pending") for i, s in enumerate(steps)]
 
     def title(self, step: Step) -> str:
-        if step is Step.model and self.state.flow in (Flow.specialized, Flow.retrain):
-            return "Hyperparameter"
-        return TITLES[step]
+        return self.rules.model_title if step is Step.model else TITLES[step]
 
     @property
     def can_next(self) -> bool:
@@ -202,14 +200,7 @@ class Wizard:
 
     def task_type(self) -> str | None:
         """The task type in force: chosen (General), fixed by the preset, or by the base model."""
-        s = self.state
-        if s.flow is Flow.specialized:
-            preset = self.context.presets.get(s.preset or "")
-            return preset.task if preset else None
-        if s.flow is Flow.retrain:
-            card = self.context.base_models().get(s.base_model or "")
-            return card.task if card else None
-        return s.task
+        return self.rules.task_type(self)
 
     def dataset_choices(self) -> tuple[list[str], dict[str, str]]:
         """Datasets that fit the current task, and the others with the reason they do not."""
@@ -231,7 +222,7 @@ class Wizard:
     def warnings(self) -> list[str]:
         """Non-blocking advice about the chosen augmentation."""
         s, out = self.state, []
-        preset = self.context.presets.get(s.preset or "") if s.flow is Flow.specialized else None
+        preset = self.rules.preset(self)
         lateral = preset.lateral_anatomy if preset else s.auto.modality in (Modality.xray, Modality.ct)
         if s.augment.hflip and lateral:
             out.append("Horizontal flip is on, but left and right anatomy differ in these images (a flipped chest is not a normal chest).")
@@ -248,13 +239,7 @@ class Wizard:
         return out
 
     def windows(self) -> list[str]:
-        s = self.state
-        if s.flow is Flow.specialized and s.preset in self.context.presets:
-            return list(self.context.presets[s.preset].windows)
-        if s.flow is Flow.retrain:
-            card = self.context.base_models().get(s.base_model or "")
-            return list(card.windows) if card else []
-        return list(s.windows)
+        return self.rules.windows(self)
 
     # -- validity -------------------------------------------------------------------------------
     def step_problem(self, step: Step) -> str | None:
@@ -278,35 +263,13 @@ class Wizard:
         return self._name_problem()
 
     def _dataset_problem(self, info: DatasetInfo) -> str | None:
-        s, task = self.state, self.task_type()
+        task = self.task_type()
         if task is None:
             return "Choose the task first."
-        if s.flow is Flow.specialized:
-            return self.context.presets[s.preset].check_dataset(info) if s.preset in self.context.presets else "Choose a preset first."
-        reason = kinds.get(task).dataset_problem(info)
-        if reason:
-            return reason
-        if s.flow is Flow.retrain:
-            card = self.context.base_models()[s.base_model]
-            if set(info.classes) != set(card.classes):
-                return f"classes must match the base model ({', '.join(card.classes)}); found {', '.join(info.classes)}"
-        return None
+        return self.rules.dataset_problem(self, info, task)
 
     def _model_problem(self) -> str | None:
-        s = self.state
-        if s.flow is not Flow.general:
-            return None  # the preset or the base model fixes the network
-        if self.task_type() is None:
-            return "Choose the task first."
-        if s.tuning is Tuning.auto:
-            if self.context.recommend is not None and self.recommendation() is None:
-                return "No recommendation is available for this task."
-            return None
-        if not s.model.arch:
-            return "Choose a network."
-        if not self.context.known_arch(s.model.arch):
-            return f"Unknown network {s.model.arch!r}."
-        return None
+        return self.rules.model_problem(self)
 
     def _name_problem(self) -> str | None:
         name = self.state.name.strip()
@@ -331,36 +294,23 @@ class Wizard:
         if problems:
             raise SpecError(problems)
         s = self.state
-        model, image_size, hyper = s.model, s.image_size, s.hyper
-        if s.flow is Flow.general and s.tuning is Tuning.auto:
-            rec = self.recommendation()
-            if rec is not None:
-                model = ModelChoice(arch=rec.model, pretrain="default")
-                image_size = rec.image_size
-                hyper = hyper.model_copy(update={"batch_size": rec.batch_size, "lr": rec.lr})
-        elif s.flow is Flow.specialized:
-            preset = self.context.presets[s.preset]
-            model, image_size = preset.model, preset.image_size
-        elif s.flow is Flow.retrain:
-            card = self.context.base_models()[s.base_model]
-            model, image_size = ModelChoice(arch=card.arch, base_model=card.id), card.image_size
-        return TaskSpec(
-            name=s.name.strip(),
-            description=s.description,
-            flow=s.flow,
-            task=self.task_type(),
-            preset=s.preset if s.flow is Flow.specialized else None,
-            dataset=s.dataset,
-            model=model,
-            tuning=s.tuning,
-            auto=s.auto,
-            image_size=image_size,
-            windows=self.windows(),
-            hyper=hyper,
-            augment=s.augment,
-            search=s.search,
-            seed=s.seed,
-        )
+        draft = {
+            "name": s.name.strip(),
+            "description": s.description,
+            "flow": s.flow,
+            "task": self.task_type(),
+            "dataset": s.dataset,
+            "model": s.model,
+            "tuning": s.tuning,
+            "auto": s.auto,
+            "image_size": s.image_size,
+            "windows": self.windows(),
+            "hyper": s.hyper,
+            "augment": s.augment,
+            "search": s.search,
+            "seed": s.seed,
+        }
+        return TaskSpec(**draft | self.rules.fixed(self))
 
     # -- preset and base model fill-ins -----------------------------------------------------------
     def _apply_preset(self, preset: Preset) -> None:

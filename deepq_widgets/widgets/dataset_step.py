@@ -6,7 +6,6 @@ import ipywidgets as w
 
 from ..data.catalog import DatasetInfo
 from ..data.preview import page_count, render_preview
-from ..spec import Flow
 from ..wizard import Step, Wizard
 from .base import StepView
 from .style import esc
@@ -65,7 +64,7 @@ class DatasetStep(StepView):
         with self.changes.quiet():
             self.choice.options = [("— choose —", None)] + [(name, name) for name in fitting]
             self.choice.value = self.wizard.state.dataset if self.wizard.state.dataset in fitting else None
-        preset = self.wizard.context.presets.get(self.wizard.state.preset or "") if self.wizard.state.flow is Flow.specialized else None
+        preset = self.wizard.rules.preset(self.wizard)
         need = f"<div class='dq-muted'>{esc(preset.dataset.help)}</div>" if preset else ""
         rows = "".join(f"<li><b>{esc(n)}</b>: {esc(r)}</li>" for n, r in unfit.items())
         self.unfit.value = need + (
