@@ -53,22 +53,30 @@ def spec_for(ws, flow_args: list[str], name: str) -> dict:
 
 
 def run_auto(ws, spec: dict):
+    from deepq_widgets.spec import parse_spec
     from deepq_widgets.store import Store
     from deepq_widgets.training.runner import run_task
 
     store = Store(ws.db_path)
-    task_id = store.submit(spec)
+    task_id = store.submit(parse_spec(spec))
     task = store.claim_next(os.getpid())
     start = time.perf_counter()
     run_task(ws, store, task)
     return store.task(task_id), time.perf_counter() - start, store
 
 
+def targets_for(task: str):
+    """The batch targets of a task kind, as its training part makes them."""
+    from deepq_widgets import kinds
+
+    return kinds.get(task).trainer.targets
+
+
 def scores(task: str, probs: np.ndarray, truth: np.ndarray, classes: list[str]) -> dict:
     from deepq_widgets.training.metrics import multi_label, single_label
 
     m = single_label(probs, truth, classes) if task == "single_label" else multi_label(probs, truth, classes)
-    return {k: v for k, v in m.items() if k in ("accuracy", "auroc", "f1")}
+    return {k: v for k, v in m.headline.items() if k in ("accuracy", "auroc", "f1")}
 
 
 def predict(model, loader, task: str) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +97,7 @@ def plain_fine_tune(data, train_idx, eval_loader, task: str, image_size: int, bu
 
     torch.manual_seed(0)
     model = zoo.create_model("tf_efficientnet_lite0.in1k", len(data.classes), in_chans=data.channels).to(memory_format=torch.channels_last)
-    loader = BatchLoader(data, train_idx, task, 32, [0.5] * data.channels, [0.5] * data.channels, shuffle=True, seed=0)
+    loader = BatchLoader(data, train_idx, targets_for(task), 32, [0.5] * data.channels, [0.5] * data.channels, shuffle=True, seed=0)
     loader.channels_last = True
     loss_fn = torch.nn.CrossEntropyLoss() if task == "single_label" else torch.nn.BCEWithLogitsLoss()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
@@ -119,6 +127,7 @@ def plain_fine_tune(data, train_idx, eval_loader, task: str, image_size: int, bu
 
 
 def compare(ws, name: str, flow_args: list[str], eval_dataset: str | None) -> dict:
+    from deepq_widgets.contracts import PlanEvent
     from deepq_widgets.data.cache import build_cache
     from deepq_widgets.data.catalog import scan_dataset
     from deepq_widgets.data.splits import split_cases
@@ -137,13 +146,13 @@ def compare(ws, name: str, flow_args: list[str], eval_dataset: str | None) -> di
         eval_data, eval_idx = test, np.arange(len(test.cases))
     else:
         eval_data, eval_idx = data, split.valid
-    eval_loader = BatchLoader(eval_data, eval_idx, task, 64, card["mean"], card["std"])
+    eval_loader = BatchLoader(eval_data, eval_idx, targets_for(task), 64, card.mean, card.std)
     auto_scores = scores(task, *predict(model, eval_loader, task), data.classes)
-    plain_loader = BatchLoader(eval_data, eval_idx, task, 64, [0.5] * data.channels, [0.5] * data.channels)
+    plain_loader = BatchLoader(eval_data, eval_idx, targets_for(task), 64, [0.5] * data.channels, [0.5] * data.channels)
     plain_scores, plain_wall, plain_epochs = plain_fine_tune(data, split.train, plain_loader, task, size, auto_wall)
-    plan = next(e for e in store.events(row.id, "plan"))
+    plan = store.events(row.id, PlanEvent)[-1].plan
     return {
-        "auto": auto_scores | {"wall_s": auto_wall, "epochs_run": row.epoch, "epochs_planned": plan["epochs"], "lr": plan["lr"]},
+        "auto": auto_scores | {"wall_s": auto_wall, "epochs_run": row.epoch, "epochs_planned": plan.epochs, "lr": plan.lr},
         "plain": plain_scores | {"wall_s": plain_wall, "epochs": plain_epochs},
         "image_size": size,
         "train_cases": len(split.train),

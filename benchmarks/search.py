@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from .common import demo_workspace, save, threads
-from .learning import digits_datasets, predict, run_auto, scores, spec_for
+from .learning import digits_datasets, predict, run_auto, scores, spec_for, targets_for
 
 EPOCHS, SIZE, TRIALS = 20, 96, 8
 
 
 def run(ws, method: str) -> dict:
+    from deepq_widgets.contracts import PlanEvent, SearchTrialEvent
     from deepq_widgets.data.cache import build_cache
     from deepq_widgets.data.catalog import scan_dataset
     from deepq_widgets.training.loaders import BatchLoader
@@ -34,19 +35,19 @@ def run(ws, method: str) -> dict:
     row, wall, store = run_auto(ws, spec)
     assert row.state == "finished", row.error
     model, card = load_model(ws, row.model_id)
-    test = build_cache(scan_dataset(ws, "digits_test"), ws.root / "cache", SIZE, card["windows"], channels=card["channels"])
-    loader = BatchLoader(test, np.arange(len(test.cases)), "single_label", 64, card["mean"], card["std"])
-    plan = next(e for e in store.events(row.id, "plan"))
-    trials = store.events(row.id, "search_trial")
-    return scores("single_label", *predict(model, loader, "single_label"), card["classes"]) | {
+    test = build_cache(scan_dataset(ws, "digits_test"), ws.root / "cache", SIZE, card.windows, channels=card.channels)
+    loader = BatchLoader(test, np.arange(len(test.cases)), targets_for("single_label"), 64, card.mean, card.std)
+    plan = store.events(row.id, PlanEvent)[-1].plan
+    trials = store.events(row.id, SearchTrialEvent)
+    return scores("single_label", *predict(model, loader, "single_label"), card.classes) | {
         "wall_s": wall,
-        "lr": plan["lr"],
-        "weight_decay": plan["weight_decay"],
-        "batch_size": plan["batch_size"],
+        "lr": plan.lr,
+        "weight_decay": plan.weight_decay,
+        "batch_size": plan.batch_size,
         "final_run_epochs": row.epoch,
         "search_reports": len(trials),
-        "pruned": sum(bool(t.get("pruned")) for t in trials),
-        "copied": sum(bool(t.get("history")) and t["round"] > 0 for t in trials),
+        "pruned": sum(t.pruned for t in trials),
+        "copied": sum(bool(t.history) and (t.round or 0) > 0 for t in trials),
     }
 
 

@@ -39,7 +39,10 @@ def loaders(data, size_batches: int):
 
     idx = np.arange(BATCH * size_batches) % len(data.cases)
     mean, std = [0.5] * data.channels, [0.5] * data.channels
-    return BatchLoader(data, idx, "single_label", BATCH, mean, std, augment=Augmentation(rotate_deg=10), shuffle=True, seed=0)
+    from deepq_widgets import kinds
+
+    targets = kinds.get("single_label").trainer.targets
+    return BatchLoader(data, idx, targets, BATCH, mean, std, augment=Augmentation(rotate_deg=10), shuffle=True, seed=0)
 
 
 def plain_epoch(model, loader, opt) -> float:
@@ -64,9 +67,12 @@ def trainer_vs_loop(ws, batches: int) -> dict:
     from fastai.data.core import DataLoaders
     from fastai.learner import Learner
 
+    from deepq_widgets import kinds
+    from deepq_widgets.spec import TaskSpec
     from deepq_widgets.store import Store
+    from deepq_widgets.training import callbacks as cb
     from deepq_widgets.training.backbones import create_model
-    from deepq_widgets.training.callbacks import Predictions, TaskCallback
+    from deepq_widgets.training.sink import TaskSink
 
     data = cached(ws, "ultrasound_lesions", 128)
     train = loaders(data, batches)
@@ -77,12 +83,24 @@ def trainer_vs_loop(ws, batches: int) -> dict:
     plain_model = make()
     opt = torch.optim.AdamW(plain_model.parameters(), 1e-3)
     store = Store(ws.root / "bench.sqlite")
-    task = store.submit({"name": f"bench-{time.time()}", "hyper": {"epochs": 100}})
+    task = store.submit(TaskSpec(name=f"bench-{time.time():.0f}", hyper={"epochs": 100}))
     folder = ws.root / "bench-task"
     learn = Learner(DataLoaders(train, valid, device="cpu"), make(), loss_func=torch.nn.CrossEntropyLoss())
     learn.remove_cb(ProgressCallback)
     learn.logger = lambda *_: None
-    learn.add_cb(TaskCallback(store, task, folder, Predictions("single_label", data.classes), 100, False, 5))
+    sink, clock = TaskSink(store, task), cb.ComputeClock()
+    run_callbacks = [
+        clock,
+        cb.ValidationMetrics(kinds.get("single_label").trainer.accumulator(data.classes)),
+        cb.LossMeans(),
+        cb.LiveProgress(sink, 100, clock),
+        cb.StopOnRequest(sink.stop_requested),
+        cb.KeepBest(folder),
+        cb.Checkpoint(folder, clock),
+        cb.EpochLog(sink, 100, clock),
+    ]
+    for callback in run_callbacks:
+        learn.add_cb(callback)
     # Validation and checkpoints are part of our epoch; time the plain loop with the same validation pass.
     ours, plain = [], []
     for _ in range(3):
