@@ -54,10 +54,6 @@ class Metrics(Contract):
             out |= {f"{name}_{cls}": value for name, value in row.items()}
         return out
 
-    def main(self) -> tuple[str, Number] | None:
-        """The first headline figure: the one a list of tasks or models shows."""
-        return next(iter(self.headline.items()), None)
-
 
 # -- data statistics ------------------------------------------------------------------------------
 class BoxStatistics(Contract):

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kinds
 from ..workspace import Workspace
 from .cases import Case, Problem
 from .layouts import read_layout
@@ -58,8 +59,6 @@ class DatasetInfo:
 
     def fit(self, task: str) -> tuple[bool, str]:
         """Whether this dataset can train a `task` and why not: the task kind decides."""
-        from .. import kinds
-
         reason = kinds.get(task).dataset_problem(self)
         return reason is None, reason or ""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 
-from .base import ANNOTATION_TITLES, TaskKind
+from .base import TaskKind
 
 _KINDS: dict[str, TaskKind] = {}
 
@@ -55,7 +55,6 @@ def all_kinds() -> list[TaskKind]:
 from . import single_label, multi_label, detection, segmentation  # noqa: E402, I001
 
 __all__ = [
-    "ANNOTATION_TITLES",
     "TaskKind",
     "UnknownTaskKind",
     "all_kinds",

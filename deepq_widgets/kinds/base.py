@@ -8,7 +8,7 @@ and imported only when a worker or an export needs it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,6 @@ class TaskKind:
     multiscale: bool = False  # needs a backbone with features at strides 8/16/32
     masks: bool = False  # trains on per-pixel class masks
     training: str = ""  # "module:Class" of the training part
-    examples: tuple[str, ...] = field(default=())
 
     def dataset_problem(self, info: DatasetInfo) -> str | None:
         """Why `info` cannot train this kind, or None when it can."""

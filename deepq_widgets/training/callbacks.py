@@ -162,8 +162,9 @@ class Checkpoint(ResumableCallback):
     def after_epoch(self) -> None:
         if self.skipped():
             return
-        weights, optim, plain = snapshot(self.learn.model, self.learn.opt)
-        info = {"epoch": self.learn.epoch, "best_loss": self.learn.keep_best.best_loss, "compute_s": self.compute.seconds()}
+        keep_best = self.learn.keep_best
+        weights, optim, plain = snapshot(self.learn.model, self.learn.opt, keep_best.state if keep_best.improved else None)
+        info = {"epoch": self.learn.epoch, "best_loss": keep_best.best_loss, "compute_s": self.compute.seconds()}
         self.writer.submit(lambda: save_checkpoint(self.folder, weights, optim, plain, info))
 
     def after_fit(self) -> None:

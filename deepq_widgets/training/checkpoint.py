@@ -86,10 +86,12 @@ def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def snapshot(model: torch.nn.Module, opt: Any) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
-    """Copies of the weights and optimizer state, safe to write while training goes on."""
+def snapshot(
+    model: torch.nn.Module, opt: Any, weights: dict[str, torch.Tensor] | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
+    """Copies of the weights (or `weights`, a copy taken already) and optimizer state, safe to write while training goes on."""
     tensors, plain = _flatten_optimizer(opt.state_dict() if opt is not None else {"state": [], "hypers": []})
-    return model_state(model), {k: v.detach().clone() for k, v in tensors.items()}, plain
+    return weights if weights is not None else model_state(model), {k: v.detach().clone() for k, v in tensors.items()}, plain
 
 
 def save_checkpoint(

@@ -24,13 +24,11 @@ from .kind_training import EXPORT_FORMATS
 from .loaders import normalise, to_unit
 from .registry import load_model
 
-FORMATS = EXPORT_FORMATS
-
 
 def export_model(workspace: Workspace, model_id: str, fmt: str, out_dir: str | Path) -> Path:
     """Write the model in `fmt` to `out_dir` (inside the workspace); returns the file written."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     out = workspace.resolve(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model, card = load_model(workspace, model_id)

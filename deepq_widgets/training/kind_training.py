@@ -6,7 +6,7 @@ the registry and the exporter call these methods and never ask which kind they h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,10 +58,15 @@ class KindTraining:
     ) -> nn.Module:
         raise NotImplementedError
 
+    def body_parameters(self, model: nn.Module) -> Iterable[nn.Parameter]:
+        """The pretrained part of the network; the rest is new (the head)."""
+        head = {id(p) for p in model.get_classifier().parameters()}
+        return (p for p in model.parameters() if id(p) not in head)
+
     def param_groups(self, model: nn.Module) -> list[list[nn.Parameter]]:
         """[pretrained body, new head]: fastai's splitter, for freeze() and per-group learning rates."""
-        head = {id(p) for p in model.get_classifier().parameters()}
-        return [[p for p in model.parameters() if id(p) not in head], [p for p in model.parameters() if id(p) in head]]
+        body = {id(p) for p in self.body_parameters(model)}
+        return [[p for p in model.parameters() if id(p) in body], [p for p in model.parameters() if id(p) not in body]]
 
     def loss(self) -> Any:
         raise NotImplementedError

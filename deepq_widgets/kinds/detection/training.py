@@ -153,9 +153,8 @@ class DetectionTraining(KindTraining):
         )
         return Detector(body, num_classes, image_size, in_chans)
 
-    def param_groups(self, model: nn.Module) -> list[list[nn.Parameter]]:
-        body = {id(p) for p in model.fcos.backbone.body.parameters()}
-        return [[p for p in model.parameters() if id(p) in body], [p for p in model.parameters() if id(p) not in body]]
+    def body_parameters(self, model: nn.Module):
+        return model.fcos.backbone.body.parameters()
 
     def loss(self) -> Any:
         return detection_loss

@@ -85,9 +85,8 @@ class SegmentationTraining(KindTraining):
         encoder = create_model(arch, num_classes=0, in_chans=in_chans, pretrain=pretrain, workspace=workspace, features_only=True)
         return UNet(encoder, num_classes + 1)
 
-    def param_groups(self, model: nn.Module) -> list[list[nn.Parameter]]:
-        body = {id(p) for p in model.encoder.parameters()}
-        return [[p for p in model.parameters() if id(p) in body], [p for p in model.parameters() if id(p) not in body]]
+    def body_parameters(self, model: nn.Module):
+        return model.encoder.parameters()
 
     def loss(self) -> Any:
         return segmentation_loss

@@ -12,7 +12,7 @@ from ..base import TaskKind
 class SingleLabel(TaskKind):
     def dataset_problem(self, info) -> str | None:
         problem = super().dataset_problem(info)
-        if problem is None and sum(1 for n in info.class_counts.values() if n) < 2:
+        if problem is None and len(info.class_counts) < 2:
             return "single-label classification needs at least 2 classes with cases"
         return problem
 
