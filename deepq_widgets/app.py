@@ -44,15 +44,9 @@ class App:
         self.store = Store(workspace.db_path)
         self.catalog = CatalogCache(workspace)
         self.wizard = Wizard(workspace_context(workspace, self.catalog))
-        self.views = {
-            Step.flow: FlowStep(self.wizard),
-            Step.task: TaskStep(self.wizard),
-            Step.preset: PresetStep(self.wizard),
-            Step.base_model: BaseModelStep(self.wizard),
-            Step.dataset: DatasetStep(self.wizard),
-            Step.model: ModelStep(self.wizard, workspace),
-            Step.start: StartStep(self.wizard, self.start_task),
-        }
+        steps = (FlowStep, TaskStep, PresetStep, BaseModelStep, DatasetStep, ModelStep)
+        views = [view(self.wizard) for view in steps] + [StartStep(self.wizard, self.start_task)]
+        self.views = {view.step: view for view in views}
         self.shell = WizardShell(self.wizard, self.views)
         self.wizard.observe(lambda _: self.shell.refresh())
         self.task_list = TaskList(self.follow)

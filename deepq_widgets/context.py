@@ -15,6 +15,7 @@ from .data.catalog import DatasetInfo, scan_dataset
 from .presets import load_presets
 from .wizard import WizardContext
 from .workspace import Workspace
+from .zoo.shelf import ZooShelf
 
 
 class CatalogCache:
@@ -82,4 +83,5 @@ def workspace_context(workspace: Workspace, catalog: CatalogCache | None = None)
         known_arch=zoo.is_known,
         taken_names=store.task_names,
         recommend=lambda task, modality, size: zoo.recommend(task, modality, size, workspace=workspace),
+        zoo=ZooShelf(workspace),
     )

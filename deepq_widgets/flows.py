@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import kinds
+from .contracts import ModelCard
 from .data.catalog import DatasetInfo
 from .presets import Preset
 from .spec import Flow, ModelChoice, Tuning
@@ -21,17 +22,20 @@ if TYPE_CHECKING:
 
 class FlowRules:
     flow: Flow
-    choice_step: str  # the step after the flow step: task, preset or base_model
+    choice_step: str  # the step after the flow step, and the draft change that chooses it: task, preset or base_model
     model_title = "Hyperparameter"  # the Model step's title
+    picks_network = False  # whether the user chooses the network (else the choice fixes it)
 
-    def task_type(self, wizard: Wizard) -> str | None:
+    def choose(self, wizard: Wizard, value: str) -> dict[str, Any]:
+        """The draft fields that choosing `value` on the choice step sets."""
         raise NotImplementedError
+
+    def settle(self, wizard: Wizard, changed: set[str]) -> dict[str, Any]:
+        """Draft fields that follow from the fields just changed."""
+        return {}
 
     def preset(self, wizard: Wizard) -> Preset | None:
         return None
-
-    def windows(self, wizard: Wizard) -> list[str]:
-        return list(wizard.state.windows)
 
     def dataset_problem(self, wizard: Wizard, info: DatasetInfo, task: str) -> str | None:
         return kinds.get(task).dataset_problem(info)
@@ -39,8 +43,9 @@ class FlowRules:
     def model_problem(self, wizard: Wizard) -> str | None:
         return None  # the preset or the base model fixes the network
 
-    def on_manual(self, wizard: Wizard) -> None:
-        """Called when the user switches to Full Manual."""
+    def fixed_network(self, wizard: Wizard) -> str | None:
+        """One sentence on the network this flow fixes, for the Model step."""
+        return None
 
     def fixed(self, wizard: Wizard) -> dict[str, Any]:
         """The TaskSpec fields this flow decides, over the user's draft."""
@@ -48,74 +53,91 @@ class FlowRules:
 
 
 class General(FlowRules):
-    flow, choice_step, model_title = Flow.general, "task", "Model"
+    flow, choice_step, model_title, picks_network = Flow.general, "task", "Model", True
 
-    def task_type(self, wizard: Wizard) -> str | None:
-        return wizard.state.task
+    def choose(self, wizard: Wizard, value: str) -> dict[str, Any]:
+        return {"task": kinds.get(value).name}
+
+    def settle(self, wizard: Wizard, changed: set[str]) -> dict[str, Any]:
+        # Full Manual starts from the network Auto select would pick.
+        if "tuning" in changed and wizard.draft.tuning is Tuning.manual and not wizard.draft.model.arch:
+            rec = wizard.recommendation()
+            return {"model": ModelChoice(arch=rec.model)} if rec else {}
+        return {}
 
     def model_problem(self, wizard: Wizard) -> str | None:
-        s = wizard.state
+        d = wizard.draft
         if wizard.task_type() is None:
             return "Choose the task first."
-        if s.tuning is Tuning.auto:
+        if d.tuning is Tuning.auto:
             if wizard.context.recommend is not None and wizard.recommendation() is None:
                 return "No recommendation is available for this task."
             return None
-        if not s.model.arch:
+        if not d.model.arch:
             return "Choose a network."
-        if not wizard.context.known_arch(s.model.arch):
-            return f"Unknown network {s.model.arch!r}."
+        if not wizard.context.known_arch(d.model.arch):
+            return f"Unknown network {d.model.arch!r}."
         return None
 
-    def on_manual(self, wizard: Wizard) -> None:
-        rec = wizard.recommendation()  # Full Manual starts from the network Auto select would pick
-        if rec is not None and not wizard.state.model.arch:
-            wizard.state.model = ModelChoice(arch=rec.model)
-
     def fixed(self, wizard: Wizard) -> dict[str, Any]:
-        rec = wizard.recommendation() if wizard.state.tuning is Tuning.auto else None
+        rec = wizard.recommendation() if wizard.draft.tuning is Tuning.auto else None
         if rec is None:
             return {}
-        hyper = wizard.state.hyper.model_copy(update={"batch_size": rec.batch_size, "lr": rec.lr})
+        hyper = wizard.draft.hyper.model_copy(update={"batch_size": rec.batch_size, "lr": rec.lr})
         return {"model": ModelChoice(arch=rec.model, pretrain="default"), "image_size": rec.image_size, "hyper": hyper}
 
 
 class Specialized(FlowRules):
     flow, choice_step = Flow.specialized, "preset"
 
+    def choose(self, wizard: Wizard, value: str) -> dict[str, Any]:
+        preset = wizard.context.presets.get(value)
+        if preset is None:
+            return {"preset": value, "task": None, "dataset": None}
+        return {
+            "preset": preset.id,
+            "task": preset.task,
+            "hyper": preset.hyper.model_copy(),
+            "augment": preset.augment.model_copy(),
+            "image_size": preset.image_size,
+            "windows": list(preset.windows),
+            "model": preset.model.model_copy(),
+            "dataset": None,
+        }
+
     def preset(self, wizard: Wizard) -> Preset | None:
-        return wizard.context.presets.get(wizard.state.preset or "")
-
-    def task_type(self, wizard: Wizard) -> str | None:
-        preset = self.preset(wizard)
-        return preset.task if preset else None
-
-    def windows(self, wizard: Wizard) -> list[str]:
-        preset = self.preset(wizard)
-        return list(preset.windows) if preset else list(wizard.state.windows)
+        return wizard.context.presets.get(wizard.draft.preset or "")
 
     def dataset_problem(self, wizard: Wizard, info: DatasetInfo, task: str) -> str | None:
         preset = self.preset(wizard)
         return preset.check_dataset(info) if preset else "Choose a preset first."
 
+    def fixed_network(self, wizard: Wizard) -> str | None:
+        p = self.preset(wizard)
+        return f"Network fixed by the preset: {p.model.arch}, {p.image_size} px, windows {', '.join(p.windows)}." if p else None
+
     def fixed(self, wizard: Wizard) -> dict[str, Any]:
         preset = self.preset(wizard)
-        return {"model": preset.model, "image_size": preset.image_size, "preset": preset.id} if preset else {}
+        return {"model": preset.model, "image_size": preset.image_size, "windows": list(preset.windows)} if preset else {}
 
 
 class Retrain(FlowRules):
     flow, choice_step = Flow.retrain, "base_model"
 
-    def card(self, wizard: Wizard):
-        return wizard.context.base_models().get(wizard.state.base_model or "")
+    def card(self, wizard: Wizard) -> ModelCard | None:
+        return wizard.context.base_models().get(wizard.draft.model.base_model or "")
 
-    def task_type(self, wizard: Wizard) -> str | None:
-        card = self.card(wizard)
-        return card.task if card else None
-
-    def windows(self, wizard: Wizard) -> list[str]:
-        card = self.card(wizard)
-        return list(card.windows) if card else []
+    def choose(self, wizard: Wizard, value: str) -> dict[str, Any]:
+        card = wizard.context.base_models().get(value)
+        if card is None:
+            return {"model": ModelChoice(base_model=value), "task": None, "dataset": None}
+        return {
+            "model": ModelChoice(arch=card.arch, base_model=card.id),
+            "task": card.task,
+            "image_size": card.image_size,
+            "windows": list(card.windows),
+            "dataset": None,
+        }
 
     def dataset_problem(self, wizard: Wizard, info: DatasetInfo, task: str) -> str | None:
         problem = super().dataset_problem(wizard, info, task)
@@ -124,9 +146,15 @@ class Retrain(FlowRules):
             return f"classes must match the base model ({', '.join(card.classes)}); found {', '.join(info.classes)}"
         return problem
 
+    def fixed_network(self, wizard: Wizard) -> str | None:
+        card = self.card(wizard)
+        return f"Training starts from {card.name} ({card.arch})." if card else None
+
     def fixed(self, wizard: Wizard) -> dict[str, Any]:
         card = self.card(wizard)
-        return {"model": ModelChoice(arch=card.arch, base_model=card.id), "image_size": card.image_size} if card else {}
+        if card is None:
+            return {}
+        return {"model": ModelChoice(arch=card.arch, base_model=card.id), "image_size": card.image_size, "windows": list(card.windows)}
 
 
 FLOWS: dict[Flow, FlowRules] = {rules.flow: rules for rules in (General(), Specialized(), Retrain())}

@@ -186,12 +186,16 @@ def parse_spec(data: dict[str, Any]) -> TaskSpec:
         raise SpecError(describe_errors(exc, TaskSpec)) from None
 
 
-def describe_errors(exc: ValidationError, root: type[BaseModel]) -> list[str]:
-    """Turn pydantic errors into 'hyper.batch_size must be between 1 and 256 (got 300)'."""
+def describe_errors(exc: ValidationError, root: type[BaseModel], within: tuple[str, ...] = ()) -> list[str]:
+    """Turn pydantic errors into 'hyper.batch_size must be between 1 and 256 (got 300)'.
+
+    `within` is where in `root` the validated value sits, when only a part was validated.
+    """
     out = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        bounds = _bounds(root, err["loc"])
+        where = (*within, *err["loc"])
+        loc = ".".join(str(p) for p in where)
+        bounds = _bounds(root, where)
         got = err.get("input")
         if bounds and err["type"] in {"greater_than_equal", "less_than_equal"}:
             out.append(f"{loc} must be between {bounds[0]} and {bounds[1]} (got {got!r})")

@@ -9,31 +9,26 @@ so the logic is tested without a workspace or a browser.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from . import kinds
 from .contracts import ModelCard
 from .data.catalog import DatasetInfo
 from .flows import FLOWS, FlowRules
 from .presets import Preset
 from .spec import (
-    Augmentation,
-    AutoPreferences,
     Flow,
-    Hyperparameters,
     Modality,
-    ModelChoice,
-    Search,
     SpecError,
     TaskSpec,
-    Tuning,
     describe_errors,
 )
 from .zoo.select import Recommendation
+from .zoo.shelf import ZooShelf
 
 
 class Step(StrEnum):
@@ -47,16 +42,6 @@ class Step(StrEnum):
 
 
 STEPS: dict[Flow, list[Step]] = {flow: [Step.flow, Step(r.choice_step), Step.dataset, Step.model, Step.start] for flow, r in FLOWS.items()}
-
-TITLES = {
-    Step.flow: "Flow",
-    Step.task: "Task type",
-    Step.preset: "Preset",
-    Step.base_model: "Base model",
-    Step.dataset: "Dataset",
-    Step.model: "Model",
-    Step.start: "Start",
-}
 
 MAX_UPRIGHT_ROTATION = 30  # degrees; radiographs and CT/MR slices are acquired in a standard orientation
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.()")
@@ -72,30 +57,22 @@ class WizardContext:
     known_arch: Callable[[str], bool] = lambda arch: True
     taken_names: Callable[[], set[str]] = set
     recommend: Callable[[str, Modality, int], Recommendation] | None = None
+    zoo: ZooShelf = field(default_factory=ZooShelf)
+
+
+def blank_draft(**choices: Any) -> TaskSpec:
+    """A TaskSpec with nothing chosen: flow, task and dataset stay None until the user picks them.
+
+    The draft is checked field by field as it is edited and as a whole only by Wizard.spec(),
+    so a half-filled wizard can hold it.
+    """
+    return TaskSpec().model_copy(update={"flow": None, "task": None, "dataset": None, **choices})
 
 
 @dataclass
 class WizardState:
     step: Step = Step.flow
-    flow: Flow | None = None
-    task: str | None = None
-    preset: str | None = None
-    base_model: str | None = None
-    dataset: str | None = None
-    tuning: Tuning = Tuning.auto
-    auto: AutoPreferences = field(default_factory=AutoPreferences)
-    model: ModelChoice = field(default_factory=ModelChoice)
-    image_size: int = 224
-    windows: list[str] = field(default_factory=list)
-    hyper: Hyperparameters = field(default_factory=Hyperparameters)
-    augment: Augmentation = field(default_factory=Augmentation)
-    search: Search = field(default_factory=Search)
-    name: str = ""
-    description: str = ""
-    seed: int = 0
-
-
-ENUM_FIELDS = {"step": Step, "flow": Flow, "task": lambda name: kinds.get(name).name, "tuning": Tuning}
+    draft: TaskSpec = field(default_factory=blank_draft)
 
 
 class Wizard:
@@ -114,38 +91,47 @@ class Wizard:
         for listener in list(self._listeners):
             listener(self)
 
+    @property
+    def draft(self) -> TaskSpec:
+        """The task as chosen so far."""
+        return self.state.draft
+
     # -- actions ----------------------------------------------------------------------------
-    def update(self, **changes: Any) -> None:
-        """Set state fields; choosing a flow, preset or base model fills in what it fixes."""
-        unknown = set(changes) - {f.name for f in fields(WizardState)}
-        if unknown:
-            raise AttributeError(f"unknown wizard field(s): {', '.join(sorted(unknown))}")
-        changes = {k: ENUM_FIELDS[k](v) if k in ENUM_FIELDS and v is not None else v for k, v in changes.items()}
-        if changes.get("flow") is not None and changes["flow"] != self.state.flow:
-            # A new flow starts over; the user stays on the flow step or its first choice.
+    def update(self, step: Step | str | None = None, **changes: Any) -> None:
+        """Set draft fields (TaskSpec names) and the step.
+
+        A new flow starts over; the flow's choice (task, preset or base_model) fills in what
+        it fixes, and the user's other changes in the same call go on top.
+        """
+        flow = changes.pop("flow", None)
+        if flow is not None and Flow(flow) != self.draft.flow:
+            # The user stays on the flow step or its first choice.
             here = min(self.steps().index(self.state.step), 1) if self.state.step in self.steps() else 0
-            self.state = replace(WizardState(), flow=changes["flow"], step=STEPS[changes["flow"]][here])
-        if changes.get("preset") and changes["preset"] in self.context.presets:
-            self._apply_preset(self.context.presets[changes["preset"]])
-        if changes.get("base_model"):
-            self._apply_base_model(changes["base_model"])
-        for key, value in changes.items():
-            setattr(self.state, key, value)
-        if changes.get("tuning") is Tuning.manual:
-            self.rules.on_manual(self)
+            self.state = WizardState(step=STEPS[Flow(flow)][here], draft=blank_draft(flow=Flow(flow)))
+        updates: dict[str, Any] = {}
+        choice = self.rules.choice_step
+        if changes.get(choice) is not None:
+            updates |= self.rules.choose(self, changes.pop(choice))
+        updates |= {name: _checked_field(name, value) for name, value in changes.items()}
+        self.state.draft = self.draft.model_copy(update=updates)
+        self.state.draft = self.draft.model_copy(update=self.rules.settle(self, set(updates)))
+        if step is not None:
+            self.state.step = Step(step)
         self._changed()
 
     def set_hyper(self, **values: Any) -> None:
         """Change hyperparameters; out-of-range values raise SpecError naming the field and range."""
-        self.state.hyper = _validated(Hyperparameters, self.state.hyper, values)
-        self._changed()
+        self._set_part("hyper", values)
 
     def set_augment(self, **values: Any) -> None:
-        self.state.augment = _validated(Augmentation, self.state.augment, values)
-        self._changed()
+        self._set_part("augment", values)
 
     def set_auto(self, **values: Any) -> None:
-        self.state.auto = _validated(AutoPreferences, self.state.auto, values)
+        self._set_part("auto", values)
+
+    def _set_part(self, name: str, values: dict[str, Any]) -> None:
+        current = getattr(self.draft, name)
+        self.state.draft = self.draft.model_copy(update={name: _validated(type(current), {**current.model_dump(), **values})})
         self._changed()
 
     def next(self) -> str | None:
@@ -171,7 +157,7 @@ class Wizard:
         for earlier in self.steps()[: self.steps().index(step)]:
             reason = self.step_problem(earlier)
             if reason:
-                return f"{TITLES[earlier]}: {reason}"
+                return f"{self.title(earlier)}: {reason}"
         self.state.step = step
         self._changed()
         return None
@@ -180,7 +166,7 @@ class Wizard:
     @property
     def rules(self) -> FlowRules:
         """What the current flow decides (General until one is chosen)."""
-        return FLOWS[self.state.flow or Flow.general]
+        return FLOWS[self.draft.flow or Flow.general]
 
     def steps(self) -> list[Step]:
         return STEPS[self.rules.flow]
@@ -192,142 +178,139 @@ class Wizard:
         return [(s, self.title(s), "done" if i < here else "current" if i == here else "pending") for i, s in enumerate(steps)]
 
     def title(self, step: Step) -> str:
-        return self.rules.model_title if step is Step.model else TITLES[step]
+        return self.rules.model_title if step is Step.model else STEP_RULES[step].title
 
     @property
     def can_next(self) -> bool:
         return self.step_problem(self.state.step) is None
 
     def task_type(self) -> str | None:
-        """The task type in force: chosen (General), fixed by the preset, or by the base model."""
-        return self.rules.task_type(self)
+        """The task type in force: chosen (General), or filled in by the preset or the base model."""
+        return self.draft.task
 
     def dataset_choices(self) -> tuple[list[str], dict[str, str]]:
         """Datasets that fit the current task, and the others with the reason they do not."""
         fitting, unfit = [], {}
         for name, info in sorted(self.context.datasets().items()):
-            reason = self._dataset_problem(info)
+            reason = self.dataset_problem(info)
             if reason is None:
                 fitting.append(name)
             else:
                 unfit[name] = reason
         return fitting, unfit
 
-    def recommendation(self) -> Recommendation | None:
-        task = self.task_type()
-        if self.context.recommend is None or task is None:
-            return None
-        return self.context.recommend(task, self.state.auto.modality, self.state.auto.size)
-
-    def warnings(self) -> list[str]:
-        """Non-blocking advice about the chosen augmentation."""
-        s, out = self.state, []
-        preset = self.rules.preset(self)
-        lateral = preset.lateral_anatomy if preset else s.auto.modality in (Modality.xray, Modality.ct)
-        if s.augment.hflip and lateral:
-            out.append("Horizontal flip is on, but left and right anatomy differ in these images (a flipped chest is not a normal chest).")
-        upright = preset is not None or s.auto.modality in (Modality.xray, Modality.ct, Modality.mri)
-        if s.augment.rotate_deg > MAX_UPRIGHT_ROTATION and upright:
-            out.append(
-                f"Rotation up to {s.augment.rotate_deg:g}° is on, but these images are acquired upright; "
-                f"more than about {MAX_UPRIGHT_ROTATION}° shows the network orientations it will never see."
-            )
-        info = self.context.datasets().get(s.dataset or "")
-        single_channel = (info is not None and info.channels == 1 and len(self.windows()) <= 1) or len(self.windows()) == 1
-        if single_channel and (s.augment.saturation > 0 or s.augment.hue > 0):
-            out.append("Saturation and hue jitter have no effect on single-channel (grey-scale) medical images.")
-        return out
-
-    def windows(self) -> list[str]:
-        return self.rules.windows(self)
-
-    # -- validity -------------------------------------------------------------------------------
-    def step_problem(self, step: Step) -> str | None:
-        """Why `step` is not complete, or None when it is."""
-        s, ctx = self.state, self.context
-        if step is Step.flow:
-            return None if s.flow else "Choose a training flow."
-        if step is Step.task:
-            return None if s.task else "Choose a task type."
-        if step is Step.preset:
-            return None if s.preset in ctx.presets else "Choose a preset."
-        if step is Step.base_model:
-            return None if s.base_model in ctx.base_models() else "Choose a model to retrain."
-        if step is Step.dataset:
-            if not s.dataset:
-                return "Choose a dataset."
-            info = ctx.datasets().get(s.dataset)
-            return f"Dataset {s.dataset!r} not found in the workspace." if info is None else self._dataset_problem(info)
-        if step is Step.model:
-            return self._model_problem()
-        return self._name_problem()
-
-    def _dataset_problem(self, info: DatasetInfo) -> str | None:
+    def dataset_problem(self, info: DatasetInfo) -> str | None:
         task = self.task_type()
         if task is None:
             return "Choose the task first."
         return self.rules.dataset_problem(self, info, task)
 
-    def _model_problem(self) -> str | None:
-        return self.rules.model_problem(self)
+    def recommendation(self) -> Recommendation | None:
+        task = self.task_type()
+        if self.context.recommend is None or task is None:
+            return None
+        return self.context.recommend(task, self.draft.auto.modality, self.draft.auto.size)
 
-    def _name_problem(self) -> str | None:
-        name = self.state.name.strip()
-        if not name:
-            return "A task name is required."
-        if len(name) > 80:
-            return "The task name must be at most 80 characters."
-        bad = sorted(set(name) - NAME_CHARS)
-        if bad:
-            return f"The task name may not contain {' '.join(repr(c) for c in bad)}."
-        if name in self.context.taken_names():
-            return f"A task named {name!r} already exists; choose another name."
-        return None
+    def warnings(self) -> list[str]:
+        """Non-blocking advice about the chosen augmentation."""
+        d, out = self.draft, []
+        preset = self.rules.preset(self)
+        lateral = preset.lateral_anatomy if preset else d.auto.modality in (Modality.xray, Modality.ct)
+        if d.augment.hflip and lateral:
+            out.append("Horizontal flip is on, but left and right anatomy differ in these images (a flipped chest is not a normal chest).")
+        upright = preset is not None or d.auto.modality in (Modality.xray, Modality.ct, Modality.mri)
+        if d.augment.rotate_deg > MAX_UPRIGHT_ROTATION and upright:
+            out.append(
+                f"Rotation up to {d.augment.rotate_deg:g}° is on, but these images are acquired upright; "
+                f"more than about {MAX_UPRIGHT_ROTATION}° shows the network orientations it will never see."
+            )
+        info = self.context.datasets().get(d.dataset or "")
+        single_channel = (info is not None and info.channels == 1 and len(d.windows) <= 1) or len(d.windows) == 1
+        if single_channel and (d.augment.saturation > 0 or d.augment.hue > 0):
+            out.append("Saturation and hue jitter have no effect on single-channel (grey-scale) medical images.")
+        return out
 
-    # -- the product ------------------------------------------------------------------------------
+    # -- validity -------------------------------------------------------------------------------
+    def step_problem(self, step: Step) -> str | None:
+        """Why `step` is not complete, or None when it is."""
+        return STEP_RULES[step].problem(self)
+
     def problems(self) -> list[str]:
         return [f"{self.title(step)}: {reason}" for step in self.steps() if (reason := self.step_problem(step))]
 
+    # -- the product ------------------------------------------------------------------------------
     def spec(self) -> TaskSpec:
         """The TaskSpec for the current choices; SpecError lists every step still invalid."""
         problems = self.problems()
         if problems:
             raise SpecError(problems)
-        s = self.state
-        draft = {
-            "name": s.name.strip(),
-            "description": s.description,
-            "flow": s.flow,
-            "task": self.task_type(),
-            "dataset": s.dataset,
-            "model": s.model,
-            "tuning": s.tuning,
-            "auto": s.auto,
-            "image_size": s.image_size,
-            "windows": self.windows(),
-            "hyper": s.hyper,
-            "augment": s.augment,
-            "search": s.search,
-            "seed": s.seed,
-        }
-        return TaskSpec(**draft | self.rules.fixed(self))
-
-    # -- preset and base model fill-ins -----------------------------------------------------------
-    def _apply_preset(self, preset: Preset) -> None:
-        s = self.state
-        s.hyper, s.augment = preset.hyper.model_copy(), preset.augment.model_copy()
-        s.image_size, s.windows, s.model = preset.image_size, list(preset.windows), preset.model.model_copy()
-        s.dataset = None
-
-    def _apply_base_model(self, model_id: str) -> None:
-        card = self.context.base_models().get(model_id)
-        if card is not None:
-            self.state.image_size, self.state.windows = card.image_size, list(card.windows)
-            self.state.dataset = None
+        chosen = dict(self.draft) | {"name": self.draft.name.strip()} | self.rules.fixed(self)
+        return TaskSpec.model_validate(chosen)
 
 
-def _validated(model_cls: type, current: Any, values: dict[str, Any]) -> Any:
+# -- the steps: what each needs before Next, registered once ------------------------------------------
+@dataclass(frozen=True)
+class StepRule:
+    title: str
+    problem: Callable[[Wizard], str | None]  # why the step is not complete, or None
+
+
+def _dataset_step_problem(wizard: Wizard) -> str | None:
+    name = wizard.draft.dataset
+    if not name:
+        return "Choose a dataset."
+    info = wizard.context.datasets().get(name)
+    return f"Dataset {name!r} not found in the workspace." if info is None else wizard.dataset_problem(info)
+
+
+def _name_problem(wizard: Wizard) -> str | None:
+    name = wizard.draft.name.strip()
+    if not name:
+        return "A task name is required."
+    if len(name) > 80:
+        return "The task name must be at most 80 characters."
+    bad = sorted(set(name) - NAME_CHARS)
+    if bad:
+        return f"The task name may not contain {' '.join(repr(c) for c in bad)}."
+    if name in wizard.context.taken_names():
+        return f"A task named {name!r} already exists; choose another name."
+    return None
+
+
+STEP_RULES: dict[Step, StepRule] = {
+    Step.flow: StepRule("Flow", lambda w: None if w.draft.flow else "Choose a training flow."),
+    Step.task: StepRule("Task type", lambda w: None if w.draft.task else "Choose a task type."),
+    Step.preset: StepRule("Preset", lambda w: None if w.draft.preset in w.context.presets else "Choose a preset."),
+    Step.base_model: StepRule(
+        "Base model", lambda w: None if w.draft.model.base_model in w.context.base_models() else "Choose a model to retrain."
+    ),
+    Step.dataset: StepRule("Dataset", _dataset_step_problem),
+    Step.model: StepRule("Model", lambda w: w.rules.model_problem(w)),
+    Step.start: StepRule("Start", _name_problem),
+}
+
+
+# -- checking one field of the draft ------------------------------------------------------------------
+@cache
+def _field_adapter(name: str) -> TypeAdapter:
+    info = TaskSpec.model_fields.get(name)
+    if info is None:
+        raise AttributeError(f"unknown task field {name!r}")
+    return TypeAdapter(Annotated[info.annotation, info])
+
+
+def _checked_field(name: str, value: Any) -> Any:
+    """One TaskSpec field checked on its own (None clears a choice); SpecError names the range."""
+    if value is None:
+        return None
     try:
-        return model_cls.model_validate({**current.model_dump(), **values})
+        return _field_adapter(name).validate_python(value)
+    except ValidationError as exc:
+        raise SpecError(describe_errors(exc, TaskSpec, within=(name,))) from None
+
+
+def _validated(model_cls: type, values: dict[str, Any]) -> Any:
+    try:
+        return model_cls.model_validate(values)
     except ValidationError as exc:
         raise SpecError(describe_errors(exc, model_cls)) from None

@@ -36,6 +36,6 @@ class BaseModelStep(StepView):
         cards = self.wizard.context.base_models()
         with self.changes.quiet():
             self.choice.options = [(f"{c.name} — {c.arch} — {', '.join(c.classes)}", c.id) for c in cards.values()]
-            self.choice.value = self.wizard.state.base_model if self.wizard.state.base_model in cards else None
-        chosen = cards.get(self.wizard.state.base_model or "")
+            self.choice.value = self.wizard.draft.model.base_model if self.wizard.draft.model.base_model in cards else None
+        chosen = cards.get(self.wizard.draft.model.base_model or "")
         self.info.value = describe(chosen) if chosen else ("<i>No trained models yet: finish a task first.</i>" if not cards else "")

@@ -53,7 +53,7 @@ class DatasetStep(StepView):
 
     # -- view ------------------------------------------------------------------------------------
     def _info(self) -> DatasetInfo | None:
-        return self.wizard.context.datasets().get(self.wizard.state.dataset or "")
+        return self.wizard.context.datasets().get(self.wizard.draft.dataset or "")
 
     def refresh(self) -> None:
         ready = getattr(self.wizard.context.datasets, "ready", None)
@@ -63,7 +63,7 @@ class DatasetStep(StepView):
         fitting, unfit = self.wizard.dataset_choices()
         with self.changes.quiet():
             self.choice.options = [("— choose —", None)] + [(name, name) for name in fitting]
-            self.choice.value = self.wizard.state.dataset if self.wizard.state.dataset in fitting else None
+            self.choice.value = self.wizard.draft.dataset if self.wizard.draft.dataset in fitting else None
         preset = self.wizard.rules.preset(self.wizard)
         need = f"<div class='dq-muted'>{esc(preset.dataset.help)}</div>" if preset else ""
         rows = "".join(f"<li><b>{esc(n)}</b>: {esc(r)}</li>" for n, r in unfit.items())

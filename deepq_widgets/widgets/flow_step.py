@@ -27,4 +27,4 @@ class FlowStep(StepView):
         )
 
     def refresh(self) -> None:
-        mark_selected(self.cards, self.wizard.state.flow)
+        mark_selected(self.cards, self.wizard.draft.flow)

@@ -89,7 +89,7 @@ class HyperForm:
         self.warnings = w.HTML()
         self.hyper = Section(Hyperparameters, wizard.set_hyper, self.error)
         self.augment = Section(Augmentation, wizard.set_augment, self.error)
-        self.search = Section(Search, lambda **v: wizard.update(search=wizard.state.search.model_copy(update=v)), self.error)
+        self.search = Section(Search, lambda **v: wizard.update(search=wizard.draft.search.model_copy(update=v)), self.error)
         h, a = self.hyper.rows, self.augment.rows
         self.widget = w.VBox(
             [
@@ -121,7 +121,7 @@ class HyperForm:
         )
 
     def refresh(self) -> None:
-        s = self.wizard.state
+        s = self.wizard.draft
         self.hyper.show(s.hyper)
         self.augment.show(s.augment)
         self.search.show(s.search)

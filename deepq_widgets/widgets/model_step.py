@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ..spec import Flow, Modality, Tuning
+from ..spec import Modality, Tuning
 from ..wizard import Step, Wizard
-from ..workspace import Workspace
 from .base import StepView
 from .hyper_form import HyperForm
 from .style import esc
@@ -18,7 +17,7 @@ SIZES = {1: "Small model", 2: "Small–medium", 3: "Medium", 4: "Medium–large"
 class ModelStep(StepView):
     step = Step.model
 
-    def __init__(self, wizard: Wizard, workspace: Workspace | None = None):
+    def __init__(self, wizard: Wizard):
         super().__init__(wizard)
         self.manual = w.Checkbox(value=False, description="Show all models to select models manually", indent=False)
         self.optimized = w.Checkbox(value=True, description="Use optimized hyperparameters", indent=False)
@@ -34,7 +33,7 @@ class ModelStep(StepView):
         )
         self.recommendation = w.HTML()
         self.fixed = w.HTML()
-        self.browser = ZooBrowser(wizard, workspace)
+        self.browser = ZooBrowser(wizard)
         self.form = HyperForm(wizard)
         self.auto_box = w.VBox([self.size, self.modality, self.recommendation])
         self.body = w.VBox()
@@ -45,16 +44,15 @@ class ModelStep(StepView):
         self.widget = w.VBox([w.HTML("<h2 class='dq-model-title'>Select model</h2>"), self.body])
 
     def _on_tuning(self, change=None) -> None:
-        general = self.wizard.state.flow is Flow.general
-        manual = self.manual.value if general else not self.optimized.value
+        manual = self.manual.value if self.wizard.rules.picks_network else not self.optimized.value
         self.wizard.update(tuning=Tuning.manual if manual else Tuning.auto)
 
     def _on_prefs(self, change=None) -> None:
         self.wizard.set_auto(size=self.size.value, modality=self.modality.value)
 
     def refresh(self) -> None:
-        s = self.wizard.state
-        general = s.flow is Flow.general
+        s = self.wizard.draft
+        general = self.wizard.rules.picks_network
         with self.changes.quiet():
             self.manual.value = s.tuning is Tuning.manual
             self.optimized.value = s.tuning is Tuning.auto
@@ -91,11 +89,5 @@ class ModelStep(StepView):
             )
 
     def _fixed_network(self) -> str:
-        s = self.wizard.state
-        if s.flow is Flow.specialized and s.preset in self.wizard.context.presets:
-            p = self.wizard.context.presets[s.preset]
-            windows = esc(", ".join(p.windows))
-            fixed = f"<b>{esc(p.model.arch)}</b>, {p.image_size} px, windows {windows}"
-            return f"<div class='dq-muted'>Network fixed by the preset: {fixed}.</div>"
-        card = self.wizard.context.base_models().get(s.base_model or "")
-        return f"<div class='dq-muted'>Training starts from <b>{esc(card.name)}</b> ({esc(card.arch)}).</div>" if card else ""
+        sentence = self.wizard.rules.fixed_network(self.wizard)
+        return f"<div class='dq-muted'>{esc(sentence)}</div>" if sentence else ""

@@ -26,4 +26,4 @@ class PresetStep(StepView):
         self.widget = w.VBox([w.HTML("<h2>Choose a preset</h2>"), w.HBox(list(self.cards.values()), layout=w.Layout(flex_flow="row wrap"))])
 
     def refresh(self) -> None:
-        mark_selected(self.cards, self.wizard.state.preset)
+        mark_selected(self.cards, self.wizard.draft.preset)

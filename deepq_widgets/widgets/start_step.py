@@ -62,7 +62,7 @@ class StartStep(StepView):
             self.start.disabled = False
 
     def refresh(self) -> None:
-        s = self.wizard.state
+        s = self.wizard.draft
         with self.changes.quiet():
             self.name.value, self.description.value = s.name, s.description
         reason = self.wizard.step_problem(Step.start)

@@ -19,4 +19,4 @@ class TaskStep(StepView):
         self.widget = w.VBox([w.HTML("<h2>Task type</h2>"), w.HBox(list(self.cards.values()), layout=w.Layout(flex_flow="row wrap"))])
 
     def refresh(self) -> None:
-        mark_selected(self.cards, self.wizard.state.task)
+        mark_selected(self.cards, self.wizard.draft.task)

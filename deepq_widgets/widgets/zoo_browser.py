@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .. import kinds, zoo
 from ..spec import ModelChoice
 from ..wizard import Wizard
-from ..workspace import Workspace
+from ..zoo.catalog import ZooEntry
+from ..zoo.shelf import ZooShelf
 from .base import UserChanges
 from .style import esc, table
 
@@ -15,8 +15,8 @@ TABLE_ROWS = 60
 
 
 class ZooBrowser:
-    def __init__(self, wizard: Wizard, workspace: Workspace | None):
-        self.wizard, self.workspace = wizard, workspace
+    def __init__(self, wizard: Wizard):
+        self.wizard = wizard
         self.search = w.Text(placeholder="filter: e.g. resnet, in22k, lite", description="Search", continuous_update=True)
         self.offline = w.Checkbox(value=False, description="Weights on this machine only", indent=False)
         self.family = w.Select(options=[], rows=12, description="Family", layout=w.Layout(width="300px"))
@@ -39,10 +39,12 @@ class ZooBrowser:
             ]
         )
 
-    def entries(self) -> list[zoo.ZooEntry]:
-        task = self.wizard.task_type()
-        found = zoo.query(fits=kinds.get(task).fits_network if task else None, text=self.search.value)
-        return zoo.offline_entries(found, self.workspace) if self.offline.value else found
+    @property
+    def shelf(self) -> ZooShelf:
+        return self.wizard.context.zoo
+
+    def entries(self) -> list[ZooEntry]:
+        return self.shelf.entries(self.wizard.task_type(), self.search.value, offline_only=self.offline.value)
 
     # -- actions -------------------------------------------------------------------------------
     def _on_filter(self, change=None) -> None:
@@ -63,13 +65,12 @@ class ZooBrowser:
     def refresh(self) -> None:
         entries = self.entries()
         families = sorted({e.family for e in entries})
-        chosen = self.wizard.state.model.arch
-        current = zoo.get(chosen) if chosen and zoo.is_known(chosen) else None
+        current = self.shelf.entry(self.wizard.draft.model.arch)
         with self.changes.quiet():
             self.family.options = [(f"{f} ({sum(e.family == f for e in entries)})", f) for f in families]
             self.family.value = current.family if current and current.family in families else (families[0] if families else None)
         self._fill_variants()
-        self.compare.value = comparison(entries[:TABLE_ROWS], self.workspace) + (
+        self.compare.value = comparison(entries[:TABLE_ROWS], self.shelf) + (
             f"<div class='dq-muted'>{len(entries)} matching entries; the first {TABLE_ROWS} are shown.</div>"
             if len(entries) > TABLE_ROWS
             else ""
@@ -78,8 +79,7 @@ class ZooBrowser:
     def _fill_variants(self) -> None:
         entries = [e for e in self.entries() if e.family == self.family.value]
         variants = list(dict.fromkeys(e.variant for e in entries))
-        chosen = self.wizard.state.model.arch
-        current = zoo.get(chosen).variant if chosen and zoo.is_known(chosen) else None
+        current = getattr(self.shelf.entry(self.wizard.draft.model.arch), "variant", None)
         with self.changes.quiet():
             self.variant.options = variants
             self.variant.value = current if current in variants else (variants[0] if variants else None)
@@ -89,20 +89,20 @@ class ZooBrowser:
         tags = [e for e in self.entries() if e.variant == self.variant.value]
         options = []
         for e in tags:
-            ok = "✓ here" if zoo.weight_source(e.name, self.workspace) else "download or add file"
+            ok = "✓ here" if self.shelf.has_weights(e.name) else "download or add file"
             options.append((f"{e.pretrain} ({e.tag}) — {ok}", (e.name, "default")))
         if tags:
-            for source_id, title in zoo.pretrain_sources(tags[0].name, self.workspace).items():
+            for source_id, title in self.shelf.pretraining(tags[0].name).items():
                 if source_id not in ("default", "none"):
                     options.append((f"{title} (your pretraining)", (tags[0].name, source_id)))
             options.append(("None — train from scratch", (tags[0].name, "none")))
-        m = self.wizard.state.model
+        m = self.wizard.draft.model
         with self.changes.quiet():
             self.pretrain.options = options
             self.pretrain.value = (m.arch, m.pretrain) if (m.arch, m.pretrain) in [v for _, v in options] else None
 
 
-def comparison(entries: list[zoo.ZooEntry], workspace: Workspace | None) -> str:
+def comparison(entries: list[ZooEntry], shelf: ZooShelf) -> str:
     rows = [
         {
             "model": e.name,
@@ -112,7 +112,7 @@ def comparison(entries: list[zoo.ZooEntry], workspace: Workspace | None) -> str:
             "GFLOPs": e.gflops,
             "ImageNet top-1": e.top1,
             "input": e.input_size,
-            "offline": "✓" if zoo.weight_source(e.name, workspace) else "",
+            "offline": "✓" if shelf.has_weights(e.name) else "",
         }
         for e in entries
     ]

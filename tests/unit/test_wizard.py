@@ -93,7 +93,7 @@ def test_general_manual_needs_a_known_network(wizard):
     from deepq_widgets.spec import ModelChoice
 
     wizard.update(flow="general", task=TaskType.detection, dataset="lung_nodules", tuning="manual", step=Step.model)
-    assert wizard.state.model.arch == "tf_efficientnet_lite0.in1k"  # Full Manual starts from the recommendation
+    assert wizard.draft.model.arch == "tf_efficientnet_lite0.in1k"  # Full Manual starts from the recommendation
     wizard.update(model=ModelChoice())
     assert wizard.step_problem(Step.model) == "Choose a network."
 
@@ -109,7 +109,20 @@ def test_general_manual_needs_a_known_network(wizard):
 def test_out_of_range_hyperparameter_is_refused_with_range(wizard):
     with pytest.raises(SpecError, match="batch_size must be between 1 and 256"):
         wizard.set_hyper(batch_size=0)
-    assert wizard.state.hyper.batch_size == 32
+    assert wizard.draft.hyper.batch_size == 32
+
+
+def test_the_draft_is_checked_field_by_field_and_whole_only_at_the_end(wizard):
+    wizard.update(flow="general")
+    with pytest.raises(SpecError, match=r"image_size must be between 32 and 1024 \(got 5\)"):
+        wizard.update(image_size=5)
+    with pytest.raises(AttributeError, match="unknown task field 'colour'"):
+        wizard.update(colour="red")
+    assert wizard.draft.image_size == 224 and wizard.draft.task is None  # a half-filled draft, no whole-spec check yet
+    wizard.update(task="detection", dataset="lung_nodules", tuning="manual", name="n")
+    assert wizard.draft.model.arch  # Full Manual filled in the network from Auto select
+    assert wizard.spec().model.arch == wizard.draft.model.arch
+
 
 
 def test_specialized_flow_fixes_network_and_checks_the_dataset(wizard):
@@ -117,7 +130,7 @@ def test_specialized_flow_fixes_network_and_checks_the_dataset(wizard):
     wizard.next()
     assert wizard.progress()[1][1] == "Preset" and wizard.next() == "Choose a preset."
     wizard.update(preset="pneumothorax")
-    assert wizard.state.augment.hflip is False and wizard.state.image_size == 160
+    assert wizard.draft.augment.hflip is False and wizard.draft.image_size == 160
     wizard.next()
     fitting, unfit = wizard.dataset_choices()
     assert fitting == ["chest_xray_pneumothorax"]
@@ -126,7 +139,7 @@ def test_specialized_flow_fixes_network_and_checks_the_dataset(wizard):
     wizard.update(dataset="chest_xray_pneumothorax")
     wizard.next()
     assert wizard.title(Step.model) == "Hyperparameter" and wizard.can_next
-    wizard.update(augment=wizard.state.augment.model_copy(update={"hflip": True}))
+    wizard.update(augment=wizard.draft.augment.model_copy(update={"hflip": True}))
     assert any("left and right anatomy differ" in w for w in wizard.warnings())
     assert not any("Rotation" in w for w in wizard.warnings())  # the preset rotates 10°
     wizard.set_augment(rotate_deg=180)
@@ -164,7 +177,7 @@ def test_back_and_changing_flow_resets_later_choices(wizard):
     wizard.back()
     assert wizard.state.step is Step.task
     wizard.update(flow="specialized")
-    assert wizard.state.dataset is None and wizard.state.task is None and wizard.state.step is Step.preset
+    assert wizard.draft.dataset is None and wizard.draft.task is None and wizard.state.step is Step.preset
     wizard.back()
     assert wizard.state.step is Step.flow
     wizard.back()

@@ -51,7 +51,7 @@ def test_general_flow_every_step(app):
     assert "Recommended: tf_efficientnet_lite" in model.recommendation.value and not app.shell.next.disabled
     model.size.value, model.modality.value = 5, "X-ray"
     assert (
-        app.wizard.state.auto.size == 5
+        app.wizard.draft.auto.size == 5
         and "tf_efficientnet_lite2" in model.recommendation.value
         and "left and right" in model.recommendation.value
     )
@@ -74,7 +74,7 @@ def test_manual_model_zoo_and_hyperparameters(app):
     app.wizard.update(flow="general", task="segmentation", dataset="abdomen_organs", step=Step.model)
     model = app.views[Step.model]
     model.manual.value = True
-    assert app.wizard.state.tuning.value == "manual" and app.wizard.state.model.arch  # starts from the recommendation
+    assert app.wizard.draft.tuning.value == "manual" and app.wizard.draft.model.arch  # starts from the recommendation
     browser = model.browser
     start = time.perf_counter()
     browser.search.value = "resnet"
@@ -86,12 +86,12 @@ def test_manual_model_zoo_and_hyperparameters(app):
     labels = [label for label, _ in browser.pretrain.options]
     assert any("None" in label for label in labels)
     browser.pretrain.value = ("resnet50.a1_in1k", "none")
-    assert app.wizard.state.model.arch == "resnet50.a1_in1k" and app.wizard.state.model.pretrain == "none"
+    assert app.wizard.draft.model.arch == "resnet50.a1_in1k" and app.wizard.draft.model.pretrain == "none"
     assert "resnet50.a1_in1k" in browser.compare.value
     form = model.form
     form.hyper.fields["epochs"].value = 7
     form.hyper.fields["schedule"].value = "step"
-    assert app.wizard.state.hyper.epochs == 7 and app.wizard.state.hyper.schedule.value == "step"
+    assert app.wizard.draft.hyper.epochs == 7 and app.wizard.draft.hyper.schedule.value == "step"
     assert form.hyper.fields["batch_size"].max == 256 and "Range 1 to 256" in form.hyper.fields["batch_size"].tooltip
     form.augment.fields["saturation"].value = 0.3
     assert "Saturation and hue jitter have no effect" in form.warnings.value
@@ -109,7 +109,7 @@ def test_out_of_range_value_shows_the_reason(app):
     error = w.HTML()
     section = Section(Hyperparameters, app.wizard.set_hyper, error)
     section._on_change("batch_size", {"new": 999})
-    assert "batch_size must be between 1 and 256" in error.value and app.wizard.state.hyper.batch_size == 32
+    assert "batch_size must be between 1 and 256" in error.value and app.wizard.draft.hyper.batch_size == 32
 
 
 def test_specialized_flow_preset_cards_and_optimized_toggle(app):
@@ -131,12 +131,12 @@ def test_specialized_flow_preset_cards_and_optimized_toggle(app):
     assert "Hyperparameters" in model.widget.children[0].value and model.optimized.value
     assert "Network fixed by the preset" in model.fixed.value and model.form.widget not in model.body.children
     model.optimized.value = False
-    assert app.wizard.state.tuning.value == "manual" and model.form.widget in model.body.children
+    assert app.wizard.draft.tuning.value == "manual" and model.form.widget in model.body.children
     assert model.form.hyper.fields["epochs"].value == 12  # the preset's tuned values
     model.form.augment.fields["hflip"].value = True
     assert "left and right anatomy differ" in model.form.warnings.value
     app.shell.back.click()
-    assert app.wizard.state.step is Step.dataset and app.wizard.state.dataset == "chest_xray_pneumothorax"
+    assert app.wizard.state.step is Step.dataset and app.wizard.draft.dataset == "chest_xray_pneumothorax"
 
 
 def test_retrain_flow_lists_registry_models(app):
@@ -161,7 +161,7 @@ def test_retrain_flow_lists_registry_models(app):
     assert app.models.choice.options[0][1] == "lesions-t1" and "0.900" in app.models.info.value
     app.models.choice.value = "lesions-t1"
     app.models.retrain.click()
-    assert app.tabs.selected_index == 0 and app.wizard.state.flow.value == "retrain" and app.wizard.state.base_model == "lesions-t1"
+    assert app.tabs.selected_index == 0 and app.wizard.draft.flow.value == "retrain" and app.wizard.draft.model.base_model == "lesions-t1"
     base = app.views[Step.base_model]
     assert base.choice.value == "lesions-t1" and "trained on ultrasound_lesions" in base.info.value
     app.shell.next.click()
