@@ -81,7 +81,7 @@ class DataStatistics(Contract):
 # -- the plan of a run -----------------------------------------------------------------------------
 @dataclass
 class Plan:
-    """What a run actually does: the TaskSpec's settings, or in Auto mode the tuned ones (training/policy.py)."""
+    """What a run actually does: the TaskSpec's settings, or in Auto mode the planned ones (autoplan.py)."""
 
     epochs: int
     batch_size: int
@@ -94,6 +94,7 @@ class Plan:
     augment: Augmentation
     lr_find_iters: int = 0
     notes: list[str] = field(default_factory=list)
+    image_size: int = 0  # the side the network trains at (0 in plans recorded before it was planned: the spec's)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -144,7 +145,7 @@ class DataProblemsEvent(Event):
 
 
 class PlanEvent(Event):
-    """What the run does: the plan (see training.policy.Plan) and where it runs."""
+    """What the run does: the plan (autoplan.py), where it runs, and the task file that repeats it."""
 
     kind: Literal["plan"] = "plan"
     plan: Plan
@@ -153,6 +154,7 @@ class PlanEvent(Event):
     in_chans: int
     mean: list[float]
     std: list[float]
+    ran_as: TaskSpec | None = None  # Full Manual with the plan's settings: running it repeats this run
 
 
 class ModelEvent(Event):

@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
+import itertools
+import statistics
 from collections.abc import Sequence
 
 from . import plots
 from .contracts import EpochEvent
 
+NEAR_ZERO = 0.02  # a loss this low (nats) is a fit, whatever it does in relative terms
+RISE_FLOOR = 0.02  # an over-fit must raise validation loss by more than this, in absolute terms
+
 
 def diagnose_fit(epochs: Sequence[EpochEvent]) -> tuple[str, str]:
-    """('under-fit' | 'over-fit' | 'good fit' | 'too early', why) from per-epoch train/valid losses."""
+    """('under-fit' | 'over-fit' | 'good fit' | 'too early', why) from per-epoch train/valid losses.
+
+    Over-fit needs a real, lasting rise of validation loss beyond its epoch-to-epoch noise, not
+    a wobble of a loss near zero; under-fit needs a training loss that stayed high.
+    """
     if len(epochs) < 3:
         return "too early", "fewer than three epochs so far"
     train = [e.train_loss for e in epochs]
     valid = [e.valid_loss for e in epochs]
     best = min(range(len(valid)), key=valid.__getitem__)
-    if valid[-1] > valid[best] * 1.15 and train[-1] < train[best] * 0.9 and best < len(valid) - 2:
+    after = valid[best + 1 :]
+    steps = [b - a for a, b in itertools.pairwise(valid)]
+    typical = statistics.median(steps)
+    noise = statistics.median(abs(d - typical) for d in steps)  # how much a step wobbles about the trend
+    margin = max(0.15 * valid[best], RISE_FLOOR, 2 * noise)
+    lasting = after[-min(3, len(after)) :] if len(after) >= 2 else []
+    if lasting and min(lasting) > valid[best] + margin and train[-1] < train[best]:
         return "over-fit", (
             f"validation loss was lowest at epoch {best + 1} ({valid[best]:.3f}) and rose to {valid[-1]:.3f} "
             "while training loss kept falling; the best epoch's weights are the ones kept"
         )
-    if train[-1] > 0.8 * train[0]:
+    if max(valid) < NEAR_ZERO and max(train[-3:]) < NEAR_ZERO:
+        return "good fit", (
+            f"training and validation losses stayed near zero (validation at most {max(valid):.3f}): the validation cases are "
+            "classified with confidence; on few cases, read the metrics' intervals before trusting it"
+        )
+    if train[-1] > 0.8 * train[0] and train[-1] > NEAR_ZERO:
         return "under-fit", (
             f"training loss fell only from {train[0]:.3f} to {train[-1]:.3f}; try more epochs, a higher learning rate or a larger network"
         )

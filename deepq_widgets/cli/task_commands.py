@@ -6,9 +6,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..workspace import Workspace
 from .common import command, print_json, workspace_of
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 @command
@@ -63,7 +67,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     reap_interrupted(store)
     rows = [t.summary() for t in store.tasks(tuple(args.state) if args.state else None)]
     if args.json:
-        print_json(rows)
+        print_json([row | {"task_file": task_file(store, row["id"])} for row in rows])
     else:
         for r in rows:
             print(f"{r['id']:4} {r['name'][:30]:30} {r['state']:9} {r['progress']:5.0%}  epoch {r['epoch']}  {r['error'] or ''}")
@@ -122,3 +126,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise FileNotFoundError("voila is not installed in this environment (pip install voila)")
     os.environ.update(DEEPQ_WORKSPACE=str(ws.root), HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"))
     os.execv(voila, voila_argv(voila, args.port, args.ip))
+
+
+def task_file(store: Store, task_id: int) -> dict:
+    """The task file that repeats the run once it is planned (Full Manual), else the one submitted."""
+    from ..contracts import PlanEvent
+
+    plans = [e.ran_as for e in store.events(task_id, PlanEvent) if e.ran_as]
+    return (plans[-1] if plans else store.task(task_id).spec).model_dump(mode="json")

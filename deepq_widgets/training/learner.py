@@ -11,10 +11,10 @@ from fastai.data.core import DataLoaders
 from fastai.learner import Learner
 from fastai.optimizer import Adam
 
+from ..autoplan import Plan
 from ..spec import Schedule
 from .kind_training import KindTraining
 from .loaders import BatchLoader
-from .policy import Plan
 
 
 def build_learner(model: torch.nn.Module, loaders: list[BatchLoader], trainer: KindTraining, plan: Plan, device: torch.device) -> Learner:

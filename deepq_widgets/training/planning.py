@@ -10,23 +10,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..autoplan import Plan
 from ..contracts import SearchTrialEvent
 from ..spec import Schedule, SearchMethod
 from .callbacks import TrialCallback
 from .checkpoint import load_checkpoint, load_weights, model_state, save_checkpoint, snapshot
 from .learner import fit
-from .policy import Plan, make_plan
 from .search import population_based, search_epochs, tune
-from .stages import SEARCH_WINNER, Factory, Run, TaskStopped, resumed_plan
+from .stages import SEARCH_WINNER, Factory, Run, TaskStopped
 
 
 def plan_run(run: Run, factory: Factory) -> Plan:
-    prepared = factory.prepared
-    plan = make_plan(run.spec, len(prepared.split.train), prepared.data.channels, prepared.preset)
-    method = run.spec.search.method
-    resumed = resumed_plan(run)
-    if resumed is not None:
-        return resumed
+    """The prepared plan, or the settings a search chose over it (a resumed run keeps its plan)."""
+    plan, method = factory.prepared.plan, run.spec.search.method
+    if factory.prepared.resumed:
+        return plan
     if method is SearchMethod.pbt:
         return population_search(run, factory, plan)
     if method is not SearchMethod.none:

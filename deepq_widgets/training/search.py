@@ -19,8 +19,8 @@ from typing import Any
 
 import optuna
 
+from ..autoplan import Plan
 from ..spec import SearchMethod
-from .policy import Plan
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # trials are reported as store events instead
 

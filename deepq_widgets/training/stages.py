@@ -17,6 +17,7 @@ from fastai.learner import Learner
 from safetensors.torch import load_file
 
 from .. import kinds, zoo
+from ..autoplan import Fingerprint, Plan, make_plan, resolved_spec
 from ..contracts import DataEvent, DataProblemsEvent, DataStatistics, ModelCard, ModelEvent, PlanEvent
 from ..data.cache import CachedData, build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
@@ -31,7 +32,6 @@ from .checkpoint import atomic_write_text, has_checkpoint, load_checkpoint, load
 from .evaluate import evaluate
 from .learner import build_learner, find_lr, fit
 from .loaders import BatchLoader
-from .policy import Plan
 from .registry import load_model, model_id_for, read_card, register_model
 from .sink import TaskSink
 
@@ -67,8 +67,10 @@ class Run:
 
 @dataclass
 class Prepared:
-    """The decoded cases, their split, and the network they train: what the later stages need."""
+    """The decoded cases, their split, the network they train and the plan: what the later stages need."""
 
+    plan: Plan  # the policy's plan, or the one a resumed run trained with
+    resumed: bool
     data: CachedData
     split: Split
     preset: Preset | None
@@ -84,9 +86,11 @@ def prepare_data(run: Run) -> Prepared:
     preset = get_preset(spec.preset) if spec.flow is Flow.specialized and spec.preset else None
     base = read_card(run.workspace, spec.model.base_model) if spec.flow is Flow.retrain and spec.model.base_model else None
     info = checked_dataset(run, preset, base)
-    run.sink.status(f"Preparing {len(info.usable)} cases (decoded once, then cached)")
+    resumed = resumed_plan(run)
+    plan = resumed or make_plan(spec, Fingerprint.of(info, spec.auto.modality), preset)
+    run.sink.status(f"Preparing {len(info.usable)} cases at {plan.image_size} px (decoded once, then cached)")
     data = build_cache(
-        info, run.workspace.root / "cache", spec.image_size, spec.windows, channels=base.channels if base else None, masks=run.kind.masks
+        info, run.workspace.root / "cache", plan.image_size, spec.windows, channels=base.channels if base else None, masks=run.kind.masks
     )
     if data.problems:
         run.sink.event(DataProblemsEvent(problems=data.problems))
@@ -101,7 +105,7 @@ def prepare_data(run: Run) -> Prepared:
         raise TaskFailed("the task names no network (model.arch)")
     entry = zoo.get(arch)
     mean, std = normalisation(entry.mean, entry.std, data.channels)
-    return Prepared(data, split, preset, base, entry.name, mean, std)
+    return Prepared(plan, resumed is not None, data, split, preset, base, entry.name, mean, std)
 
 
 def checked_dataset(run: Run, preset: Preset | None, base: ModelCard | None) -> DatasetInfo:
@@ -145,7 +149,7 @@ class Factory:
         if p.base is not None:
             return load_model(self.run.workspace, p.base.id)[0]
         return self.trainer.build_model(
-            p.arch, len(p.data.classes), p.data.channels, spec.image_size, spec.model.pretrain, self.run.workspace
+            p.arch, len(p.data.classes), p.data.channels, p.plan.image_size, spec.model.pretrain, self.run.workspace
         )
 
     def loaders(self, plan: Plan) -> list[BatchLoader]:
@@ -190,7 +194,8 @@ def build(run: Run, factory: Factory, plan: Plan) -> Built:
         plan.notes.append(f"Learning rate {plan.lr:.2g} from a {plan.lr_find_iters}-step finder.")
     run.sink.progress(epochs=plan.epochs)
     data = p.data
-    run.sink.event(PlanEvent(plan=plan, arch=p.arch, device=str(run.device), in_chans=data.channels, mean=p.mean, std=p.std))
+    ran_as = resolved_spec(run.spec, plan, p.arch)
+    run.sink.event(PlanEvent(plan=plan, arch=p.arch, device=str(run.device), in_chans=data.channels, mean=p.mean, std=p.std, ran_as=ran_as))
     return built
 
 
@@ -243,7 +248,7 @@ def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted) -> ModelC
         task=spec.task,
         arch=prepared.arch,
         classes=data.classes,
-        image_size=spec.image_size,
+        image_size=built.plan.image_size,
         channels=data.channels,
         windows=spec.windows,
         mean=prepared.mean,
@@ -278,4 +283,7 @@ def seed_everything(seed: int) -> None:
 def resumed_plan(run: Run) -> Plan | None:
     """A resumed run keeps the plan it trained with (searched or found): the latest plan event."""
     previous = run.store.events(run.task.id, PlanEvent) if run.task.resume else []
-    return replace(previous[-1].plan, lr_find_iters=0) if previous else None
+    if not previous:
+        return None
+    plan = previous[-1].plan
+    return replace(plan, lr_find_iters=0, image_size=plan.image_size or run.spec.image_size)

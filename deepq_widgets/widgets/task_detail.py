@@ -7,6 +7,7 @@ import ipywidgets as w
 from .. import kinds, report
 from ..contracts import AnyEvent, DataEvent, DataProblemsEvent, EpochEvent, PlanEvent
 from ..insight import diagnose_fit
+from ..spec import TaskSpec
 from ..store import Store
 from ..workspace import Workspace
 from .style import download_link, esc
@@ -33,9 +34,7 @@ class TaskDetail:
         if key == self._shown:
             return
         self._shown = key
-        spec_json = task.spec.model_dump_json(indent=2)
-        link = download_link(f"{task.name}.json", spec_json.encode(), "application/json", "task file")
-        self.spec.value = f"{link}<pre style='font-size:11px'>{esc(spec_json)}</pre>"
+        self.spec.value = task_file_html(task.name, task.spec, events)
         self.data.value = data_html(events, kinds.get(task.spec.task))
         epochs = [e for e in events if isinstance(e, EpochEvent)]
         verdict, why = diagnose_fit(epochs)
@@ -65,4 +64,20 @@ def data_html(events: list[AnyEvent], kind: kinds.TaskKind) -> str:
     return (
         f"<p>{data.train} training and {data.valid} validation cases. {esc(data.split)}</p>"
         f"<table class='dq-table'><tr><th>class</th><th>train</th><th>valid</th></tr>{rows}</table>{extra}{problem_html}"
+    )
+
+
+def task_file_html(name: str, submitted: TaskSpec, events: list[AnyEvent]) -> str:
+    """The task file that repeats the run (once planned) to download and read, and the one submitted."""
+    ran_as = next((e.ran_as for e in reversed(events) if isinstance(e, PlanEvent) and e.ran_as), None)
+    submitted_json = submitted.model_dump_json(indent=2)
+    original = download_link(f"{name}-submitted.json", submitted_json.encode(), "application/json", "task file as submitted")
+    if ran_as is None or ran_as == submitted:
+        link = download_link(f"{name}.json", submitted_json.encode(), "application/json", "task file")
+        return f"{link}<pre style='font-size:11px'>{esc(submitted_json)}</pre>"
+    ran_json = ran_as.model_dump_json(indent=2)
+    link = download_link(f"{name}.json", ran_json.encode(), "application/json", "task file as run")
+    return (
+        f"{link} · {original}<div class='dq-muted'>As run: Full Manual with the settings the plan chose; "
+        f"running it again with the same seed repeats this run.</div><pre style='font-size:11px'>{esc(ran_json)}</pre>"
     )

@@ -2,8 +2,8 @@
 
 import math
 
+from deepq_widgets.autoplan import Plan
 from deepq_widgets.spec import Augmentation, Schedule
-from deepq_widgets.training.policy import Plan
 from deepq_widgets.training.search import PERTURB, population_based, search_epochs
 
 BEST_LR = 1e-3

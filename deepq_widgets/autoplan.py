@@ -1,0 +1,194 @@
+"""What a run will do: the task file's settings, or in Auto mode a plan from the dataset's fingerprint.
+
+Auto plans the way nnU-Net does, from what the data is rather than from fixed defaults: the
+images' native size sets the training size (never upscaled past what helps), the number of
+training cases sets the batch and the epochs, the modality the augmentation. Every choice
+carries its reason, shown before Start and in the task's training insight.
+
+Pure (no torch): the wizard and `deepq spec` show the plan before a task is submitted, and
+the worker runs exactly that plan.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from .contracts import Plan
+from .data.catalog import DatasetInfo
+from .presets import Preset
+from .spec import Augmentation, Flow, Modality, Schedule, Search, TaskSpec, Tuning
+
+__all__ = ["Fingerprint", "Plan", "auto_augment", "make_plan", "resolved_spec"]
+
+MIN_SIDE = 64  # below this an ImageNet network's deepest features span a single position
+SIDE_STEP = 32  # the largest stride of the zoo's networks
+STEP_BUDGET = 100  # optimizer steps an Auto run aims for on a small dataset
+MIN_EPOCHS, MAX_EPOCHS = 8, 40
+BATCH = 32  # the largest Auto batch; smaller sets get smaller batches (at least 4 steps an epoch)
+LR_FIND_SHARE, LR_FIND_MIN_ITERS, LR_FIND_MAX_ITERS = 0.2, 24, 100
+AUTO_LR, AUTO_WEIGHT_DECAY = 1e-3, 0.01
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What Auto needs to know about a dataset, from the catalogue (no decoding)."""
+
+    cases: int
+    classes: int
+    class_counts: dict[str, int]
+    native_side: int  # median longest side of the images, in pixels (0 when unknown)
+    aspect: float  # median width / height
+    channels: int
+    modality: Modality
+
+    @classmethod
+    def of(cls, info: DatasetInfo, modality: Modality = Modality.other) -> Fingerprint:
+        usable = info.usable
+        sides = [max(c.width, c.height) for c in usable if c.width and c.height]
+        aspects = [c.width / c.height for c in usable if c.width and c.height]
+        return cls(
+            cases=len(usable),
+            classes=len(info.classes),
+            class_counts=dict(info.class_counts),
+            native_side=int(statistics.median(sides)) if sides else 0,
+            aspect=float(statistics.median(aspects)) if aspects else 1.0,
+            channels=info.channels or 1,
+            modality=modality,
+        )
+
+    def train_cases(self, valid_pct: int) -> int:
+        return max(1, self.cases - round(self.cases * valid_pct / 100))
+
+    def describe(self) -> str:
+        side = f"{self.native_side} px (median longest side)" if self.native_side else "of unknown size"
+        return (
+            f"{self.cases} cases in {self.classes} classes, images {side}, {self.channels} channel(s), "
+            f"modality {self.modality.value}; class balance {balance(self.class_counts)}."
+        )
+
+
+def balance(counts: dict[str, int]) -> str:
+    """'1:3.2' (smallest : largest class), the ratio the plan and the insight quote."""
+    values = [n for n in counts.values() if n > 0]
+    return f"1:{max(values) / min(values):.1f}" if values else "unknown"
+
+
+def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = None) -> Plan:
+    """Full Manual: the task file's settings. Auto: a plan from the fingerprint, each choice with its reason."""
+    h = spec.hyper
+    n_train = fingerprint.train_cases(h.valid_pct)
+    if spec.tuning is Tuning.manual:
+        return Plan(
+            h.epochs,
+            min(h.batch_size, n_train),
+            h.lr,
+            h.schedule,
+            h.weight_decay,
+            h.momentum,
+            h.early_stop,
+            h.patience,
+            spec.augment,
+            image_size=spec.image_size,
+            notes=["Full Manual: settings as given in the task file."],
+        )
+
+    notes = [f"Dataset: {fingerprint.describe()}"]
+    image_size = _image_size(spec, fingerprint, notes)
+    largest = preset.hyper.batch_size if preset else BATCH
+    bs = max(8, min(largest, n_train // 4) // 8 * 8)
+    steps = max(1, n_train // bs)
+    epochs = min(max(math.ceil(STEP_BUDGET / steps), MIN_EPOCHS), MAX_EPOCHS)
+    notes.append(
+        f"Batch {bs} (a multiple of 8, at least 4 steps an epoch over {n_train} training cases); "
+        f"{epochs} epochs of {steps} steps, about {STEP_BUDGET} optimizer steps in all, with early stopping."
+    )
+    lr = preset.hyper.lr if preset else AUTO_LR
+    finder = min(int(LR_FIND_SHARE * epochs * steps), LR_FIND_MAX_ITERS)
+    if finder < LR_FIND_MIN_ITERS:
+        finder = 0
+        notes.append(f"Learning rate {lr:g} (AdamW, one-cycle, every layer trained): too few steps for a finder worth its time.")
+    else:
+        notes.append(f"Learning rate from a {finder}-step finder, kept within a safe band around {lr:g}.")
+    augment = preset.augment if preset else auto_augment(spec.auto.modality, fingerprint.channels)
+    notes.append(_augment_reason(augment, preset))
+    patience = max(4, epochs // 4)
+    return Plan(epochs, bs, lr, Schedule.one_cycle, AUTO_WEIGHT_DECAY, 0.9, True, patience, augment, finder, notes, image_size)
+
+
+def _image_size(spec: TaskSpec, fingerprint: Fingerprint, notes: list[str]) -> int:
+    if spec.flow is not Flow.general:
+        fixed_by = "preset" if spec.flow is Flow.specialized else "base model"
+        notes.append(f"Images at {spec.image_size} px, as the {fixed_by} fixes.")
+        return spec.image_size
+    cap, native = spec.image_size, fingerprint.native_side
+    if not native:
+        notes.append(f"Images at {cap} px (their native size is unknown).")
+        return cap
+    size = min(max(math.ceil(native / SIDE_STEP) * SIDE_STEP, MIN_SIDE), cap)
+    if native < MIN_SIDE:
+        why = f"upscaled to {size} px, the smallest size at which the network's deepest features keep more than one position"
+    elif size < cap:
+        why = f"trained at {size} px, their own size: upscaling adds no detail and costs time"
+    else:
+        why = f"trained at {size} px, the recommended size for this network"
+    notes.append(f"Images are {native} px; {why}.")
+    return size
+
+
+def _augment_reason(augment: Augmentation, preset: Preset | None) -> str:
+    if preset:
+        return "Augmentation: the preset's, tuned for its anatomy."
+    flip = "with horizontal flips (left and right eyes are both normal)" if augment.hflip else "no flips (left and right differ)"
+    return f"Augmentation: small crops, shifts and rotations up to {augment.rotate_deg:g}°, {flip}."
+
+
+def auto_augment(modality: Modality, channels: int) -> Augmentation:
+    """Moderate, modality-aware augmentation for General and Retrain tasks in Auto mode."""
+    # Mirroring is only safe where left/right mirror images are both normal anatomy (fundus:
+    # left and right eyes). Elsewhere it makes images that never occur (a mirrored chest, a
+    # mirrored digit), which cost 4 points of accuracy on digits.
+    colour = 0.05 if channels == 3 else 0.0
+    return Augmentation(
+        hflip=modality is Modality.fundus,
+        hflip_p=0.5,
+        resized_crop=True,
+        crop_min_scale=0.85,
+        translate_pct=5,
+        rotate_deg=10,
+        brightness=0.1,
+        contrast=0.1,
+        saturation=colour,
+        hue=colour,
+    )
+
+
+def resolved_spec(spec: TaskSpec, plan: Plan, arch: str) -> TaskSpec:
+    """The task file of what ran: Full Manual with the plan's settings, so running it repeats the run.
+
+    A search's winning settings are in the plan; the search itself is not repeated.
+    """
+    hyper = spec.hyper.model_copy(
+        update={
+            "epochs": plan.epochs,
+            "batch_size": plan.batch_size,
+            "lr": plan.lr,
+            "schedule": plan.schedule,
+            "weight_decay": plan.weight_decay,
+            "momentum": plan.momentum,
+            "early_stop": plan.early_stop,
+            "patience": plan.patience,
+        }
+    )
+    model = spec.model.model_copy(update={"arch": arch})
+    return spec.model_copy(
+        update={
+            "tuning": Tuning.manual,
+            "model": model,
+            "image_size": plan.image_size,
+            "hyper": hyper,
+            "augment": plan.augment,
+            "search": Search(),
+        }
+    )

@@ -1,0 +1,44 @@
+"""Auto plans from the dataset, and the task file of an Auto run repeats it as Full Manual."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepq_widgets.contracts import EpochEvent, PlanEvent
+from deepq_widgets.store import FINISHED
+from tests.training.conftest import make_spec, run_in_process
+
+pytestmark = pytest.mark.slow
+
+
+def small_images(ws, n_per_class: int = 24, side: int = 24) -> None:
+    """Two classes of small grey images: a bright square on the left or on the right."""
+    rng = np.random.default_rng(0)
+    for label, column in (("left", slice(2, 10)), ("right", slice(14, 22))):
+        folder = ws.datasets / "small" / label
+        folder.mkdir(parents=True)
+        for i in range(n_per_class):
+            img = rng.integers(0, 60, (side, side), dtype=np.uint8)
+            img[8:16, column] = 200
+            Image.fromarray(img).save(folder / f"{i}.png")
+
+
+def test_auto_plans_from_the_images_and_its_task_file_repeats_the_run(ws, capsys):
+    small_images(ws)
+    spec = make_spec(ws, capsys, "--flow", "general", "--task", "single_label", "--dataset", "small", "--name", "auto")
+    assert spec["tuning"] == "auto" and spec["image_size"] > 64  # the recommendation's size is the cap
+    row, store = run_in_process(ws, spec)
+    assert row.state == FINISHED, f"{row.error}\n{row.traceback}"
+    event = store.events(row.id, PlanEvent)[-1]
+    plan, ran_as = event.plan, event.ran_as
+    assert plan.image_size == 64  # 24 px images: upscaled to the floor, not to the recommended size
+    assert plan.batch_size == 8  # 38 training cases: a multiple of 8 that leaves at least 4 steps an epoch
+    assert any("Images are 24 px" in note for note in plan.notes)
+    assert ran_as.tuning.value == "manual" and ran_as.image_size == 64 and ran_as.hyper.epochs == plan.epochs
+    assert (ran_as.hyper.batch_size, ran_as.hyper.lr, ran_as.augment) == (plan.batch_size, plan.lr, plan.augment)
+
+    again, store = run_in_process(ws, ran_as.model_dump(mode="json") | {"name": "auto, as run"})
+    assert again.state == FINISHED, again.error
+    first, second = store.events(row.id, EpochEvent), store.events(again.id, EpochEvent)
+    assert [e.valid_loss for e in second] == pytest.approx([e.valid_loss for e in first], rel=1e-5, abs=1e-6)
+    assert again.metrics == pytest.approx(row.metrics, rel=1e-5, abs=1e-6)

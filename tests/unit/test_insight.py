@@ -1,0 +1,35 @@
+"""The fit diagnosis on the curves a user meets: good, under-, over-fit, a perfect model, a noisy one."""
+
+import pytest
+
+from deepq_widgets.contracts import EpochEvent, Metrics
+from deepq_widgets.insight import diagnose_fit
+
+
+def curve(train: list[float], valid: list[float]) -> list[EpochEvent]:
+    return [
+        EpochEvent(epoch=i, train_loss=t, valid_loss=v, metrics=Metrics(), lr=1e-3, seconds=1.0, best=False)
+        for i, (t, v) in enumerate(zip(train, valid, strict=True))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("train", "valid", "verdict"),
+    [
+        ([1.0, 0.6, 0.4, 0.3, 0.25, 0.22], [1.0, 0.7, 0.5, 0.42, 0.40, 0.39], "good fit"),
+        ([1.0, 0.97, 0.95, 0.93, 0.92], [1.0, 0.98, 0.97, 0.96, 0.96], "under-fit"),
+        ([1.0, 0.5, 0.3, 0.15, 0.08, 0.04, 0.02], [1.0, 0.6, 0.45, 0.48, 0.58, 0.66, 0.75], "over-fit"),
+        # a perfect model: both losses at zero throughout, with wobbles many times their size in relative terms
+        ([2e-4, 1e-4, 5e-5, 4e-5, 3e-5, 3e-5], [1e-5, 2e-6, 1e-6, 3e-6, 8e-6, 2e-5], "good fit"),
+        # a noisy validation loss that wobbles around its best without a lasting rise
+        ([1.0, 0.6, 0.4, 0.3, 0.25, 0.2, 0.18], [0.9, 0.55, 0.50, 0.58, 0.49, 0.57, 0.52], "good fit"),
+        ([1.0, 0.8], [1.0, 0.9], "too early"),
+    ],
+)
+def test_diagnosis(train, valid, verdict):
+    assert diagnose_fit(curve(train, valid))[0] == verdict
+
+
+def test_a_perfect_model_is_not_called_over_fit():
+    verdict, why = diagnose_fit(curve([0.0] * 40, [0.0] * 35 + [1e-4] * 5))
+    assert verdict == "good fit" and "near zero" in why
