@@ -1,9 +1,9 @@
-"""python -m benchmarks [data_layer ui training_speed voila learning search]"""
+"""python -m benchmarks [data_layer ui training_speed voila learning search trust]"""
 
 import importlib
 import sys
 
-ALL = ["data_layer", "ui", "training_speed", "voila", "learning", "search"]
+ALL = ["data_layer", "ui", "training_speed", "voila", "learning", "search", "trust"]
 
 for name in sys.argv[1:] or ALL:
     print(f"== {name}", flush=True)

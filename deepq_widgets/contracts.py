@@ -36,6 +36,9 @@ class Metrics(Contract):
 
     headline: dict[str, Number] = Field(default_factory=dict)
     per_class: dict[str, dict[str, Number]] = Field(default_factory=dict)
+    intervals: dict[str, tuple[float, float]] = Field(default_factory=dict)  # 95% CI of headline figures (intervals.py)
+    cases: int | None = None  # how many cases the figures come from
+    warning: str | None = None  # too few cases (or of a class) for stable figures
 
     @field_validator("headline", mode="before")
     @classmethod
@@ -47,11 +50,17 @@ class Metrics(Contract):
     def _no_nan_per_class(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         return {c: {k: _finite(v) for k, v in row.items()} for c, row in value.items()}
 
-    def flat(self) -> dict[str, Number]:
-        """One flat mapping, `auroc` and `auroc_<class>`: the task row's summary and the CLI's JSON."""
-        out = dict(self.headline)
+    def flat(self) -> dict[str, Any]:
+        """One flat mapping, `auroc`, `auroc_ci` ([low, high]) and `auroc_<class>`: the task row's
+        summary and the CLI's JSON."""
+        out: dict[str, Any] = dict(self.headline)
+        out |= {f"{name}_ci": list(interval) for name, interval in self.intervals.items()}
         for cls, row in self.per_class.items():
             out |= {f"{name}_{cls}": value for name, value in row.items()}
+        if self.cases is not None:
+            out["cases"] = self.cases
+        if self.warning:
+            out["warning"] = self.warning
         return out
 
 
@@ -209,6 +218,11 @@ AnyEvent = Annotated[
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 
 
+def ran_as(submitted: TaskSpec, events: list[Event]) -> TaskSpec:
+    """The task file that repeats the run once it is planned (Full Manual), else the one submitted."""
+    return next((e.ran_as for e in reversed(events) if isinstance(e, PlanEvent) and e.ran_as), submitted)
+
+
 def event_kind(cls: type[Event]) -> str:
     return cls.model_fields["kind"].default
 
@@ -229,6 +243,7 @@ class PerClassRow(Contract):
     ap50: Number = None
     dice: Number = None
     iou: Number = None
+    intervals: dict[str, tuple[float, float]] = Field(default_factory=dict)  # 95% CI of the figures that have one
 
     @field_validator("*", mode="before")
     @classmethod
@@ -237,7 +252,8 @@ class PerClassRow(Contract):
 
     def figures(self) -> dict[str, Number]:
         """The figures this row has, in table order."""
-        return {k: v for k, v in self.model_dump(exclude={"name"}).items() if k in self.model_fields_set or v is not None}
+        dumped = self.model_dump(exclude={"name", "intervals"})
+        return {k: v for k, v in dumped.items() if k in self.model_fields_set or v is not None}
 
 
 class Curve(Contract):

@@ -6,14 +6,17 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import kinds, plots
-from .contracts import AnyEvent, DataEvent, EpochEvent, Evaluation
+from .contracts import AnyEvent, DataEvent, EpochEvent, Evaluation, Metrics, ran_as
 from .data.readers import ReaderError, read_image
 from .insight import diagnose_fit, loss_chart, metric_chart
+from .intervals import format_figure
 from .store import TaskRow
 
 REPORT_CSS = "body{font-family:system-ui,sans-serif;margin:24px;color:#1f2933} td,th{padding:3px 8px;border-bottom:1px solid #ddd}"
@@ -29,6 +32,19 @@ def png_uri(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
+def headline_text(flat: dict[str, Any], names: Iterable[str]) -> str:
+    """'auroc 0.83 (0.79–0.87) · accuracy 0.90 (0.84–0.94)' from a flat metrics mapping (Metrics.flat())."""
+    return " · ".join(f"{name} {format_figure(flat[name], flat.get(f'{name}_ci'))}" for name in names if flat.get(name) is not None)
+
+
+def figures_html(metrics: Metrics, where: str) -> str:
+    """The headline figures with their 95% intervals, how many cases they come from, and the warning."""
+    text = headline_text(metrics.flat(), metrics.headline)
+    cases = f" on {metrics.cases} {where} cases" if metrics.cases else f" on the {where} cases"
+    warning = f"<div class='dq-warn'>⚠ {html.escape(metrics.warning)}</div>" if metrics.warning else ""
+    return f"<p><b>{html.escape(text)}</b>{html.escape(cases)} (95% intervals in brackets).</p>{warning}"
+
+
 def per_class_html(evaluation: Evaluation) -> str:
     rows = evaluation.per_class
     if not rows:
@@ -38,7 +54,9 @@ def per_class_html(evaluation: Evaluation) -> str:
     body = ""
     for r in rows:
         figures = r.figures()
-        cells = "".join(f"<td>{figures[k]:.3f}</td>" if isinstance(figures.get(k), float) else "<td>–</td>" for k in keys)
+        cells = "".join(
+            f"<td>{format_figure(figures[k], r.intervals.get(k))}</td>" if isinstance(figures.get(k), float) else "<td>–</td>" for k in keys
+        )
         style = " style='font-weight:600'" if r.name == "average" else ""
         body += f"<tr{style}><td>{html.escape(r.name)}</td>{cells}</tr>"
     return f"<table class='dq-table'><tr>{head}</tr>{body}</table>"
@@ -98,7 +116,7 @@ def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation |
     verdict, why = diagnose_fit(epochs)
     sections = [
         f"<h1>{html.escape(task.name)}</h1><p>State: <b>{html.escape(task.state)}</b> · compute {task.compute_s:.0f} s</p>",
-        "<h2>Task file</h2><pre>" + html.escape(task.spec.to_json()) + "</pre>",
+        "<h2>Task file</h2><pre>" + html.escape(ran_as(task.spec, events).to_json()) + "</pre>",
         "<h2>Data</h2><pre>" + html.escape(data.model_dump_json(indent=2, exclude_none=True) if data else "{}") + "</pre>",
     ]
     if epochs:
@@ -108,6 +126,8 @@ def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation |
         )
     if evaluation:
         imgs = "".join(f"<img src='{png_uri(png)}' alt='{name}'>" for name, png in charts(evaluation).items())
-        sections.append(f"<h2>Evaluation (validation cases)</h2>{per_class_html(evaluation)}{imgs}<h3>Cases</h3>{gallery_html(evaluation)}")
+        figures = figures_html(evaluation.metrics, "validation")
+        table = per_class_html(evaluation)
+        sections.append(f"<h2>Evaluation (validation cases)</h2>{figures}{table}{imgs}<h3>Cases</h3>{gallery_html(evaluation)}")
     head = f"<meta charset='utf-8'><title>{html.escape(task.name)}</title><style>{REPORT_CSS}</style>"
     return f"<!doctype html><html><head>{head}</head><body>{''.join(sections)}</body></html>"

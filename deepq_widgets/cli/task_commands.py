@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..intervals import format_figure
 from ..workspace import Workspace
 from .common import command, print_json, workspace_of
 
@@ -45,8 +46,8 @@ def _follow(ws: Workspace, task_id: int) -> int:
         if task.state == "waiting":
             ensure_worker(ws)
         bar = "#" * int(task.progress * width)
-        main_metric = next(iter(task.metrics.items()), None)
-        metric = f"  {main_metric[0]} {main_metric[1]:.3f}" if main_metric and isinstance(main_metric[1], float) else ""
+        main_metric = next((k for k, v in task.metrics.items() if isinstance(v, float)), None)
+        metric = f"  {main_metric} {format_figure(task.metrics[main_metric], task.metrics.get(f'{main_metric}_ci'))}" if main_metric else ""
         line = f"\r[{bar:<{width}}] {task.progress:4.0%}  epoch {task.epoch}/{task.epochs or '?'}  {task.state}{metric}"
         print(line, end="", file=sys.stderr, flush=True)
         if task.state in ENDED:
@@ -130,7 +131,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def task_file(store: Store, task_id: int) -> dict:
     """The task file that repeats the run once it is planned (Full Manual), else the one submitted."""
-    from ..contracts import PlanEvent
+    from ..contracts import ran_as
 
-    plans = [e.ran_as for e in store.events(task_id, PlanEvent) if e.ran_as]
-    return (plans[-1] if plans else store.task(task_id).spec).model_dump(mode="json")
+    return ran_as(store.task(task_id).spec, store.events(task_id)).model_dump(mode="json")

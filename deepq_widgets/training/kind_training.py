@@ -34,12 +34,13 @@ class Accumulator:
     def add(self, pred: Any, yb: tuple) -> None:
         raise NotImplementedError
 
-    def metrics(self) -> Metrics:
+    def metrics(self, with_intervals: bool = False) -> Metrics:
+        """The headline figures; the final evaluation asks for their 95% intervals too."""
         raise NotImplementedError
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
         """The full evaluation: metrics plus the per-class table, curves and gallery the kind shows."""
-        return Evaluation(task=task, classes=self.classes, metrics=self.metrics(), cases=cases)
+        return Evaluation(task=task, classes=self.classes, metrics=self.metrics(with_intervals=True), cases=cases)
 
 
 class KindTraining:

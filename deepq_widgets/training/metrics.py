@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import intervals
 from ..contracts import Metrics
 
 NEGATIVE_NAMES = {"normal", "negative", "no_finding", "healthy", "none", "benign"}
@@ -24,11 +25,7 @@ def positive_index(classes: Sequence[str]) -> int:
 
 
 def _auroc(truth: np.ndarray, score: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    if truth.min() == truth.max():
-        return None  # undefined with one class present
-    return float(roc_auc_score(truth, score))
+    return intervals.auroc(truth, score)  # None: undefined with one class present
 
 
 def confusion_counts(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -46,16 +43,39 @@ def confusion_counts(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     return {"sensitivity": sens, "specificity": spec, "precision": prec, "recall": sens, "accuracy": acc, "f1": f1, "dor": dor}
 
 
-def single_label(probs: np.ndarray, truth: np.ndarray, classes: Sequence[str]) -> Metrics:
-    """probs (N, K) softmax, truth (N,) class indices."""
-    out = {"accuracy": float((probs.argmax(1) == truth).mean())}
-    aucs = [a for k in range(probs.shape[1]) if (a := _auroc((truth == k).astype(int), probs[:, k])) is not None]
-    out["auroc"] = float(np.mean(aucs)) if aucs else None
+def single_label(probs: np.ndarray, truth: np.ndarray, classes: Sequence[str], with_intervals: bool = False) -> Metrics:
+    """probs (N, K) softmax, truth (N,) class indices; `with_intervals` adds each figure's 95% interval."""
+    correct = probs.argmax(1) == truth
+    out = {"accuracy": float(correct.mean()), "auroc": _macro_auroc(probs, truth)}
+    ci = {"accuracy": intervals.wilson(correct.sum(), len(truth))}
     if probs.shape[1] == 2:
         pos = positive_index(classes)
-        counts = confusion_counts((truth == pos).astype(int), (probs.argmax(1) == pos).astype(int))
+        real, said = (truth == pos).astype(int), (probs.argmax(1) == pos).astype(int)
+        counts = confusion_counts(real, said)
         out["sensitivity"], out["specificity"] = counts["sensitivity"], counts["specificity"]
-    return Metrics(headline=out)
+        if with_intervals:
+            ci["auroc"] = intervals.delong(real, probs[:, pos])
+            ci["sensitivity"] = intervals.wilson((said & real).sum(), real.sum())
+            ci["specificity"] = intervals.wilson(((1 - said) & (1 - real)).sum(), (1 - real).sum())
+    elif with_intervals:
+        ci |= intervals.bootstrap(lambda i: {"auroc": _macro_auroc(probs[i], truth[i])}, truth)
+    metrics = Metrics(headline=out)
+    if not with_intervals:
+        return metrics
+    class_counts = {c: int((truth == k).sum()) for k, c in enumerate(classes)}
+    return attach_intervals(metrics, ci, len(truth), class_counts)
+
+
+def _macro_auroc(probs: np.ndarray, truth: np.ndarray) -> float | None:
+    aucs = [a for k in range(probs.shape[1]) if (a := _auroc((truth == k).astype(int), probs[:, k])) is not None]
+    return float(np.mean(aucs)) if aucs else None
+
+
+def attach_intervals(metrics: Metrics, ci: dict, cases: int, class_counts: dict[str, int]) -> Metrics:
+    """The figures with their intervals, how many cases they come from, and the small-sample warning."""
+    known = {k: v for k, v in ci.items() if v is not None and metrics.headline.get(k) is not None}
+    warning = intervals.small_sample_warning(cases, class_counts)
+    return metrics.model_copy(update={"intervals": known, "cases": cases, "warning": warning})
 
 
 def best_thresholds(probs: np.ndarray, truth: np.ndarray) -> list[float]:
@@ -71,26 +91,55 @@ def best_thresholds(probs: np.ndarray, truth: np.ndarray) -> list[float]:
     return out
 
 
-def multi_label(probs: np.ndarray, truth: np.ndarray, classes: Sequence[str], thresholds: Sequence[float] | None = None) -> Metrics:
-    """probs (N, K) sigmoid, truth (N, K) multi-hot."""
+def multi_label(
+    probs: np.ndarray,
+    truth: np.ndarray,
+    classes: Sequence[str],
+    thresholds: Sequence[float] | None = None,
+    with_intervals: bool = False,
+) -> Metrics:
+    """probs (N, K) sigmoid, truth (N, K) multi-hot; `with_intervals` adds each figure's 95% interval."""
     thresholds = list(thresholds) if thresholds is not None else best_thresholds(probs, truth)
-    per_class = {}
-    for k, name in enumerate(classes):
-        f1 = confusion_counts(truth[:, k], (probs[:, k] >= thresholds[k]).astype(int))["f1"]
-        per_class[name] = {"auroc": _auroc(truth[:, k], probs[:, k]), "f1": f1}
-    aucs = [row["auroc"] for row in per_class.values() if row["auroc"] is not None]
-    headline = {"auroc": float(np.mean(aucs)) if aucs else None, "f1": float(np.mean([row["f1"] for row in per_class.values()]))}
-    return Metrics(headline=headline, per_class=per_class)
+
+    def figures(i: np.ndarray) -> tuple[dict, dict]:
+        per_class = {}
+        for k, name in enumerate(classes):
+            f1 = confusion_counts(truth[i, k], (probs[i, k] >= thresholds[k]).astype(int))["f1"]
+            per_class[name] = {"auroc": _auroc(truth[i, k], probs[i, k]), "f1": f1}
+        aucs = [row["auroc"] for row in per_class.values() if row["auroc"] is not None]
+        headline = {"auroc": float(np.mean(aucs)) if aucs else None, "f1": float(np.mean([row["f1"] for row in per_class.values()]))}
+        return headline, per_class
+
+    headline, per_class = figures(np.arange(len(truth)))
+    metrics = Metrics(headline=headline, per_class=per_class)
+    if not with_intervals:
+        return metrics
+    patterns = np.array(["".join(map(str, row)) for row in truth.astype(int)])  # resample within each combination of findings
+    ci = intervals.bootstrap(lambda i: figures(i)[0], patterns)
+    class_counts = {c: int(truth[:, k].sum()) for k, c in enumerate(classes)}
+    return attach_intervals(metrics, ci, len(truth), class_counts)
 
 
 def per_class_table(scores: np.ndarray, decided: np.ndarray, truth: np.ndarray, classes: Sequence[str]) -> list[dict]:
-    """One row per class plus an average row: sensitivity ... DOR from the 0/1 decisions, AUC from the scores."""
+    """One row per class plus an average row: sensitivity ... DOR from the 0/1 decisions, AUC from the
+    scores, and the 95% intervals of the proportions (Wilson) and of the AUC (DeLong)."""
     rows = []
     for k, name in enumerate(classes):
-        row = {"class": name, **confusion_counts(truth[:, k], decided[:, k].astype(int))}
-        row["auc"] = _auroc(truth[:, k], scores[:, k])
+        real, said = truth[:, k].astype(int), decided[:, k].astype(int)
+        row = {"class": name, **confusion_counts(real, said)}
+        row["auc"] = _auroc(real, scores[:, k])
+        tp, tn = int((said & real).sum()), int(((1 - said) & (1 - real)).sum())
+        ci = {
+            "sensitivity": intervals.wilson(tp, int(real.sum())),
+            "specificity": intervals.wilson(tn, int((1 - real).sum())),
+            "precision": intervals.wilson(tp, int(said.sum())),
+            "recall": intervals.wilson(tp, int(real.sum())),
+            "accuracy": intervals.wilson(tp + tn, len(real)),
+            "auc": intervals.delong(real, scores[:, k]),
+        }
+        row["intervals"] = {figure: interval for figure, interval in ci.items() if interval is not None}
         rows.append(row)
-    keys = [k for k in rows[0] if k != "class"] if rows else []
+    keys = [k for k in rows[0] if k not in ("class", "intervals")] if rows else []
     avg = {"class": "average"} | {k: float(np.mean([r[k] for r in rows if r[k] is not None] or [np.nan])) for k in keys}
     return [*rows, avg]
 

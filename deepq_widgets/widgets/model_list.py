@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
+from ..intervals import format_figure
 from ..store import Store
 from ..workspace import Workspace
 from .style import esc, table
@@ -60,7 +61,9 @@ class ModelList:
         if options != list(self.choice.options):
             self.choice.options = options
         rows = [
-            {"model": m.id, "task": m.task, "network": m.arch, "classes": ", ".join(m.classes), "dataset": m.dataset, **m.metrics.headline}
+            {"model": m.id, "task": m.task, "network": m.arch, "classes": ", ".join(m.classes), "dataset": m.dataset}
+            | {name: format_figure(value, m.metrics.intervals.get(name)) for name, value in m.metrics.headline.items()}
+            | {"validation cases": m.metrics.cases or "–"}
             for m in models
         ]
         columns = list(dict.fromkeys(k for r in rows for k in r))

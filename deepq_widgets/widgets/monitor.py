@@ -13,6 +13,7 @@ import ipywidgets as w
 from .. import kinds
 from ..contracts import EpochEvent
 from ..insight import loss_chart, metric_chart
+from ..report import headline_text
 from ..store import RUNNING, WAITING, Store, TaskRow
 from ..tasks import stop
 from ..workspace import Workspace
@@ -64,7 +65,7 @@ class Monitor:
         epochs = task.epochs or "?"
         text = (
             f"Epoch {task.epoch} / {epochs} · elapsed {duration(task.elapsed(time.time()))} · compute {duration(task.compute_s)}"
-            + "".join(f" · {esc(k)} {task.metrics[k]:.3f}" for k in kinds.get(task.spec.task).headline if task.metrics.get(k) is not None)
+            + "".join(f" · {esc(part)}" for part in [headline_text(task.metrics, kinds.get(task.spec.task).headline)] if part)
         )
         _set(self.status, "value", f"<div class='dq-muted'>{text}</div>")
         active = task.state in (WAITING, RUNNING)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from .. import kinds, report
-from ..contracts import AnyEvent, DataEvent, DataProblemsEvent, EpochEvent, PlanEvent
+from ..contracts import AnyEvent, DataEvent, DataProblemsEvent, EpochEvent, PlanEvent, ran_as
 from ..insight import diagnose_fit
 from ..spec import TaskSpec
 from ..store import Store
@@ -48,7 +48,7 @@ class TaskDetail:
             return
         html_report = report.build_report(task, events, evaluation)
         download = download_link(f"{task.name}-report.html", html_report.encode(), "text/html", "report (HTML)")
-        self.evaluation.value = download + report.per_class_html(evaluation)
+        self.evaluation.value = download + report.figures_html(evaluation.metrics, "validation") + report.per_class_html(evaluation)
         self.charts.children = [w.Image(value=png, format="png") for png in report.charts(evaluation).values()]
         self.gallery.value = report.gallery_html(evaluation)
 
@@ -69,15 +69,15 @@ def data_html(events: list[AnyEvent], kind: kinds.TaskKind) -> str:
 
 def task_file_html(name: str, submitted: TaskSpec, events: list[AnyEvent]) -> str:
     """The task file that repeats the run (once planned) to download and read, and the one submitted."""
-    ran_as = next((e.ran_as for e in reversed(events) if isinstance(e, PlanEvent) and e.ran_as), None)
+    run = ran_as(submitted, events)
     submitted_json = submitted.model_dump_json(indent=2)
-    original = download_link(f"{name}-submitted.json", submitted_json.encode(), "application/json", "task file as submitted")
-    if ran_as is None or ran_as == submitted:
+    if run == submitted:
         link = download_link(f"{name}.json", submitted_json.encode(), "application/json", "task file")
         return f"{link}<pre style='font-size:11px'>{esc(submitted_json)}</pre>"
-    ran_json = ran_as.model_dump_json(indent=2)
-    link = download_link(f"{name}.json", ran_json.encode(), "application/json", "task file as run")
+    original = download_link(f"{name}-submitted.json", submitted_json.encode(), "application/json", "task file as submitted")
+    run_json = run.model_dump_json(indent=2)
+    link = download_link(f"{name}.json", run_json.encode(), "application/json", "task file as run")
     return (
         f"{link} · {original}<div class='dq-muted'>As run: Full Manual with the settings the plan chose; "
-        f"running it again with the same seed repeats this run.</div><pre style='font-size:11px'>{esc(ran_json)}</pre>"
+        f"running it again with the same seed repeats this run.</div><pre style='font-size:11px'>{esc(run_json)}</pre>"
     )

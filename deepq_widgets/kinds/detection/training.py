@@ -16,6 +16,7 @@ import torch
 from fastai.callback.core import Callback
 from torch import nn
 
+from ... import intervals
 from ...contracts import Curve, Evaluation, Gallery, Metrics, PerClassRow
 from ...training import metrics
 from ...training.augment import warp_boxes
@@ -99,6 +100,9 @@ def detection_loss(pred: Any, counts: torch.Tensor, targets: list) -> torch.Tens
     return sum(losses.values())
 
 
+DETECTION_RESAMPLES = 300  # each resample re-matches every box; 300 keep the evaluation within seconds
+
+
 class DetectionAccumulator(Accumulator):
     def reset(self) -> None:
         self.dets: list[dict[str, np.ndarray]] = []
@@ -108,8 +112,16 @@ class DetectionAccumulator(Accumulator):
         self.dets += [{k: v.detach().float().cpu().numpy() for k, v in d.items()} for d in pred["detections"]]
         self.boxes += [{k: v.cpu().numpy() for k, v in t.items()} for t in yb[1]]
 
-    def metrics(self) -> Metrics:
-        return metrics.detection(self.dets, self.boxes, self.classes)
+    def metrics(self, with_intervals: bool = False) -> Metrics:
+        found = metrics.detection(self.dets, self.boxes, self.classes)
+        if not with_intervals:
+            return found
+
+        def resampled(i: np.ndarray) -> dict:
+            return metrics.detection([self.dets[j] for j in i], [self.boxes[j] for j in i], self.classes).headline
+
+        ci = intervals.bootstrap(resampled, np.zeros(len(self.dets)), resamples=DETECTION_RESAMPLES)
+        return metrics.attach_intervals(found, ci, len(self.dets), {})
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
         curves, table, gallery = {}, [], {}
@@ -123,7 +135,13 @@ class DetectionAccumulator(Accumulator):
             table.append(PerClassRow(name=name, ap50=ap, recall=float(recall[-1]) if len(recall) else 0.0))
             gallery[name] = self._gallery(k)
         return Evaluation(
-            task=task, classes=self.classes, metrics=self.metrics(), cases=cases, per_class=table, curves=curves, gallery=gallery
+            task=task,
+            classes=self.classes,
+            metrics=self.metrics(with_intervals=True),
+            cases=cases,
+            per_class=table,
+            curves=curves,
+            gallery=gallery,
         )
 
     def _gallery(self, label: int, score: float = 0.3) -> Gallery:

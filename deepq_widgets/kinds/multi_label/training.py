@@ -16,8 +16,8 @@ class MultiLabelAccumulator(ClassificationAccumulator):
     def activate(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.sigmoid()
 
-    def metrics(self) -> Metrics:
-        return metrics.multi_label(*self.arrays(), self.classes)
+    def metrics(self, with_intervals: bool = False) -> Metrics:
+        return metrics.multi_label(*self.arrays(), self.classes, with_intervals=with_intervals)
 
     def decisions(self, scores: np.ndarray, truth: np.ndarray):
         thresholds = metrics.best_thresholds(scores, truth)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ... import intervals
 from ...contracts import Evaluation, Metrics, PerClassRow
 from ...training import metrics
 from ...training.augment import warp_masks
@@ -65,17 +66,25 @@ def segmentation_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor
 
 
 class PixelAccumulator(Accumulator):
+    """Pixel counts per image, so that the figures' intervals resample images, not pixels."""
+
     def reset(self) -> None:
-        self.counts = np.zeros((len(self.classes) + 1, 3), np.int64)
+        self.per_image: list[np.ndarray] = []
 
     def add(self, pred: Any, yb: tuple) -> None:
-        self.counts += metrics.pixel_counts(pred.argmax(1).cpu().numpy(), yb[0].cpu().numpy(), len(self.classes) + 1)
+        said, real, k = pred.argmax(1).cpu().numpy(), yb[0].cpu().numpy(), len(self.classes) + 1
+        self.per_image += [metrics.pixel_counts(p, t, k) for p, t in zip(said, real, strict=True)]
 
-    def metrics(self) -> Metrics:
-        return metrics.segmentation(self.counts, self.classes)
+    def metrics(self, with_intervals: bool = False) -> Metrics:
+        counts = np.stack(self.per_image) if self.per_image else np.zeros((0, len(self.classes) + 1, 3), np.int64)
+        found = metrics.segmentation(counts.sum(0), self.classes)
+        if not with_intervals:
+            return found
+        ci = intervals.bootstrap(lambda i: metrics.segmentation(counts[i].sum(0), self.classes).headline, np.zeros(len(counts)))
+        return metrics.attach_intervals(found, ci, len(counts), {})
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
-        found = self.metrics()
+        found = self.metrics(with_intervals=True)
         rows = [PerClassRow(name=c, **found.per_class[c]) for c in self.classes]
         return Evaluation(task=task, classes=self.classes, metrics=found, cases=cases, per_class=rows)
 

@@ -32,8 +32,8 @@ class ClassificationAccumulator(Accumulator):
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         return np.concatenate(self.scores), np.concatenate(self.truth)
 
-    def metrics(self) -> Metrics:
-        return metrics.single_label(*self.arrays(), self.classes)
+    def metrics(self, with_intervals: bool = False) -> Metrics:
+        return metrics.single_label(*self.arrays(), self.classes, with_intervals=with_intervals)
 
     def decisions(self, scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float], list[list[int]] | None]:
         """(one-hot truth, 0/1 decisions, thresholds, confusion matrix) at the operating point."""
@@ -62,7 +62,7 @@ class ClassificationAccumulator(Accumulator):
         return Evaluation(
             task=task,
             classes=self.classes,
-            metrics=self.metrics(),
+            metrics=self.metrics(with_intervals=True),
             cases=cases,
             thresholds=thresholds,
             per_class=metrics.per_class_table(scores, decided, onehot, self.classes),

@@ -1,0 +1,238 @@
+"""Issue 9: Auto against a plain 20-line timm fine-tune, on real images, over several draws.
+
+For each dataset and draw: 100 training cases are drawn; the rest are the independent test set.
+- Auto: the task the wizard makes (General flow, Auto), submitted to the store and run by a real
+  worker process with one torch thread; its wall time runs from submit to the registered model.
+- plain: the script a researcher would write (timm tf_efficientnet_lite0 ImageNet weights,
+  AdamW lr 1e-3, one-cycle, flips and a small affine, batch 32, all 100 cases, 64 px, one
+  thread), for 11 epochs, and again for as many epochs as fit in Auto's wall time.
+Both are scored on the same test cases. The validation AUROC the product shows, with its 95%
+interval when the product reports one, is recorded so that the coverage can be counted.
+
+Run: `.venv/bin/python -m benchmarks trust` (about 4 minutes a draw).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .common import save
+
+DRAWS, TRAIN_CASES, PLAIN_EPOCHS, SIDE = 3, 100, 11, 64
+
+
+# -- real images you can get offline --------------------------------------------------------------------
+def digits() -> tuple[list[np.ndarray], list[str]]:
+    """scikit-learn's 1,797 handwritten digits, 8 x 8 grey, ten classes."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return [(img / 16 * 255).astype(np.uint8) for img in d.images], [str(t) for t in d.target]
+
+
+def faces() -> tuple[list[np.ndarray], list[str]]:
+    """scikit-image's lfw_subset: 100 faces and 100 non-faces, 25 x 25 grey photographs."""
+    from skimage.data import lfw_subset
+
+    images = lfw_subset()
+    return [(img * 255).astype(np.uint8) for img in images], ["face"] * 100 + ["non_face"] * 100
+
+
+DATASETS = {"digits": digits, "faces": faces}
+
+
+def draw(labels: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """100 training cases stratified by class; every other case is the test set."""
+    rng = np.random.default_rng(seed)
+    classes = sorted(set(labels))
+    by_class = {c: rng.permutation([i for i, label in enumerate(labels) if label == c]) for c in classes}
+    train = []
+    for k, c in enumerate(classes):
+        share = TRAIN_CASES // len(classes) + (k < TRAIN_CASES % len(classes))
+        train += list(by_class[c][:share])
+    train = np.array(sorted(train))
+    test = np.setdiff1d(np.arange(len(labels)), train)
+    return train, test
+
+
+def write_folder(root: Path, images: list[np.ndarray], labels: list[str], indices: np.ndarray) -> None:
+    from PIL import Image
+
+    shutil.rmtree(root, ignore_errors=True)
+    for i in indices:
+        (root / labels[i]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[i]).save(root / labels[i] / f"{i}.png")
+
+
+# -- the product --------------------------------------------------------------------------------------------
+def run_auto(ws, dataset: str, name: str) -> tuple[object, float, object]:
+    from deepq_widgets.cli import main as deepq
+    from deepq_widgets.spec import parse_spec
+    from deepq_widgets.store import Store
+
+    out = ws.root / "spec.json"
+    with open(out, "w") as fh:
+        old, sys.stdout = sys.stdout, fh
+        try:
+            argv = ["--flow", "general", "--task", "single_label", "--dataset", dataset, "--name", name]
+            assert deepq(["spec", "--workspace", str(ws.root), *argv]) == 0
+        finally:
+            sys.stdout = old
+    store = Store(ws.db_path)
+    start = time.perf_counter()
+    task_id = store.submit(parse_spec(json.loads(out.read_text())))
+    worker = [sys.executable, "-m", "deepq_widgets.training.worker", "--workspace", str(ws.root), "--idle-exit", "0", "--threads", "1"]
+    subprocess.run(worker, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    row = store.task(task_id)
+    assert row.state == "finished", f"{row.error}\n{row.traceback}"
+    return row, wall, store
+
+
+def auto_test_probs(ws, model_id: str, files: list[Path]) -> np.ndarray:
+    """The registered model's class probabilities on the test files, through the product's preprocessing."""
+    from deepq_widgets.data.preprocess import read_network_pixels
+    from deepq_widgets.training.loaders import normalise, to_unit
+    from deepq_widgets.training.registry import load_model
+
+    model, card = load_model(ws, model_id)
+    model.eval()
+    probs = []
+    with torch.no_grad():
+        for start in range(0, len(files), 128):
+            batch = [read_network_pixels(f, card.windows, card.channels, card.image_size) for f in files[start : start + 128]]
+            x = normalise(to_unit(torch.from_numpy(np.stack(batch))), card.mean, card.std)
+            probs.append(model(x).softmax(1).numpy())
+    return np.concatenate(probs)
+
+
+# -- the plain script ------------------------------------------------------------------------------------------
+def tensors(images: list[np.ndarray], indices: np.ndarray) -> torch.Tensor:
+    x = torch.stack([torch.from_numpy(images[i]).float().div(255) for i in indices])[:, None]
+    x = torch.nn.functional.interpolate(x, size=(SIDE, SIDE), mode="bilinear", align_corners=False)
+    return ((x - 0.5) / 0.5).expand(-1, 3, -1, -1).contiguous()
+
+
+def plain_fine_tune(x: torch.Tensor, y: torch.Tensor, classes: int, epochs: int, seed: int) -> tuple[torch.nn.Module, float]:
+    """The 20-line script: timm, AdamW 1e-3, one-cycle, flips and a small affine, batch 32."""
+    import timm
+    from torchvision.transforms import v2
+
+    from deepq_widgets.zoo import load_pretrained_state
+
+    torch.manual_seed(seed)
+    model = timm.create_model("tf_efficientnet_lite0", num_classes=classes)
+    state = {k: v for k, v in load_pretrained_state("tf_efficientnet_lite0.in1k").items() if not k.startswith("classifier")}
+    model.load_state_dict(state, strict=False)
+    augment = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomAffine(degrees=10, translate=(0.05, 0.05), scale=(0.9, 1.1))])
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    steps = math.ceil(len(x) / 32)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=epochs * steps)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for batch in torch.randperm(len(x)).split(32):
+            xb = torch.stack([augment(img) for img in x[batch]])
+            loss = torch.nn.functional.cross_entropy(model(xb), y[batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    return model.eval(), time.perf_counter() - start
+
+
+def plain_test_probs(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        return torch.cat([model(b).softmax(1) for b in x.split(256)]).numpy()
+
+
+# -- scoring ---------------------------------------------------------------------------------------------------
+def score(probs: np.ndarray, truth: np.ndarray) -> dict:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    auroc = roc_auc_score(truth, probs[:, 1]) if probs.shape[1] == 2 else roc_auc_score(truth, probs, multi_class="ovr")
+    return {"accuracy": float(accuracy_score(truth, probs.argmax(1))), "auroc": float(auroc)}
+
+
+def one_draw(ws, name: str, images: list[np.ndarray], labels: list[str], seed: int) -> dict:
+    classes = sorted(set(labels))
+    train, test = draw(labels, seed)
+    dataset = f"{name}_{seed}"
+    write_folder(ws.datasets / dataset, images, labels, train)
+    write_folder(ws.root / "test" / dataset, images, labels, test)
+    files = [ws.root / "test" / dataset / labels[i] / f"{i}.png" for i in test]
+    truth = np.array([classes.index(labels[i]) for i in test])
+
+    row, auto_wall, store = run_auto(ws, dataset, f"{dataset}-{time.time():.0f}")
+    from deepq_widgets.contracts import EpochEvent, PlanEvent
+
+    plan = store.events(row.id, PlanEvent)[-1].plan
+    auto = score(auto_test_probs(ws, row.model_id, files), truth)
+    shown = {k: row.metrics.get(k) for k in ("accuracy", "auroc", "auroc_ci", "cases")}
+    shown["covers_test_auroc"] = bool(shown["auroc_ci"] and shown["auroc_ci"][0] <= auto["auroc"] <= shown["auroc_ci"][1])
+
+    torch.set_num_threads(1)
+    x, y = tensors(images, train), torch.tensor([classes.index(labels[i]) for i in train])
+    x_test = tensors(images, test)
+    model, plain_wall = plain_fine_tune(x, y, len(classes), PLAIN_EPOCHS, seed)
+    plain = score(plain_test_probs(model, x_test), truth)
+    equal_epochs = max(1, int(auto_wall / (plain_wall / PLAIN_EPOCHS)))
+    model, equal_wall = plain_fine_tune(x, y, len(classes), equal_epochs, seed)
+    equal = score(plain_test_probs(model, x_test), truth)
+    return {
+        "train": len(train),
+        "test": len(test),
+        "auto": auto | {"wall_s": auto_wall, "epochs_run": len(store.events(row.id, EpochEvent)), "plan": plan.to_dict()},
+        "auto_shown_on_validation": shown,
+        "plain_11_epochs": plain | {"wall_s": plain_wall},
+        "plain_equal_time": equal | {"wall_s": equal_wall, "epochs": equal_epochs},
+        "time_ratio_auto_to_plain_11": auto_wall / plain_wall,
+    }
+
+
+def main(only: tuple[str, ...] = ()) -> dict:
+    from deepq_widgets.workspace import Workspace
+
+    root = Path("/tmp/deepq-bench-trust")
+    shutil.rmtree(root, ignore_errors=True)
+    ws = Workspace(root)
+    results: dict = {}
+    for name, load in DATASETS.items():
+        if only and name not in only:
+            continue
+        images, labels = load()
+        results[name] = [one_draw(ws, name, images, labels, seed) for seed in range(DRAWS)]
+        results[name + " (mean)"] = summary(results[name])
+        save("trust", results)
+    return save("trust", results)
+
+
+def summary(draws: list[dict]) -> dict:
+    def mean(path: tuple[str, str]) -> float:
+        return float(np.mean([d[path[0]][path[1]] for d in draws]))
+
+    return {
+        "auto_auroc": mean(("auto", "auroc")),
+        "plain_11_auroc": mean(("plain_11_epochs", "auroc")),
+        "plain_equal_time_auroc": mean(("plain_equal_time", "auroc")),
+        "auto_accuracy": mean(("auto", "accuracy")),
+        "plain_equal_time_accuracy": mean(("plain_equal_time", "accuracy")),
+        "auto_wall_s": mean(("auto", "wall_s")),
+        "plain_11_wall_s": mean(("plain_11_epochs", "wall_s")),
+        "time_ratio_auto_to_plain_11": float(np.mean([d["time_ratio_auto_to_plain_11"] for d in draws])),
+        "validation_interval_covers_test_auroc": sum(d["auto_shown_on_validation"]["covers_test_auroc"] for d in draws),
+    }
+
+
+if __name__ == "__main__":
+    main(tuple(sys.argv[1:]))

@@ -1,0 +1,143 @@
+"""95% confidence intervals for every reported figure, so a figure on 20 cases reads as what it is.
+
+- Proportions (accuracy, sensitivity, specificity): Wilson score intervals, which stay inside
+  [0, 1] and do not collapse to a point at 0 or 1 (a perfect score on 10 cases is 0.72–1.00).
+- A two-class AUROC: DeLong's variance (the fast midrank form of Sun and Xu, 2014), on the
+  logit scale so the interval stays inside [0, 1].
+- Everything else (macro AUROC, F1, Dice, mAP): a stratified, seeded percentile bootstrap of
+  the cases (1,000 resamples by default), each class resampled within itself.
+Where the data cannot show any spread (every resample agrees, or an AUROC of exactly 1), the
+interval is the Wilson interval of the smaller class: honest about how few cases there were.
+
+Pure numpy (no scipy import: the dashboard and the CLI format intervals and must start fast);
+used by the task kinds' evaluation and by `deepq evaluate`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from statistics import NormalDist
+
+import numpy as np
+
+Interval = tuple[float, float]
+LEVEL = 0.95
+RESAMPLES = 1000
+FEW_CASES, FEW_PER_CLASS = 50, 10  # below these a figure carries a visible warning
+
+
+def z_value(level: float = LEVEL) -> float:
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+def rankdata(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties given their average rank (midranks), as scipy.stats.rankdata."""
+    values = np.asarray(values)
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    last = np.r_[first[1:], len(values)] - 1
+    ranks = np.empty(len(values))
+    ranks[order] = (first[group] + last[group]) / 2 + 1
+    return ranks
+
+
+def wilson(successes: float, n: int, level: float = LEVEL) -> Interval | None:
+    """The Wilson score interval of a proportion `successes / n` (None when n is 0)."""
+    if n <= 0:
+        return None
+    z, p = z_value(level), successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def auroc(truth: np.ndarray, score: np.ndarray) -> float | None:
+    """The AUROC by ranks (Mann-Whitney; ties count one half); None with one class present."""
+    truth = np.asarray(truth).astype(bool)
+    m, n = int(truth.sum()), int((~truth).sum())
+    if m == 0 or n == 0:
+        return None
+    ranks = rankdata(score)
+    return float((ranks[truth].sum() - m * (m + 1) / 2) / (m * n))
+
+
+def delong(truth: np.ndarray, score: np.ndarray, level: float = LEVEL) -> Interval | None:
+    """DeLong's interval of a two-class AUROC, on the logit scale; None with one class present."""
+    truth = np.asarray(truth).astype(bool)
+    pos, neg = np.asarray(score)[truth], np.asarray(score)[~truth]
+    m, n = len(pos), len(neg)
+    if m == 0 or n == 0:
+        return None
+    together = rankdata(np.concatenate([pos, neg]))
+    area = (together[:m].sum() - m * (m + 1) / 2) / (m * n)
+    v_pos = (together[:m] - rankdata(pos)) / n  # per positive: the share of negatives it outranks
+    v_neg = 1 - (together[m:] - rankdata(neg)) / m  # per negative: the share of positives above it
+    variance = (np.var(v_pos, ddof=1) / m if m > 1 else 0.0) + (np.var(v_neg, ddof=1) / n if n > 1 else 0.0)
+    if not 0 < area < 1 or variance <= 0:
+        return _no_spread(area, min(m, n), level)
+    logit, se = math.log(area / (1 - area)), math.sqrt(variance) / (area * (1 - area))
+    z = z_value(level)
+    return float(_expit(logit - z * se)), float(_expit(logit + z * se))
+
+
+def bootstrap(
+    statistic: Callable[[np.ndarray], dict[str, float | None]],
+    strata: np.ndarray,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    level: float = LEVEL,
+) -> dict[str, Interval]:
+    """Percentile intervals of each figure `statistic(indices)` returns, resampling cases within
+    each stratum (class) so that every resample keeps the class counts."""
+    strata = np.asarray(strata)
+    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    rng = np.random.default_rng(seed)
+    point = statistic(np.arange(len(strata)))
+    draws: dict[str, list[float]] = {k: [] for k, v in point.items() if v is not None}
+    for _ in range(resamples):
+        idx = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
+        for name, value in statistic(idx).items():
+            if name in draws and value is not None and math.isfinite(value):
+                draws[name].append(value)
+    smallest = min((len(g) for g in groups), default=0)
+    out = {}
+    for name, values in draws.items():
+        if not values:
+            continue
+        low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+        out[name] = (float(low), float(high)) if high > low else _no_spread(float(point[name]), smallest, level)
+    return out
+
+
+def _no_spread(value: float, n: int, level: float) -> Interval:
+    """Where resampling shows no spread: the Wilson interval of `value` as a proportion of n cases,
+    and never narrower than what the figure itself is."""
+    interval = wilson(value * n, n, level) or (0.0, 1.0)
+    return float(min(interval[0], value)), float(max(interval[1], value))
+
+
+def _expit(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def small_sample_warning(cases: int, class_counts: dict[str, int]) -> str | None:
+    """The sentence shown beside figures from too few cases to be stable, or None."""
+    few = sorted(name for name, count in class_counts.items() if count < FEW_PER_CLASS)
+    if cases < FEW_CASES:
+        return f"Only {cases} cases: these figures are unstable; read their 95% intervals, not the point values."
+    if few:
+        return f"Fewer than {FEW_PER_CLASS} cases of {', '.join(few)}: the figures for these classes are unstable."
+    return None
+
+
+def format_figure(value: float | None, interval: Interval | None = None) -> str:
+    """'0.83 (0.79–0.87)': two decimals, the interval beside the figure."""
+    if value is None:
+        return "–"
+    if interval is None:
+        return f"{value:.2f}"
+    return f"{value:.2f} ({interval[0]:.2f}–{interval[1]:.2f})"

@@ -1,0 +1,99 @@
+"""The 95% intervals against references: published Wilson values, DeLong's variance from its
+definition, and coverage of a simulated set whose true AUROC is known."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from deepq_widgets.intervals import auroc, bootstrap, delong, format_figure, small_sample_warning, wilson
+from deepq_widgets.training.metrics import multi_label, single_label
+
+
+def test_wilson_matches_newcombes_worked_examples():
+    # Newcombe (1998), Statistics in Medicine 17:857, Table I: 81/263 and 15/148, Wilson score method.
+    assert wilson(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+    assert wilson(15, 148) == pytest.approx((0.0624, 0.1605), abs=1e-4)
+    low, high = wilson(10, 10)  # a perfect score on 10 cases is not certain
+    assert low == pytest.approx(0.7225, abs=1e-4) and high == pytest.approx(1.0)
+
+
+def test_delong_variance_equals_its_definition_on_hanley_and_mcneils_ratings():
+    # Hanley and McNeil (1982), Radiology 143:29, Table 1: five-point ratings of 58 normal and 51 abnormal CT images.
+    normal = np.repeat([1, 2, 3, 4, 5], [33, 6, 6, 11, 2])
+    abnormal = np.repeat([1, 2, 3, 4, 5], [3, 2, 2, 11, 33])
+    truth, score = np.r_[np.zeros(58), np.ones(51)], np.r_[normal, abnormal].astype(float)
+    assert auroc(truth, score) == pytest.approx(0.893, abs=5e-4)  # the paper's area
+    # DeLong's variance from its definition: placement values by explicit pairwise comparison.
+    psi = (abnormal[:, None] > normal[None, :]) + 0.5 * (abnormal[:, None] == normal[None, :])
+    area = psi.mean()
+    variance = psi.mean(1).var(ddof=1) / 51 + psi.mean(0).var(ddof=1) / 58
+    se_logit = math.sqrt(variance) / (area * (1 - area))
+    expected = [1 / (1 + math.exp(-(math.log(area / (1 - area)) + s * 1.959964 * se_logit))) for s in (-1, 1)]
+    assert delong(truth, score) == pytest.approx(expected, abs=1e-9)
+    assert math.sqrt(variance) == pytest.approx(0.032, abs=0.004)  # the paper's standard error, by another method
+
+
+def test_delong_covers_a_known_auroc_about_95_percent_of_the_time():
+    rng, separation = np.random.default_rng(0), 1.0
+    true_auc = norm.cdf(separation / math.sqrt(2))  # binormal, equal variances
+    hits = 0
+    for _ in range(400):
+        score = np.r_[rng.normal(separation, 1, 30), rng.normal(0, 1, 30)]
+        low, high = delong(np.r_[np.ones(30), np.zeros(30)], score)
+        hits += low <= true_auc <= high
+    assert 0.92 <= hits / 400 <= 0.98
+
+
+def test_bootstrap_covers_a_known_accuracy_and_is_seeded():
+    rng, truth_p, hits = np.random.default_rng(1), 0.8, 0
+    for _ in range(60):
+        correct = (rng.random(80) < truth_p).astype(float)
+        low, high = bootstrap(lambda i, c=correct: {"accuracy": c[i].mean()}, np.zeros(80), resamples=400)["accuracy"]
+        hits += low <= truth_p <= high
+    assert 0.85 <= hits / 60 <= 1.0
+    stat = lambda i: {"mean": float(np.arange(50)[i].mean())}  # noqa: E731
+    assert bootstrap(stat, np.arange(50) % 2, seed=3) == bootstrap(stat, np.arange(50) % 2, seed=3)
+
+
+def test_a_perfect_score_on_twenty_cases_gets_a_wide_interval_and_a_warning():
+    probs = np.r_[np.c_[np.full(10, 0.9), np.full(10, 0.1)], np.c_[np.full(10, 0.2), np.full(10, 0.8)]]
+    truth = np.r_[np.zeros(10, int), np.ones(10, int)]
+    m = single_label(probs, truth, ["normal", "nodule"], with_intervals=True)
+    assert m.headline["auroc"] == 1.0 and m.intervals["auroc"][0] < 0.8 and m.intervals["auroc"][1] == 1.0
+    assert m.intervals["accuracy"][0] == pytest.approx(0.839, abs=1e-3)  # Wilson on 20 of 20
+    assert m.cases == 20 and "unstable" in m.warning
+    assert m.flat()["auroc_ci"] == list(m.intervals["auroc"])
+    assert format_figure(m.headline["auroc"], m.intervals["auroc"]).startswith("1.00 (0.")
+
+
+def test_multi_label_and_many_class_figures_carry_bootstrap_intervals():
+    rng = np.random.default_rng(2)
+    truth = (rng.random((120, 3)) < 0.4).astype(int)
+    probs = np.clip(truth * 0.5 + rng.random((120, 3)) * 0.6, 0, 1)
+    m = multi_label(probs, truth, ["a", "b", "c"], with_intervals=True)
+    for name in ("auroc", "f1"):
+        low, high = m.intervals[name]
+        assert low < m.headline[name] < high
+    truth10 = rng.integers(0, 10, 200)
+    probs10 = rng.dirichlet(np.ones(10), 200)
+    probs10[np.arange(200), truth10] += 0.3
+    m10 = single_label(probs10 / probs10.sum(1, keepdims=True), truth10, [str(k) for k in range(10)], with_intervals=True)
+    assert m10.intervals["auroc"][0] < m10.headline["auroc"] < m10.intervals["auroc"][1]
+    assert m10.warning is None
+
+
+def test_small_sample_warning():
+    assert small_sample_warning(49, {"a": 30, "b": 19}) is not None
+    assert "b" in small_sample_warning(200, {"a": 191, "b": 9})
+    assert small_sample_warning(200, {"a": 100, "b": 100}) is None
+
+
+def test_midranks_match_scipy():
+    from scipy.stats import rankdata as reference
+
+    from deepq_widgets.intervals import rankdata
+
+    values = np.random.default_rng(4).integers(0, 6, 300).astype(float)
+    assert np.allclose(rankdata(values), reference(values))
