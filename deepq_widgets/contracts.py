@@ -286,6 +286,24 @@ class Evaluation(Contract):
     gallery: dict[str, Gallery] = Field(default_factory=dict)
 
 
+class DatasetEvaluation(Evaluation):
+    """A registered model scored on a labelled dataset (`deepq evaluate`): models/<id>/evaluations/<dataset>.json."""
+
+    model_id: str
+    dataset: str
+    overlap: list[str] = Field(default_factory=list)  # warnings: files or patients shared with the training data
+    created: float = 0.0
+
+
+class TrainingManifest(Contract):
+    """What a model was trained and selected on (train and validation cases), to tell a test set
+    that overlaps it: content hashes of the image files, patient and study identifiers."""
+
+    files_sha256: list[str] = Field(default_factory=list)
+    patients: list[str] = Field(default_factory=list)
+    studies: list[str] = Field(default_factory=list)
+
+
 # -- the model card -------------------------------------------------------------------------------
 class ModelCard(Contract):
     """model.json of a registered model: everything needed to rebuild, judge and retrain it."""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import kinds, plots
-from .contracts import AnyEvent, DataEvent, EpochEvent, Evaluation, Metrics, ran_as
+from .contracts import AnyEvent, DataEvent, DatasetEvaluation, EpochEvent, Evaluation, Metrics, ran_as
 from .data.readers import ReaderError, read_image
 from .insight import diagnose_fit, loss_chart, metric_chart
 from .intervals import format_figure
@@ -131,3 +131,19 @@ def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation |
         sections.append(f"<h2>Evaluation (validation cases)</h2>{figures}{table}{imgs}<h3>Cases</h3>{gallery_html(evaluation)}")
     head = f"<meta charset='utf-8'><title>{html.escape(task.name)}</title><style>{REPORT_CSS}</style>"
     return f"<!doctype html><html><head>{head}</head><body>{''.join(sections)}</body></html>"
+
+
+def evaluation_report(evaluation: DatasetEvaluation) -> str:
+    """The inference insight report of a model on a dataset: one self-contained HTML file."""
+    title = f"{evaluation.model_id} on {evaluation.dataset}"
+    head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{REPORT_CSS}</style>"
+    return f"<!doctype html><html><head>{head}</head><body><h1>{html.escape(title)}</h1>{dataset_evaluation_html(evaluation)}</body></html>"
+
+
+def dataset_evaluation_html(evaluation: DatasetEvaluation) -> str:
+    """Figures with intervals, overlap warnings, the per-class table, charts and the gallery."""
+    overlap = "".join(f"<div class='dq-warn'>⚠ {html.escape(line)}</div>" for line in evaluation.overlap)
+    imgs = "".join(f"<img src='{png_uri(png)}' alt='{name}' style='max-width:100%'>" for name, png in charts(evaluation).items())
+    return (
+        figures_html(evaluation.metrics, "test") + overlap + per_class_html(evaluation) + imgs + f"<h3>Cases</h3>{gallery_html(evaluation)}"
+    )

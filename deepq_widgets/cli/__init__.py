@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="also every usable case of this dataset")
     p.add_argument("--heatmaps", help="write Grad-CAM heatmaps (classification) to this folder in the workspace")
 
+    p = add("evaluate", "score a registered model on a labelled dataset it never trained on (figures with 95% intervals)")
+    p.add_argument("model")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--report", help="also write the HTML insight report to this file in the workspace")
+    p.add_argument("--json", action="store_true")
+
     p = add("serve", "serve the dashboard with Voilà on this workspace")
     p.add_argument("--demo", action="store_true", help="make the demo datasets first (skipped when they exist)")
     p.add_argument("--port", type=int, default=8866)

@@ -10,8 +10,10 @@ from .common import command, print_json, workspace_of
 
 @command
 def cmd_models(args: argparse.Namespace) -> int:
+    from ..evaluations import stored_evaluations, summary
     from ..store import Store
 
+    ws = workspace_of(args)
     rows = [
         {
             "id": m.id,
@@ -22,8 +24,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             "metrics": m.metrics.flat(),
             "dataset": m.dataset,
             "source_task": m.source_task,
+            "evaluations": [summary(e) for e in stored_evaluations(ws, m.id)],
         }
-        for m in Store(workspace_of(args).db_path).models()
+        for m in Store(ws.db_path).models()
     ]
     if args.json:
         print_json(rows)
@@ -62,4 +65,37 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 Image.fromarray((r["heatmap"] * 255).astype("uint8")).save(folder / f"{Path(r['image']).stem}.heatmap.png")
     clean = [{k: v for k, v in r.items() if k not in ("heatmap", "mask")} for r in results]
     print_json(clean)
+    return 0
+
+
+@command
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..report import evaluation_report, headline_text
+    from ..training.dataset_evaluation import EvaluationRefused, evaluate_dataset
+
+    ws = workspace_of(args)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        what = "decoding" if stage == "decode" else "scoring"
+        print(f"\r{what} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    try:
+        result = evaluate_dataset(ws, args.model, args.dataset, progress)
+    except EvaluationRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    if args.report:
+        target = ws.resolve(args.report)
+        target.write_text(evaluation_report(result))
+    if args.json:
+        print_json(
+            {"model": args.model, "dataset": args.dataset, "metrics": result.metrics.flat(), "overlap": result.overlap}
+            | {"per_class": [r.model_dump(by_alias=True, exclude_none=True) for r in result.per_class]}
+        )
+        return 0
+    print(f"{args.model} on {args.dataset}: {headline_text(result.metrics.flat(), result.metrics.headline)} ({result.metrics.cases} cases)")
+    for line in ([result.metrics.warning] if result.metrics.warning else []) + result.overlap:
+        print(f"warning: {line}")
     return 0

@@ -6,6 +6,8 @@ the confusion matrix, and the gallery of true positives, false positives and fal
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ..contracts import Evaluation
@@ -13,11 +15,22 @@ from .kind_training import KindTraining
 from .loaders import BatchLoader
 
 
-def evaluate(model: torch.nn.Module, loader: BatchLoader, trainer: KindTraining, classes: list[str]) -> Evaluation:
+def evaluate(
+    model: torch.nn.Module,
+    loader: BatchLoader,
+    trainer: KindTraining,
+    classes: list[str],
+    thresholds: list[float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Evaluation:
+    """The evaluation at the operating point `thresholds` (chosen on validation), or choosing it on these cases."""
     model.eval()
     accumulator = trainer.accumulator(classes)
+    accumulator.thresholds = thresholds
     with torch.no_grad():
-        for batch in loader:
+        for done, batch in enumerate(loader, start=1):
             accumulator.add(trainer.forward(model, batch[0], batch[1:]), batch[1:])
+            if progress is not None:
+                progress(done, len(loader))
     cases = [str(loader.data.cases[i].image) for i in loader.indices]
     return accumulator.evaluation(trainer.kind.name, cases)

@@ -24,8 +24,9 @@ GALLERY = 8  # cases per class and outcome in the evaluation gallery
 class Accumulator:
     """Gathers the network's outputs over a pass of validation batches; then metrics or the evaluation."""
 
-    def __init__(self, classes: Sequence[str]):
+    def __init__(self, classes: Sequence[str], thresholds: Sequence[float] | None = None):
         self.classes = list(classes)
+        self.thresholds = list(thresholds) if thresholds is not None else None  # the operating point; None: chosen on these cases
         self.reset()
 
     def reset(self) -> None:

@@ -14,7 +14,8 @@ import torch
 from safetensors.torch import load_file
 
 from .. import kinds
-from ..contracts import ModelCard
+from ..contracts import ModelCard, TrainingManifest
+from ..evaluations import MANIFEST
 from ..store import Store
 from ..workspace import Workspace
 from .checkpoint import atomic_save_tensors, atomic_write_text, load_weights, model_state
@@ -28,7 +29,9 @@ def model_id_for(name: str, task_id: int) -> str:
     return f"{_slug(name)}-t{task_id}"
 
 
-def register_model(workspace: Workspace, store: Store, model: torch.nn.Module, card: ModelCard) -> ModelCard:
+def register_model(
+    workspace: Workspace, store: Store, model: torch.nn.Module, card: ModelCard, manifest: TrainingManifest | None = None
+) -> ModelCard:
     """Write the model folder atomically, then list it in the store; returns the card as stored."""
     card = card.model_copy(update={"created": time.time()})
     folder = workspace.model_dir(card.id)
@@ -37,6 +40,8 @@ def register_model(workspace: Workspace, store: Store, model: torch.nn.Module, c
     tmp.mkdir(parents=True)
     atomic_save_tensors(model_state(model), tmp / "model.safetensors")
     atomic_write_text(card.model_dump_json(by_alias=True, indent=2), tmp / "model.json")
+    if manifest is not None:
+        atomic_write_text(manifest.model_dump_json(), tmp / MANIFEST)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
     store.add_model(card)

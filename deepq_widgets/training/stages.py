@@ -18,9 +18,10 @@ from safetensors.torch import load_file
 
 from .. import kinds, zoo
 from ..autoplan import Fingerprint, Plan, make_plan, resolved_spec
-from ..contracts import DataEvent, DataProblemsEvent, DataStatistics, ModelCard, ModelEvent, PlanEvent
+from ..contracts import DataEvent, DataProblemsEvent, DataStatistics, ModelCard, ModelEvent, PlanEvent, TrainingManifest
 from ..data.cache import CachedData, build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
+from ..data.hashing import file_sha256
 from ..data.splits import Split, split_cases
 from ..kinds.base import TaskKind
 from ..presets import Preset, get_preset
@@ -261,12 +262,21 @@ def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted) -> ModelC
         source_task=run.task.id,
         spec=spec,
     )
-    card = register_model(run.workspace, run.store, model.float().cpu(), card)
+    card = register_model(run.workspace, run.store, model.float().cpu(), card, training_manifest(data))
     run.sink.progress(progress=1.0, metrics=evaluation.metrics.flat(), model_id=card.id, compute_s=fitted.compute_s)
     return card
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
+def training_manifest(data: CachedData) -> TrainingManifest:
+    """The files (by content) and the patients and studies the model trained and was selected on."""
+    return TrainingManifest(
+        files_sha256=sorted({file_sha256(c.image) for c in data.cases}),
+        patients=sorted({c.patient for c in data.cases if c.patient}),
+        studies=sorted({c.study for c in data.cases if c.study}),
+    )
+
+
 def normalisation(mean: tuple[float, ...], std: tuple[float, ...], channels: int) -> tuple[list[float], list[float]]:
     if channels == len(mean):
         return list(mean), list(std)

@@ -1,6 +1,7 @@
-"""The model registry: metrics, "Retrain this model", export, and a run on a dataset.
+"""The model registry: metrics with intervals, "Retrain this model", export, evaluation on a
+labelled dataset, and prediction.
 
-Export and prediction need torch, which the dashboard kernel never imports: they run as
+Export, evaluation and prediction need torch, which the dashboard kernel never imports: they run as
 `deepq` commands in a child process on a thread, so the page stays responsive.
 """
 
@@ -14,10 +15,13 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
+from ..contracts import DatasetEvaluation
+from ..evaluations import evaluation_path, stored_evaluations
 from ..intervals import format_figure
+from ..report import dataset_evaluation_html, evaluation_report
 from ..store import Store
 from ..workspace import Workspace
-from .style import esc, table
+from .style import download_link, esc, table
 
 
 def deepq(workspace: Workspace, *args: str) -> str:
@@ -39,17 +43,22 @@ class ModelList:
         self.export = w.Button(description="Export", disabled=True)
         self.dataset = w.Dropdown(options=[], description="Run on", layout=w.Layout(width="320px"))
         self.run = w.Button(description="Predict", disabled=True)
+        self.evaluate = w.Button(description="Evaluate on dataset", disabled=True, tooltip="Score the model on a labelled dataset")
+        self.evaluations = w.HTML()
         self.result = w.HTML()
         self.info = w.HTML()
         self.choice.observe(lambda change: self._show(), "value")
         self.retrain.on_click(lambda _: self.on_retrain(self.choice.value))
         self.export.on_click(lambda _: self._background(self._export))
         self.run.on_click(lambda _: self._background(self._predict))
+        self.evaluate.on_click(lambda _: self._background(self._evaluate))
         self.widget = w.VBox(
             [
                 w.HTML("<h2>Models</h2>"),
                 self.choice,
-                w.HBox([self.retrain, self.format, self.export, self.dataset, self.run]),
+                w.HBox([self.retrain, self.format, self.export]),
+                w.HBox([self.dataset, self.evaluate, self.run]),
+                self.evaluations,
                 self.result,
                 self.info,
             ]
@@ -74,7 +83,10 @@ class ModelList:
 
     def _show(self) -> None:
         none = self.choice.value is None
-        self.retrain.disabled = self.export.disabled = self.run.disabled = none
+        self.retrain.disabled = self.export.disabled = self.run.disabled = self.evaluate.disabled = none
+        listed = "" if none else evaluations_html(stored_evaluations(self.workspace, self.choice.value))
+        if listed != self.evaluations.value:
+            self.evaluations.value = listed
         names = self.datasets()
         if names != list(self.dataset.options):
             self.dataset.options = names
@@ -94,6 +106,14 @@ class ModelList:
         target = deepq(self.workspace, "export", self.choice.value, "--format", self.format.value, "--out", "exports")
         return f"<div class='dq-ok'>Exported to {esc(target.strip())}</div>"
 
+    def _evaluate(self) -> str:
+        model_id, dataset = self.choice.value, self.dataset.value
+        deepq(self.workspace, "evaluate", model_id, "--dataset", dataset)
+        found = DatasetEvaluation.model_validate_json(evaluation_path(self.workspace, model_id, dataset).read_text())
+        self._show()
+        link = download_link(f"{model_id}-on-{dataset}.html", evaluation_report(found).encode(), "text/html", "report (HTML)")
+        return f"<h3>{esc(model_id)} on {esc(dataset)}</h3>{link}{dataset_evaluation_html(found)}"
+
     def _predict(self) -> str:
         rows = []
         for r in json.loads(deepq(self.workspace, "predict", self.choice.value, "--dataset", self.dataset.value))[:50]:
@@ -101,3 +121,16 @@ class ModelList:
             found = r.get("detections") or r.get("area") or ""
             rows.append({"image": r["image"].rsplit("/", 1)[-1], "top class": best[0], "score": best[1], "output": str(found)[:80]})
         return table(rows, ["image", "top class", "score", "output"])
+
+
+def evaluations_html(found: list[DatasetEvaluation]) -> str:
+    """The model's evaluations on datasets: one row each, figures with their intervals."""
+    if not found:
+        return ""
+    rows = [
+        {"evaluated on": e.dataset, "cases": e.metrics.cases}
+        | {name: format_figure(v, e.metrics.intervals.get(name)) for name, v in e.metrics.headline.items()}
+        | {"warnings": " ".join([e.metrics.warning or "", *e.overlap]).strip() or "–"}
+        for e in found
+    ]
+    return "<b>Evaluations</b>" + table(rows, list(dict.fromkeys(k for r in rows for k in r)))

@@ -29,7 +29,7 @@ def test_finished_task_registers_and_retrain_starts_from_its_weights(demo_copy, 
     row, store = run_in_process(demo_copy, spec)
     assert row.state == FINISHED, row.error
     folder = demo_copy.models / row.model_id
-    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.safetensors", "training_cases.json"]
     card = read_card(demo_copy, row.model_id).model_dump()
     for key in (
         "arch",

@@ -17,10 +17,10 @@ class MultiLabelAccumulator(ClassificationAccumulator):
         return logits.sigmoid()
 
     def metrics(self, with_intervals: bool = False) -> Metrics:
-        return metrics.multi_label(*self.arrays(), self.classes, with_intervals=with_intervals)
+        return metrics.multi_label(*self.arrays(), self.classes, self.thresholds, with_intervals=with_intervals)
 
     def decisions(self, scores: np.ndarray, truth: np.ndarray):
-        thresholds = metrics.best_thresholds(scores, truth)
+        thresholds = self.thresholds or metrics.best_thresholds(scores, truth)
         return truth, scores >= np.asarray(thresholds), thresholds, None
 
 

@@ -1,0 +1,35 @@
+"""Where a model's evaluations on datasets are kept, and reading them back (no torch).
+
+`deepq evaluate` (training/dataset_evaluation.py) writes models/<id>/evaluations/<dataset>.json;
+the Models tab, `deepq models --json` and the report read them here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .contracts import DatasetEvaluation, TrainingManifest
+from .workspace import Workspace
+
+MANIFEST = "training_cases.json"  # the TrainingManifest beside model.json
+
+
+def evaluation_path(workspace: Workspace, model_id: str, dataset: str) -> Path:
+    return workspace.model_dir(model_id) / "evaluations" / f"{dataset}.json"
+
+
+def stored_evaluations(workspace: Workspace, model_id: str) -> list[DatasetEvaluation]:
+    """The evaluations of a model on datasets, newest first."""
+    folder = workspace.model_dir(model_id) / "evaluations"
+    found = [DatasetEvaluation.model_validate_json(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
+    return sorted(found, key=lambda e: e.created, reverse=True)
+
+
+def read_manifest(workspace: Workspace, model_id: str) -> TrainingManifest | None:
+    path = workspace.model_dir(model_id) / MANIFEST
+    return TrainingManifest.model_validate_json(path.read_text()) if path.is_file() else None
+
+
+def summary(evaluation: DatasetEvaluation) -> dict:
+    """One line of a model's evaluations for JSON and tables: dataset, figures with `*_ci`, cases, warnings."""
+    return {"dataset": evaluation.dataset, "created": evaluation.created, **evaluation.metrics.flat(), "overlap": evaluation.overlap}

@@ -1,0 +1,87 @@
+"""Score a registered model on a labelled dataset it never trained on (DeepQ's batch inference
+with its inference insight report).
+
+The cases go through the training cache and the task kind's evaluation, so the figures,
+per-class table, curves and gallery are those of the task detail, at the operating point
+chosen on validation. A test set that shares image files (by content) or patients with what
+the model trained on is flagged: its figures would flatter the model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import torch
+
+from .. import kinds
+from ..contracts import DatasetEvaluation, TrainingManifest
+from ..data.cache import build_cache
+from ..data.catalog import DatasetInfo, scan_dataset
+from ..data.hashing import file_sha256
+from ..evaluations import evaluation_path, read_manifest
+from ..workspace import Workspace
+from .checkpoint import atomic_write_text
+from .evaluate import evaluate
+from .loaders import BatchLoader
+from .registry import load_model, read_card
+
+BATCH = 64
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class EvaluationRefused(ValueError):
+    """The dataset cannot score this model; the message says why."""
+
+
+def evaluate_dataset(workspace: Workspace, model_id: str, dataset: str, progress: Progress | None = None) -> DatasetEvaluation:
+    """Evaluate `model_id` on every usable case of `dataset`; stored as models/<id>/evaluations/<dataset>.json."""
+    card = read_card(workspace, model_id)
+    kind = kinds.get(card.task)
+    info = scan_dataset(workspace, dataset)
+    reason = kind.dataset_problem(info)
+    if reason is None and set(info.classes) != set(card.classes):
+        reason = f"its classes ({', '.join(info.classes)}) differ from the model's ({', '.join(card.classes)})"
+    if reason:
+        raise EvaluationRefused(f"dataset {dataset!r} cannot score model {model_id!r}: {reason}")
+    info = replace(info, classes=list(card.classes))  # the model's class order
+    report = (lambda stage: lambda done, total: progress(stage, done, total)) if progress else (lambda stage: None)
+    data = build_cache(
+        info, workspace.root / "cache", card.image_size, card.windows, channels=card.channels, masks=kind.masks, progress=report("decode")
+    )
+    if not data.cases:
+        raise EvaluationRefused(f"no case of dataset {dataset!r} could be decoded: " + "; ".join(data.problems[:3]))
+    model, _ = load_model(workspace, model_id)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    loader = BatchLoader(data, list(range(len(data.cases))), kind.trainer.targets, BATCH, card.mean, card.std).to(device)
+    found = evaluate(model.to(device), loader, kind.trainer, card.classes, card.thresholds, progress=report("infer"))
+    result = DatasetEvaluation(
+        **found.model_dump(),
+        model_id=model_id,
+        dataset=dataset,
+        overlap=overlap_warnings(read_manifest(workspace, model_id), info),
+        created=time.time(),
+    )
+    path = evaluation_path(workspace, model_id, dataset)
+    path.parent.mkdir(exist_ok=True)
+    atomic_write_text(result.model_dump_json(by_alias=True, indent=2), path)
+    return result
+
+
+def overlap_warnings(manifest: TrainingManifest | None, info: DatasetInfo) -> list[str]:
+    if manifest is None:
+        return ["The model's training cases are not recorded (it was registered before they were), so overlap was not checked."]
+    out = []
+    trained = set(manifest.files_sha256)
+    shared = [c.image.name for c in info.usable if file_sha256(c.image) in trained]
+    if shared:
+        out.append(
+            f"{len(shared)} of {len(info.usable)} images are files the model trained or was selected on "
+            f"(same content), e.g. {', '.join(shared[:3])}: these figures overstate how it does on new cases."
+        )
+    for what, field, known in (("patients", "patient", manifest.patients), ("studies", "study", manifest.studies)):
+        common = {getattr(c, field) for c in info.usable} & set(known)
+        if common:
+            out.append(f"{len(common)} {what} appear in both the training data and this dataset: the test set is not independent.")
+    return out
