@@ -232,6 +232,7 @@ class PerClassRow(Contract):
     """One row of the per-class table; which figures are present depends on the task kind."""
 
     name: str = Field(alias="class")
+    threshold: Number = None  # the score at which the class is called (the operating point)
     sensitivity: Number = None
     specificity: Number = None
     precision: Number = None

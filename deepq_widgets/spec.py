@@ -70,6 +70,12 @@ class SearchMethod(StrEnum):
     pbt = "pbt"
 
 
+class OperatingRule(StrEnum):
+    youden = "youden"
+    sensitivity = "sensitivity"
+    specificity = "specificity"
+
+
 class SpecError(ValueError):
     """A TaskSpec that cannot be built; the message names each field and its allowed range."""
 
@@ -129,6 +135,25 @@ class AutoPreferences(_Part):
     size: int = _range(2, 1, 5, "Model preference: 1 small … 5 large.")
 
 
+class OperatingPoint(_Part):
+    """Where a finding is called positive: chosen on the validation cases, stored with the model,
+    applied by predict and evaluate (two-class and multi-label classification)."""
+
+    rule: OperatingRule = Field(
+        OperatingRule.youden,
+        description="youden: the threshold that maximises sensitivity + specificity; sensitivity / specificity: "
+        "the threshold that reaches `target` for it with the best of the other.",
+    )
+    target: float = _range(0.9, 0.5, 0.999, "The sensitivity or specificity the threshold must reach (not used by youden).")
+
+    def describe(self) -> str:
+        return (
+            "Youden's J (sensitivity + specificity − 1, largest)"
+            if self.rule is OperatingRule.youden
+            else f"{self.rule.value} ≥ {self.target:g}"
+        )
+
+
 class ModelChoice(_Part):
     arch: str | None = Field(None, description="timm `arch.tag` from the zoo.")
     pretrain: str = Field("default", description="Pretraining source id, or 'none' to train from scratch.")
@@ -151,6 +176,7 @@ class TaskSpec(_Part):
     hyper: Hyperparameters = Field(default_factory=Hyperparameters)
     augment: Augmentation = Field(default_factory=Augmentation)
     search: Search = Field(default_factory=Search)
+    operating_point: OperatingPoint = Field(default_factory=OperatingPoint)
     seed: int = _range(0, 0, 2**31 - 1, "Random seed; the same seed reproduces the task.")
 
     @model_validator(mode="after")

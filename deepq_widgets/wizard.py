@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from . import kinds
+from .autoplan import Fingerprint, Plan, make_plan
 from .contracts import ModelCard
 from .data.catalog import DatasetInfo
 from .flows import FLOWS, FlowRules
@@ -238,7 +240,21 @@ class Wizard:
     def problems(self) -> list[str]:
         return [f"{self.title(step)}: {reason}" for step in self.steps() if (reason := self.step_problem(step))]
 
+    def operating_point_applies(self) -> bool:
+        """Whether the task calls findings at a threshold, so the operating point is the user's to choose."""
+        task, info = self.task_type(), self.context.datasets().get(self.draft.dataset or "")
+        return task is not None and info is not None and kinds.get(task).uses_operating_point(len(info.classes))
+
     # -- the product ------------------------------------------------------------------------------
+    def plan(self) -> Plan | None:
+        """What the run will do (autoplan.py), with its reasons; None until the task is complete."""
+        try:
+            spec = self.spec()
+        except SpecError:
+            return None
+        info = self.context.datasets().get(spec.dataset)
+        return make_plan(spec, Fingerprint.of(info, spec.auto.modality), self.rules.preset(self)) if info else None
+
     def spec(self) -> TaskSpec:
         """The TaskSpec for the current choices; SpecError lists every step still invalid."""
         problems = self.problems()

@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search", choices=values(SearchMethod), help="hyperparameter search method")
     p.add_argument("--trials", type=int, default=8, help="search trials (1-48)")
     p.add_argument("--image-size", type=int)
+    p.add_argument(
+        "--operating-point",
+        metavar="RULE[:TARGET]",
+        help="where findings are called: youden (default), sensitivity:0.9 or specificity:0.95",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--name")
     tasks = kinds.names()

@@ -92,10 +92,17 @@ def cmd_spec(args: argparse.Namespace) -> int:
             wizard.update(search=Search(method=args.search, trials=args.trials))
         if args.modality or args.size:
             wizard.set_auto(**{k: v for k, v in {"modality": args.modality, "size": args.size}.items() if v is not None})
+        if args.operating_point:
+            rule, _, target = args.operating_point.partition(":")
+            wizard.update(operating_point={"rule": rule} | ({"target": target} if target else {}))
         spec = wizard.spec()
     except SpecError as exc:
         print("refused: " + "\n  ".join(exc.problems), file=sys.stderr)
         return 2
+    plan = wizard.plan()
+    if plan is not None:  # what will run, and why, beside the task file
+        settings = f"plan: {plan.image_size} px, batch {plan.batch_size}, up to {plan.epochs} epochs, lr {plan.lr:g}"
+        print("\n".join(f"# {line}" for line in [settings, *plan.notes]), file=sys.stderr)
     print(spec.to_json())
     return 0
 

@@ -52,6 +52,10 @@ class TaskKind:
             return "no usable cases"
         return None
 
+    def uses_operating_point(self, classes: int) -> bool:
+        """Whether a threshold decides what is called positive (two-class and multi-label classification)."""
+        return False
+
     def fits_network(self, entry: ZooEntry) -> bool:
         """Whether a zoo network can serve this kind (detection and segmentation need multi-scale features)."""
         return entry.multiscale or not self.multiscale

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 
 from ..contracts import Evaluation
+from ..spec import OperatingPoint
 from .kind_training import KindTraining
 from .loaders import BatchLoader
 
@@ -22,11 +23,14 @@ def evaluate(
     classes: list[str],
     thresholds: list[float] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    operating_point: OperatingPoint | None = None,
 ) -> Evaluation:
-    """The evaluation at the operating point `thresholds` (chosen on validation), or choosing it on these cases."""
+    """The evaluation at a model's operating point `thresholds` (chosen on validation), or at the one the
+    `operating_point` rule chooses on these cases."""
     model.eval()
     accumulator = trainer.accumulator(classes)
     accumulator.thresholds = thresholds
+    accumulator.operating_point = operating_point or OperatingPoint()
     with torch.no_grad():
         for done, batch in enumerate(loader, start=1):
             accumulator.add(trainer.forward(model, batch[0], batch[1:]), batch[1:])

@@ -67,8 +67,13 @@ def preprocess(path: str | Path, card: ModelCard) -> torch.Tensor:
 
 
 def predict(workspace: Workspace, model_id: str, paths: list[str | Path], heatmaps: bool = False) -> list[dict[str, Any]]:
-    """What the model says per image: scores (classification), detections, or masks and areas (segmentation)."""
+    """What the model says per image: scores and what they call at the model's operating point
+    (classification), detections, or masks and areas (segmentation)."""
     model, card = load_model(workspace, model_id)
     model.eval()
     trainer = kinds.get(card.task).trainer
-    return [{"image": str(path)} | trainer.predict(model, preprocess(path, card), card.classes, heatmaps) for path in paths]
+    out = []
+    for path in paths:
+        said = trainer.predict(model, preprocess(path, card), card.classes, heatmaps)
+        out.append({"image": str(path)} | said | (trainer.decide(said["scores"], card.thresholds) if "scores" in said else {}))
+    return out

@@ -16,6 +16,7 @@ from torch import nn
 from ..contracts import Evaluation, Metrics
 from ..data.cache import CachedData
 from ..kinds.base import EXPORT_FORMATS
+from ..spec import OperatingPoint
 from ..workspace import Workspace
 
 GALLERY = 8  # cases per class and outcome in the evaluation gallery
@@ -24,9 +25,10 @@ GALLERY = 8  # cases per class and outcome in the evaluation gallery
 class Accumulator:
     """Gathers the network's outputs over a pass of validation batches; then metrics or the evaluation."""
 
-    def __init__(self, classes: Sequence[str], thresholds: Sequence[float] | None = None):
+    def __init__(self, classes: Sequence[str]):
         self.classes = list(classes)
-        self.thresholds = list(thresholds) if thresholds is not None else None  # the operating point; None: chosen on these cases
+        self.thresholds: list[float] | None = None  # a model's operating point; None: chosen on these cases by the rule
+        self.operating_point = OperatingPoint()  # the rule that chooses it (the task file's)
         self.reset()
 
     def reset(self) -> None:
@@ -35,13 +37,14 @@ class Accumulator:
     def add(self, pred: Any, yb: tuple) -> None:
         raise NotImplementedError
 
-    def metrics(self, with_intervals: bool = False) -> Metrics:
-        """The headline figures; the final evaluation asks for their 95% intervals too."""
+    def metrics(self, final: bool = False) -> Metrics:
+        """The headline figures of each epoch; `final`: those of the final evaluation, at the operating
+        point and with their 95% intervals (slower)."""
         raise NotImplementedError
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
         """The full evaluation: metrics plus the per-class table, curves and gallery the kind shows."""
-        return Evaluation(task=task, classes=self.classes, metrics=self.metrics(with_intervals=True), cases=cases)
+        return Evaluation(task=task, classes=self.classes, metrics=self.metrics(final=True), cases=cases)
 
 
 class KindTraining:
@@ -93,6 +96,10 @@ class KindTraining:
     def predict(self, model: nn.Module, x: torch.Tensor, classes: list[str], heatmap: bool) -> dict[str, Any]:
         """What the model says about one preprocessed image (1, C, S, S)."""
         raise NotImplementedError
+
+    def decide(self, scores: dict[str, float], thresholds: list[float] | None) -> dict[str, Any]:
+        """What a prediction's scores call at the model's operating point (classification kinds)."""
+        return {}
 
 
 def top_cases(indices: np.ndarray, scores: np.ndarray, descending: bool) -> list[int]:

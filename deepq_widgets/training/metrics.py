@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import intervals
 from ..contracts import Metrics
+from ..spec import OperatingPoint, OperatingRule
 
 NEGATIVE_NAMES = {"normal", "negative", "no_finding", "healthy", "none", "benign"}
 
@@ -43,14 +44,18 @@ def confusion_counts(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     return {"sensitivity": sens, "specificity": spec, "precision": prec, "recall": sens, "accuracy": acc, "f1": f1, "dor": dor}
 
 
-def single_label(probs: np.ndarray, truth: np.ndarray, classes: Sequence[str], with_intervals: bool = False) -> Metrics:
-    """probs (N, K) softmax, truth (N,) class indices; `with_intervals` adds each figure's 95% interval."""
-    correct = probs.argmax(1) == truth
+def single_label(
+    probs: np.ndarray, truth: np.ndarray, classes: Sequence[str], threshold: float | None = None, with_intervals: bool = False
+) -> Metrics:
+    """probs (N, K) softmax, truth (N,) class indices. Two classes: the finding is called at `threshold`
+    on its probability (the operating point; argmax without one). `with_intervals` adds 95% intervals."""
+    decided = single_label_decisions(probs, classes, threshold)
+    correct = decided == truth
     out = {"accuracy": float(correct.mean()), "auroc": _macro_auroc(probs, truth)}
     ci = {"accuracy": intervals.wilson(correct.sum(), len(truth))}
     if probs.shape[1] == 2:
         pos = positive_index(classes)
-        real, said = (truth == pos).astype(int), (probs.argmax(1) == pos).astype(int)
+        real, said = (truth == pos).astype(int), (decided == pos).astype(int)
         counts = confusion_counts(real, said)
         out["sensitivity"], out["specificity"] = counts["sensitivity"], counts["specificity"]
         if with_intervals:
@@ -66,6 +71,14 @@ def single_label(probs: np.ndarray, truth: np.ndarray, classes: Sequence[str], w
     return attach_intervals(metrics, ci, len(truth), class_counts)
 
 
+def single_label_decisions(probs: np.ndarray, classes: Sequence[str], threshold: float | None = None) -> np.ndarray:
+    """The class called per case: the finding at or above `threshold` (two classes), else the most probable."""
+    if threshold is None or probs.shape[1] != 2:
+        return probs.argmax(1)
+    pos = positive_index(classes)
+    return np.where(probs[:, pos] >= threshold, pos, 1 - pos)
+
+
 def _macro_auroc(probs: np.ndarray, truth: np.ndarray) -> float | None:
     aucs = [a for k in range(probs.shape[1]) if (a := _auroc((truth == k).astype(int), probs[:, k])) is not None]
     return float(np.mean(aucs)) if aucs else None
@@ -78,17 +91,32 @@ def attach_intervals(metrics: Metrics, ci: dict, cases: int, class_counts: dict[
     return metrics.model_copy(update={"intervals": known, "cases": cases, "warning": warning})
 
 
-def best_thresholds(probs: np.ndarray, truth: np.ndarray) -> list[float]:
-    """Per label, the threshold that maximises F1 on these cases (0.5 when a label has no positives)."""
-    out = []
-    for k in range(probs.shape[1]):
-        if truth[:, k].max() == 0:
-            out.append(0.5)
-            continue
-        candidates = np.unique(np.concatenate([probs[:, k], [0.5]]))
-        f1s = [confusion_counts(truth[:, k], (probs[:, k] >= t).astype(int))["f1"] for t in candidates]
-        out.append(float(candidates[int(np.argmax(f1s))]))
-    return out
+def operating_threshold(truth: np.ndarray, score: np.ndarray, point: OperatingPoint | None = None) -> float:
+    """The threshold on `score` that the operating point's rule picks on these cases (0.5 without both classes).
+
+    youden: the largest sensitivity + specificity; sensitivity >= x: the largest threshold that
+    keeps it (the best specificity); specificity >= x: the smallest that reaches it.
+    """
+    point = point or OperatingPoint()
+    truth = np.asarray(truth).astype(bool)
+    if truth.all() or not truth.any():
+        return 0.5
+    candidates = np.unique(score)
+    pos, neg = np.sort(score[truth]), np.sort(score[~truth])
+    sens = 1 - np.searchsorted(pos, candidates, side="left") / len(pos)  # share of positives >= t
+    spec = np.searchsorted(neg, candidates, side="left") / len(neg)  # share of negatives < t
+    if point.rule is OperatingRule.sensitivity:
+        ok = np.flatnonzero(sens >= point.target)
+        return float(candidates[ok[-1]]) if len(ok) else float(candidates[0])
+    if point.rule is OperatingRule.specificity:
+        ok = np.flatnonzero(spec >= point.target)
+        return float(candidates[ok[0]]) if len(ok) else float(candidates[-1])
+    return float(candidates[int(np.argmax(sens + spec))])
+
+
+def operating_thresholds(probs: np.ndarray, truth: np.ndarray, point: OperatingPoint | None = None) -> list[float]:
+    """Per label (column), the operating point's threshold on these cases."""
+    return [operating_threshold(truth[:, k], probs[:, k], point) for k in range(probs.shape[1])]
 
 
 def multi_label(
@@ -99,7 +127,7 @@ def multi_label(
     with_intervals: bool = False,
 ) -> Metrics:
     """probs (N, K) sigmoid, truth (N, K) multi-hot; `with_intervals` adds each figure's 95% interval."""
-    thresholds = list(thresholds) if thresholds is not None else best_thresholds(probs, truth)
+    thresholds = list(thresholds) if thresholds is not None else operating_thresholds(probs, truth)
 
     def figures(i: np.ndarray) -> tuple[dict, dict]:
         per_class = {}
@@ -120,13 +148,15 @@ def multi_label(
     return attach_intervals(metrics, ci, len(truth), class_counts)
 
 
-def per_class_table(scores: np.ndarray, decided: np.ndarray, truth: np.ndarray, classes: Sequence[str]) -> list[dict]:
-    """One row per class plus an average row: sensitivity ... DOR from the 0/1 decisions, AUC from the
-    scores, and the 95% intervals of the proportions (Wilson) and of the AUC (DeLong)."""
+def per_class_table(
+    scores: np.ndarray, decided: np.ndarray, truth: np.ndarray, classes: Sequence[str], thresholds: Sequence[float] | None = None
+) -> list[dict]:
+    """One row per class plus an average row: the threshold it is called at, sensitivity ... DOR from the
+    0/1 decisions, AUC from the scores, and the 95% intervals of the proportions (Wilson) and of the AUC (DeLong)."""
     rows = []
     for k, name in enumerate(classes):
         real, said = truth[:, k].astype(int), decided[:, k].astype(int)
-        row = {"class": name, **confusion_counts(real, said)}
+        row = {"class": name, "threshold": thresholds[k] if thresholds else None, **confusion_counts(real, said)}
         row["auc"] = _auroc(real, scores[:, k])
         tp, tn = int((said & real).sum()), int(((1 - said) & (1 - real)).sum())
         ci = {
@@ -139,7 +169,7 @@ def per_class_table(scores: np.ndarray, decided: np.ndarray, truth: np.ndarray, 
         }
         row["intervals"] = {figure: interval for figure, interval in ci.items() if interval is not None}
         rows.append(row)
-    keys = [k for k in rows[0] if k not in ("class", "intervals")] if rows else []
+    keys = [k for k in rows[0] if k not in ("class", "intervals", "threshold")] if rows else []
     avg = {"class": "average"} | {k: float(np.mean([r[k] for r in rows if r[k] is not None] or [np.nan])) for k in keys}
     return [*rows, avg]
 

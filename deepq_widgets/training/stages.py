@@ -241,7 +241,7 @@ def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted) -> ModelC
     elif (run.folder / "best.safetensors").is_file():
         load_weights(model, load_file(str(run.folder / "best.safetensors")))
     data, spec = prepared.data, run.spec
-    evaluation = evaluate(model, built.learn.dls.valid, run.kind.trainer, data.classes)
+    evaluation = evaluate(model, built.learn.dls.valid, run.kind.trainer, data.classes, operating_point=spec.operating_point)
     atomic_write_text(evaluation.model_dump_json(by_alias=True, exclude_unset=True, indent=2), run.folder / "evaluation.json")
     card = ModelCard(
         id=model_id_for(spec.name, run.task.id),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 
 import ipywidgets as w
 from pydantic import BaseModel
 
-from ..spec import Augmentation, Hyperparameters, Schedule, Search, SearchMethod, SpecError, field_bounds
+from ..spec import Augmentation, Hyperparameters, Search, SpecError, field_bounds
 from ..wizard import Wizard
 from .base import UserChanges
 from .style import esc
@@ -34,6 +35,8 @@ LABELS = {
     "hue": "Hue",
     "method": "Search",
     "trials": "Trials",
+    "rule": "Rule",
+    "target": "Target",
 }
 STYLE = {"description_width": "150px"}
 
@@ -47,7 +50,7 @@ def field_widget(model: type[BaseModel], name: str) -> w.Widget:
     layout = w.Layout(width="330px")
     if info.annotation is bool:
         return w.Checkbox(description=label, tooltip=help_text, style=STYLE, layout=layout, indent=True)
-    if info.annotation in (Schedule, SearchMethod):
+    if isinstance(info.annotation, type) and issubclass(info.annotation, StrEnum):
         return w.Dropdown(options=[e.value for e in info.annotation], description=label, tooltip=help_text, style=STYLE, layout=layout)
     cls = w.BoundedIntText if info.annotation is int else w.BoundedFloatText
     lo, hi = bounds

@@ -1,4 +1,5 @@
-"""Start: name (required, unique, checked live), description, the task summary, its JSON, Start."""
+"""Start: name (required, unique, checked live), description, the operating point, the task summary,
+the plan that will run with its reasons, the task file, Start."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from .. import kinds
-from ..spec import SpecError, TaskSpec, Tuning
+from ..autoplan import Plan
+from ..spec import OperatingPoint, SpecError, TaskSpec, Tuning
 from ..wizard import Step, Wizard
 from .base import StepView
+from .hyper_form import Section
 from .style import download_link, esc
 
 
@@ -23,7 +26,22 @@ class StartStep(StepView):
         self.description = w.Textarea(description="Description", placeholder="optional", layout=w.Layout(width="480px", height="70px"))
         self.check = w.HTML()
         self.summary = w.HTML()
+        self.plan = w.HTML()
         self.download = w.HTML()
+        self.point_error = w.HTML()
+        self.point = Section(
+            OperatingPoint, lambda **v: wizard.update(operating_point=wizard.draft.operating_point.model_copy(update=v)), self.point_error
+        )
+        self.point_box = w.VBox(
+            [
+                w.HTML(
+                    "<b>Operating point</b><div class='dq-muted'>Where a finding is called positive: chosen on the validation "
+                    "cases, stored with the model, used by predict and evaluate.</div>"
+                ),
+                w.HBox(self.point.rows(["rule", "target"])),
+                self.point_error,
+            ]
+        )
         self.start = w.Button(description="Start", button_style="primary", disabled=True)
         self.result = w.HTML()
         self.changes.observe(self.name, self._on_name)
@@ -35,7 +53,9 @@ class StartStep(StepView):
                 self.name,
                 self.check,
                 self.description,
+                self.point_box,
                 self.summary,
+                self.plan,
                 self.download,
                 w.HBox([self.start]),
                 self.result,
@@ -65,6 +85,8 @@ class StartStep(StepView):
         s = self.wizard.draft
         with self.changes.quiet():
             self.name.value, self.description.value = s.name, s.description
+        self.point.show(s.operating_point)
+        self.point_box.layout.display = None if self.wizard.operating_point_applies() else "none"
         reason = self.wizard.step_problem(Step.start)
         self.check.value = f"<div class='dq-reason'>{esc(reason)}</div>" if reason else "<div class='dq-ok'>✓ name available</div>"
         try:
@@ -74,6 +96,8 @@ class StartStep(StepView):
             self.download.value, self.start.disabled = "", True
             return
         self.summary.value = summary(spec)
+        plan = self.wizard.plan()
+        self.plan.value = plan_html(plan) if plan else ""
         self.download.value = download_link(
             f"{spec.name}.json", spec.to_json().encode(), "application/json", "Download the task file (TaskSpec JSON)"
         )
@@ -107,3 +131,13 @@ def summary(spec: TaskSpec) -> str:
     ]
     body = "".join(f"<tr><td>{esc(k)}</td><td style='text-align:left'>{esc(v)}</td></tr>" for k, v in rows)
     return f"<h3>Summary</h3><table class='dq-table'>{body}</table>"
+
+
+def plan_html(plan: Plan) -> str:
+    """The plan that will run, and why: what Auto read from the dataset and chose."""
+    settings = (
+        f"{plan.image_size} px, batch {plan.batch_size}, up to {plan.epochs} epochs, lr {plan.lr:g} ({plan.schedule.value})"
+        + (", early stopping" if plan.early_stop else "")
+    )
+    notes = "".join(f"<li>{esc(n)}</li>" for n in plan.notes)
+    return f"<h3>What will run</h3><p>{esc(settings)}</p><ul class='dq-muted'>{notes}</ul>"

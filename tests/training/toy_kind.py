@@ -38,7 +38,7 @@ class AnyFindingAccumulator(Accumulator):
         self.scores.append(pred[:, 0].float().sigmoid().cpu().numpy())
         self.truth.append(yb[0].cpu().numpy())
 
-    def metrics(self, with_intervals: bool = False) -> Metrics:
+    def metrics(self, final: bool = False) -> Metrics:
         scores, truth = np.concatenate(self.scores), np.concatenate(self.truth)
         return Metrics(headline={"auroc": _auroc(truth, scores), "accuracy": float(((scores > 0.5) == truth).mean())})
 

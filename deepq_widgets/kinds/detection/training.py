@@ -112,9 +112,9 @@ class DetectionAccumulator(Accumulator):
         self.dets += [{k: v.detach().float().cpu().numpy() for k, v in d.items()} for d in pred["detections"]]
         self.boxes += [{k: v.cpu().numpy() for k, v in t.items()} for t in yb[1]]
 
-    def metrics(self, with_intervals: bool = False) -> Metrics:
+    def metrics(self, final: bool = False) -> Metrics:
         found = metrics.detection(self.dets, self.boxes, self.classes)
-        if not with_intervals:
+        if not final:
             return found
 
         def resampled(i: np.ndarray) -> dict:
@@ -137,7 +137,7 @@ class DetectionAccumulator(Accumulator):
         return Evaluation(
             task=task,
             classes=self.classes,
-            metrics=self.metrics(with_intervals=True),
+            metrics=self.metrics(final=True),
             cases=cases,
             per_class=table,
             curves=curves,

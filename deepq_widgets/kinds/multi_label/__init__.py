@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .. import register
 from ..base import TaskKind
 
+
+@dataclass(frozen=True, eq=False)
+class MultiLabel(TaskKind):
+    def uses_operating_point(self, classes: int) -> bool:
+        return True  # each finding has its threshold
+
+
 KIND = register(
-    TaskKind(
+    MultiLabel(
         name="multi_label",
         title="Multi-label classification",
         about="Any number of findings per image, e.g. several hemorrhage types.",

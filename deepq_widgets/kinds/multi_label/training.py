@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
@@ -16,11 +18,16 @@ class MultiLabelAccumulator(ClassificationAccumulator):
     def activate(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.sigmoid()
 
-    def metrics(self, with_intervals: bool = False) -> Metrics:
-        return metrics.multi_label(*self.arrays(), self.classes, self.thresholds, with_intervals=with_intervals)
+    def metrics(self, final: bool = False) -> Metrics:
+        scores, truth = self.arrays()
+        return metrics.multi_label(scores, truth, self.classes, self.operating_thresholds(scores, truth), with_intervals=final)
+
+    def operating_thresholds(self, scores: np.ndarray, truth: np.ndarray) -> list[float]:
+        """Per finding, where it is called: the model's thresholds, or the rule's on these cases."""
+        return self.thresholds or metrics.operating_thresholds(scores, truth, self.operating_point)
 
     def decisions(self, scores: np.ndarray, truth: np.ndarray):
-        thresholds = self.thresholds or metrics.best_thresholds(scores, truth)
+        thresholds = self.operating_thresholds(scores, truth)
         return truth, scores >= np.asarray(thresholds), thresholds, None
 
 
@@ -33,3 +40,7 @@ class MultiLabelTraining(SingleLabelTraining):
 
     def accumulator(self, classes) -> Accumulator:
         return MultiLabelAccumulator(classes)
+
+    def decide(self, scores: dict[str, float], thresholds: list[float] | None) -> dict[str, Any]:
+        cut = thresholds or [0.5] * len(scores)
+        return {"findings": [c for (c, p), t in zip(scores.items(), cut, strict=True) if p >= t]}

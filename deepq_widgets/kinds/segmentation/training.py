@@ -75,16 +75,16 @@ class PixelAccumulator(Accumulator):
         said, real, k = pred.argmax(1).cpu().numpy(), yb[0].cpu().numpy(), len(self.classes) + 1
         self.per_image += [metrics.pixel_counts(p, t, k) for p, t in zip(said, real, strict=True)]
 
-    def metrics(self, with_intervals: bool = False) -> Metrics:
+    def metrics(self, final: bool = False) -> Metrics:
         counts = np.stack(self.per_image) if self.per_image else np.zeros((0, len(self.classes) + 1, 3), np.int64)
         found = metrics.segmentation(counts.sum(0), self.classes)
-        if not with_intervals:
+        if not final:
             return found
         ci = intervals.bootstrap(lambda i: metrics.segmentation(counts[i].sum(0), self.classes).headline, np.zeros(len(counts)))
         return metrics.attach_intervals(found, ci, len(counts), {})
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
-        found = self.metrics(with_intervals=True)
+        found = self.metrics(final=True)
         rows = [PerClassRow(name=c, **found.per_class[c]) for c in self.classes]
         return Evaluation(task=task, classes=self.classes, metrics=found, cases=cases, per_class=rows)
 

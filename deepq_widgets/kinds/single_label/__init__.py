@@ -16,6 +16,9 @@ class SingleLabel(TaskKind):
             return "single-label classification needs at least 2 classes with cases"
         return problem
 
+    def uses_operating_point(self, classes: int) -> bool:
+        return classes == 2  # more classes are called by the most probable
+
 
 KIND = register(
     SingleLabel(

@@ -32,15 +32,29 @@ class ClassificationAccumulator(Accumulator):
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         return np.concatenate(self.scores), np.concatenate(self.truth)
 
-    def metrics(self, with_intervals: bool = False) -> Metrics:
-        return metrics.single_label(*self.arrays(), self.classes, with_intervals=with_intervals)
+    def metrics(self, final: bool = False) -> Metrics:
+        scores, truth = self.arrays()
+        thresholds = self.operating_thresholds(scores, truth) if final else None
+        threshold = thresholds[metrics.positive_index(self.classes)] if thresholds else None
+        return metrics.single_label(scores, truth, self.classes, threshold, with_intervals=final)
 
-    def decisions(self, scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float], list[list[int]] | None]:
+    def operating_thresholds(self, scores: np.ndarray, truth: np.ndarray) -> list[float] | None:
+        """Per class, where it is called: two classes at the operating point, more classes by argmax (None)."""
+        if self.thresholds is not None or len(self.classes) != 2:
+            return self.thresholds
+        pos = metrics.positive_index(self.classes)
+        t = metrics.operating_threshold(truth == pos, scores[:, pos], self.operating_point)
+        return [t, 1 - t] if pos == 0 else [1 - t, t]
+
+    def decisions(self, scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float] | None, list[list[int]] | None]:
         """(one-hot truth, 0/1 decisions, thresholds, confusion matrix) at the operating point."""
-        k = len(self.classes)
+        k, thresholds = len(self.classes), self.operating_thresholds(scores, truth)
+        called = metrics.single_label_decisions(
+            scores, self.classes, thresholds[metrics.positive_index(self.classes)] if thresholds else None
+        )
         confusion = np.zeros((k, k), int)
-        np.add.at(confusion, (truth, scores.argmax(1)), 1)
-        return np.eye(k)[truth], np.eye(k)[scores.argmax(1)], [0.5] * k, confusion.tolist()
+        np.add.at(confusion, (truth, called), 1)
+        return np.eye(k)[truth], np.eye(k)[called], thresholds, confusion.tolist()
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
         from sklearn.metrics import precision_recall_curve, roc_curve
@@ -62,10 +76,10 @@ class ClassificationAccumulator(Accumulator):
         return Evaluation(
             task=task,
             classes=self.classes,
-            metrics=self.metrics(with_intervals=True),
+            metrics=self.metrics(final=True),
             cases=cases,
             thresholds=thresholds,
-            per_class=metrics.per_class_table(scores, decided, onehot, self.classes),
+            per_class=metrics.per_class_table(scores, decided, onehot, self.classes, thresholds),
             curves=curves,
             confusion=confusion,
             gallery=gallery,
@@ -84,6 +98,12 @@ class SingleLabelTraining(KindTraining):
 
     def accumulator(self, classes) -> Accumulator:
         return ClassificationAccumulator(classes)
+
+    def decide(self, scores: dict[str, float], thresholds: list[float] | None) -> dict[str, Any]:
+        classes = list(scores)
+        probs = np.array([[scores[c] for c in classes]])
+        threshold = thresholds[metrics.positive_index(classes)] if thresholds and len(classes) == 2 else None
+        return {"decision": classes[int(metrics.single_label_decisions(probs, classes, threshold)[0])]}
 
     def predict(self, model, x, classes, heatmap) -> dict[str, Any]:
         """Scores per class and, when asked, a Grad-CAM heatmap of the top class on the last feature map."""
