@@ -1,9 +1,9 @@
-"""python -m benchmarks [data_layer ui training_speed voila learning search trust]"""
+"""python -m benchmarks [data_layer ui training_speed voila learning search trust evaluate_speed]"""
 
 import importlib
 import sys
 
-ALL = ["data_layer", "ui", "training_speed", "voila", "learning", "search", "trust"]
+ALL = ["data_layer", "ui", "training_speed", "voila", "learning", "search", "trust", "evaluate_speed"]
 
 for name in sys.argv[1:] or ALL:
     print(f"== {name}", flush=True)

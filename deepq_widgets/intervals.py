@@ -104,13 +104,51 @@ def bootstrap(
             if name in draws and value is not None and math.isfinite(value):
                 draws[name].append(value)
     smallest = min((len(g) for g in groups), default=0)
-    out = {}
-    for name, values in draws.items():
-        if not values:
-            continue
-        low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
-        out[name] = (float(low), float(high)) if high > low else _no_spread(float(point[name]), smallest, level)
-    return out
+    found = {name: percentile_interval(np.array(values), float(point[name]), smallest, level) for name, values in draws.items()}
+    return {name: interval for name, interval in found.items() if interval is not None}
+
+
+def resample_weights(strata: np.ndarray, resamples: int = RESAMPLES, seed: int = 0, chunk: int = 100):
+    """Bootstrap resamples as case weights (how often each case is drawn), stratified, in chunks of
+    (chunk, N) arrays: the same resamples `bootstrap` draws as indices, for statistics that are
+    sums over cases and so can be computed for a whole chunk at once."""
+    strata = np.asarray(strata)
+    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, chunk):
+        weights = np.zeros((min(chunk, resamples - start), len(strata)))
+        for g in groups:
+            weights[:, g] = rng.multinomial(len(g), np.full(len(g), 1 / len(g)), size=len(weights))
+        yield weights
+
+
+def weighted_auroc(truth: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The AUROC under each row of case weights (R, N): the share of weighted positive-negative pairs
+    ordered right, ties counting one half. NaN where a row has no positive or no negative."""
+    truth = np.asarray(truth).astype(bool)
+    order = np.argsort(score, kind="mergesort")
+    ordered, w, positive = np.asarray(score)[order], weights[:, order], truth[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # first position of each tie group
+    group = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+    ends = np.r_[starts[1:], len(ordered)]
+    neg = np.concatenate([np.zeros((len(w), 1)), np.cumsum(w * ~positive, axis=1)], axis=1)  # negatives before each position
+    below = neg[:, starts[group]]
+    tied = neg[:, ends[group]] - below
+    pairs = (w * positive * (below + 0.5 * tied)).sum(1)
+    total = (w * positive).sum(1) * (w * ~positive).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, pairs / np.where(total > 0, total, 1), np.nan)
+
+
+def percentile_interval(values: np.ndarray, point: float, smallest: int, level: float = LEVEL) -> Interval | None:
+    """The percentile interval of bootstrap values (NaNs dropped), or where they show no spread,
+    the Wilson interval of the point as a proportion of the smallest stratum."""
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None
+    low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return (float(low), float(high)) if high > low else _no_spread(point, smallest, level)
 
 
 def _no_spread(value: float, n: int, level: float) -> Interval:

@@ -113,7 +113,8 @@ def _write(info: DatasetInfo, folder: Path, size: int, windows: list[str], chann
 
 def _load(info: DatasetInfo, folder: Path, fingerprint: str) -> CachedData:
     meta = json.loads((folder / "meta.json").read_text())
-    cases = [info.usable[i] for i in meta["kept"]]
+    usable = info.usable  # a property that filters every case: once, not once per case
+    cases = [usable[i] for i in meta["kept"]]
     labels = np.zeros((len(cases), len(info.classes)), np.float32)
     for i, case in enumerate(cases):
         for label in case.labels:

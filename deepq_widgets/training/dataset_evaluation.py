@@ -23,7 +23,7 @@ from ..data.hashing import file_sha256
 from ..evaluations import evaluation_path, read_manifest
 from ..workspace import Workspace
 from .checkpoint import atomic_write_text
-from .evaluate import evaluate
+from .evaluate import evaluate, inference_network
 from .loaders import BatchLoader
 from .registry import load_model, read_card
 
@@ -55,7 +55,8 @@ def evaluate_dataset(workspace: Workspace, model_id: str, dataset: str, progress
     model, _ = load_model(workspace, model_id)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     loader = BatchLoader(data, list(range(len(data.cases))), kind.trainer.targets, BATCH, card.mean, card.std).to(device)
-    found = evaluate(model.to(device), loader, kind.trainer, card.classes, card.thresholds, progress=report("infer"))
+    network = inference_network(model.to(device), kind.trainer, loader)
+    found = evaluate(network, loader, kind.trainer, card.classes, card.thresholds, progress=report("infer"))
     result = DatasetEvaluation(
         **found.model_dump(),
         model_id=model_id,

