@@ -104,6 +104,7 @@ class Plan:
     lr_find_iters: int = 0
     notes: list[str] = field(default_factory=list)
     image_size: int = 0  # the side the network trains at (0 in plans recorded before it was planned: the spec's)
+    refit: bool = False  # after the validated fit, train a fresh network on every case for its best number of epochs
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -285,6 +286,7 @@ class Evaluation(Contract):
     thresholds: list[float] | None = None
     confusion: list[list[int]] | None = None
     gallery: dict[str, Gallery] = Field(default_factory=dict)
+    source: str = ""  # which data the figures come from, and whether the registered model trained on it
 
 
 class DatasetEvaluation(Evaluation):

@@ -104,6 +104,9 @@ class Hyperparameters(_Part):
     momentum: float = _range(0.9, 0.0, 0.99, "First-moment coefficient (beta1 / SGD momentum).")
     early_stop: bool = Field(True, description="Stop when validation loss stops improving.")
     patience: int = _range(5, 1, 50, "Epochs without improvement before early stop.")
+    refit: bool = Field(
+        False, description="After the validated fit, train a fresh network on every case (validation included) for its best epoch count."
+    )
 
 
 class Augmentation(_Part):

@@ -12,7 +12,7 @@ import traceback
 from ..store import ERROR, FINISHED, STOPPED, Store, TaskRow
 from ..workspace import Workspace
 from .planning import plan_run
-from .stages import Factory, Run, TaskFailed, TaskStopped, build, finish, prepare_data, train
+from .stages import Factory, Run, TaskFailed, TaskStopped, build, evaluate_best, finish, prepare_data, refit, train
 
 
 def run_task(workspace: Workspace, store: Store, task: TaskRow) -> str:
@@ -39,4 +39,6 @@ def run_stages(workspace: Workspace, store: Store, task: TaskRow) -> None:
     plan = plan_run(run, factory)
     built = build(run, factory, plan)
     fitted = train(run, built, prepared.data.classes)
-    finish(run, prepared, built, fitted)
+    evaluation = evaluate_best(run, prepared, built, fitted)
+    final = refit(run, factory, built, evaluation)
+    finish(run, prepared, built, fitted, evaluation, final)

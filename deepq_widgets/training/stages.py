@@ -18,7 +18,17 @@ from safetensors.torch import load_file
 
 from .. import kinds, zoo
 from ..autoplan import Fingerprint, Plan, make_plan, resolved_spec
-from ..contracts import DataEvent, DataProblemsEvent, DataStatistics, ModelCard, ModelEvent, PlanEvent, TrainingManifest
+from ..contracts import (
+    DataEvent,
+    DataProblemsEvent,
+    DataStatistics,
+    EpochEvent,
+    Evaluation,
+    ModelCard,
+    ModelEvent,
+    PlanEvent,
+    TrainingManifest,
+)
 from ..data.cache import CachedData, build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
 from ..data.hashing import file_sha256
@@ -153,16 +163,17 @@ class Factory:
             p.arch, len(p.data.classes), p.data.channels, p.plan.image_size, spec.model.pretrain, self.run.workspace
         )
 
-    def loaders(self, plan: Plan) -> list[BatchLoader]:
+    def loaders(self, plan: Plan, train: list[int] | None = None) -> list[BatchLoader]:
         p, seed = self.prepared, self.run.spec.seed
-        targets = self.trainer.targets
+        targets, train = self.trainer.targets, p.split.train if train is None else train
         return [
-            BatchLoader(p.data, p.split.train, targets, plan.batch_size, p.mean, p.std, augment=plan.augment, shuffle=True, seed=seed),
+            BatchLoader(p.data, train, targets, plan.batch_size, p.mean, p.std, augment=plan.augment, shuffle=True, seed=seed),
             BatchLoader(p.data, p.split.valid, targets, plan.batch_size, p.mean, p.std),
         ]
 
-    def learner(self, model: torch.nn.Module, plan: Plan) -> Learner:
-        return build_learner(model, self.loaders(plan), self.trainer, plan, self.run.device)
+    def learner(self, model: torch.nn.Module, plan: Plan, train: list[int] | None = None) -> Learner:
+        """A learner on the training split, or on the cases `train` (a refit on every case)."""
+        return build_learner(model, self.loaders(plan, train), self.trainer, plan, self.run.device)
 
 
 @dataclass
@@ -232,16 +243,47 @@ def train(run: Run, built: Built, classes: list[str]) -> Fitted:
     return Fitted(keep_best.state, clock.seconds())
 
 
-# -- 5. evaluate and register ---------------------------------------------------------------------------
-def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted) -> ModelCard:
-    """Evaluate the best weights on the validation cases and register the model."""
+# -- 5. evaluate, refit, register -------------------------------------------------------------------------
+def evaluate_best(run: Run, prepared: Prepared, built: Built, fitted: Fitted) -> Evaluation:
+    """The best epoch's weights on the validation cases: evaluation.json."""
     model = built.learn.model
     if fitted.best_state is not None:
         load_weights(model, fitted.best_state)
     elif (run.folder / "best.safetensors").is_file():
         load_weights(model, load_file(str(run.folder / "best.safetensors")))
+    evaluation = evaluate(model, built.learn.dls.valid, run.kind.trainer, prepared.data.classes, operating_point=run.spec.operating_point)
+    n_valid, n_all = len(prepared.split.valid), len(prepared.data.cases)
+    evaluation.source = f"{n_valid} validation cases that the network never trained on ({n_all - n_valid} training cases)."
+    return evaluation
+
+
+def refit(run: Run, factory: Factory, built: Built, evaluation: Evaluation) -> torch.nn.Module | None:
+    """When the plan says so: a fresh network trained on every case for as many epochs as the validated
+    fit's best (AutoGluon's refit_full). None otherwise. Its figures stay those of the validated fit."""
+    plan = built.plan
+    if not plan.refit:
+        return None
+    best = [e.epoch for e in run.store.events(run.task.id, EpochEvent) if e.best]
+    split = factory.prepared.split
+    everything = sorted([*split.train, *split.valid])
+    again = replace(plan, epochs=max(best) + 1 if best else plan.epochs, early_stop=False, lr_find_iters=0, notes=[])
+    run.sink.status(f"Refitting on all {len(everything)} cases for {again.epochs} epochs, the validated fit's best")
+    learn = factory.learner(factory.model(), again, train=everything)
+    stop = cb.StopOnRequest(run.sink.stop_requested)
+    fit(learn, again, [stop])
+    if stop.requested:
+        raise TaskStopped()
+    evaluation.source += (
+        f" The registered model was then refit on all {len(everything)} cases for {again.epochs} epochs, so it has seen these "
+        "cases: the figures describe the validated fit, a slightly smaller model of the data."
+    )
+    return learn.model
+
+
+def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted, evaluation: Evaluation, final: torch.nn.Module | None) -> ModelCard:
+    """Write the evaluation and register the model (the refit network when there is one)."""
+    model = final if final is not None else built.learn.model
     data, spec = prepared.data, run.spec
-    evaluation = evaluate(model, built.learn.dls.valid, run.kind.trainer, data.classes, operating_point=spec.operating_point)
     atomic_write_text(evaluation.model_dump_json(by_alias=True, exclude_unset=True, indent=2), run.folder / "evaluation.json")
     card = ModelCard(
         id=model_id_for(spec.name, run.task.id),

@@ -22,6 +22,7 @@ LABELS = {
     "momentum": "Momentum",
     "early_stop": "Early stop",
     "patience": "Patience (epochs)",
+    "refit": "Refit on all cases",
     "schedule": "LR schedule",
     "hflip": "Horizontal flip",
     "hflip_p": "Flip probability",
@@ -104,7 +105,7 @@ class HyperForm:
                                 w.HTML("<b>Data loader</b>"),
                                 *h(["batch_size", "epochs", "valid_pct"]),
                                 w.HTML("<b>Tuning</b>"),
-                                *h(["lr", "schedule", "weight_decay", "momentum", "early_stop", "patience"]),
+                                *h(["lr", "schedule", "weight_decay", "momentum", "early_stop", "patience", "refit"]),
                             ]
                         ),
                         w.VBox(

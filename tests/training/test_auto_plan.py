@@ -44,3 +44,42 @@ def test_auto_plans_from_the_images_and_its_task_file_repeats_the_run(ws, capsys
     figures = lambda metrics: {k: v for k, v in metrics.items() if isinstance(v, float)}  # noqa: E731
     assert figures(again.metrics) == pytest.approx(figures(row.metrics), rel=1e-5, abs=1e-6)
     assert again.metrics["auroc_ci"] == pytest.approx(row.metrics["auroc_ci"], rel=1e-5)
+
+
+def test_refit_trains_a_fresh_network_on_every_case_for_the_best_epoch_count(ws, capsys):
+    from safetensors.torch import load_file
+
+    from deepq_widgets.contracts import StatusEvent
+    from deepq_widgets.training.checkpoint import weights_digest
+
+    small_images(ws)
+    spec = make_spec(
+        ws,
+        capsys,
+        "--flow",
+        "general",
+        "--task",
+        "single_label",
+        "--dataset",
+        "small",
+        "--name",
+        "refit",
+        "--model",
+        "tf_efficientnet_lite0.in1k",
+        "--epochs",
+        "3",
+        "--image-size",
+        "64",
+    )
+    spec["hyper"] |= {"refit": True, "early_stop": False}
+    row, store = run_in_process(ws, spec)
+    assert row.state == FINISHED, f"{row.error}\n{row.traceback}"
+    best = max(e.epoch for e in store.events(row.id, EpochEvent) if e.best) + 1
+    said = [e.message for e in store.events(row.id, StatusEvent)]
+    assert f"Refitting on all 48 cases for {best} epochs, the validated fit's best" in said
+    evaluation = (ws.task_dir(row.id) / "evaluation.json").read_text()
+    assert "validation cases that the network never trained on" in evaluation and "refit on all 48 cases" in evaluation
+    registered = load_file(str(ws.model_dir(row.model_id) / "model.safetensors"))
+    selected = load_file(str(ws.task_dir(row.id) / "best.safetensors"))
+    assert weights_digest(registered) != weights_digest({k: v for k, v in selected.items() if k in registered})
+    assert store.events(row.id, PlanEvent)[-1].ran_as.hyper.refit is True
