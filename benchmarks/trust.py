@@ -193,6 +193,14 @@ def one_draw(ws, name: str, images: list[np.ndarray], labels: list[str], seed: i
     auto = score(auto_test_probs(ws, row.model_id, files), truth)
     shown = {k: row.metrics.get(k) for k in ("accuracy", "auroc", "auroc_ci", "cases")}
     shown["covers_test_auroc"] = bool(shown["auroc_ci"] and shown["auroc_ci"][0] <= auto["auroc"] <= shown["auroc_ci"][1])
+    # `deepq evaluate` on a 100-case subset of the test set: does its interval hold the whole test set's AUROC?
+    from deepq_widgets.training.dataset_evaluation import evaluate_dataset
+
+    subset = np.random.default_rng(seed).choice(test, size=min(100, len(test)), replace=False)
+    write_folder(ws.datasets / f"{dataset}_test100", images, labels, subset)
+    sub = evaluate_dataset(ws, row.model_id, f"{dataset}_test100").metrics
+    on_subset = {"auroc": sub.headline["auroc"], "auroc_ci": list(sub.intervals["auroc"]), "cases": sub.cases}
+    on_subset["covers_test_auroc"] = bool(on_subset["auroc_ci"][0] <= auto["auroc"] <= on_subset["auroc_ci"][1])
     # The same run refit on every case afterwards: the task file as run, with refit on.
     refit_spec = plan_event.ran_as.model_dump(mode="json")
     refit_spec["name"] += " refit"
@@ -216,6 +224,7 @@ def one_draw(ws, name: str, images: list[np.ndarray], labels: list[str], seed: i
         "auto": auto | {"wall_s": auto_wall, "epochs_run": len(store.events(row.id, EpochEvent)), "plan": plan_event.plan.to_dict()},
         "auto_refit": refit | {"wall_s": refit_wall},
         "auto_shown_on_validation": shown,
+        "evaluate_on_100_test_cases": on_subset,
         "plain_11_epochs": plain_11,
         "plain_equal_time": plain(max(1, int(auto_wall / pace))),
         "plain_equal_time_no_flip": plain(max(1, int(auto_wall / pace)), flip=False),
@@ -255,6 +264,7 @@ def summary(draws: list[dict]) -> dict:
             "time_ratio_auto_to_plain_11": float(np.mean([d["time_ratio_auto_to_plain_11"] for d in draws])),
             "time_ratio_refit_to_plain_11": float(np.mean([d["time_ratio_refit_to_plain_11"] for d in draws])),
             "validation_interval_covers_test_auroc": sum(d["auto_shown_on_validation"]["covers_test_auroc"] for d in draws),
+            "evaluate_100_interval_covers_test_auroc": sum(d["evaluate_on_100_test_cases"]["covers_test_auroc"] for d in draws),
         }
     )
 
