@@ -45,7 +45,7 @@ class App:
         self.catalog = CatalogCache(workspace)
         self.wizard = Wizard(workspace_context(workspace, self.catalog))
         steps = (FlowStep, TaskStep, PresetStep, BaseModelStep, DatasetStep, ModelStep)
-        views = [view(self.wizard) for view in steps] + [StartStep(self.wizard, self.start_task)]
+        views = [view(self.wizard) for view in steps] + [StartStep(self.wizard, self.start_task, workspace)]
         self.views = {view.step: view for view in views}
         self.shell = WizardShell(self.wizard, self.views)
         self.wizard.observe(lambda _: self.shell.refresh())

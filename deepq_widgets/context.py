@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .contracts import ModelCard
 from .data.catalog import DatasetInfo, scan_dataset
+from .duration import read_throughput
 from .presets import load_presets
 from .wizard import WizardContext
 from .workspace import Workspace
@@ -84,4 +85,5 @@ def workspace_context(workspace: Workspace, catalog: CatalogCache | None = None)
         taken_names=store.task_names,
         recommend=lambda task, modality, size: zoo.recommend(task, modality, size, workspace=workspace),
         zoo=ZooShelf(workspace),
+        throughput=lambda key: read_throughput(workspace, key),
     )

@@ -19,7 +19,9 @@ from pydantic import TypeAdapter, ValidationError
 from . import kinds
 from .autoplan import Fingerprint, Plan, make_plan
 from .contracts import ModelCard
+from .data.cache import network_channels
 from .data.catalog import DatasetInfo
+from .duration import Throughput, estimate_seconds, throughput_key
 from .flows import FLOWS, FlowRules
 from .presets import Preset
 from .spec import (
@@ -60,6 +62,7 @@ class WizardContext:
     taken_names: Callable[[], set[str]] = set
     recommend: Callable[[str, Modality, int], Recommendation] | None = None
     zoo: ZooShelf = field(default_factory=ZooShelf)
+    throughput: Callable[[str], Throughput | None] = lambda key: None  # this machine's measured speed, by throughput_key
 
 
 def blank_draft(**choices: Any) -> TaskSpec:
@@ -254,6 +257,25 @@ class Wizard:
             return None
         info = self.context.datasets().get(spec.dataset)
         return make_plan(spec, Fingerprint.of(info, spec.auto.modality), self.rules.preset(self)) if info else None
+
+    def channels(self) -> int:
+        """The network's input channels for the chosen dataset and windows."""
+        info = self.context.datasets().get(self.draft.dataset or "")
+        return network_channels(info, self.draft.windows) if info is not None else 1
+
+    def throughput_key(self) -> str | None:
+        """Where this machine's measured speed for the planned network is kept; None until there is a plan."""
+        plan = self.plan()
+        return None if plan is None else throughput_key(self.spec().model.arch or "", plan.image_size, self.channels(), plan.batch_size)
+
+    def estimate_seconds(self, throughput: Throughput | None = None) -> float | None:
+        """How long the planned run takes at most, at `throughput` (default: as measured on this machine)."""
+        key = self.throughput_key()
+        throughput = throughput or (self.context.throughput(key) if key else None)
+        plan, info = self.plan(), self.context.datasets().get(self.draft.dataset or "")
+        if plan is None or info is None or throughput is None:
+            return None
+        return estimate_seconds(plan, Fingerprint.of(info, self.draft.auto.modality), self.draft.hyper.valid_pct, throughput)
 
     def spec(self) -> TaskSpec:
         """The TaskSpec for the current choices; SpecError lists every step still invalid."""

@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int)
     p.add_argument("--name")
+    p.add_argument("--estimate", action="store_true", help="measure this machine's speed (a few seconds) and say how long the plan takes")
+
+    p = add("throughput", "measure how fast this machine trains a network (kept in the workspace for estimates)")
+    p.add_argument("--arch", required=True)
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--batch", type=int, default=32)
     tasks = kinds.names()
     p = add("zoo", "list the model zoo")
     p.add_argument("--task", choices=tasks)

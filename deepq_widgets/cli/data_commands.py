@@ -65,6 +65,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 @command
 def cmd_spec(args: argparse.Namespace) -> int:
     from ..context import workspace_context
+    from ..duration import describe_seconds
     from ..spec import ModelChoice, SpecError
     from ..wizard import Wizard
 
@@ -103,6 +104,12 @@ def cmd_spec(args: argparse.Namespace) -> int:
     if plan is not None:  # what will run, and why, beside the task file
         settings = f"plan: {plan.image_size} px, batch {plan.batch_size}, up to {plan.epochs} epochs, lr {plan.lr:g}"
         print("\n".join(f"# {line}" for line in [settings, *plan.notes]), file=sys.stderr)
+        if args.estimate:
+            from ..training.throughput import measured
+
+            speed = measured(workspace_of(args), spec.model.arch, plan.image_size, wizard.channels(), plan.batch_size)
+            took = describe_seconds(wizard.estimate_seconds(speed))
+            print(f"# takes at most {took} here (measured: {speed.train:.0f} training img/s)", file=sys.stderr)
     print(spec.to_json())
     return 0
 
@@ -155,4 +162,13 @@ def cmd_presets(args: argparse.Namespace) -> int:
     else:
         for p in items:
             print(f"{p['id']:24} {p['task']:13} {p['modality']:6} {', '.join(p['classes'])}")
+    return 0
+
+
+@command
+def cmd_throughput(args: argparse.Namespace) -> int:
+    from ..training.throughput import measured
+
+    speed = measured(workspace_of(args), args.arch, args.size, args.channels, args.batch)
+    print_json({"train_img_per_s": speed.train, "evaluate_img_per_s": speed.evaluate})
     return 0

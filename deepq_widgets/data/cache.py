@@ -74,11 +74,16 @@ def build_cache(
     return _load(info, folder, fingerprint)
 
 
+def network_channels(info: DatasetInfo, windows: Sequence[str]) -> int:
+    """Three channels for colour images or stacked windows, else one (grey-scale)."""
+    return 3 if info.channels == 3 or len(windows) > 1 else 1
+
+
 def _write(info: DatasetInfo, folder: Path, size: int, windows: list[str], channels: int | None, with_masks: bool, progress) -> None:
     from PIL import Image
 
     cases = info.usable
-    want = channels or (3 if info.channels == 3 or len(windows) > 1 else 1)
+    want = channels or network_channels(info, windows)
     images = np.zeros((len(cases), size, size, want), np.uint8)
     masks = np.zeros((len(cases), size, size), np.uint8) if with_masks else None
     kept, problems, boxes = [], [], []

@@ -17,15 +17,12 @@ import signal
 import threading
 import time
 
+from ..duration import worker_threads
 from ..store import Store
 from ..tasks import LOCK_NAME, reap_interrupted
 from ..workspace import Workspace
 
 BEAT_S = 2.0
-
-
-def default_threads() -> int:
-    return int(os.environ.get("DEEPQ_THREADS") or len(os.sched_getaffinity(0)))
 
 
 def serve(workspace: Workspace, idle_exit: float = 60.0, threads: int | None = None) -> int:
@@ -39,7 +36,7 @@ def serve(workspace: Workspace, idle_exit: float = 60.0, threads: int | None = N
 
     import torch
 
-    torch.set_num_threads(threads or default_threads())
+    torch.set_num_threads(threads or worker_threads())
     from .runner import run_task  # fastai loads here, after the lock
 
     store, pid = Store(workspace.db_path), os.getpid()

@@ -66,6 +66,7 @@ class Monitor:
         text = (
             f"Epoch {task.epoch} / {epochs} · elapsed {duration(task.elapsed(time.time()))} · compute {duration(task.compute_s)}"
             + "".join(f" · {esc(part)}" for part in [headline_text(task.metrics, kinds.get(task.spec.task).headline)] if part)
+            + (f"<div class='dq-warn'>⚠ {esc(task.metrics['warning'])}</div>" if task.metrics.get("warning") else "")
         )
         _set(self.status, "value", f"<div class='dq-muted'>{text}</div>")
         active = task.state in (WAITING, RUNNING)

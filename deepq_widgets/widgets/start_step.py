@@ -3,30 +3,37 @@ the plan that will run with its reasons, the task file, Start."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import ipywidgets as w
 
 from .. import kinds
 from ..autoplan import Plan
+from ..duration import describe_seconds
 from ..spec import OperatingPoint, SpecError, TaskSpec, Tuning
 from ..wizard import Step, Wizard
+from ..workspace import Workspace
 from .base import StepView
 from .hyper_form import Section
+from .model_list import deepq
 from .style import download_link, esc
 
 
 class StartStep(StepView):
     step = Step.start
 
-    def __init__(self, wizard: Wizard, on_start: Callable[[TaskSpec], None]):
+    def __init__(self, wizard: Wizard, on_start: Callable[[TaskSpec], None], workspace: Workspace):
         super().__init__(wizard)
-        self.on_start = on_start
+        self.on_start, self.workspace = on_start, workspace
         self.name = w.Text(description="Task name", placeholder="required, unique", continuous_update=True, layout=w.Layout(width="480px"))
         self.description = w.Textarea(description="Description", placeholder="optional", layout=w.Layout(width="480px", height="70px"))
         self.check = w.HTML()
         self.summary = w.HTML()
         self.plan = w.HTML()
+        self.duration = w.HTML()
+        self.measure = w.Button(description="Measure this machine's speed", tooltip="A few timed training steps (seconds)")
+        self.measure.on_click(lambda _: self._measure())
         self.download = w.HTML()
         self.point_error = w.HTML()
         self.point = Section(
@@ -56,6 +63,7 @@ class StartStep(StepView):
                 self.point_box,
                 self.summary,
                 self.plan,
+                w.HBox([self.duration, self.measure]),
                 self.download,
                 w.HBox([self.start]),
                 self.result,
@@ -67,6 +75,23 @@ class StartStep(StepView):
 
     def _on_description(self, change=None) -> None:
         self.wizard.update(description=self.description.value)
+
+    def _measure(self) -> None:
+        """Time a few training steps of the planned network in a child process (no torch here), then show the estimate."""
+        plan, spec = self.wizard.plan(), self.wizard.spec()
+        argv = ["--arch", spec.model.arch or "", "--size", str(plan.image_size), "--channels", str(self.wizard.channels())]
+        self.measure.disabled, self.duration.value = True, "<i>Measuring…</i>"
+
+        def run() -> None:
+            try:
+                deepq(self.workspace, "throughput", *argv, "--batch", str(plan.batch_size))
+                self.refresh()
+            except RuntimeError as exc:
+                self.duration.value = f"<div class='dq-reason'>{esc(exc)}</div>"
+            finally:
+                self.measure.disabled = False
+
+        threading.Thread(target=run, daemon=True).start()
 
     def _on_start(self, _=None) -> None:
         try:
@@ -98,6 +123,10 @@ class StartStep(StepView):
         self.summary.value = summary(spec)
         plan = self.wizard.plan()
         self.plan.value = plan_html(plan) if plan else ""
+        seconds = self.wizard.estimate_seconds()
+        took = f"<b>Takes at most {describe_seconds(seconds)} on this machine</b> (early stopping may end it sooner)." if seconds else ""
+        self.duration.value = took
+        self.measure.layout.display = "none" if seconds or plan is None else None
         self.download.value = download_link(
             f"{spec.name}.json", spec.to_json().encode(), "application/json", "Download the task file (TaskSpec JSON)"
         )

@@ -50,13 +50,24 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url):
     expect(page.get_by_text("✓ name available")).to_be_visible()
     start = page.get_by_role("button", name="Start", exact=True)
     expect(start).to_be_enabled()
+    expect(page.get_by_text("What will run")).to_be_visible()  # the plan and its reasons, before Start
+    expect(page.get_by_text("Images are", exact=False).first).to_be_visible()
     page.shots("start")
     start.click()
     expect(page.locator(".dq-badge", has_text="Running").or_(page.locator(".dq-badge", has_text="Waiting"))).to_be_visible(timeout=30_000)
     page.shots("monitor-running")
     expect(page.locator(".dq-badge", has_text="Finished")).to_be_visible(timeout=420_000)
     expect(page.get_by_text("Epoch", exact=False).first).to_be_visible()
+    expect(page.get_by_text("cases: these figures are unstable", exact=False).first).to_be_visible()  # few validation cases
     page.shots("monitor-finished")
+
+    page.get_by_role("tab", name="Models").click()
+    page.locator(".widget-select select").last.select_option(index=0)
+    page.locator(".widget-dropdown select", has=page.locator("option", has_text="tiny_lesions")).last.select_option(label="tiny_lesions")
+    page.get_by_role("button", name="Evaluate on dataset", exact=True).click()
+    expect(page.get_by_text("95% intervals", exact=False).first).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("files the model trained or was selected on", exact=False).first).to_be_visible()
+    page.shots("models-evaluate")
 
 
 def test_specialized_pneumothorax_flow_to_start(page, voila_url):

@@ -83,3 +83,19 @@ def test_refit_trains_a_fresh_network_on_every_case_for_the_best_epoch_count(ws,
     selected = load_file(str(ws.task_dir(row.id) / "best.safetensors"))
     assert weights_digest(registered) != weights_digest({k: v for k, v in selected.items() if k in registered})
     assert store.events(row.id, PlanEvent)[-1].ran_as.hyper.refit is True
+
+
+def test_this_machines_speed_is_measured_and_kept_for_estimates(ws, capsys):
+    import json
+
+    from deepq_widgets.cli import main
+    from deepq_widgets.duration import read_throughput, throughput_key
+
+    argv = ["throughput", "--arch", "tf_efficientnet_lite0.in1k", "--size", "32", "--channels", "1", "--batch", "8"]
+    assert main([*argv, "--workspace", str(ws.root)]) == 0
+    speed = json.loads(capsys.readouterr().out)
+    assert 0 < speed["train_img_per_s"] < speed["evaluate_img_per_s"]  # a backward pass costs more than none
+    import torch
+
+    kept = read_throughput(ws, throughput_key("tf_efficientnet_lite0.in1k", 32, 1, 8, threads=torch.get_num_threads()))
+    assert kept is not None and kept.train == speed["train_img_per_s"]

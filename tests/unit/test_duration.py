@@ -1,0 +1,39 @@
+"""How long a plan takes: measured throughput kept in the workspace, times the plan's work."""
+
+import pytest
+
+from deepq_widgets.autoplan import Fingerprint, Plan
+from deepq_widgets.context import CatalogCache
+from deepq_widgets.duration import STARTUP_S, Throughput, estimate_seconds, read_throughput, throughput_key, write_throughput
+from deepq_widgets.spec import Augmentation, Schedule
+from deepq_widgets.wizard import Wizard, WizardContext
+
+FP = Fingerprint(cases=100, classes=2, class_counts={"a": 50, "b": 50}, native_side=64, aspect=1.0, channels=1, modality="Other")
+
+
+def plan(refit: bool = False) -> Plan:
+    return Plan(10, 16, 1e-3, Schedule.one_cycle, 0.01, 0.9, True, 4, Augmentation(), image_size=64, refit=refit)
+
+
+def test_estimate_counts_every_epoch_the_validation_passes_and_the_refit():
+    speed = Throughput(train=80.0, evaluate=200.0)
+    assert estimate_seconds(plan(), FP, 20, speed) == pytest.approx(STARTUP_S + 10 * (80 / 80 + 20 / 200))
+    assert estimate_seconds(plan(refit=True), FP, 20, speed) - estimate_seconds(plan(), FP, 20, speed) == pytest.approx(10 * 100 / 80)
+
+
+def test_throughput_is_kept_per_network_size_device_and_threads(ws):
+    key = throughput_key("tf_efficientnet_lite0.in1k", 64, 1, 16, device="cpu", threads=2)
+    assert read_throughput(ws, key) is None
+    write_throughput(ws, key, Throughput(train=50.0, evaluate=150.0))
+    assert read_throughput(ws, key) == Throughput(train=50.0, evaluate=150.0)
+    assert read_throughput(ws, throughput_key("tf_efficientnet_lite0.in1k", 64, 1, 16, device="cpu", threads=1)) is None
+
+
+def test_the_wizard_estimates_once_this_machine_is_measured(demo_ws):
+    measured = {}
+    wizard = Wizard(WizardContext(datasets=CatalogCache(demo_ws), throughput=measured.get))
+    wizard.update(flow="general", task="single_label", dataset="ultrasound_lesions", tuning="manual", name="n")
+    wizard.update(model={"arch": "tf_efficientnet_lite0.in1k"}, image_size=64)
+    assert wizard.plan() is not None and wizard.estimate_seconds() is None  # not measured yet
+    measured[wizard.throughput_key()] = Throughput(train=100.0, evaluate=300.0)
+    assert wizard.estimate_seconds() > STARTUP_S
