@@ -58,7 +58,7 @@ def evaluate_dataset(workspace: Workspace, model_id: str, dataset: str, progress
     network = inference_network(model.to(device), kind.trainer, loader)
     found = evaluate(network, loader, kind.trainer, card.classes, card.thresholds, progress=report("infer"))
     result = DatasetEvaluation(
-        **found.model_dump(),
+        **found.model_dump(exclude_unset=True),  # a per-class row keeps only the figures its kind has
         model_id=model_id,
         dataset=dataset,
         overlap=overlap_warnings(read_manifest(workspace, model_id), info),
@@ -66,7 +66,7 @@ def evaluate_dataset(workspace: Workspace, model_id: str, dataset: str, progress
     )
     path = evaluation_path(workspace, model_id, dataset)
     path.parent.mkdir(exist_ok=True)
-    atomic_write_text(result.model_dump_json(by_alias=True, indent=2), path)
+    atomic_write_text(result.model_dump_json(by_alias=True, exclude_unset=True, indent=2), path)
     return result
 
 

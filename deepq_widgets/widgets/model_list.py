@@ -130,7 +130,7 @@ def evaluations_html(found: list[DatasetEvaluation]) -> str:
     rows = [
         {"evaluated on": e.dataset, "cases": e.metrics.cases}
         | {name: format_figure(v, e.metrics.intervals.get(name)) for name, v in e.metrics.headline.items()}
-        | {"warnings": " ".join([e.metrics.warning or "", *e.overlap]).strip() or "–"}
+        | {"warnings": " · ".join(["few cases"] * bool(e.metrics.warning) + ["overlaps training data"] * bool(e.overlap)) or "–"}
         for e in found
     ]
     return "<b>Evaluations</b>" + table(rows, list(dict.fromkeys(k for r in rows for k in r)))

@@ -11,7 +11,7 @@ import ipywidgets as w
 from .. import kinds
 from ..autoplan import Plan
 from ..duration import describe_seconds
-from ..spec import OperatingPoint, SpecError, TaskSpec, Tuning
+from ..spec import OperatingPoint, OperatingRule, SpecError, TaskSpec, Tuning
 from ..wizard import Step, Wizard
 from ..workspace import Workspace
 from .base import StepView
@@ -111,6 +111,7 @@ class StartStep(StepView):
         with self.changes.quiet():
             self.name.value, self.description.value = s.name, s.description
         self.point.show(s.operating_point)
+        self.point.fields["target"].disabled = s.operating_point.rule is OperatingRule.youden  # Youden's J has no target
         self.point_box.layout.display = None if self.wizard.operating_point_applies() else "none"
         reason = self.wizard.step_problem(Step.start)
         self.check.value = f"<div class='dq-reason'>{esc(reason)}</div>" if reason else "<div class='dq-ok'>✓ name available</div>"
@@ -120,8 +121,8 @@ class StartStep(StepView):
             self.summary.value = f"<div class='dq-muted'>Complete the earlier steps: {esc(exc)}</div>"
             self.download.value, self.start.disabled = "", True
             return
-        self.summary.value = summary(spec)
         plan = self.wizard.plan()
+        self.summary.value = summary(spec, plan)
         self.plan.value = plan_html(plan) if plan else ""
         seconds = self.wizard.estimate_seconds()
         took = f"<b>Takes at most {describe_seconds(seconds)} on this machine</b> (early stopping may end it sooner)." if seconds else ""
@@ -133,7 +134,7 @@ class StartStep(StepView):
         self.start.disabled = False
 
 
-def summary(spec: TaskSpec) -> str:
+def summary(spec: TaskSpec, plan: Plan | None = None) -> str:
     h = spec.hyper
     tuning = (
         "Auto (optimized hyperparameters)"
@@ -152,7 +153,7 @@ def summary(spec: TaskSpec) -> str:
         ("Preset", spec.preset or "–"),
         ("Dataset", spec.dataset),
         ("Network", network),
-        ("Image size", f"{spec.image_size} px"),
+        ("Image size", image_size_text(spec, plan)),
         ("Windows", ", ".join(spec.windows) or "file / none"),
         ("Tuning", tuning),
         ("Validation", f"{h.valid_pct}%"),
@@ -160,6 +161,12 @@ def summary(spec: TaskSpec) -> str:
     ]
     body = "".join(f"<tr><td>{esc(k)}</td><td style='text-align:left'>{esc(v)}</td></tr>" for k, v in rows)
     return f"<h3>Summary</h3><table class='dq-table'>{body}</table>"
+
+
+def image_size_text(spec: TaskSpec, plan: Plan | None) -> str:
+    if plan is None or plan.image_size == spec.image_size:
+        return f"{spec.image_size} px"
+    return f"{plan.image_size} px (planned from the images; at most {spec.image_size})"
 
 
 def plan_html(plan: Plan) -> str:

@@ -124,5 +124,10 @@ class Shots:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, name: str) -> None:
+        """The page at 1400 px and at 1024 px wide (a laptop), then back to 1400."""
         self.n += 1
+        size = self.page.viewport_size
         self.page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}.png"), full_page=True)
+        self.page.set_viewport_size({"width": 1024, "height": 768})
+        self.page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}-1024.png"), full_page=True)
+        self.page.set_viewport_size(size)

@@ -65,9 +65,12 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url):
     page.locator(".widget-select select").last.select_option(index=0)
     page.locator(".widget-dropdown select", has=page.locator("option", has_text="tiny_lesions")).last.select_option(label="tiny_lesions")
     page.get_by_role("button", name="Evaluate on dataset", exact=True).click()
-    expect(page.get_by_text("95% intervals", exact=False).first).to_be_visible(timeout=120_000)
-    expect(page.get_by_text("files the model trained or was selected on", exact=False).first).to_be_visible()
+    expect(page.get_by_text("e2e-general-t1 on tiny_lesions")).to_be_visible(timeout=120_000)  # the Models tab's result
+    expect(page.get_by_text("95% intervals", exact=False).last).to_be_visible()  # the Tasks tab, hidden now, has it first
+    expect(page.get_by_text("files the model trained or was selected on", exact=False).last).to_be_visible()
     page.shots("models-evaluate")
+    page.get_by_text("e2e-general-t1 on tiny_lesions").scroll_into_view_if_needed()
+    page.shots("models-evaluate-table")
 
 
 def test_specialized_pneumothorax_flow_to_start(page, voila_url):
@@ -90,6 +93,9 @@ def test_specialized_pneumothorax_flow_to_start(page, voila_url):
     page.get_by_placeholder("required, unique").fill("e2e pneumothorax")
     start = page.get_by_role("button", name="Start", exact=True)
     expect(start).to_be_enabled()
+    expect(page.get_by_text("Operating point")).to_be_visible()  # two classes: the user chooses where a finding is called
+    expect(page.get_by_role("button", name="Measure this machine's speed")).to_be_visible()
+    page.shots("start")
     start.click()
     badge = page.locator(".dq-badge", has_text="Running").or_(page.locator(".dq-badge", has_text="Waiting"))
     expect(badge).to_be_visible(timeout=30_000)

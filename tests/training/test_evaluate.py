@@ -45,6 +45,8 @@ def test_evaluate_scores_a_dataset_and_flags_files_the_model_trained_on(demo_cop
     assert [r["class"] for r in result["per_class"]] == ["benign", "malignant", "normal", "average"]
     assert "sensitivity" in result["per_class"][0]["intervals"]
     assert "ultrasound_test" in report.read_text() and "95% intervals" in report.read_text()
+    stored = (demo_copy.model_dir(row.model_id) / "evaluations" / "ultrasound_test.json").read_text()
+    assert '"dice"' not in stored and '"ap50"' not in stored  # a classification table has no segmentation columns
 
     assert main(["models", "--workspace", str(demo_copy.root), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)[0]["evaluations"]

@@ -49,7 +49,7 @@ def run_reference(ws) -> dict:
     return {
         "train_loss": [e.train_loss for e in epochs],
         "valid_loss": [e.valid_loss for e in epochs],
-        "metrics": {k: v for k, v in row.metrics.items() if v is not None and not math.isnan(v)},
+        "metrics": {k: v for k, v in row.metrics.items() if isinstance(v, float) and not math.isnan(v)},  # figures, not intervals
     }
 
 
