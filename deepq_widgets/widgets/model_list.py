@@ -24,14 +24,25 @@ from ..workspace import Workspace
 from .style import download_link, esc, table
 
 
-def deepq(workspace: Workspace, *args: str) -> str:
-    """Run a `deepq` command in a child process; its output, or its error message raised."""
-    done = subprocess.run(
-        [sys.executable, "-m", "deepq_widgets.cli", *args, "--workspace", str(workspace.root)], capture_output=True, text=True, timeout=900
-    )
-    if done.returncode:
-        raise RuntimeError((done.stderr.strip().splitlines() or [f"deepq {args[0]} failed ({done.returncode})"])[-1])
-    return done.stdout
+def deepq(workspace: Workspace, *args: str, progress: Callable[[str], None] | None = None) -> str:
+    """Run a `deepq` command in a child process; its output, or its error message raised.
+    `progress` hears each line (or carriage-return update) the command writes to stderr."""
+    command = [sys.executable, "-m", "deepq_widgets.cli", *args, "--workspace", str(workspace.root)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        out: list[str] = []
+        reader = threading.Thread(target=lambda: out.append(child.stdout.read()), daemon=True)
+        reader.start()
+        said = []
+        for line in map(str.strip, child.stderr):
+            if line:
+                said.append(line)
+                if progress is not None:
+                    progress(line)
+        child.wait(timeout=900)
+        reader.join()
+    if child.returncode:
+        raise RuntimeError((said or [f"deepq {args[0]} failed ({child.returncode})"])[-1])
+    return out[0] if out else ""
 
 
 class ModelList:
@@ -108,11 +119,14 @@ class ModelList:
 
     def _evaluate(self) -> str:
         model_id, dataset = self.choice.value, self.dataset.value
-        deepq(self.workspace, "evaluate", model_id, "--dataset", dataset)
+        deepq(self.workspace, "evaluate", model_id, "--dataset", dataset, progress=self._progress)
         found = DatasetEvaluation.model_validate_json(evaluation_path(self.workspace, model_id, dataset).read_text())
         self._show()
         link = download_link(f"{model_id}-on-{dataset}.html", evaluation_report(found).encode(), "text/html", "report (HTML)")
         return f"<h3>{esc(model_id)} on {esc(dataset)}</h3>{link}{dataset_evaluation_html(found)}"
+
+    def _progress(self, line: str) -> None:
+        self.result.value = f"<i>{esc(line)}…</i>"
 
     def _predict(self) -> str:
         rows = []

@@ -53,7 +53,7 @@ def test_bootstrap_covers_a_known_accuracy_and_is_seeded():
         low, high = bootstrap(lambda i, c=correct: {"accuracy": c[i].mean()}, np.zeros(80), resamples=400)["accuracy"]
         hits += low <= truth_p <= high
     assert 0.85 <= hits / 60 <= 1.0
-    stat = lambda i: {"mean": float(np.arange(50)[i].mean())}  # noqa: E731
+    stat = lambda i: {"share": float((np.arange(50)[i] % 3 == 0).mean())}  # noqa: E731
     assert bootstrap(stat, np.arange(50) % 2, seed=3) == bootstrap(stat, np.arange(50) % 2, seed=3)
 
 
@@ -97,3 +97,13 @@ def test_midranks_match_scipy():
 
     values = np.random.default_rng(4).integers(0, 6, 300).astype(float)
     assert np.allclose(rankdata(values), reference(values))
+
+
+def test_a_class_of_two_cases_widens_the_interval_by_the_rao_wu_factor():
+    from deepq_widgets.intervals import percentile_interval
+
+    draws = np.linspace(0.4, 0.6, 1001)
+    raw = np.quantile(draws, [0.025, 0.975])
+    low, high = percentile_interval(draws, 0.5, smallest=2)
+    assert high - low == pytest.approx((raw[1] - raw[0]) * math.sqrt(2))
+    assert percentile_interval(draws, 0.5, smallest=1000) == pytest.approx(tuple(raw), abs=1e-3)
