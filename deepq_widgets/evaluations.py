@@ -14,13 +14,17 @@ from .workspace import Workspace
 MANIFEST = "training_cases.json"  # the TrainingManifest beside model.json
 
 
+def evaluations_dir(workspace: Workspace, model_id: str) -> Path:
+    return workspace.model_dir(model_id) / "evaluations"
+
+
 def evaluation_path(workspace: Workspace, model_id: str, dataset: str) -> Path:
-    return workspace.model_dir(model_id) / "evaluations" / f"{dataset}.json"
+    return evaluations_dir(workspace, model_id) / f"{dataset}.json"
 
 
 def stored_evaluations(workspace: Workspace, model_id: str) -> list[DatasetEvaluation]:
     """The evaluations of a model on datasets, newest first."""
-    folder = workspace.model_dir(model_id) / "evaluations"
+    folder = evaluations_dir(workspace, model_id)
     found = [DatasetEvaluation.model_validate_json(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
     return sorted(found, key=lambda e: e.created, reverse=True)
 

@@ -17,7 +17,7 @@ used by the task kinds' evaluation and by `deepq evaluate`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from statistics import NormalDist
 
 import numpy as np
@@ -94,8 +94,7 @@ def bootstrap(
 ) -> dict[str, Interval]:
     """Percentile intervals of each figure (in [0, 1]) `statistic(indices)` returns, resampling cases
     within each stratum (class) so that every resample keeps the class counts."""
-    strata = np.asarray(strata)
-    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    groups = _strata(strata)
     rng = np.random.default_rng(seed)
     point = statistic(np.arange(len(strata)))
     draws: dict[str, list[float]] = {k: [] for k, v in point.items() if v is not None}
@@ -109,12 +108,10 @@ def bootstrap(
     return {name: interval for name, interval in found.items() if interval is not None}
 
 
-def resample_weights(strata: np.ndarray, resamples: int = RESAMPLES, seed: int = 0, chunk: int = 100):
-    """Bootstrap resamples as case weights (how often each case is drawn), stratified, in chunks of
-    (chunk, N) arrays: the same resamples `bootstrap` draws as indices, for statistics that are
-    sums over cases and so can be computed for a whole chunk at once."""
-    strata = np.asarray(strata)
-    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+def resample_weights(strata: np.ndarray, resamples: int = RESAMPLES, seed: int = 0, chunk: int = 100) -> Iterator[np.ndarray]:
+    """Stratified bootstrap resamples as case weights (how often each case is drawn), in (chunk, N)
+    arrays: for statistics that are sums over cases, computed for a whole chunk at once."""
+    groups = _strata(strata)
     rng = np.random.default_rng(seed)
     for start in range(0, resamples, chunk):
         weights = np.zeros((min(chunk, resamples - start), len(strata)))
@@ -156,6 +153,12 @@ def percentile_interval(values: np.ndarray, point: float, smallest: int, level: 
     widen = math.sqrt(smallest / (smallest - 1)) if smallest > 1 else 1.0
     low, high = point - (point - low) * widen, point + (high - point) * widen
     return float(max(0.0, min(low, point))), float(min(1.0, max(high, point)))
+
+
+def _strata(strata: np.ndarray) -> list[np.ndarray]:
+    """The case indices of each stratum."""
+    strata = np.asarray(strata)
+    return [np.flatnonzero(strata == s) for s in np.unique(strata)]
 
 
 def _no_spread(value: float, n: int, level: float) -> Interval:

@@ -249,33 +249,42 @@ class Wizard:
         return task is not None and info is not None and kinds.get(task).uses_operating_point(len(info.classes))
 
     # -- the product ------------------------------------------------------------------------------
+    def forecast(self, spec: TaskSpec | None = None, throughput: Throughput | None = None) -> Forecast | None:
+        """What Start will run and how long it takes here; None until the task is complete.
+
+        Pass `spec` when it was just built, and `throughput` to estimate at a speed other than the
+        one measured on this machine (kept in the workspace).
+        """
+        if spec is None:
+            try:
+                spec = self.spec()
+            except SpecError:
+                return None
+        info = self.context.datasets().get(spec.dataset)
+        if info is None:
+            return None
+        fingerprint = Fingerprint.of(info, spec.auto.modality)
+        plan = make_plan(spec, fingerprint, self.rules.preset(self))
+        channels = network_channels(info, spec.windows)
+        key = throughput_key(spec.model.arch or "", plan.image_size, channels, plan.batch_size)
+        speed = throughput or self.context.throughput(key)
+        seconds = estimate_seconds(plan, fingerprint, spec.hyper.valid_pct, speed) if speed else None
+        return Forecast(spec, plan, channels, key, seconds)
+
     def plan(self) -> Plan | None:
         """What the run will do (autoplan.py), with its reasons; None until the task is complete."""
-        try:
-            spec = self.spec()
-        except SpecError:
-            return None
-        info = self.context.datasets().get(spec.dataset)
-        return make_plan(spec, Fingerprint.of(info, spec.auto.modality), self.rules.preset(self)) if info else None
-
-    def channels(self) -> int:
-        """The network's input channels for the chosen dataset and windows."""
-        info = self.context.datasets().get(self.draft.dataset or "")
-        return network_channels(info, self.draft.windows) if info is not None else 1
+        forecast = self.forecast()
+        return forecast.plan if forecast else None
 
     def throughput_key(self) -> str | None:
         """Where this machine's measured speed for the planned network is kept; None until there is a plan."""
-        plan = self.plan()
-        return None if plan is None else throughput_key(self.spec().model.arch or "", plan.image_size, self.channels(), plan.batch_size)
+        forecast = self.forecast()
+        return forecast.throughput_key if forecast else None
 
     def estimate_seconds(self, throughput: Throughput | None = None) -> float | None:
         """How long the planned run takes at most, at `throughput` (default: as measured on this machine)."""
-        key = self.throughput_key()
-        throughput = throughput or (self.context.throughput(key) if key else None)
-        plan, info = self.plan(), self.context.datasets().get(self.draft.dataset or "")
-        if plan is None or info is None or throughput is None:
-            return None
-        return estimate_seconds(plan, Fingerprint.of(info, self.draft.auto.modality), self.draft.hyper.valid_pct, throughput)
+        forecast = self.forecast(throughput=throughput)
+        return forecast.seconds if forecast else None
 
     def spec(self) -> TaskSpec:
         """The TaskSpec for the current choices; SpecError lists every step still invalid."""
@@ -284,6 +293,17 @@ class Wizard:
             raise SpecError(problems)
         chosen = dict(self.draft) | {"name": self.draft.name.strip()} | self.rules.fixed(self)
         return TaskSpec.model_validate(chosen)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """What Start will run: the task file, its plan, and how long it takes here once measured."""
+
+    spec: TaskSpec
+    plan: Plan
+    channels: int  # the network's input channels
+    throughput_key: str  # where this machine's speed for the plan is kept
+    seconds: float | None  # the longest the run takes; None until this machine's speed is measured
 
 
 # -- the steps: what each needs before Next, registered once ------------------------------------------

@@ -13,8 +13,6 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-import torch
-
 from .. import kinds
 from ..contracts import DatasetEvaluation, TrainingManifest
 from ..data.cache import build_cache
@@ -24,7 +22,7 @@ from ..evaluations import evaluation_path, read_manifest
 from ..workspace import Workspace
 from .checkpoint import atomic_write_text
 from .evaluate import evaluate, inference_network
-from .loaders import BatchLoader
+from .loaders import BatchLoader, best_device
 from .registry import load_model, read_card
 
 BATCH = 64
@@ -46,14 +44,17 @@ def evaluate_dataset(workspace: Workspace, model_id: str, dataset: str, progress
     if reason:
         raise EvaluationRefused(f"dataset {dataset!r} cannot score model {model_id!r}: {reason}")
     info = replace(info, classes=list(card.classes))  # the model's class order
-    report = (lambda stage: lambda done, total: progress(stage, done, total)) if progress else (lambda stage: None)
+
+    def report(stage: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else lambda done, total: progress(stage, done, total)
+
     data = build_cache(
         info, workspace.root / "cache", card.image_size, card.windows, channels=card.channels, masks=kind.masks, progress=report("decode")
     )
     if not data.cases:
         raise EvaluationRefused(f"no case of dataset {dataset!r} could be decoded: " + "; ".join(data.problems[:3]))
     model, _ = load_model(workspace, model_id)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = best_device()
     loader = BatchLoader(data, list(range(len(data.cases))), kind.trainer.targets, BATCH, card.mean, card.std).to(device)
     network = inference_network(model.to(device), kind.trainer, loader)
     found = evaluate(network, loader, kind.trainer, card.classes, card.thresholds, progress=report("infer"))

@@ -19,6 +19,11 @@ from .augment import colour_jitter, random_affine, warp
 Targets = Callable[[CachedData, np.ndarray, "torch.Tensor | None", torch.device], tuple]
 
 
+def best_device() -> torch.device:
+    """Where a run trains and infers: the GPU when there is one."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def to_unit(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, S, S, C) network pixels (data/preprocess.py) -> float (N, C, S, S) in [0, 1]."""
     return images.permute(0, 3, 1, 2).float().div_(255)

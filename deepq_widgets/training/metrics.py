@@ -65,7 +65,7 @@ def single_label(
     elif with_intervals and out["auroc"] is not None:
         onehot = np.eye(probs.shape[1])[truth]
         draws = np.concatenate([_macro_weighted_auroc(onehot, probs, w) for w in intervals.resample_weights(truth)])
-        ci["auroc"] = intervals.percentile_interval(draws, out["auroc"], int(np.bincount(truth).min()))
+        ci["auroc"] = intervals.percentile_interval(draws, out["auroc"], int(np.unique(truth, return_counts=True)[1].min()))
     metrics = Metrics(headline=out)
     if not with_intervals:
         return metrics

@@ -42,7 +42,7 @@ from . import callbacks as cb
 from .checkpoint import atomic_write_text, has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
 from .evaluate import evaluate
 from .learner import build_learner, find_lr, fit
-from .loaders import BatchLoader
+from .loaders import BatchLoader, best_device
 from .registry import load_model, model_id_for, read_card, register_model
 from .sink import TaskSink
 
@@ -72,7 +72,7 @@ class Run:
     def start(cls, workspace: Workspace, store: Store, task: TaskRow) -> Run:
         spec = task.spec
         seed_everything(spec.seed)
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = best_device()
         return cls(workspace, store, task, TaskSink(store, task.id), spec, kinds.get(spec.task), workspace.task_dir(task.id), device)
 
 

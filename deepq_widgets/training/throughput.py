@@ -15,6 +15,7 @@ import torch
 from ..duration import Throughput, read_throughput, throughput_key, write_throughput
 from ..workspace import Workspace
 from .backbones import create_model
+from .loaders import best_device
 
 WARMUP, MIN_STEPS, MIN_SECONDS = 2, 3, 1.0  # the first steps allocate; then at least a second of steps
 
@@ -22,7 +23,7 @@ WARMUP, MIN_STEPS, MIN_SECONDS = 2, 3, 1.0  # the first steps allocate; then at 
 def measure(arch: str, size: int, channels: int, batch: int) -> Throughput:
     """Images per second for training steps (forward, backward, AdamW) and for evaluation."""
     model = create_model(arch, num_classes=2, in_chans=channels, pretrain="none")
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = best_device()
     model = model.to(device)
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)

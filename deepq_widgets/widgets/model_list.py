@@ -58,7 +58,7 @@ class ModelList:
         self.evaluations = w.HTML()
         self.result = w.HTML()
         self.info = w.HTML()
-        self.choice.observe(lambda change: self._show(), "value")
+        self.choice.observe(lambda change: (self._show(), self._show_evaluations()), "value")
         self.retrain.on_click(lambda _: self.on_retrain(self.choice.value))
         self.export.on_click(lambda _: self._background(self._export))
         self.run.on_click(lambda _: self._background(self._predict))
@@ -95,12 +95,14 @@ class ModelList:
     def _show(self) -> None:
         none = self.choice.value is None
         self.retrain.disabled = self.export.disabled = self.run.disabled = self.evaluate.disabled = none
-        listed = "" if none else evaluations_html(stored_evaluations(self.workspace, self.choice.value))
-        if listed != self.evaluations.value:
-            self.evaluations.value = listed
         names = self.datasets()
         if names != list(self.dataset.options):
             self.dataset.options = names
+
+    def _show_evaluations(self) -> None:
+        """The selected model's evaluations: read when the selection changes or one ends, not on every poll."""
+        model_id = self.choice.value
+        self.evaluations.value = evaluations_html(stored_evaluations(self.workspace, model_id)) if model_id else ""
 
     def _background(self, job: Callable[[], str]) -> None:
         self.result.value = "<i>Working…</i>"
@@ -121,7 +123,7 @@ class ModelList:
         model_id, dataset = self.choice.value, self.dataset.value
         deepq(self.workspace, "evaluate", model_id, "--dataset", dataset, progress=self._progress)
         found = DatasetEvaluation.model_validate_json(evaluation_path(self.workspace, model_id, dataset).read_text())
-        self._show()
+        self._show_evaluations()
         link = download_link(f"{model_id}-on-{dataset}.html", evaluation_report(found).encode(), "text/html", "report (HTML)")
         return f"<h3>{esc(model_id)} on {esc(dataset)}</h3>{link}{dataset_evaluation_html(found)}"
 

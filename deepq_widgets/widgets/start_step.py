@@ -78,8 +78,9 @@ class StartStep(StepView):
 
     def _measure(self) -> None:
         """Time a few training steps of the planned network in a child process (no torch here), then show the estimate."""
-        plan, spec = self.wizard.plan(), self.wizard.spec()
-        argv = ["--arch", spec.model.arch or "", "--size", str(plan.image_size), "--channels", str(self.wizard.channels())]
+        forecast = self.wizard.forecast()
+        plan = forecast.plan
+        argv = ["--arch", forecast.spec.model.arch or "", "--size", str(plan.image_size), "--channels", str(forecast.channels)]
         self.measure.disabled, self.duration.value = True, "<i>Measuring…</i>"
 
         def run() -> None:
@@ -121,10 +122,10 @@ class StartStep(StepView):
             self.summary.value = f"<div class='dq-muted'>Complete the earlier steps: {esc(exc)}</div>"
             self.download.value, self.start.disabled = "", True
             return
-        plan = self.wizard.plan()
+        forecast = self.wizard.forecast(spec)
+        plan, seconds = (forecast.plan, forecast.seconds) if forecast else (None, None)
         self.summary.value = summary(spec, plan)
         self.plan.value = plan_html(plan) if plan else ""
-        seconds = self.wizard.estimate_seconds()
         took = f"<b>Takes at most {describe_seconds(seconds)} on this machine</b> (early stopping may end it sooner)." if seconds else ""
         self.duration.value = took
         self.measure.layout.display = "none" if seconds or plan is None else None

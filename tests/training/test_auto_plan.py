@@ -6,7 +6,7 @@ from PIL import Image
 
 from deepq_widgets.contracts import EpochEvent, PlanEvent
 from deepq_widgets.store import FINISHED
-from tests.training.conftest import make_spec, run_in_process
+from tests.training.conftest import general_spec, make_spec, run_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -53,24 +53,7 @@ def test_refit_trains_a_fresh_network_on_every_case_for_the_best_epoch_count(ws,
     from deepq_widgets.training.checkpoint import weights_digest
 
     small_images(ws)
-    spec = make_spec(
-        ws,
-        capsys,
-        "--flow",
-        "general",
-        "--task",
-        "single_label",
-        "--dataset",
-        "small",
-        "--name",
-        "refit",
-        "--model",
-        "tf_efficientnet_lite0.in1k",
-        "--epochs",
-        "3",
-        "--image-size",
-        "64",
-    )
+    spec = general_spec(ws, capsys, "single_label", "small", "refit", "--epochs", "3", "--image-size", "64")
     spec["hyper"] |= {"refit": True, "early_stop": False}
     row, store = run_in_process(ws, spec)
     assert row.state == FINISHED, f"{row.error}\n{row.traceback}"
