@@ -37,7 +37,28 @@ def test_auto_plans_from_the_images_and_its_task_file_repeats_the_run(ws, capsys
     assert ran_as.tuning.value == "manual" and ran_as.image_size == 64 and ran_as.hyper.epochs == plan.epochs
     assert (ran_as.hyper.batch_size, ran_as.hyper.lr, ran_as.augment) == (plan.batch_size, plan.lr, plan.augment)
 
-    again, store = run_in_process(ws, ran_as.model_dump(mode="json") | {"name": "auto, as run"})
+    assert_task_file_as_run_repeats(ws, row, store, ran_as)
+
+
+def test_a_run_whose_learning_rate_came_from_the_finder_repeats_bit_for_bit(ws, capsys, monkeypatch):
+    """The finder trains for a few steps and draws random numbers; none of it may leak into the run."""
+    from deepq_widgets import autoplan
+
+    monkeypatch.setattr(autoplan, "LR_FIND_MIN_ITERS", 4)  # a finder on a test-sized dataset
+    monkeypatch.chdir(ws.root)  # fastai's own finder saves the weights under the current directory
+    small_images(ws)
+    spec = make_spec(ws, capsys, "--flow", "general", "--task", "single_label", "--dataset", "small", "--name", "finder")
+    row, store = run_in_process(ws, spec)
+    assert row.state == FINISHED, f"{row.error}\n{row.traceback}"
+    event = store.events(row.id, PlanEvent)[-1]
+    assert event.plan.lr_find_iters >= 4 and any("-step finder" in note for note in event.plan.notes)
+    assert event.ran_as.hyper.lr == event.plan.lr != 1e-3
+    assert not list(ws.root.rglob("*.pth"))  # the weights never went through a pickle file
+    assert_task_file_as_run_repeats(ws, row, store, event.ran_as)
+
+
+def assert_task_file_as_run_repeats(ws, row, store, ran_as) -> None:
+    again, store = run_in_process(ws, ran_as.model_dump(mode="json") | {"name": f"{row.name}, as run"})
     assert again.state == FINISHED, again.error
     first, second = store.events(row.id, EpochEvent), store.events(again.id, EpochEvent)
     assert [e.valid_loss for e in second] == pytest.approx([e.valid_loss for e in first], rel=1e-5, abs=1e-6)
