@@ -8,7 +8,9 @@ Segmentation: Dice and IoU per foreground class, from pixel counts over the whol
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -206,37 +208,74 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-9)
 
 
-def average_precision(preds: list[dict], targets: list[dict], label: int, iou: float = 0.5) -> tuple[float | None, np.ndarray, np.ndarray]:
-    """COCO-style AP for one class: greedy matching by score, 101-point interpolated precision.
+@dataclass(frozen=True)
+class BoxMatches:
+    """Every detection of one class, matched to the true boxes once. Matching happens within an image,
+    so a bootstrap of images re-weights these rows and never matches again."""
 
-    Returns (AP, recall curve, precision curve); AP is None when the class never occurs.
-    """
-    scores, hits, n_truth = [], [], 0
-    for pred, target in zip(preds, targets, strict=True):
+    image: np.ndarray  # (D,) the image of each detection, in descending score order
+    hit: np.ndarray  # (D,) whether it matched a true box
+    truth: np.ndarray  # (N,) true boxes of the class in each image
+
+
+def match_boxes(preds: list[dict], targets: list[dict], label: int, iou: float = 0.5) -> BoxMatches:
+    """Greedy matching by score within each image, as COCO does."""
+    images, scores, hits, truth = [], [], [], []
+    for n, (pred, target) in enumerate(zip(preds, targets, strict=True)):
         gt = target["boxes"][target["labels"] == label]
-        n_truth += len(gt)
+        truth.append(len(gt))
         sel = pred["labels"] == label
         boxes, conf = pred["boxes"][sel], pred["scores"][sel]
         order = np.argsort(-conf, kind="stable")
         ious = box_iou(boxes[order], gt)
         taken = np.zeros(len(gt), bool)
         for row, i in enumerate(order):
-            scores.append(conf[i])
             j = int(np.argmax(np.where(taken, -1, ious[row]))) if len(gt) else -1
             match = j >= 0 and ious[row, j] >= iou and not taken[j]
             if match:
                 taken[j] = True
-            hits.append(match)
+            images.append(n), scores.append(conf[i]), hits.append(match)
+    order = np.argsort(-np.asarray(scores, float), kind="stable")
+    return BoxMatches(np.asarray(images, np.int64)[order], np.asarray(hits, bool)[order], np.asarray(truth, float))
+
+
+def average_precision(preds: list[dict], targets: list[dict], label: int, iou: float = 0.5) -> tuple[float | None, np.ndarray, np.ndarray]:
+    """COCO-style AP for one class: greedy matching by score, 101-point interpolated precision.
+
+    Returns (AP, recall curve, precision curve); AP is None when the class never occurs.
+    """
+    matches = match_boxes(preds, targets, label, iou)
+    n_truth = matches.truth.sum()
     if n_truth == 0:
         return None, np.zeros(0), np.zeros(0)
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    tp = np.cumsum(np.asarray(hits, dtype=float)[order])
-    recall = tp / n_truth
-    precision = tp / np.arange(1, len(tp) + 1)
-    envelope = np.maximum.accumulate(precision[::-1])[::-1] if len(precision) else precision
-    at = np.searchsorted(recall, np.linspace(0, 1, 101), side="left")
-    sampled = np.where(at < len(recall), envelope[np.minimum(at, max(len(recall) - 1, 0))] if len(recall) else 0.0, 0.0)
-    return float(np.mean(sampled)), recall, precision
+    tp = np.cumsum(matches.hit, dtype=float)
+    recall, precision = tp / n_truth, tp / np.arange(1, len(tp) + 1)
+    return float(_interpolated_ap(recall[None], precision[None])[0]), recall, precision
+
+
+def weighted_average_precision(matches: BoxMatches, weights: np.ndarray) -> np.ndarray:
+    """The AP under each row of image weights (R, N), as if each image were listed as often as its
+    weight says; NaN where a row holds no true box of the class."""
+    w = weights[:, matches.image]
+    tp, seen = np.cumsum(w * matches.hit, axis=1), np.cumsum(w, axis=1)
+    n_truth = weights @ matches.truth
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = tp / n_truth[:, None]
+        precision = np.where(seen > 0, tp / np.where(seen > 0, seen, 1), 0.0)
+        return np.where(n_truth > 0, _interpolated_ap(np.nan_to_num(recall), precision), np.nan)
+
+
+def _interpolated_ap(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """101-point interpolated AP of each row of (R, D) recall and precision curves."""
+    if recall.shape[1] == 0:
+        return np.zeros(len(recall))
+    envelope = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+    levels = np.linspace(0, 1, 101)
+    out = np.empty(len(recall))
+    for r, (rec, env) in enumerate(zip(recall, envelope, strict=True)):
+        at = np.searchsorted(rec, levels, side="left")
+        out[r] = np.where(at < len(rec), env[np.minimum(at, len(rec) - 1)], 0.0).mean()
+    return out
 
 
 def detection(preds: list[dict], targets: list[dict], classes: Sequence[str]) -> Metrics:
@@ -248,6 +287,19 @@ def detection(preds: list[dict], targets: list[dict], classes: Sequence[str]) ->
             per_class[name] = {"ap50": ap}
     aps = [row["ap50"] for row in per_class.values()]
     return Metrics(headline={"map50": float(np.mean(aps)) if aps else 0.0}, per_class=per_class)
+
+
+def map_interval(preds: list[dict], targets: list[dict], classes: Sequence[str], point: float) -> intervals.Interval | None:
+    """The bootstrap interval of mAP@0.5 over images (1,000 resamples), matching each class once."""
+    matches = [m for k in range(1, len(classes) + 1) if (m := match_boxes(preds, targets, k)).truth.sum() > 0]
+    if not matches:
+        return None
+    values = []
+    for weights in intervals.resample_weights(np.zeros(len(preds))):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a resample without any true box: NaN, dropped
+            values.append(np.nanmean([weighted_average_precision(m, weights) for m in matches], axis=0))
+    return intervals.percentile_interval(np.concatenate(values), point, len(preds))
 
 
 # -- segmentation ------------------------------------------------------------------------------

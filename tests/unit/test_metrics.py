@@ -3,7 +3,17 @@
 import numpy as np
 import pytest
 
-from deepq_widgets.training.metrics import confusion_counts, detection, multi_label, pixel_counts, segmentation, single_label
+from deepq_widgets.training.metrics import (
+    confusion_counts,
+    detection,
+    map_interval,
+    match_boxes,
+    multi_label,
+    pixel_counts,
+    segmentation,
+    single_label,
+    weighted_average_precision,
+)
 
 
 def random_detections(rng, n_images=30, classes=2):
@@ -59,6 +69,33 @@ def coco_map50(preds, targets, categories):
 def test_map50_agrees_with_pycocotools(seed):
     preds, targets = random_detections(np.random.default_rng(seed))
     assert detection(preds, targets, ["a", "b"]).headline["map50"] == pytest.approx(coco_map50(preds, targets, [1, 2]), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_weighted_ap_equals_the_ap_of_the_images_listed_that_often(seed):
+    """The bootstrap re-weights matched boxes instead of re-matching: it must give the AP of the resampled list."""
+    rng = np.random.default_rng(seed)
+    preds, targets = random_detections(rng)
+    weights = rng.multinomial(len(preds), np.full(len(preds), 1 / len(preds)), size=5).astype(float)
+    for label in (1, 2):
+        matches = match_boxes(preds, targets, label)
+        for row, found in zip(weights, weighted_average_precision(matches, weights), strict=True):
+            listed = np.repeat(np.arange(len(preds)), row.astype(int))
+            expected = detection([preds[i] for i in listed], [targets[i] for i in listed], ["a", "b"]).per_class
+            assert found == pytest.approx(expected[["a", "b"][label - 1]]["ap50"], abs=1e-9)
+
+
+def test_map_interval_holds_the_point_and_narrows_with_more_images():
+    rng = np.random.default_rng(0)
+    few, many = random_detections(rng, n_images=20), random_detections(rng, n_images=400)
+    widths = []
+    for preds, targets in (few, many):
+        point = detection(preds, targets, ["a", "b"]).headline["map50"]
+        low, high = map_interval(preds, targets, ["a", "b"], point)
+        assert low <= point <= high
+        assert map_interval(preds, targets, ["a", "b"], point) == (low, high)  # seeded
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2  # 20x the images: about 1/4.5 the width
 
 
 def test_single_label_metrics_match_sklearn():

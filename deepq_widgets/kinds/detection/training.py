@@ -16,7 +16,6 @@ import torch
 from fastai.callback.core import Callback
 from torch import nn
 
-from ... import intervals
 from ...contracts import Curve, Evaluation, Gallery, Metrics, PerClassRow
 from ...training import metrics
 from ...training.augment import warp_boxes
@@ -100,9 +99,6 @@ def detection_loss(pred: Any, counts: torch.Tensor, targets: list) -> torch.Tens
     return sum(losses.values())
 
 
-DETECTION_RESAMPLES = 300  # each resample re-matches every box; 300 keep the evaluation within seconds
-
-
 class DetectionAccumulator(Accumulator):
     def reset(self) -> None:
         self.dets: list[dict[str, np.ndarray]] = []
@@ -117,11 +113,8 @@ class DetectionAccumulator(Accumulator):
         if not final:
             return found
 
-        def resampled(i: np.ndarray) -> dict:
-            return metrics.detection([self.dets[j] for j in i], [self.boxes[j] for j in i], self.classes).headline
-
-        ci = intervals.bootstrap(resampled, np.zeros(len(self.dets)), resamples=DETECTION_RESAMPLES)
-        return metrics.attach_intervals(found, ci, len(self.dets), {})
+        interval = metrics.map_interval(self.dets, self.boxes, self.classes, found.headline["map50"])
+        return metrics.attach_intervals(found, {"map50": interval} if interval else {}, len(self.dets), {})
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
         curves, table, gallery = {}, [], {}
