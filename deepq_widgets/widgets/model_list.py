@@ -8,6 +8,7 @@ Export, evaluation and prediction need torch, which the dashboard kernel never i
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -22,6 +23,8 @@ from ..report import dataset_evaluation_html, evaluation_report
 from ..store import Store
 from ..workspace import Workspace
 from .style import download_link, esc, table
+
+PROGRESS_LINE = re.compile(r"(decoding|scoring) (\d+)/(\d+)")  # what `deepq evaluate` writes to stderr
 
 
 def deepq(workspace: Workspace, *args: str, progress: Callable[[str], None] | None = None) -> str:
@@ -56,6 +59,7 @@ class ModelList:
         self.run = w.Button(description="Predict", disabled=True)
         self.evaluate = w.Button(description="Evaluate on dataset", disabled=True, tooltip="Score the model on a labelled dataset")
         self.evaluations = w.HTML()
+        self.bar = w.FloatProgress(min=0, max=1, layout=w.Layout(width="520px", display="none"))
         self.result = w.HTML()
         self.info = w.HTML()
         self.choice.observe(lambda change: (self._show(), self._show_evaluations()), "value")
@@ -70,6 +74,7 @@ class ModelList:
                 w.HBox([self.retrain, self.format, self.export]),
                 w.HBox([self.dataset, self.evaluate, self.run]),
                 self.evaluations,
+                self.bar,
                 self.result,
                 self.info,
             ]
@@ -112,6 +117,8 @@ class ModelList:
                 self.result.value = job()
             except Exception as exc:  # shown, never swallowed
                 self.result.value = f"<div class='dq-reason'>{esc(exc)}</div>"
+            finally:
+                self.bar.layout.display = "none"
 
         threading.Thread(target=run, daemon=True).start()
 
@@ -128,7 +135,15 @@ class ModelList:
         return f"<h3>{esc(model_id)} on {esc(dataset)}</h3>{link}{dataset_evaluation_html(found)}"
 
     def _progress(self, line: str) -> None:
-        self.result.value = f"<i>{esc(line)}…</i>"
+        """A line such as "decoding 120/2000" moves the bar; any other line is shown as it is."""
+        found = PROGRESS_LINE.fullmatch(line)
+        if found is None:
+            self.result.value = f"<i>{esc(line)}…</i>"
+            return
+        stage, done, total = found.group(1), int(found.group(2)), int(found.group(3))
+        self.bar.description, self.bar.value = stage.capitalize(), done / max(total, 1)
+        self.bar.layout.display = None if done < total else "none"
+        self.result.value = f"<i>{esc(stage.capitalize())} {done:,} of {total:,} cases…</i>"
 
     def _predict(self) -> str:
         rows = []

@@ -61,14 +61,16 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         assert "Exported to" in app.models.result.value and (ws.root / "exports" / f"{row.model_id}.safetensors").is_file()
         assert "validation cases" in d.evaluation.value and "95% intervals" in d.evaluation.value  # how many cases, and intervals
         app.models.dataset.value = "ultrasound_lesions"
-        seen, shown = [], app.models._progress
-        app.models._progress = lambda line: (seen.append(line), shown(line))  # the child's progress lines reach the page
+        seen, shown, bar = [], app.models._progress, []
+        app.models._progress = lambda line: (seen.append(line), shown(line), bar.append(app.models.bar.value))  # lines reach the page
         app.models.evaluate.click()
         wait_until(lambda: "95% intervals" in app.models.result.value or "dq-reason" in app.models.result.value)
         assert "95% intervals" in app.models.result.value and "report (HTML)" in app.models.result.value
         assert "files the model trained or was selected on" in app.models.result.value  # its own training data
         assert "ultrasound_lesions" in app.models.evaluations.value  # listed on the model
         assert any(line.startswith("scoring") for line in seen)
+        assert bar[-1] == 1.0 and 0 < min(bar) < 1  # the bar moved through the stages and ended full
+        assert app.models.bar.layout.display == "none"  # and is hidden once the evaluation is shown
     finally:
         app.close()
 

@@ -158,7 +158,9 @@ def test_retrain_flow_lists_registry_models(app):
     )
     store.add_model(card)
     app.models.refresh()
-    assert app.models.choice.options[0][1] == "lesions-t1" and "0.90" in app.models.info.value and "0.900" not in app.models.info.value  # two decimals
+    assert (
+        app.models.choice.options[0][1] == "lesions-t1" and "0.90" in app.models.info.value and "0.900" not in app.models.info.value
+    )  # two decimals
     app.models.choice.value = "lesions-t1"
     app.models.retrain.click()
     assert app.tabs.selected_index == 0 and app.wizard.draft.flow.value == "retrain" and app.wizard.draft.model.base_model == "lesions-t1"
