@@ -2,6 +2,7 @@
 VENV ?= .venv
 WORKSPACE ?= demo_workspace
 PORT ?= 8866
+IP ?= 127.0.0.1
 export HF_HUB_OFFLINE := 1
 
 .PHONY: env dashboard test lint bench zoo
@@ -9,9 +10,10 @@ export HF_HUB_OFFLINE := 1
 env:
 	scripts/bootstrap.sh
 
-# Start the Voilà dashboard on the demo workspace (made on first run).
+# Start the Voilà dashboard on the demo workspace (made on first run). This machine only by default;
+# `make dashboard IP=0.0.0.0` serves the network and prints the address with its token.
 dashboard: env
-	$(VENV)/bin/deepq serve --demo --workspace $(WORKSPACE) --port $(PORT) --ip 0.0.0.0
+	$(VENV)/bin/deepq serve --demo --workspace $(WORKSPACE) --port $(PORT) --ip $(IP)
 
 # Install what the tests need (Chromium included) and run the whole suite.
 test: env

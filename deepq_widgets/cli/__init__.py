@@ -17,9 +17,8 @@ from ..store import STATES
 from ..workspace import WorkspaceError
 from . import data_commands, model_commands, task_commands  # noqa: F401  (they register their commands)
 from .common import COMMANDS
-from .task_commands import voila_argv
 
-__all__ = ["build_parser", "main", "voila_argv"]
+__all__ = ["build_parser", "main"]
 
 
 def values(enum: type) -> list[str]:
@@ -135,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", "serve the dashboard with Voilà on this workspace")
     p.add_argument("--demo", action="store_true", help="make the demo datasets first (skipped when they exist)")
     p.add_argument("--port", type=int, default=8866)
-    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
+    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface: then a token is required)")
+    p.add_argument("--token", help="the token a network address requires (default: $DEEPQ_TOKEN, else a new random one, printed)")
+    p.add_argument("--allow-host", action="append", help="another name browsers use for this server (repeatable)")
 
     p = add("worker", "run the worker in the foreground")
     p.add_argument("--idle-exit", type=float, default=60.0, help="seconds of empty queue before exiting")

@@ -102,31 +102,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def voila_argv(voila: str, port: int, ip: str) -> list[str]:
-    """Voilà on the bundled dashboard notebook, configured by the voila.json beside it
-    (idle kernels culled, only widget messages allowed: a page cannot run code)."""
-    from ..resources import data_dir
-
-    notebooks = data_dir("notebooks")
-    config = f"--Voila.config_file_paths={[str(notebooks)]!r}"
-    return [voila, str(notebooks / "create_task.ipynb"), f"--port={port}", f"--Voila.ip={ip}", "--no-browser", config]
-
-
 @command
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Replace this process with Voilà, so that signals reach the server itself."""
-    import shutil
+    """Replace this process with Voilà (behind the Host check of `serving`), so that signals reach the server itself."""
+    from .. import serving
+    from ..resources import data_dir
 
     ws = workspace_of(args)
     if args.demo:
         from .data_commands import cmd_demo
 
         cmd_demo(argparse.Namespace(workspace=args.workspace, seed=0, force=False))
-    voila = shutil.which("voila", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    if voila is None:
-        raise FileNotFoundError("voila is not installed in this environment (pip install voila)")
-    os.environ.update(DEEPQ_WORKSPACE=str(ws.root), HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"))
-    os.execv(voila, voila_argv(voila, args.port, args.ip))
+    notebooks = data_dir("notebooks")
+    token = serving.network_token(args.ip, args.token)
+    hosts = serving.served_names(args.ip, args.allow_host or [])
+    argv = serving.voila_argv(notebooks / "create_task.ipynb", notebooks, args.port, args.ip, token)
+    if token:
+        print(f"Dashboard on the network: open http://{hosts[0] if hosts else args.ip}:{args.port}/?token={token}", file=sys.stderr)
+        print(f"Served only as: {', '.join(hosts)} (add names with --allow-host)", file=sys.stderr)
+    os.environ.update(
+        DEEPQ_WORKSPACE=str(ws.root), HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"), **{serving.ALLOWED_HOSTS_ENV: ",".join(hosts)}
+    )
+    os.execv(sys.executable, [sys.executable, "-m", "deepq_widgets.serving", *argv])
 
 
 def task_file(store: Store, task_id: int) -> dict:

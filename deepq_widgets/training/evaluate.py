@@ -17,7 +17,6 @@ from ..spec import OperatingPoint
 from .kind_training import KindTraining
 from .loaders import BatchLoader
 
-
 CHECK_CASES = 8  # folding is exact or not whatever the batch: a few cases show it
 
 

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -66,33 +67,42 @@ def e2e_ws(demo_root, tmp_path_factory):
     return Workspace(root)
 
 
+@contextlib.contextmanager
+def served(ws, *args: str, env: dict | None = None):
+    """`deepq serve` on `ws` (extra `args`), yielding (port, log text reader) once it answers."""
+    port = _free_port()
+    env = {**os.environ, "DEEPQ_WORKSPACE": str(ws.root), "DEEPQ_WORKER_IDLE": "5", "HF_HUB_OFFLINE": "1", **(env or {})}
+    log_path = ws.root / f"voila-{port}.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "deepq_widgets.cli", "serve", "--workspace", str(ws.root), f"--port={port}", *args],
+            cwd=ws.root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=5)
+                    break
+                except urllib.error.HTTPError:  # answering, even if it refuses this request
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            else:
+                pytest.fail("Voilà did not start: " + log_path.read_text()[-2000:])
+            yield port, log_path.read_text
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def voila_url(e2e_ws):
-    port = _free_port()
-    env = {**os.environ, "DEEPQ_WORKSPACE": str(e2e_ws.root), "DEEPQ_WORKER_IDLE": "5", "HF_HUB_OFFLINE": "1"}
-    log = open(e2e_ws.root / "voila.log", "wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "deepq_widgets.cli", "serve", "--workspace", str(e2e_ws.root), f"--port={port}"],
-        cwd=e2e_ws.root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=5)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("Voilà did not start: " + (e2e_ws.root / "voila.log").read_text()[-2000:])
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+    with served(e2e_ws) as (port, _):
+        yield f"http://127.0.0.1:{port}/"
     stop_workers(e2e_ws)
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from deepq_widgets import cli
 from deepq_widgets.cli import main
 
 
@@ -109,11 +108,48 @@ def test_recommend_and_presets_json(capsys):
 def test_serve_runs_the_bundled_notebook_with_its_voila_config():
     from traitlets.config.loader import JSONFileConfigLoader
 
-    argv = cli.voila_argv("voila", 8866, "127.0.0.1")
-    notebook = Path(argv[1])
+    from deepq_widgets import serving
+    from deepq_widgets.resources import data_dir
+
+    notebooks = data_dir("notebooks")
+    argv = serving.voila_argv(notebooks / "create_task.ipynb", notebooks, 8866, "127.0.0.1", None)
+    notebook = Path(argv[0])
     assert notebook.name == "create_task.ipynb" and notebook.is_file()
     (folder,) = ast.literal_eval(argv[-1].split("=", 1)[1])
     config = JSONFileConfigLoader("voila.json", path=folder).load_config()
     kernels = config.MappingKernelManager
     assert kernels.cull_idle_timeout > 0 and kernels.cull_connected
     assert "comm_msg" in kernels.allowed_message_types and "execute_request" not in kernels.allowed_message_types
+
+
+def test_a_network_address_needs_a_token_and_hides_tracebacks():
+    from deepq_widgets import serving
+
+    assert serving.network_token("127.0.0.1") is None and serving.network_token("::1") is None
+    token = serving.network_token("0.0.0.0")
+    assert token and len(token) >= 24 and token != serving.network_token("0.0.0.0")  # random, long
+    assert serving.network_token("0.0.0.0", "given") == "given"
+    argv = serving.voila_argv(Path("n.ipynb"), Path("."), 8866, "0.0.0.0", "t0k")
+    assert "--Voila.token=t0k" in argv and "--VoilaConfiguration.show_tracebacks=False" in argv
+    with pytest.raises(ValueError, match="token"):
+        serving.voila_argv(Path("n.ipynb"), Path("."), 8866, "10.0.0.5", None)
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("127.0.0.1:8866", True),
+        ("localhost:8866", True),
+        ("[::1]:8866", True),
+        ("lab-box:8866", True),
+        ("LAB-BOX", True),
+        ("10.0.0.5:8866", True),
+        ("attacker.example:8866", False),  # DNS rebinding: a foreign name re-pointed at this server
+        ("10.0.0.6:8866", False),
+        ("", False),
+    ],
+)
+def test_only_this_servers_names_pass_the_host_check(host, allowed):
+    from deepq_widgets.serving import host_allowed
+
+    assert host_allowed(host, ["lab-box", "10.0.0.5"]) is allowed

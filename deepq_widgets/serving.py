@@ -1,0 +1,105 @@
+"""How the dashboard is served: never anonymously on the network, never to a foreign Host.
+
+On the loopback address (the default) only this machine can connect, and no token is needed.
+On any other address a token is required (Jupyter Server's own token login: the first visit
+opens `http://HOST:PORT/?token=...`, later ones carry a cookie), tracebacks are hidden, and
+only the host names given with `--allow-host` (plus loopback) are served. The Host check
+applies on loopback too: a web page whose name was re-pointed at 127.0.0.1 (DNS rebinding)
+is refused.
+
+`deepq serve` runs `python -m deepq_widgets.serving ARGS...`; this module installs the Host
+check into Jupyter Server's handlers and starts Voilà in the same process.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import secrets
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+TOKEN_ENV = "DEEPQ_TOKEN"
+LOOPBACK_NAMES = ("localhost",)
+ALLOWED_HOSTS_SETTING = "deepq_allowed_hosts"
+ALLOWED_HOSTS_ENV = "DEEPQ_ALLOWED_HOSTS"
+
+
+def is_loopback(ip: str) -> bool:
+    """127.0.0.1, ::1 or localhost: only this machine can connect."""
+    if ip in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(host_header: str, allowed: Sequence[str]) -> bool:
+    """Whether a request's Host header names this server: loopback, or one of the `allowed` names or addresses."""
+    host = re.sub(r":\d+$", "", host_header.strip().lower())
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return bool(host) and (is_loopback(host) or host in {h.lower() for h in allowed})
+
+
+def voila_argv(notebook: Path, config_dir: Path, port: int, ip: str, token: str | None) -> list[str]:
+    """Voilà's arguments: the bundled notebook and its voila.json; a token and no tracebacks off loopback."""
+    argv = [str(notebook), f"--port={port}", f"--Voila.ip={ip}", "--no-browser", f"--Voila.config_file_paths={[str(config_dir)]!r}"]
+    if not is_loopback(ip):
+        if not token:
+            raise ValueError("a dashboard on a network address needs a token")
+        argv += [f"--Voila.token={token}", "--VoilaConfiguration.show_tracebacks=False"]
+    return argv
+
+
+def served_names(ip: str, extra: Sequence[str] = ()) -> list[str]:
+    """The host names and addresses browsers may use for this server: on a network address, this
+    machine's name, full name and addresses, plus `extra` (a proxy's name, say)."""
+    names = list(extra)
+    if not is_loopback(ip):
+        names.append(ip)
+        try:
+            hostname = socket.gethostname()
+            names += [hostname, socket.getfqdn(), *socket.gethostbyname_ex(hostname)[2]]
+        except OSError:  # a machine that cannot resolve its own name: only what was given
+            pass
+    return sorted({n.lower() for n in names if n and n not in ("0.0.0.0", "::")})
+
+
+def network_token(ip: str, given: str | None = None) -> str | None:
+    """The token a network-facing dashboard requires: the one given (`--token` or $DEEPQ_TOKEN), or a new random one."""
+    if is_loopback(ip):
+        return None
+    return given or os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
+
+
+def install_host_check() -> None:
+    """Make every Jupyter Server handler (pages, kernels, websockets) refuse a Host that is not ours."""
+    from jupyter_server.base.handlers import JupyterHandler
+
+    def check_host(handler: JupyterHandler) -> bool:
+        allowed = host_allowed(handler.request.host, handler.settings.get(ALLOWED_HOSTS_SETTING, ()))
+        if not allowed:
+            handler.log.warning("Refused a request for Host %r (not this dashboard's name)", handler.request.host)
+        return allowed
+
+    JupyterHandler.check_host = check_host
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Voilà with the Host check, in this process (signals reach the server itself). The names to
+    serve come in $DEEPQ_ALLOWED_HOSTS (comma-separated), set by `deepq serve`."""
+    from voila.app import Voila
+
+    install_host_check()
+    allowed = [h for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h]
+    settings = {"allow_remote_access": False, ALLOWED_HOSTS_SETTING: allowed}
+    Voila.launch_instance(sys.argv[1:] if argv is None else argv, tornado_settings=settings)
+
+
+if __name__ == "__main__":
+    main()

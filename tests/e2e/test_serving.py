@@ -1,0 +1,31 @@
+"""The real server refuses anonymous network use and foreign Host headers (DNS rebinding)."""
+
+import http.client
+
+from tests.e2e.conftest import served
+
+
+def get(port: int, path: str, host: str | None = None) -> tuple[int, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("GET", path, headers={"Host": host or f"127.0.0.1:{port}"})
+    response = connection.getresponse()
+    return response.status, response.read().decode(errors="replace")
+
+
+def test_on_loopback_a_foreign_host_is_refused(e2e_ws):
+    with served(e2e_ws) as (port, _):
+        assert get(port, "/", host=f"rebound.attacker.example:{port}")[0] == 403
+        assert get(port, "/api/kernels", host=f"rebound.attacker.example:{port}")[0] == 403
+        status, page = get(port, "/", host=f"localhost:{port}")
+        assert status == 200 and "jupyter-widgets" in page.lower()
+
+
+def test_on_a_network_address_the_token_is_required(e2e_ws):
+    with served(e2e_ws, "--ip", "0.0.0.0", "--allow-host", "dashboard.lab", env={"DEEPQ_TOKEN": "s3cret-token"}) as (port, log):
+        status, page = get(port, "/")
+        assert status in (302, 403) and "jupyter-widgets" not in page.lower()  # to the login page, never the dashboard
+        assert get(port, "/?token=wrong")[0] in (302, 403)
+        status, page = get(port, "/?token=s3cret-token", host=f"dashboard.lab:{port}")
+        assert status == 200 and "jupyter-widgets" in page.lower()
+        assert get(port, "/?token=s3cret-token", host=f"rebound.attacker.example:{port}")[0] == 403
+        assert "?token=s3cret-token" in log()  # the address to open is printed for the user
