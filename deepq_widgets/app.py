@@ -14,8 +14,8 @@ import ipywidgets as w
 
 from .context import CatalogCache, workspace_context
 from .spec import TaskSpec
-from .store import RUNNING, Store
-from .tasks import reap_interrupted, submit
+from .store import RUNNING, WAITING, Store
+from .tasks import WorkerFailed, ensure_worker, reap_interrupted, submit, worker_alive
 from .widgets.base_model_step import BaseModelStep
 from .widgets.dataset_step import DatasetStep
 from .widgets.flow_step import FlowStep
@@ -70,14 +70,23 @@ class App:
 
     # -- actions ------------------------------------------------------------------------------------
     def start_task(self, spec: TaskSpec) -> int:
-        task_id = submit(self.workspace, spec, start_worker=self.start_worker)
+        task_id = submit(self.workspace, spec, start_worker=False)
         self.wizard.state = WizardState()
         self.shell.refresh()
         self.refresh_tasks()
         self.tabs.selected_index = 1
         self.task_list.select(task_id)
         self.notice.value = f"<div class='dq-ok'>Task #{task_id} {esc(spec.name)!s} created; it runs outside this notebook.</div>"
+        if self.start_worker:
+            self._start_worker()
         return task_id
+
+    def _start_worker(self) -> None:
+        """A worker that cannot start is said above the tabs (the task waits), not retried every poll."""
+        try:
+            ensure_worker(self.workspace)
+        except WorkerFailed as exc:
+            self.notice.value = f"<div class='dq-reason'>Tasks are waiting: {esc(exc)}</div>"
 
     def follow(self, task_id: int | None) -> None:
         self.monitor.show(task_id)
@@ -91,6 +100,8 @@ class App:
     # -- polling --------------------------------------------------------------------------------------
     def refresh_tasks(self) -> None:
         reap_interrupted(self.store)
+        if self.start_worker and self.store.tasks((WAITING,)) and not worker_alive(self.workspace):
+            self._start_worker()
         self.task_list.refresh_from(self.store)
         self.monitor.update(self.store)
         self.detail.show(self.monitor.task_id, self.store)

@@ -27,7 +27,12 @@ class Throughput:
 
 def worker_threads() -> int:
     """The torch threads a worker uses: DEEPQ_THREADS, else every core this process may use."""
-    return int(os.environ.get("DEEPQ_THREADS") or len(os.sched_getaffinity(0)))
+    given = os.environ.get("DEEPQ_THREADS", "").strip()
+    if not given:
+        return len(os.sched_getaffinity(0))
+    if not given.isdigit() or int(given) < 1:
+        raise ValueError(f"DEEPQ_THREADS must be a whole number of threads, 1 or more (got {given!r})")
+    return int(given)
 
 
 def throughput_key(arch: str, size: int, channels: int, batch: int, device: str | None = None, threads: int | None = None) -> str:

@@ -8,6 +8,7 @@ restarting the kernel does not stop it. One worker per workspace, held by a file
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,12 @@ from .workspace import Workspace
 
 STALE_S = 120.0  # a running task with no heartbeat for this long and a dead worker is interrupted
 LOCK_NAME = ".worker.lock"
+FAILURE_NAME = "worker.failed"  # in tasks/: why the last worker could not start
+RETRY_S = 60.0  # a worker that failed to start is tried again after this long, not in a loop
+
+
+class WorkerFailed(RuntimeError):
+    """The worker could not start; the message says why (its error) and when it is tried again."""
 
 
 def submit(workspace: Workspace, spec: TaskSpec, start_worker: bool = True) -> int:
@@ -46,13 +53,20 @@ def worker_alive(workspace: Workspace) -> bool:
 
 
 def ensure_worker(workspace: Workspace) -> bool:
-    """Start a detached worker unless one is alive; returns True when one was started."""
+    """Start a detached worker unless one is alive; returns True when one was started.
+
+    Raises WorkerFailed while the last worker's failure to start is recent. The worker runs
+    isolated (`python -I`: neither the working directory nor PYTHON* variables reach its
+    imports), so a `torch.py` in the workspace is never run as code."""
     if worker_alive(workspace):
         return False
+    failure = worker_failure(workspace)
+    if failure is not None:
+        raise WorkerFailed(f"the worker cannot start: {failure} (tasks/worker.log has more; tried again within {RETRY_S:.0f} s)")
     log = open(workspace.tasks / "worker.log", "ab")  # noqa: SIM115 - handed to the child process
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     subprocess.Popen(
-        [sys.executable, "-m", "deepq_widgets.training.worker", "--workspace", str(workspace.root)],
+        [sys.executable, "-I", "-m", "deepq_widgets.training.worker", "--workspace", str(workspace.root)],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -62,6 +76,24 @@ def ensure_worker(workspace: Workspace) -> bool:
     )
     log.close()
     return True
+
+
+def record_worker_failure(workspace: Workspace, error: str) -> None:
+    """What stopped a worker from starting, for `ensure_worker` and the dashboard to report."""
+    (workspace.tasks / FAILURE_NAME).write_text(json.dumps({"error": error, "at": time.time()}))
+
+
+def clear_worker_failure(workspace: Workspace) -> None:
+    (workspace.tasks / FAILURE_NAME).unlink(missing_ok=True)
+
+
+def worker_failure(workspace: Workspace, now: float | None = None) -> str | None:
+    """The error of a worker that failed to start less than RETRY_S ago, else None."""
+    try:
+        found = json.loads((workspace.tasks / FAILURE_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return found["error"] if (now or time.time()) - found["at"] < RETRY_S else None
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -14,6 +14,7 @@ from .. import kinds
 from ..kinds.base import EXPORT_FORMATS
 from ..spec import Flow, Modality, SearchMethod, Tuning
 from ..store import STATES
+from ..tasks import WorkerFailed
 from ..workspace import WorkspaceError
 from . import data_commands, model_commands, task_commands  # noqa: F401  (they register their commands)
 from .common import COMMANDS
@@ -148,6 +149,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command.replace("-", "_")](args)
-    except (WorkspaceError, FileNotFoundError, KeyError, ValueError, OSError) as exc:
+    except (WorkspaceError, WorkerFailed, FileNotFoundError, KeyError, ValueError, OSError) as exc:
         print(f"deepq {args.command}: {exc}", file=sys.stderr)
         return 2

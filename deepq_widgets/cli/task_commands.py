@@ -123,7 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.update(
         DEEPQ_WORKSPACE=str(ws.root), HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"), **{serving.ALLOWED_HOSTS_ENV: ",".join(hosts)}
     )
-    os.execv(sys.executable, [sys.executable, "-m", "deepq_widgets.serving", *argv])
+    os.execv(sys.executable, [sys.executable, "-I", "-m", "deepq_widgets.serving", *argv])  # -I: no code from the working directory
 
 
 def task_file(store: Store, task_id: int) -> dict:

@@ -19,7 +19,7 @@ import time
 
 from ..duration import worker_threads
 from ..store import Store
-from ..tasks import LOCK_NAME, reap_interrupted
+from ..tasks import LOCK_NAME, clear_worker_failure, reap_interrupted, record_worker_failure
 from ..workspace import Workspace
 
 BEAT_S = 2.0
@@ -34,10 +34,15 @@ def serve(workspace: Workspace, idle_exit: float = 60.0, threads: int | None = N
         print("another worker holds this workspace; exiting", flush=True)
         return 0
 
-    import torch
+    try:
+        import torch
 
-    torch.set_num_threads(threads or worker_threads())
-    from .runner import run_task  # fastai loads here, after the lock
+        torch.set_num_threads(threads or worker_threads())
+        from .runner import run_task  # fastai loads here, after the lock
+    except Exception as exc:  # reported by ensure_worker and the dashboard, not restarted every second
+        record_worker_failure(workspace, f"{type(exc).__name__}: {exc}")
+        raise
+    clear_worker_failure(workspace)
 
     store, pid = Store(workspace.db_path), os.getpid()
     current: dict[str, int | None] = {"task": None}

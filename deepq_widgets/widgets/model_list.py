@@ -30,7 +30,7 @@ PROGRESS_LINE = re.compile(r"(decoding|scoring) (\d+)/(\d+)")  # what `deepq eva
 def deepq(workspace: Workspace, *args: str, progress: Callable[[str], None] | None = None) -> str:
     """Run a `deepq` command in a child process; its output, or its error message raised.
     `progress` hears each line (or carriage-return update) the command writes to stderr."""
-    command = [sys.executable, "-m", "deepq_widgets.cli", *args, "--workspace", str(workspace.root)]
+    command = [sys.executable, "-I", "-m", "deepq_widgets.cli", *args, "--workspace", str(workspace.root)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
         out: list[str] = []
         reader = threading.Thread(target=lambda: out.append(child.stdout.read()), daemon=True)

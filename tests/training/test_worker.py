@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,7 +49,20 @@ def wait_for(predicate, timeout=240, every=0.3):
     raise TimeoutError("condition not reached")
 
 
+def plant_modules(ws) -> Path:
+    """Modules named like the worker's dependencies (and like this package) in the workspace root:
+    importing any of them leaves a marker file."""
+    marker = ws.root / "planted-code-ran"
+    code = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    for name in ("numpy.py", "torch.py", "fastai.py", "optuna.py"):
+        (ws.root / name).write_text(code)
+    (ws.root / "deepq_widgets").mkdir()
+    (ws.root / "deepq_widgets" / "__init__.py").write_text(code)
+    return marker
+
+
 def test_two_tasks_run_one_after_the_other(demo_copy, capsys):
+    marker = plant_modules(demo_copy)
     first = submit(demo_copy, tiny_spec(demo_copy, capsys, "first", 2))
     second = submit(demo_copy, tiny_spec(demo_copy, capsys, "second", 2))
     store = Store(demo_copy.db_path)
@@ -59,6 +73,33 @@ def test_two_tasks_run_one_after_the_other(demo_copy, capsys):
     assert b.started >= a.ended  # one at a time
     assert a.model_id and b.model_id and a.compute_s > 0
     wait_for(lambda: not worker_alive(demo_copy), timeout=30)  # the idle worker exits on its own
+    assert not marker.exists(), f"the worker ran code from the workspace: {marker.read_text()}"
+
+
+def test_a_worker_that_cannot_start_is_reported_not_restarted(demo_copy, capsys, monkeypatch):
+    import subprocess
+    import sys
+
+    from deepq_widgets.tasks import WorkerFailed, ensure_worker
+
+    spec = tiny_spec(demo_copy, capsys, "never", 1)
+    monkeypatch.setenv("DEEPQ_THREADS", "two")
+    task_file = demo_copy.root / "never.json"
+    task_file.write_text(spec.to_json())
+    started = time.time()
+    run = subprocess.run(
+        [sys.executable, "-m", "deepq_widgets.cli", "run", str(task_file), "--workspace", str(demo_copy.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0 and "DEEPQ_THREADS must be a whole number" in run.stderr, run.stderr
+    assert time.time() - started < 60  # said within seconds, not after a minute of restarts
+    with pytest.raises(WorkerFailed, match="DEEPQ_THREADS"):
+        ensure_worker(demo_copy)  # not started again until the retry delay has passed
+    log = (demo_copy.tasks / "worker.log").read_text()
+    assert log.count("DEEPQ_THREADS must be") <= 2  # one start (its traceback), not one a second
+    assert Store(demo_copy.db_path).tasks()[0].state == "waiting"  # the task still waits for a worker
 
 
 def test_stop_ends_the_task_as_stopped(demo_copy, capsys):
