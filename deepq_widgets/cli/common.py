@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,19 @@ def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
 
 
 def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
+    """Strict JSON: an undefined figure (NaN, infinity) is `null`, which every parser reads."""
+    print(json.dumps(strict(data), indent=2, default=str, allow_nan=False))
+
+
+def strict(data: Any) -> Any:
+    """`data` with every non-finite float replaced by None."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: strict(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [strict(v) for v in data]
+    return data
 
 
 def workspace_of(args: argparse.Namespace) -> Workspace:

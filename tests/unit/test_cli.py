@@ -9,9 +9,26 @@ import pytest
 from deepq_widgets.cli import main
 
 
+def strict_loads(text: str):
+    """json.loads that refuses NaN and Infinity, as strict parsers (JavaScript's, jq's) do."""
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def run_json(capsys, *argv):
     assert main(list(argv)) == 0
-    return json.loads(capsys.readouterr().out)
+    return strict_loads(capsys.readouterr().out)
+
+
+def test_json_output_is_strict_an_undefined_figure_is_null(capsys):
+    from deepq_widgets.cli.common import print_json
+
+    print_json({"auroc": float("nan"), "per_class": [{"dor": float("inf"), "auc": 0.5}], "ci": (float("nan"), 1.0)})
+    found = strict_loads(capsys.readouterr().out)
+    assert found == {"auroc": None, "per_class": [{"dor": None, "auc": 0.5}], "ci": [None, 1.0]}
 
 
 def test_datasets_json_keys(demo_ws, capsys):
