@@ -44,6 +44,23 @@ def _registered_kind(name: str) -> str:
 TaskKindName = Annotated[str, AfterValidator(_registered_kind)]
 
 
+def _plain_name(name: str) -> str:
+    """A task name is shown in the dashboard, the terminal and reports: printable text, no markup."""
+    if not name.isprintable() or any(c in name for c in "<>"):
+        raise ValueError("a task name may not hold control characters (terminal escapes, line breaks) or < >")
+    return name
+
+
+def _dataset_name(name: str) -> str:
+    """A dataset is a folder directly under datasets/: its name, never a path."""
+    if name and (name in (".", "..") or name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable()):
+        raise ValueError(f"{name!r} is not a dataset name (a folder directly under datasets/, not a path)")
+    return name
+
+
+MAX_WINDOWS = 8  # DICOM windows stacked as channels; the presets use up to 3
+
+
 class Tuning(StrEnum):
     auto = "auto"
     manual = "manual"
@@ -165,17 +182,19 @@ class ModelChoice(_Part):
 
 class TaskSpec(_Part):
     version: int = SPEC_VERSION
-    name: str = Field("", max_length=80, description="Unique task name.")
+    name: Annotated[str, AfterValidator(_plain_name)] = Field("", max_length=80, description="Unique task name.")
     description: str = Field("", max_length=2000)
     flow: Flow = Flow.general
     task: TaskKindName = Field(TaskType.single_label.value, description="A registered task kind (kinds/), e.g. single_label.")
     preset: str | None = None
-    dataset: str = ""
+    dataset: Annotated[str, AfterValidator(_dataset_name)] = Field("", max_length=255)
     model: ModelChoice = Field(default_factory=ModelChoice)
     tuning: Tuning = Tuning.auto
     auto: AutoPreferences = Field(default_factory=AutoPreferences)
     image_size: int = _range(224, 32, 1024, "Side of the square network input, in pixels.")
-    windows: list[str] = Field(default_factory=list, description="DICOM windows stacked as channels.")
+    windows: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list, max_length=MAX_WINDOWS, description="DICOM windows stacked as channels."
+    )
     hyper: Hyperparameters = Field(default_factory=Hyperparameters)
     augment: Augmentation = Field(default_factory=Augmentation)
     search: Search = Field(default_factory=Search)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .spec import TaskSpec
 from .store import ERROR, RUNNING, STOPPED, Store, StoreError
+from .submission import check_submission
 from .workspace import Workspace
 
 STALE_S = 120.0  # a running task with no heartbeat for this long and a dead worker is interrupted
@@ -30,7 +31,9 @@ class WorkerFailed(RuntimeError):
 
 
 def submit(workspace: Workspace, spec: TaskSpec, start_worker: bool = True) -> int:
-    """Queue a task (Waiting) and make sure a worker will pick it up."""
+    """Check the task against the workspace (SpecError naming each problem), queue it (Waiting) and
+    make sure a worker will pick it up."""
+    check_submission(workspace, spec)
     store = Store(workspace.db_path)
     task_id = store.submit(spec)
     (workspace.task_dir(task_id) / "task.json").write_text(spec.to_json())

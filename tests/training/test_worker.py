@@ -150,9 +150,11 @@ def test_corrupt_image_is_skipped_and_reported(demo_copy, capsys):
 
 
 def test_a_dataset_that_no_longer_fits_is_an_error_not_a_hang(demo_copy, capsys):
-    spec = tiny_spec(demo_copy, capsys, "gone", 1)
+    from deepq_widgets.tasks import ensure_worker
+
+    task_id = submit(demo_copy, tiny_spec(demo_copy, capsys, "gone", 1), start_worker=False)  # it fit when submitted
     (demo_copy.datasets / "ultrasound_lesions" / "label.csv").write_text("file,label\n")  # now a broken CSV layout
-    task_id = submit(demo_copy, spec)
+    ensure_worker(demo_copy)
     store = Store(demo_copy.db_path)
     wait_for(lambda: store.task(task_id).state in (FINISHED, ERROR), timeout=120)
     row = store.task(task_id)
