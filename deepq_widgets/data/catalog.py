@@ -6,6 +6,7 @@ is left out of training. Scanning reads headers only (see probe.py), so it stays
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 from .. import kinds
 from ..workspace import Workspace
 from .cases import Case, Problem
-from .layouts import read_layout
+from .layouts import printable, read_layout
 from .masks import load_mask
 from .probe import probe
 
@@ -83,9 +84,14 @@ class DatasetInfo:
 
 
 def scan_dataset(workspace: Workspace, name: str) -> DatasetInfo:
-    """Catalogue one dataset folder of the workspace."""
+    """Catalogue one dataset folder of the workspace. A folder that is a symbolic link is not followed
+    (it could lead anywhere): it is listed with that problem and no cases."""
+    link = workspace.datasets / name
+    if link.is_symlink():
+        why = f"the dataset folder is a symbolic link (to {printable(os.readlink(link))}); not followed: move or bind-mount the data here"
+        return DatasetInfo(name, link, "unreadable", "", [], [], [], [Problem("outside", why, printable(link))])
     folder = workspace.dataset_dir(name)
-    ann = read_layout(folder, workspace.resolve)
+    ann = read_layout(folder)
     info = DatasetInfo(name, folder, ann.layout, ann.annotation, ann.fits, ann.classes, ann.cases, list(ann.problems))
     _probe_cases(info)
     if ann.layout == "mask_folders":
@@ -96,7 +102,16 @@ def scan_dataset(workspace: Workspace, name: str) -> DatasetInfo:
 
 
 def scan_workspace(workspace: Workspace) -> list[DatasetInfo]:
-    return [scan_dataset(workspace, name) for name in workspace.dataset_names()]
+    """Every dataset; one that cannot be scanned at all is listed with its error, never hiding the others."""
+    return [_scan_or_report(workspace, name) for name in workspace.dataset_names()]
+
+
+def _scan_or_report(workspace: Workspace, name: str) -> DatasetInfo:
+    try:
+        return scan_dataset(workspace, name)
+    except Exception as exc:  # a failure no check foresaw stays this dataset's problem
+        why = f"cannot be catalogued: {type(exc).__name__}: {exc}"
+        return DatasetInfo(name, workspace.datasets / name, "unreadable", "", [], [], [], [Problem("layout", why, name)])
 
 
 def _probe_cases(info: DatasetInfo) -> None:

@@ -9,13 +9,19 @@ Recognised, in this order:
 - mask folders: `images/` and `masks/` with matching file stems (segmentation);
 - class folders: one sub-folder of images per class (single-label).
 An optional `classes.txt` declares the class names; labels outside it are reported.
+
+Every path followed, written in a label file or reached through a symbolic link, must resolve
+inside the dataset folder; anything else, a file name that is not UTF-8, or a label file that
+cannot be parsed is a named problem of that file, never a failure of the catalogue.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from .cases import Annotations, Box, Case, Polygon, Problem
@@ -33,19 +39,25 @@ CSV_COLUMNS = {
     SINGLE: ("path", "class"),
 }
 
-Resolver = Callable[[str, Path], Path]  # (user path, base folder) -> path inside the workspace
 
-
-def read_layout(folder: Path, resolve: Resolver) -> Annotations:
+def read_layout(folder: Path) -> Annotations:
     """Read the annotations of one dataset folder; never raises for bad content."""
-    declared = _declared_classes(folder)
+    folder = folder.resolve()
+    problems: list[Problem] = []
+    declared = _declared_classes(folder, problems)
+    found = _read_any(folder, declared)
+    found.problems[:0] = problems
+    return found
+
+
+def _read_any(folder: Path, declared: list[str] | None) -> Annotations:
     for name in LABEL_CSV_NAMES:
         if (folder / name).is_file():
-            return _read_csv(folder / name, folder, resolve, declared)
+            return _unreadable_as_problem(folder / name, lambda path: _read_csv(path, folder, declared))
     coco = _find_coco(folder)
     if coco is not None:
-        return _read_coco(coco, folder, resolve)
-    if (folder / "images").is_dir() and (folder / "masks").is_dir():
+        return _unreadable_as_problem(coco, lambda path: _read_coco(path, folder))
+    if _inside_dir(folder / "images", folder) and _inside_dir(folder / "masks", folder):
         return _read_mask_folders(folder, declared)
     subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if subdirs:
@@ -55,21 +67,85 @@ def read_layout(folder: Path, resolve: Resolver) -> Annotations:
     return Annotations("unknown", "", [], [], problems=[Problem("layout", why, str(folder))])
 
 
-def _declared_classes(folder: Path) -> list[str] | None:
+def _unreadable_as_problem(path: Path, read) -> Annotations:
+    """A label file that cannot be parsed is a problem of that file, named, and the dataset has no cases."""
+    try:
+        return read(path)
+    except (csv.Error, KeyError, TypeError, ValueError, AttributeError, IndexError, OSError, RecursionError) as exc:
+        message = f"cannot be read: {type(exc).__name__}: {exc}"
+        return Annotations("unreadable", "", [], [], problems=[Problem("layout", message, printable(path))])
+
+
+def _declared_classes(folder: Path, problems: list[Problem]) -> list[str] | None:
     path = folder / "classes.txt"
     if not path.is_file():
         return None
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return [line.strip() for line in _text(path, problems).splitlines() if line.strip()]
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+def _text(path: Path, problems: list[Problem]) -> str:
+    """A text file as written: UTF-8 (with or without BOM), UTF-16 with its BOM, or else read as
+    Windows-1252 with a problem saying so (names may then be wrong)."""
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem("layout", f"not UTF-8 (byte {exc.start}): read as Windows-1252; save it as UTF-8", printable(path)))
+        return raw.decode("cp1252", errors="replace")
+
+
+def printable(path: Path | str) -> str:
+    """A path as text that any terminal or page can show, even when its bytes are not UTF-8."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _inside_dir(path: Path, root: Path) -> bool:
+    return path.is_dir() and path.resolve().is_relative_to(root)
+
+
+def _images_in(folder: Path, root: Path, problems: list[Problem]) -> list[Path]:
+    """The image files under `folder`, never leaving `root`: links are followed only to files inside it,
+    never to folders, and a name that is not UTF-8 is reported, not listed."""
+    if not folder.resolve().is_relative_to(root):
+        problems.append(Problem("outside", "folder leads outside the dataset folder (a symbolic link); not read", printable(folder)))
+        return []
+    found = []
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        for name in sorted(dirs):
+            if os.path.islink(os.path.join(top, name)):
+                problems.append(Problem("outside", "symbolic link to a folder; not followed", printable(os.path.join(top, name))))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(top, d)))
+        for name in files:
+            path = Path(top) / name
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if not _utf8(name):
+                problems.append(Problem("unreadable", "file name is not valid UTF-8; rename it", printable(path)))
+            elif path.is_symlink() and not path.resolve().is_relative_to(root):
+                problems.append(Problem("outside", "symbolic link to a file outside the dataset folder; refused", printable(path)))
+            else:
+                found.append(path)
+    return sorted(found)
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as surrogate escapes
+        return False
+    return True
 
 
 # -- label.csv -------------------------------------------------------------------------
-def _read_csv(path: Path, folder: Path, resolve: Resolver, declared: list[str] | None) -> Annotations:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.reader(fh))
+def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotations:
+    read_problems: list[Problem] = []
+    reader = csv.reader(io.StringIO(_text(path, read_problems), newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise ValueError(f"line {reader.line_num}: {exc}") from None
     if not rows:
         return Annotations("label_csv", "", [], [], problems=[Problem("layout", "empty label file", str(path))])
     header = [h.strip().lower() for h in rows[0]]
@@ -80,13 +156,13 @@ def _read_csv(path: Path, folder: Path, resolve: Resolver, declared: list[str] |
         return Annotations("label_csv", "", [], [], problems=[Problem("layout", message, str(path))])
     col = {name: header.index(name) for name in CSV_COLUMNS[kind]}
     records = [dict((k, r[i].strip() if i < len(r) else "") for k, i in col.items()) for r in rows[1:] if any(r)]
-    out = Annotations("label_csv", kind, [kind], [])
+    out = Annotations("label_csv", kind, [kind], [], problems=read_problems)
     grouped: dict[str, list[dict[str, str]]] = {}
     for rec in records:
         grouped.setdefault(rec["image" if kind == DETECTION else "path"], []).append(rec)
     for rel, recs in grouped.items():
         labels, boxes = _labels_from_rows(kind, recs, path, out.problems)
-        for image in _expand(rel, folder, resolve, str(path), out.problems):
+        for image in _expand(rel, folder, folder, str(path), out.problems):
             out.cases.append(Case(image, labels=labels, boxes=boxes))
     out.classes = _class_list(kind, records, declared)
     _flag_unknown(out, declared, str(path))
@@ -123,18 +199,19 @@ def _class_list(kind: str, records: list[dict[str, str]], declared: list[str] | 
     return list(dict.fromkeys(r[key] for r in records if r[key]))  # in order of first appearance
 
 
-def _expand(rel: str, folder: Path, resolve: Resolver, source: str, problems: list[Problem]) -> list[Path]:
-    """A CSV path names a file, or a folder that holds a DICOM series (one case per slice)."""
+def _expand(rel: str, base: Path, root: Path, source: str, problems: list[Problem]) -> list[Path]:
+    """A label's path (relative to `base`) names a file, or a folder that holds a DICOM series (one
+    case per slice); either must resolve inside the dataset folder `root`."""
     if not rel:
         problems.append(Problem("layout", "a row has an empty path", source))
         return []
-    try:
-        path = resolve(rel, folder)
-    except ValueError as exc:
-        problems.append(Problem("outside", str(exc), source))
+    given = Path(rel).expanduser()
+    path = (given if given.is_absolute() else base / given).resolve()
+    if not path.is_relative_to(root):
+        problems.append(Problem("outside", f"path {rel!r} leads outside the dataset folder {root}; refused", source))
         return []
     if path.is_dir():
-        slices = _images_in(path)
+        slices = _images_in(path, root, problems)
         if not slices:
             problems.append(Problem("missing_file", f"label points to folder {rel!r} with no images", source))
         return slices
@@ -164,30 +241,46 @@ def _find_coco(folder: Path) -> Path | None:
     return None
 
 
-def _read_coco(path: Path, folder: Path, resolve: Resolver) -> Annotations:
-    doc = json.loads(path.read_text())
+def _read_coco(path: Path, folder: Path) -> Annotations:
+    doc = json.loads(path.read_text(encoding="utf-8-sig"))
     categories = {c["id"]: str(c["name"]) for c in doc["categories"]}
-    has_polygons = any(isinstance(a.get("segmentation"), list) and a["segmentation"] for a in doc["annotations"])
+    annotations = [a for a in doc["annotations"] if isinstance(a, dict)]
+    has_polygons = any(isinstance(a.get("segmentation"), list) and a["segmentation"] for a in annotations)
     kind = SEGMENTATION if has_polygons else DETECTION
     out = Annotations("coco", kind, [SEGMENTATION, DETECTION] if has_polygons else [DETECTION], list(categories.values()))
     per_image: dict[int, list[dict]] = {}
-    for ann in doc["annotations"]:
+    for n, ann in enumerate(annotations):
+        if "image_id" not in ann:
+            out.problems.append(Problem("layout", f"annotation {ann.get('id', n)} has no image_id; left out", str(path)))
+            continue
         per_image.setdefault(ann["image_id"], []).append(ann)
-    base = folder / "images" if (folder / "images").is_dir() else folder
-    for img in doc["images"]:
-        paths = _expand(str(img["file_name"]), base, resolve, str(path), out.problems)
+    base = folder / "images" if _inside_dir(folder / "images", folder) else folder
+    for n, img in enumerate(doc["images"]):
+        if not isinstance(img, dict) or not {"id", "file_name"} <= img.keys():
+            out.problems.append(Problem("layout", f"image entry {n} lacks id or file_name; left out", str(path)))
+            continue
+        paths = _expand(str(img["file_name"]), base, folder, str(path), out.problems)
         if not paths:
             continue
-        boxes, polygons, problem = _coco_shapes(per_image.get(img["id"], []), categories)
-        case = Case(
-            paths[0], boxes=tuple(boxes), polygons=tuple(polygons), width=int(img.get("width", 0)), height=int(img.get("height", 0))
-        )
+        try:
+            boxes, polygons, problem = _coco_shapes(per_image.get(img["id"], []), categories)
+        except (TypeError, ValueError) as exc:
+            out.problems.append(Problem("box", f"image {img['file_name']}: a malformed bbox or polygon ({exc}); left out", str(path)))
+            continue
+        case = Case(paths[0], boxes=tuple(boxes), polygons=tuple(polygons), width=_int(img.get("width")), height=_int(img.get("height")))
         case.labels = tuple(sorted({b.label for b in boxes}))
         if problem:
             case.problem = problem
             out.problems.append(Problem("unknown_class", problem, str(case.image)))
         out.cases.append(case)
     return out
+
+
+def _int(value: object) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
 
 
 def _coco_shapes(anns: Iterable[dict], categories: dict[int, str]) -> tuple[list[Box], list[Polygon], str | None]:
@@ -209,8 +302,8 @@ def _coco_shapes(anns: Iterable[dict], categories: dict[int, str]) -> tuple[list
 def _read_mask_folders(folder: Path, declared: list[str] | None) -> Annotations:
     classes = declared or ["foreground"]
     out = Annotations("mask_folders", SEGMENTATION, [SEGMENTATION], classes)
-    masks = {p.stem: p for p in _images_in(folder / "masks")}
-    for image in _images_in(folder / "images"):
+    masks = {p.stem: p for p in _images_in(folder / "masks", folder, out.problems)}
+    for image in _images_in(folder / "images", folder, out.problems):
         mask = masks.pop(image.stem, None)
         case = Case(image, mask=mask)
         if mask is None:
@@ -225,7 +318,7 @@ def _read_mask_folders(folder: Path, declared: list[str] | None) -> Annotations:
 def _read_class_folders(folder: Path, subdirs: list[Path]) -> Annotations:
     out = Annotations("class_folders", SINGLE, [SINGLE], [d.name for d in subdirs])
     for sub in subdirs:
-        images = _images_in(sub)
+        images = _images_in(sub, folder, out.problems)
         if not images:
             out.problems.append(Problem("few_cases", "class folder holds no images", str(sub)))
         out.cases.extend(Case(p, labels=(sub.name,)) for p in images)

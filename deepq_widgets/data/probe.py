@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .limits import size_problem
 from .readers import dicom_meta, sniff_format
 
 PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 1, 6: 3}  # IHDR colour type -> channels we read (alpha dropped)
@@ -58,6 +59,10 @@ def probe(path: str | os.PathLike) -> Probe:
             result.problem = "not an image (no PNG, JPG or DICOM signature)"
     except OSError as exc:
         result.problem = f"unreadable ({exc.strerror or exc})"
+    except Exception as exc:  # a header no reader foresaw (a malformed number, an unknown syntax): this file's problem only
+        result.problem = f"unreadable header ({type(exc).__name__}: {exc})"
+    if result.problem is None:
+        result.problem = size_problem(result.width, result.height, int(result.meta.get("frames", 1) or 1))
     return result
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .limits import max_pixels, size_problem
 from .windowing import FILE_WINDOW, Window, apply_window, min_max, resolve_window
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -91,8 +92,12 @@ def _read(path: str | os.PathLike, windows: WindowsArg, frame: int | None) -> Im
 def _read_pil(path: Path, kind: str) -> ImageData:
     from PIL import Image, UnidentifiedImageError
 
+    Image.MAX_IMAGE_PIXELS = max_pixels()  # PIL's own bomb check agrees with ours
     try:
         with Image.open(path) as img:
+            too_big = size_problem(*img.size)
+            if too_big:
+                raise ReaderError(f"{path}: {too_big}")
             img.load()
             mode = img.mode
             if mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -103,7 +108,9 @@ def _read_pil(path: Path, kind: str) -> ImageData:
                 pixels = (np.asarray(img.convert("L"), dtype=np.float32) / 255.0)[..., None]
             else:
                 pixels = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+    except ReaderError:
+        raise
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         raise ReaderError(f"{path}: unreadable {kind.upper()} ({exc})") from None
     height, width = pixels.shape[:2]
     meta = {"format": kind, "rows": height, "columns": width, "frames": 1, "channels": pixels.shape[2]}
@@ -116,11 +123,16 @@ def _read_dicom(path: Path, windows: WindowsArg, frame: int | None) -> ImageData
 
     try:
         ds = pydicom.dcmread(path)
+        meta = dicom_meta(ds)
+        too_big = size_problem(meta["columns"], meta["rows"], meta["frames"])
+        if too_big:
+            raise ReaderError(f"{path}: {too_big}")
         arr = ds.pixel_array
+    except ReaderError:
+        raise
     except Exception as exc:  # pydicom raises many types for damaged or unsupported files
         raise ReaderError(f"{path}: unreadable DICOM ({type(exc).__name__}: {exc})") from None
 
-    meta = dicom_meta(ds)
     nframes = meta["frames"]
     color = int(ds.get("SamplesPerPixel", 1)) > 1
     if nframes == 1:

@@ -141,13 +141,16 @@ def test_empty_folder_and_csv_with_missing_columns(ws):
     assert info.fit("single_label") == (False, "no recognised annotation layout: " + info.problems[0].message)
 
 
-def test_label_paths_outside_the_workspace_are_refused(ws, tmp_path):
+def test_label_paths_outside_the_dataset_folder_are_refused(ws, tmp_path):
     png(tmp_path / "secret.png")
+    png(ws.datasets / "other" / "x" / "inside_the_workspace.png")
     root = ws.datasets / "escape"
     png(root / "a.png")
-    write_csv(root / "label.csv", ["path", "class"], [("a.png", "x"), ("../../../secret.png", "y"), (str(tmp_path / "secret.png"), "y")])
+    rows = [("a.png", "x"), ("../../../secret.png", "y"), (str(tmp_path / "secret.png"), "y"), ("../other/x/inside_the_workspace.png", "y")]
+    write_csv(root / "label.csv", ["path", "class"], rows)
     info = scan_dataset(ws, "escape")
-    assert len(problems_of(info, "outside")) == 2 and all("outside the workspace" in p for p in problems_of(info, "outside"))
+    outside = problems_of(info, "outside")
+    assert len(outside) == 3 and all("outside the dataset folder" in p for p in outside)
     assert [c.image.name for c in info.cases] == ["a.png"]
 
 
