@@ -4,9 +4,11 @@
 - `LossMeans`: the true mean train and validation loss of each epoch;
 - `LiveProgress`: progress and heartbeat about once a second;
 - `StopOnRequest`: turns the store's stop flag into `CancelFitException`;
-- `KeepBest`: the weights of the best validation loss, in memory and as best.safetensors;
-- `Checkpoint`: weights, optimizer state and progress every epoch (on a background thread);
-- `EpochLog`: one EpochEvent per epoch;
+- `KeepBest`: the weights of the best validation loss, in memory;
+- `Checkpoint`: last and best weights, optimizer state and progress every epoch, as one set (on a
+  background thread);
+- `EpochLog`: one EpochEvent per epoch, and the epoch count, stored once that epoch's checkpoint is
+  on disk (so the store never runs ahead of what `deepq resume` can continue from);
 - `EarlyStop`: fastai's own early stopping, which also records why it stopped.
 fastai's `SaveModelCallback` does not fit: it pickles (`torch.save`); models here are safetensors.
 Epochs that a resumed run skips (fastai's SkipToEpoch) are ignored by every callback.
@@ -23,7 +25,7 @@ from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.tracker import EarlyStoppingCallback
 
 from ..contracts import EarlyStopEvent, EpochEvent, Metrics
-from .checkpoint import BackgroundWriter, atomic_save_tensors, model_state, save_checkpoint, snapshot
+from .checkpoint import BackgroundWriter, model_state, save_checkpoint, snapshot
 from .kind_training import Accumulator
 from .sink import TaskSink
 
@@ -103,7 +105,7 @@ class LiveProgress(Callback):
             return
         self.last = now
         done = self.learn.epoch + (self.learn.iter + 1) / max(self.learn.n_iter, 1) * (1.0 if self.training else 0.0)
-        self.sink.progress(progress=min(done / self.epochs, 1.0), epoch=self.learn.epoch, compute_s=self.compute.seconds())
+        self.sink.progress(progress=min(done / self.epochs, 1.0), compute_s=self.compute.seconds())  # the epoch count: EpochLog
 
 
 class StopOnRequest(Callback):
@@ -124,16 +126,15 @@ class StopOnRequest(Callback):
 
 
 class KeepBest(ResumableCallback):
-    """Lowest mean validation loss wins; its weights stay in memory and go to best.safetensors."""
+    """Lowest mean validation loss wins; its weights stay in memory (the checkpoint set keeps them on disk)."""
 
     order = 61
 
-    def __init__(self, folder: Path, best_loss: float = float("inf"), start_epoch: int = 0):
+    def __init__(self, best_loss: float = float("inf"), start_epoch: int = 0):
         super().__init__(start_epoch)
-        self.folder, self.best_loss = folder, best_loss
+        self.best_loss = best_loss
         self.state: dict[str, torch.Tensor] | None = None
         self.improved = False
-        self.writer = BackgroundWriter()
 
     def after_epoch(self) -> None:
         if self.skipped():
@@ -143,36 +144,45 @@ class KeepBest(ResumableCallback):
         if self.improved:
             self.best_loss = loss
             self.state = model_state(self.learn.model)
-            self.writer.submit(lambda state=self.state: atomic_save_tensors(state, self.folder / "best.safetensors"))
-
-    def after_fit(self) -> None:
-        self.writer.flush()
 
 
 class Checkpoint(ResumableCallback):
-    """last.safetensors, optim.safetensors and checkpoint.json: what `deepq resume` continues from."""
+    """The set `deepq resume` continues from, written every epoch; then what waited for it (`when_saved`)."""
 
     order = 62
 
-    def __init__(self, folder: Path, clock: ComputeClock, start_epoch: int = 0):
+    def __init__(self, folder: Path, clock: ComputeClock, start_epoch: int = 0, facts: dict | None = None):
         super().__init__(start_epoch)
-        self.folder, self.compute = folder, clock
+        self.folder, self.compute, self.facts = folder, clock, facts or {}
         self.writer = BackgroundWriter()
+        self.waiting: list[Callable[[], None]] = []
+
+    def when_saved(self, report: Callable[[], None]) -> None:
+        """Run `report` once this epoch's set is on disk."""
+        self.waiting.append(report)
 
     def after_epoch(self) -> None:
         if self.skipped():
             return
         keep_best = self.learn.keep_best
-        weights, optim, plain = snapshot(self.learn.model, self.learn.opt, keep_best.state if keep_best.improved else None)
-        info = {"epoch": self.learn.epoch, "best_loss": keep_best.best_loss, "compute_s": self.compute.seconds()}
-        self.writer.submit(lambda: save_checkpoint(self.folder, weights, optim, plain, info))
+        best = keep_best.state if keep_best.improved else None
+        weights, optim, plain = snapshot(self.learn.model, self.learn.opt, best)
+        info = {"epoch": self.learn.epoch, "best_loss": keep_best.best_loss, "compute_s": self.compute.seconds(), **self.facts}
+        reports, self.waiting = self.waiting, []
+
+        def job() -> None:
+            save_checkpoint(self.folder, weights, optim, plain, info, best)
+            for report in reports:
+                report()
+
+        self.writer.submit(job)
 
     def after_fit(self) -> None:
         self.writer.flush()
 
 
 class EpochLog(ResumableCallback):
-    order = 62
+    order = 61.5  # after KeepBest (whether the epoch improved), before Checkpoint (which stores this after its set)
 
     def __init__(self, sink: TaskSink, epochs: int, clock: ComputeClock, start_epoch: int = 0):
         super().__init__(start_epoch)
@@ -194,8 +204,17 @@ class EpochLog(ResumableCallback):
             seconds=self.compute.clock() - self.t_epoch,
             best=self.learn.keep_best.improved,
         )
-        self.sink.event(event)
-        self.sink.progress(progress=(epoch + 1) / self.epochs, epoch=epoch + 1, compute_s=self.compute.seconds(), metrics=metrics.flat())
+        fields = {"progress": (epoch + 1) / self.epochs, "epoch": epoch + 1, "compute_s": self.compute.seconds(), "metrics": metrics.flat()}
+
+        def report() -> None:
+            self.sink.event(event)
+            self.sink.progress(**fields)
+
+        checkpoint = getattr(self.learn, "checkpoint", None)
+        if checkpoint is not None:
+            checkpoint.when_saved(report)
+        else:
+            report()
 
 
 class EarlyStop(EarlyStoppingCallback):

@@ -1,9 +1,10 @@
 """Checkpoints as safetensors plus JSON: model weights, optimizer state and progress.
 
 Nothing here pickles. Optimizer state is flattened to named tensors; the numbers that are
-not tensors (step counts, hyperparameters) go to the JSON next to it. Every write lands in
-a temporary file first and is renamed into place, so a kill or a full disk mid-write leaves
-the previous checkpoint intact.
+not tensors (step counts, hyperparameters) go to the JSON next to it. A checkpoint is one
+set, a folder (last weights, best weights, optimizer, checkpoint.json): it is written whole
+in a temporary folder, every file fsynced, then swapped in by renames, so a kill or a full
+disk at any moment leaves the previous set or the new one, never a mix of the two.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+BEST = "best.safetensors"
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -95,13 +99,64 @@ def snapshot(
 
 
 def save_checkpoint(
-    folder: Path, weights: dict[str, torch.Tensor], optim: dict[str, torch.Tensor], plain: dict[str, Any], info: dict[str, Any]
+    folder: Path,
+    weights: dict[str, torch.Tensor],
+    optim: dict[str, torch.Tensor],
+    plain: dict[str, Any],
+    info: dict[str, Any],
+    best: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """Write last.safetensors (weights), optim.safetensors and checkpoint.json, each atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_save_tensors(weights, folder / "last.safetensors")
-    atomic_save_tensors(optim or {"_empty": torch.zeros(1)}, folder / "optim.safetensors")
-    atomic_write_json({**info, "optimizer": plain}, folder / "checkpoint.json")  # written last: it marks a complete checkpoint
+    """Replace the set in `folder` by last.safetensors (weights), optim.safetensors, best.safetensors
+    (`best`, else the previous set's best, linked) and checkpoint.json, as one."""
+    previous = complete_set(folder)
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp / "last.safetensors"))
+        optim = optim or {"_empty": torch.zeros(1)}
+        save_file({k: v.detach().cpu().contiguous() for k, v in optim.items()}, str(tmp / "optim.safetensors"))
+        if best is not None:
+            save_file({k: v.detach().cpu().contiguous() for k, v in best.items()}, str(tmp / BEST))
+        elif previous is not None and (previous / BEST).is_file():
+            os.link(previous / BEST, tmp / BEST)  # unchanged since the last set: shared, not copied
+        (tmp / "checkpoint.json").write_text(json.dumps({**info, "optimizer": plain}, indent=2, default=_plain))
+        for path in tmp.iterdir():
+            _fsync(path)
+        _fsync(tmp)
+        _swap_in(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def complete_set(folder: Path) -> Path | None:
+    """The checkpoint set at `folder`, or the one a kill between the two renames of a swap left aside."""
+    for candidate in (folder, _aside(folder)):
+        if (candidate / "checkpoint.json").is_file():
+            return candidate
+    return None
+
+
+def _swap_in(new: Path, folder: Path) -> None:
+    aside = _aside(folder)
+    shutil.rmtree(aside, ignore_errors=True)
+    if folder.exists():
+        folder.rename(aside)
+    new.rename(folder)
+    _fsync(folder.parent)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _aside(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}.previous")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class BackgroundWriter:
@@ -138,6 +193,10 @@ class BackgroundWriter:
 
 def load_checkpoint(folder: Path, model: torch.nn.Module, opt: Any) -> dict[str, Any]:
     """Restore weights (and optimizer state when `opt` is given); returns checkpoint.json."""
+    found = complete_set(folder)
+    if found is None:
+        raise FileNotFoundError(f"no complete checkpoint in {folder}")
+    folder = found
     info = json.loads((folder / "checkpoint.json").read_text())
     load_weights(model, load_file(str(folder / "last.safetensors")))
     if opt is not None and info["optimizer"]["state"]:
@@ -146,7 +205,13 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, opt: Any) -> dict[str,
 
 
 def has_checkpoint(folder: Path) -> bool:
-    return (folder / "checkpoint.json").is_file() and (folder / "last.safetensors").is_file()
+    return complete_set(folder) is not None
+
+
+def best_weights(folder: Path) -> dict[str, torch.Tensor] | None:
+    """The best epoch's weights kept in the checkpoint set, if any."""
+    found = complete_set(folder)
+    return load_file(str(found / BEST)) if found is not None and (found / BEST).is_file() else None
 
 
 def _flatten_optimizer(sd: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -39,7 +39,7 @@ from ..spec import Flow, SearchMethod, TaskSpec
 from ..store import Store, TaskRow
 from ..workspace import Workspace
 from . import callbacks as cb
-from .checkpoint import atomic_write_text, has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
+from .checkpoint import atomic_write_text, best_weights, has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
 from .evaluate import evaluate
 from .learner import build_learner, find_lr, fit
 from .loaders import BatchLoader, best_device
@@ -47,6 +47,7 @@ from .registry import load_model, model_id_for, read_card, register_model
 from .sink import TaskSink
 
 SEARCH_WINNER = "search_winner.safetensors"
+CHECKPOINT = "checkpoint"  # the set `deepq resume` continues from (checkpoint.py)
 
 
 class TaskFailed(RuntimeError):
@@ -183,6 +184,7 @@ class Built:
     start_epoch: int = 0
     best_loss: float = float("inf")
     compute_s: float = 0.0
+    dataset: str = ""  # the fingerprint of the cases it trains on, kept with each checkpoint
 
 
 def build(run: Run, factory: Factory, plan: Plan) -> Built:
@@ -195,10 +197,15 @@ def build(run: Run, factory: Factory, plan: Plan) -> Built:
         load_weights(model, load_file(str(winner)))
         source += ", then the population-based search's winner"
     run.sink.event(ModelEvent(source=source, weights_sha256=weights_digest(model_state(model))))
-    built = Built(factory.learner(model, plan), plan)
-    if run.task.resume and has_checkpoint(run.folder):
+    built = Built(factory.learner(model, plan), plan, dataset=p.data.fingerprint)
+    if run.task.resume and has_checkpoint(run.folder / CHECKPOINT):
         built.learn.create_opt()
-        ckpt = load_checkpoint(run.folder, built.learn.model, built.learn.opt)
+        ckpt = load_checkpoint(run.folder / CHECKPOINT, built.learn.model, built.learn.opt)
+        if ckpt.get("dataset") != p.data.fingerprint:
+            raise TaskFailed(
+                f"dataset {run.spec.dataset!r} changed since the checkpoint of epoch {ckpt['epoch'] + 1} "
+                "(files added, removed, edited or relabelled): resuming would mix two datasets; start a new task"
+            )
         built.start_epoch, built.best_loss, built.compute_s = ckpt["epoch"] + 1, ckpt["best_loss"], ckpt["compute_s"]
         run.sink.status(f"Resumed from the checkpoint of epoch {built.start_epoch}")
     elif plan.lr_find_iters:
@@ -222,7 +229,7 @@ def train(run: Run, built: Built, classes: list[str]) -> Fitted:
     """Fit to the end (or early stop); raises TaskStopped when the user stops it."""
     plan, start = built.plan, built.start_epoch
     clock = cb.ComputeClock(built.compute_s)
-    keep_best = cb.KeepBest(run.folder, built.best_loss, start)
+    keep_best = cb.KeepBest(built.best_loss, start)
     stop = cb.StopOnRequest(run.sink.stop_requested)
     cbs = [
         clock,
@@ -231,7 +238,7 @@ def train(run: Run, built: Built, classes: list[str]) -> Fitted:
         cb.LiveProgress(run.sink, plan.epochs, clock),
         stop,
         keep_best,
-        cb.Checkpoint(run.folder, clock, start),
+        cb.Checkpoint(run.folder / CHECKPOINT, clock, start, facts={"dataset": built.dataset}),
         cb.EpochLog(run.sink, plan.epochs, clock, start),
     ]
     if plan.early_stop:
@@ -249,8 +256,8 @@ def evaluate_best(run: Run, prepared: Prepared, built: Built, fitted: Fitted) ->
     model = built.learn.model
     if fitted.best_state is not None:
         load_weights(model, fitted.best_state)
-    elif (run.folder / "best.safetensors").is_file():
-        load_weights(model, load_file(str(run.folder / "best.safetensors")))
+    elif (kept := best_weights(run.folder / CHECKPOINT)) is not None:
+        load_weights(model, kept)
     evaluation = evaluate(model, built.learn.dls.valid, run.kind.trainer, prepared.data.classes, operating_point=run.spec.operating_point)
     n_valid, n_all = len(prepared.split.valid), len(prepared.data.cases)
     evaluation.source = f"{n_valid} validation cases that the network never trained on ({n_all - n_valid} training cases)."

@@ -84,7 +84,7 @@ def test_refit_trains_a_fresh_network_on_every_case_for_the_best_epoch_count(ws,
     evaluation = (ws.task_dir(row.id) / "evaluation.json").read_text()
     assert "validation cases that the network never trained on" in evaluation and "refit on all 48 cases" in evaluation
     registered = load_file(str(ws.model_dir(row.model_id) / "model.safetensors"))
-    selected = load_file(str(ws.task_dir(row.id) / "best.safetensors"))
+    selected = load_file(str(ws.task_dir(row.id) / "checkpoint" / "best.safetensors"))
     assert weights_digest(registered) != weights_digest({k: v for k, v in selected.items() if k in registered})
     assert store.events(row.id, PlanEvent)[-1].ran_as.hyper.refit is True
 
