@@ -36,10 +36,22 @@ def submit(workspace: Workspace, spec: TaskSpec, start_worker: bool = True) -> i
     check_submission(workspace, spec)
     store = Store(workspace.db_path)
     task_id = store.submit(spec)
+    set_aside_stale_folder(workspace, task_id)
     (workspace.task_dir(task_id) / "task.json").write_text(spec.to_json())
     if start_worker:
         ensure_worker(workspace)
     return task_id
+
+
+def set_aside_stale_folder(workspace: Workspace, task_id: int) -> Path | None:
+    """A new task never inherits the folder of an earlier task with its id (left by a database that was
+    reset): that folder is renamed `<id>.stale-<time>`, so no checkpoint of another task is resumed."""
+    folder = workspace.tasks / str(task_id)
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return None
+    aside = folder.with_name(f"{task_id}.stale-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}")
+    folder.rename(aside)
+    return aside
 
 
 def worker_alive(workspace: Workspace) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,10 @@ class Box:
     y: float
     w: float
     h: float
+
+    def valid(self) -> bool:
+        """Finite numbers and a positive width and height (a NaN would become a box to the image edge)."""
+        return all(math.isfinite(v) for v in (self.x, self.y, self.w, self.h)) and self.w > 0 and self.h > 0
 
     def clipped(self, width: int, height: int) -> Box | None:
         x0, y0 = max(0.0, self.x), max(0.0, self.y)

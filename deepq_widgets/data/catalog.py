@@ -18,7 +18,7 @@ from .. import kinds
 from ..workspace import Workspace
 from .cases import Case, Problem
 from .layouts import printable, read_layout
-from .masks import load_mask
+from .masks import MaskError, load_mask
 from .probe import probe
 
 MIN_CASES_PER_CLASS = 3
@@ -170,9 +170,10 @@ def _check_masks(info: DatasetInfo) -> None:
         if (p.width, p.height) != (case.width, case.height):
             _fail(info, case, "mask", f"mask is {p.width}x{p.height} but the image is {case.width}x{case.height}", case.mask)
             continue
-        values = np.unique(load_mask(case.mask, len(info.classes)))
-        if values.max(initial=0) > len(info.classes):
-            _fail(info, case, "unknown_class", f"mask value {int(values.max())} has no class (classes: {len(info.classes)})", case.mask)
+        try:
+            values = np.unique(load_mask(case.mask, len(info.classes)))
+        except MaskError as exc:
+            _fail(info, case, "unknown_class", str(exc), case.mask)
             continue
         case.labels = tuple(info.classes[v - 1] for v in values if v > 0)
 

@@ -163,7 +163,10 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
     for rel, recs in grouped.items():
         labels, boxes = _labels_from_rows(kind, recs, path, out.problems)
         for image in _expand(rel, folder, folder, str(path), out.problems):
-            out.cases.append(Case(image, labels=labels, boxes=boxes))
+            case = Case(image, labels=labels, boxes=boxes)
+            if kind == SINGLE and not labels:
+                case.problem = "no class given in the label file"
+            out.cases.append(case)
     out.classes = _class_list(kind, records, declared)
     _flag_unknown(out, declared, str(path))
     return out
@@ -172,6 +175,8 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
 def _labels_from_rows(kind: str, recs: list[dict[str, str]], path: Path, problems: list[Problem]) -> tuple:
     if kind == SINGLE:
         names = {r["class"] for r in recs if r["class"]}
+        if not names:
+            problems.append(Problem("layout", f"{recs[0]['path']} has no class; left out", str(path)))
         if len(names) > 1:
             problems.append(Problem("layout", f"{recs[0]['path']} has several classes {sorted(names)} in a single-label file", str(path)))
         return tuple(sorted(names))[:1], ()
@@ -182,9 +187,14 @@ def _labels_from_rows(kind: str, recs: list[dict[str, str]], path: Path, problem
         if not r["object"]:
             continue  # an image row with no object: a negative image
         try:
-            boxes.append(Box(r["object"], float(r["xleft"]), float(r["ytop"]), float(r["width"]), float(r["height"])))
+            box = Box(r["object"], float(r["xleft"]), float(r["ytop"]), float(r["width"]), float(r["height"]))
         except ValueError:
             problems.append(Problem("box", f"non-numeric box for {r['image']}: {r}", str(path)))
+            continue
+        if not box.valid():
+            problems.append(Problem("box", f"box for {r['image']} is not finite or has no area: {r}; left out", str(path)))
+            continue
+        boxes.append(box)
     return tuple(sorted({b.label for b in boxes})), tuple(boxes)
 
 
@@ -291,7 +301,10 @@ def _coco_shapes(anns: Iterable[dict], categories: dict[int, str]) -> tuple[list
             unknown.add(str(ann.get("category_id")))
             continue
         if ann.get("bbox"):
-            boxes.append(Box(label, *map(float, ann["bbox"][:4])))
+            box = Box(label, *map(float, ann["bbox"][:4]))
+            if not box.valid():
+                raise ValueError(f"bbox {ann['bbox']} is not finite or has no area")
+            boxes.append(box)
         for poly in ann.get("segmentation") or [] if isinstance(ann.get("segmentation"), list) else []:
             polygons.append(Polygon(label, tuple(map(float, poly))))
     problem = f"unknown category id {', '.join(sorted(unknown))}" if unknown else None

@@ -14,15 +14,22 @@ import numpy as np
 from .cases import Case, Polygon
 
 
+class MaskError(ValueError):
+    """A mask whose values are not class indices; the message says which value."""
+
+
 def load_mask(path: Path, n_classes: int) -> np.ndarray:
-    """A mask image as uint8 class indices (H, W)."""
+    """A mask image as uint8 class indices (H, W). With several classes every value must be one of
+    them (a 16-bit value of 256 would otherwise wrap round to background)."""
     from PIL import Image
 
     with Image.open(path) as img:
         arr = np.asarray(img.convert("L") if img.mode not in ("L", "P", "I", "I;16") else img)
     arr = arr.astype(np.int64)
-    if n_classes == 1 and arr.max() > 1:
+    if n_classes == 1 and arr.max(initial=0) > 1:
         arr = (arr > 0).astype(np.int64)
+    if arr.min(initial=0) < 0 or arr.max(initial=0) > n_classes:
+        raise MaskError(f"mask value {int(arr.max())} has no class (classes: {n_classes})")
     return arr.astype(np.uint8)
 
 

@@ -51,6 +51,7 @@ def deepq(workspace: Workspace, *args: str, progress: Callable[[str], None] | No
 class ModelList:
     def __init__(self, store: Store, workspace: Workspace, on_retrain: Callable[[str], None], datasets: Callable[[], list[str]]):
         self.store, self.workspace, self.on_retrain, self.datasets = store, workspace, on_retrain, datasets
+        self.busy, self._lock = False, threading.Lock()
         self.choice = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
         self.retrain = w.Button(description="Retrain this model", button_style="primary", disabled=True)
         self.format = w.Dropdown(options=["onnx", "torchscript", "safetensors"], description="Export as", layout=w.Layout(width="220px"))
@@ -99,7 +100,8 @@ class ModelList:
 
     def _show(self) -> None:
         none = self.choice.value is None
-        self.retrain.disabled = self.export.disabled = self.run.disabled = self.evaluate.disabled = none
+        self.retrain.disabled = none
+        self.export.disabled = self.run.disabled = self.evaluate.disabled = none or self.busy
         names = self.datasets()
         if names != list(self.dataset.options):
             self.dataset.options = names
@@ -110,15 +112,24 @@ class ModelList:
         self.evaluations.value = evaluations_html(stored_evaluations(self.workspace, model_id)) if model_id else ""
 
     def _background(self, job: Callable[[], str]) -> None:
+        """One export, evaluation or prediction at a time: each is a child process that may take minutes,
+        so its buttons wait until it ends (clicks meanwhile start nothing)."""
+        with self._lock:
+            if self.busy:
+                return
+            self.busy = True
+        self._show()
         self.result.value = "<i>Working…</i>"
 
         def run() -> None:
             try:
-                self.result.value = job()
+                shown = job()
             except Exception as exc:  # shown, never swallowed
-                self.result.value = f"<div class='dq-reason'>{esc(exc)}</div>"
-            finally:
-                self.bar.layout.display = "none"
+                shown = f"<div class='dq-reason'>{esc(exc)}</div>"
+            self.bar.layout.display = "none"
+            self.busy = False
+            self._show()
+            self.result.value = shown  # last: once the result shows, the buttons are free again
 
         threading.Thread(target=run, daemon=True).start()
 

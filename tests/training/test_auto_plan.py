@@ -53,7 +53,7 @@ def test_a_run_whose_learning_rate_came_from_the_finder_repeats_bit_for_bit(ws, 
     event = store.events(row.id, PlanEvent)[-1]
     assert event.plan.lr_find_iters >= 4 and any("-step finder" in note for note in event.plan.notes)
     assert event.ran_as.hyper.lr == event.plan.lr != 1e-3
-    assert not list(ws.root.rglob("*.pth"))  # the weights never went through a pickle file
+    assert not [p for p in ws.root.rglob("*") if p.suffix in (".pth", ".pt", ".pkl", ".pickle")]  # no pickle, ever
     assert_task_file_as_run_repeats(ws, row, store, event.ran_as)
 
 

@@ -14,7 +14,7 @@ from deepq_widgets.cli import main
 from deepq_widgets.data.catalog import scan_dataset, scan_workspace
 from deepq_widgets.data.preview import render_preview
 from deepq_widgets.data.readers import ReaderError, read_image
-from tests.helpers import class_folders, png
+from tests.helpers import class_folders, png, write_csv
 
 
 def problems(info, kind=None):
@@ -167,3 +167,34 @@ def test_file_names_that_are_not_utf8_are_named(ws):
     said = problems(info, "unreadable")
     assert len(said) == 1 and "caf\\xe9.png: file name is not valid UTF-8" in said[0]
     said[0].encode("utf-8")  # printable anywhere
+
+
+def test_rows_without_a_class_or_with_a_nan_box_are_left_out_by_name(ws):
+    root = ws.datasets / "rows"
+    for i in range(8):
+        png(root / f"{i}.png", size=(64, 64))
+    write_csv(root / "label.csv", ["path", "class"], [(f"{i}.png", "a" if i < 4 else "b") for i in range(7)] + [("7.png", "")])
+    info = scan_dataset(ws, "rows")
+    assert len(info.usable) == 7 and any("7.png has no class" in p for p in problems(info))
+    boxes = ws.datasets / "boxes"
+    for i in range(3):
+        png(boxes / f"{i}.png", size=(64, 64))
+    rows = [("0.png", "nodule", 1, 1, 10, 10), ("1.png", "nodule", "nan", 1, 10, 10), ("2.png", "nodule", 1, 1, 0, 10)]
+    write_csv(boxes / "label.csv", ["image", "object", "xLeft", "yTop", "width", "height"], rows)
+    info = scan_dataset(ws, "boxes")
+    assert [len(c.boxes) for c in info.cases] == [1, 0, 0]
+    assert sum("not finite or has no area" in p for p in problems(info)) == 2
+
+
+def test_a_16_bit_mask_value_of_256_is_named_not_wrapped_to_background(ws):
+    root = ws.datasets / "seg"
+    (root / "masks").mkdir(parents=True)
+    (root / "classes.txt").write_text("liver\nkidney\n")
+    for i in range(4):
+        png(root / "images" / f"{i}.png", size=(16, 16))
+        mask = np.zeros((16, 16), np.uint16)
+        mask[4:8, 4:8] = 256 if i == 0 else 1 + i % 2
+        Image.fromarray(mask).save(root / "masks" / f"{i}.png")
+    info = scan_dataset(ws, "seg")
+    assert len(info.usable) == 3
+    assert any("0.png: mask value 256 has no class (classes: 2)" in p for p in problems(info))

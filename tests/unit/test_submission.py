@@ -70,3 +70,14 @@ def test_deepq_run_says_what_is_wrong_and_starts_nothing(demo_copy, capsys):
     assert "model.arch: unknown model" in err and "dataset: no dataset" in err
     assert Store(demo_copy.db_path).tasks() == []
     assert not (demo_copy.tasks / "worker.log").exists()  # no worker was started for it
+
+
+def test_a_new_task_never_inherits_an_old_tasks_folder(demo_copy):
+    old = demo_copy.tasks / "1" / "checkpoint"
+    old.mkdir(parents=True)
+    (old / "checkpoint.json").write_text("{}")  # left by a task of a database since reset
+    task_id = submit(demo_copy, spec(), start_worker=False)
+    assert task_id == 1
+    assert sorted(p.name for p in (demo_copy.tasks / "1").iterdir()) == ["task.json"]
+    (aside,) = [p for p in demo_copy.tasks.iterdir() if p.name.startswith("1.stale-")]
+    assert (aside / "checkpoint" / "checkpoint.json").is_file()  # kept, not deleted

@@ -57,7 +57,11 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         app.models.choice.value = row.model_id
         app.models.format.value = "safetensors"
         app.models.export.click()
+        assert app.models.export.disabled and app.models.run.disabled and app.models.evaluate.disabled  # one job at a time
+        started = []
+        app.models._background(lambda: started.append(1) or "second")  # a click meanwhile starts nothing
         wait_until(lambda: "Exported to" in app.models.result.value or "dq-reason" in app.models.result.value)
+        assert not started and not app.models.export.disabled
         assert "Exported to" in app.models.result.value and (ws.root / "exports" / f"{row.model_id}.safetensors").is_file()
         assert "validation cases" in d.evaluation.value and "95% intervals" in d.evaluation.value  # how many cases, and intervals
         app.models.dataset.value = "ultrasound_lesions"
