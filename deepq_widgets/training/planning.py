@@ -81,7 +81,9 @@ def population_search(run: Run, factory: Factory, plan: Plan) -> Plan:
         save_checkpoint(out, *snapshot(learn.model, learn.opt), {"valid_loss": cb.best})
         return out, cb.best
 
-    winner = population_based(plan, members, n_train, run.spec.seed, train_member, _report(run))
+    winner = population_based(
+        plan, members, n_train, run.spec.seed, train_member, _report(run), discard=lambda state: shutil.rmtree(state, ignore_errors=True)
+    )
     os.replace(winner.state / "last.safetensors", run.folder / SEARCH_WINNER)
     shutil.rmtree(population_dir)
     done = search_epochs(plan)

@@ -114,10 +114,13 @@ def population_based(
     seed: int,
     train_member: Callable[[dict[str, Any], Any], tuple[Any, float]],
     report: Callable[[dict[str, Any]], None],
+    discard: Callable[[Any], None] = lambda state: None,
 ) -> Member:
     """PBT. `train_member(params, state)` trains one epoch from `state` (None: fresh weights)
     and returns the new state and the validation loss; it must not modify `state` in place,
-    since a state copied to several members is shared. Returns the winner."""
+    since a state copied to several members is shared. `discard(state)` hears of each state no
+    member holds any more (its checkpoint can go: a population keeps one per member, not one per
+    member per round). Returns the winner."""
     rng = random.Random(seed)
     sampler = optuna.samplers.RandomSampler(seed=seed)  # the first population, as random search draws it
     study = optuna.create_study(direction="minimize", sampler=sampler)
@@ -125,14 +128,18 @@ def population_based(
     rounds = search_epochs(plan)
     quarter = max(1, members // 4)
     for round_ in range(rounds):
+        held = {id(m.state): m.state for m in population if m.state is not None}
         for m in population:
             m.state, m.loss = train_member(m.params, m.state)
             report({"trial": m.id, "round": round_, "params": m.params, "valid_loss": m.loss, "history": list(m.history)})
-        if round_ == rounds - 1 or members < 2:
-            continue
-        ranked = sorted(population, key=lambda m: m.loss)
-        for loser in ranked[-quarter:]:
-            winner = rng.choice(ranked[:quarter])
-            loser.state, loser.params = winner.state, explore(winner.params, rng)
-            loser.history.append(f"round {round_}: copied member {winner.id}")
+        if round_ < rounds - 1 and members > 1:
+            ranked = sorted(population, key=lambda m: m.loss)
+            for loser in ranked[-quarter:]:
+                winner = rng.choice(ranked[:quarter])
+                loser.state, loser.params = winner.state, explore(winner.params, rng)
+                loser.history.append(f"round {round_}: copied member {winner.id}")
+        live = {id(m.state) for m in population}
+        for key, state in held.items():
+            if key not in live:
+                discard(state)
     return min(population, key=lambda m: m.loss)

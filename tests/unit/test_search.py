@@ -44,6 +44,16 @@ def test_pbt_trains_every_member_each_round_and_the_worst_copy_the_best():
     assert winner.loss == min(r["valid_loss"] for r in reports if r["round"] == rounds - 1)
 
 
+def test_states_no_member_holds_are_discarded_each_round():
+    """A population keeps one checkpoint per member, not one per member per round."""
+    calls, discarded = [], []
+    plan = toy_plan()
+    winner = population_based(plan, 8, 100, 0, toy_trainer(calls), lambda _: None, discard=discarded.append)
+    started_from = {id(state) for _, state in calls if state is not None}  # every state a round started from
+    assert sorted(id(s) for s in discarded) == sorted(started_from)  # each discarded once, after its last use
+    assert id(winner.state) not in started_from  # the final states are kept
+
+
 def test_a_single_member_just_trains():
     calls = []
     winner = population_based(toy_plan(4), 1, 100, 0, toy_trainer(calls), lambda _: None)
