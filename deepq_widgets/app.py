@@ -22,7 +22,7 @@ from .widgets.flow_step import FlowStep
 from .widgets.model_list import ModelList
 from .widgets.model_step import ModelStep
 from .widgets.monitor import Monitor
-from .widgets.poller import Poller
+from .widgets.poller import PageActivity, Poller, page_idle_seconds
 from .widgets.preset_step import PresetStep
 from .widgets.shell import WizardShell
 from .widgets.start_step import StartStep
@@ -66,7 +66,8 @@ class App:
         self.catalog.warm(then=self._datasets_ready)
         self.refresh_tasks()
         self._reattach()
-        self.poller = Poller(self.refresh_tasks, poll_interval, alive=lambda: self.widget.comm is not None).start()
+        self.activity = PageActivity()
+        self.poller = Poller(self.refresh_tasks, poll_interval, alive=self._watched).start()
 
     # -- actions ------------------------------------------------------------------------------------
     def start_task(self, spec: TaskSpec) -> int:
@@ -116,6 +117,19 @@ class App:
     def _datasets_ready(self) -> None:
         if self.wizard.state.step is Step.dataset:
             self.shell.refresh()
+
+    def _watched(self) -> bool:
+        """Keep polling while the page is open and in use; once idle, say so and stop (the kernel may then be culled)."""
+        if self.widget.comm is None:
+            return False
+        if self.activity.idle_for() < page_idle_seconds():
+            return True
+        minutes = page_idle_seconds() / 60
+        self.notice.value = (
+            f"<div class='dq-muted'>Updates paused after {minutes:.0f} minutes without use; training goes on. "
+            "Reload the page to follow your tasks again.</div>"
+        )
+        return False
 
     def close(self) -> None:
         self.poller.stop()

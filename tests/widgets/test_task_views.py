@@ -123,3 +123,44 @@ def test_poller_updates_the_page_without_a_click(demo_copy, capsys):
         app.close()
     time.sleep(0.5)
     assert not app.poller.thread.is_alive()  # a closed app's poller ends
+
+
+def test_a_page_nobody_uses_stops_updating_so_its_kernel_can_be_culled(demo_copy, monkeypatch):
+    import time
+
+    monkeypatch.setenv("DEEPQ_PAGE_IDLE_S", "1")
+    app = build_app(demo_copy, poll_interval=0.1, start_worker=False)
+    try:
+        app.activity.touch()
+        time.sleep(0.5)
+        assert app.poller.thread.is_alive()  # in use: still updating
+        deadline = time.time() + 5
+        while time.time() < deadline and app.poller.thread.is_alive():
+            time.sleep(0.1)
+        assert not app.poller.thread.is_alive() and "Updates paused" in app.notice.value
+    finally:
+        app.close()
+
+
+def test_the_page_activity_hears_every_widget_message_under_a_kernel():
+    from deepq_widgets.widgets.poller import PageActivity
+
+    class Kernel:
+        def __init__(self):
+            self.handled = []
+            self.shell_handlers = {"comm_msg": lambda *args: self.handled.append(args) or "done"}
+
+    class Shell:
+        kernel = Kernel()
+
+    import IPython
+
+    original = IPython.get_ipython
+    IPython.get_ipython = lambda: Shell()
+    try:
+        activity = PageActivity()
+    finally:
+        IPython.get_ipython = original
+    activity.last -= 100
+    assert Shell.kernel.shell_handlers["comm_msg"]("stream", "idents", {"msg": 1}) == "done"  # still handled
+    assert Shell.kernel.handled and activity.idle_for() < 1
