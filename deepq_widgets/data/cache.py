@@ -20,7 +20,7 @@ import numpy as np
 
 from .cases import Box, Case
 from .catalog import DatasetInfo
-from .masks import case_mask
+from .masks import MaskError, case_mask
 from .preprocess import network_pixels
 from .readers import ReaderError, read_image
 
@@ -90,15 +90,14 @@ def _write(info: DatasetInfo, folder: Path, size: int, windows: list[str], chann
     for i, case in enumerate(cases):
         try:
             data = read_image(case.image, windows=windows or None)
-        except ReaderError as exc:
-            problems.append(str(exc))
+            h, w = data.pixels.shape[:2]
+            mask = case_mask(case, info.classes, w, h) if masks is not None else None
+        except (ReaderError, MaskError, OSError) as exc:  # changed since it was catalogued: this case's problem only
+            problems.append(str(exc) if isinstance(exc, ReaderError) else f"{case.mask or case.image}: {exc}")
             continue
         images[len(kept)] = network_pixels(data.pixels, want, size)
-        h, w = data.pixels.shape[:2]
-        if masks is not None:
-            mask = case_mask(case, info.classes, w, h)
-            if mask is not None:
-                masks[len(kept)] = np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST))
+        if mask is not None:
+            masks[len(kept)] = np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST))
         sx, sy = size / w, size / h
         boxes.append([[info.classes.index(b.label), b.x * sx, b.y * sy, b.w * sx, b.h * sy] for b in case.boxes if b.label in info.classes])
         kept.append(i)
