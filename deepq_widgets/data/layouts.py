@@ -150,12 +150,21 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
         return Annotations("label_csv", "", [], [], problems=[Problem("layout", "empty label file", str(path))])
     header = [h.strip().lower() for h in rows[0]]
     kind = next((k for k, cols in CSV_COLUMNS.items() if all(c in header for c in cols)), None)
-    if kind is None:
-        expected = " or ".join(",".join(c) for c in CSV_COLUMNS.values())
-        message = f"missing columns: header is {','.join(rows[0])!r}, expected {expected}"
-        return Annotations("label_csv", "", [], [], problems=[Problem("layout", message, str(path))])
-    col = {name: header.index(name) for name in CSV_COLUMNS[kind]}
-    records = [dict((k, r[i].strip() if i < len(r) else "") for k, i in col.items()) for r in rows[1:] if any(r)]
+    if kind is not None:
+        col = {name: header.index(name) for name in CSV_COLUMNS[kind]}
+        body = rows[1:]
+    else:  # DeepQ's own label files have no header: the column order of the annotation type
+        kind = _headerless_kind(rows[0], folder)
+        if kind is None:
+            expected = " or ".join(",".join(c) for c in CSV_COLUMNS.values())
+            message = (
+                f"missing columns: the first row {','.join(rows[0])!r} is neither a header ({expected}) "
+                "nor a row of an image that exists in this folder"
+            )
+            return Annotations("label_csv", "", [], [], problems=[Problem("layout", message, str(path))])
+        col = {name: i for i, name in enumerate(CSV_COLUMNS[kind])}
+        body = rows
+    records = [dict((k, r[i].strip() if i < len(r) else "") for k, i in col.items()) for r in body if any(r)]
     out = Annotations("label_csv", kind, [kind], [], problems=read_problems)
     grouped: dict[str, list[dict[str, str]]] = {}
     for rec in records:
@@ -170,6 +179,19 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
     out.classes = _class_list(kind, records, declared)
     _flag_unknown(out, declared, str(path))
     return out
+
+
+def _headerless_kind(first: list[str], folder: Path) -> str | None:
+    """The annotation type of a label file without a header, from its first row: its first field
+    names an image of this folder, and its number of fields is that of one column order."""
+    by_width = {len(cols): kind for kind, cols in CSV_COLUMNS.items()}
+    fields = [f.strip() for f in first]
+    while fields and not fields[-1]:
+        fields.pop()
+    if len(fields) not in by_width or not fields[0]:
+        return None
+    image = (folder / fields[0]).resolve()
+    return by_width[len(fields)] if image.is_relative_to(folder) and image.exists() else None
 
 
 def _labels_from_rows(kind: str, recs: list[dict[str, str]], path: Path, problems: list[Problem]) -> tuple:

@@ -137,7 +137,7 @@ def test_empty_folder_and_csv_with_missing_columns(ws):
     assert info.fit("single_label")[0] is False and "empty folder" in problems_of(info)[0]
     write_csv(ws.datasets / "cols" / "label.csv", ["file", "label"], [("a.png", "x")])
     info = scan_dataset(ws, "cols")
-    assert "label.csv: missing columns" in problems_of(info)[0] and "expected" in problems_of(info)[0]
+    assert "label.csv: missing columns" in problems_of(info)[0] and "neither a header" in problems_of(info)[0]
     assert info.fit("single_label") == (False, "no recognised annotation layout: " + info.problems[0].message)
 
 
@@ -172,3 +172,32 @@ def test_unknown_classes_and_small_classes(ws):
 @pytest.mark.parametrize("n, largest, grade", [(50, 100, "well"), (49, 100, "mildly"), (20, 100, "mildly"), (19, 100, "seriously")])
 def test_balance_grades(n, largest, grade):
     assert balance_grade(n, largest) == grade
+
+
+def test_deepq_label_files_without_a_header_are_read_by_column_order(ws):
+    single = ws.datasets / "deepq_single"
+    for i in range(6):
+        png(single / f"{i}.png")
+    (single / "label.csv").write_text("".join(f"{i}.png,{'cat' if i < 3 else 'dog'}\n" for i in range(6)))
+    info = scan_dataset(ws, "deepq_single")
+    assert info.annotation == "single_label" and info.classes == ["cat", "dog"] and len(info.usable) == 6
+
+    multi = ws.datasets / "deepq_multi"
+    for i in range(4):
+        png(multi / f"{i}.png")
+    rows = [f"{i}.png,effusion,{i % 2}\n{i}.png,nodule,1\n" for i in range(4)]
+    (multi / "label.csv").write_text("".join(rows))
+    info = scan_dataset(ws, "deepq_multi")
+    assert info.annotation == "multi_label" and set(info.classes) == {"effusion", "nodule"} and len(info.usable) == 4
+
+    boxes = ws.datasets / "deepq_boxes"
+    for i in range(3):
+        png(boxes / f"{i}.png", size=(64, 64))
+    (boxes / "label.csv").write_text("".join(f"{i}.png,nodule,{i},{i},10,12\n" for i in range(3)))
+    info = scan_dataset(ws, "deepq_boxes")
+    assert info.annotation == "detection" and [len(c.boxes) for c in info.cases] == [1, 1, 1]
+
+    wrong = ws.datasets / "no_header_no_image"
+    png(wrong / "a.png")
+    (wrong / "label.csv").write_text("missing.png,cat\n")
+    assert "is neither a header" in problems_of(scan_dataset(ws, "no_header_no_image"))[0]
