@@ -7,10 +7,23 @@ import statistics
 from collections.abc import Sequence
 
 from . import plots
-from .contracts import EpochEvent
+from .contracts import DataStatistics, EpochEvent
+from .data.catalog import balance_grade
 
 NEAR_ZERO = 0.02  # a loss this low (nats) is a fit, whatever it does in relative terms
 RISE_FLOOR = 0.02  # an over-fit must raise validation loss by more than this, in absolute terms
+
+
+def class_balance(data: DataStatistics | None) -> str:
+    """The training cases per class, each graded against the largest (SPEC 5: part of the training insight)."""
+    if data is None or not data.train_counts:
+        return ""
+    largest = max(data.train_counts.values())
+    words = {"well": "well represented", "mildly": "mildly under-represented", "seriously": "seriously under-represented"}
+    parts = [f"{name} {n} ({words[balance_grade(n, largest)]})" for name, n in data.train_counts.items()]
+    smallest = min(n for n in data.train_counts.values())
+    ratio = f"; smallest to largest 1:{largest / smallest:.1f}" if smallest else "; a class has no training case"
+    return "Class balance of the training cases: " + ", ".join(parts) + ratio + "."
 
 
 def diagnose_fit(epochs: Sequence[EpochEvent]) -> tuple[str, str]:

@@ -15,7 +15,7 @@ import numpy as np
 from . import kinds, plots
 from .contracts import AnyEvent, DataEvent, DatasetEvaluation, EpochEvent, Evaluation, Metrics, ran_as
 from .data.readers import ReaderError, read_image
-from .insight import diagnose_fit, loss_chart, metric_chart
+from .insight import class_balance, diagnose_fit, loss_chart, metric_chart
 from .intervals import format_figure
 from .store import TaskRow
 
@@ -121,7 +121,7 @@ def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation |
     ]
     if epochs:
         sections.append(
-            f"<h2>Training</h2><p>Diagnosis: <b>{verdict}</b> — {html.escape(why)}</p>"
+            f"<h2>Training</h2><p>Diagnosis: <b>{verdict}</b> — {html.escape(why)}</p><p>{html.escape(class_balance(data))}</p>"
             f"<img src='{png_uri(loss_chart(epochs))}'><img src='{png_uri(metric_chart(epochs, 'Metrics'))}'>"
         )
     if evaluation:

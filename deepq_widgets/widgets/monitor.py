@@ -33,8 +33,8 @@ class Monitor:
         self.progress = w.FloatProgress(min=0, max=1, description="Progress", layout=w.Layout(width="520px"))
         self.status = w.HTML()
         self.stop = w.Button(description="Stop", button_style="danger", disabled=True)
-        self.loss_plot = w.Image(format="png")
-        self.metric_plot = w.Image(format="png")
+        self.loss_plot = w.Image(format="png", layout=w.Layout(display="none"))  # shown from the first epoch: no broken icon
+        self.metric_plot = w.Image(format="png", layout=w.Layout(display="none"))
         self.error = w.HTML()
         self.stop.on_click(self._on_stop)
         self.widget = w.VBox(
@@ -45,6 +45,7 @@ class Monitor:
     def show(self, task_id: int | None) -> None:
         self.task_id, self._epochs_drawn = task_id, -1
         self.loss_plot.value = self.metric_plot.value = b""
+        self.loss_plot.layout.display = self.metric_plot.layout.display = "none"
         self.update(Store(self.workspace.db_path))
 
     def _on_stop(self, _=None) -> None:
@@ -70,9 +71,9 @@ class Monitor:
         )
         _set(self.status, "value", f"<div class='dq-muted'>{text}</div>")
         active = task.state in (WAITING, RUNNING)
-        _set(self.stop, "disabled", not active or task.stop_requested)
-        if active and not task.stop_requested:
-            _set(self.stop, "description", "Stop")
+        _set(self.stop.layout, "display", None if active else "none")  # an ended task has nothing to stop
+        _set(self.stop, "disabled", task.stop_requested)
+        _set(self.stop, "description", "Stopping…" if task.stop_requested else "Stop")
         _set(self.error, "value", error_html(task))
         self._draw_curves(store, task)
 
@@ -85,6 +86,7 @@ class Monitor:
             return
         self.loss_plot.value = loss_chart(epochs)
         self.metric_plot.value = metric_chart(epochs)
+        self.loss_plot.layout.display = self.metric_plot.layout.display = None
 
 
 def error_html(task: TaskRow) -> str:

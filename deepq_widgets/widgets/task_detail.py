@@ -6,7 +6,7 @@ import ipywidgets as w
 
 from .. import kinds, report
 from ..contracts import AnyEvent, DataEvent, DataProblemsEvent, EpochEvent, PlanEvent, ran_as
-from ..insight import diagnose_fit
+from ..insight import class_balance, diagnose_fit
 from ..spec import TaskSpec
 from ..store import Store
 from ..workspace import Workspace
@@ -40,7 +40,9 @@ class TaskDetail:
         verdict, why = diagnose_fit(epochs)
         plans = [e.plan for e in events if isinstance(e, PlanEvent)]  # the latest: what a resumed run trains with
         notes = "".join(f"<li>{esc(n)}</li>" for n in (plans[-1].notes if plans else []))
-        self.training.value = f"<b>{esc(verdict.capitalize())}</b>: {esc(why)}<ul class='dq-muted'>{notes}</ul>"
+        balance = class_balance(next((e.statistics for e in events if isinstance(e, DataEvent)), None))
+        balance_html = f"<p>{esc(balance)}</p>" if balance else ""
+        self.training.value = f"<b>{esc(verdict.capitalize())}</b>: {esc(why)}{balance_html}<ul class='dq-muted'>{notes}</ul>"
         evaluation = report.load_evaluation(self.workspace.task_dir(task_id))
         if evaluation is None:
             self.evaluation.value = "<i>The evaluation appears when the task finishes.</i>"

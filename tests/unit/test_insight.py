@@ -33,3 +33,14 @@ def test_diagnosis(train, valid, verdict):
 def test_a_perfect_model_is_not_called_over_fit():
     verdict, why = diagnose_fit(curve([0.0] * 40, [0.0] * 35 + [1e-4] * 5))
     assert verdict == "good fit" and "near zero" in why
+
+
+def test_the_training_insight_grades_the_class_balance():
+    from deepq_widgets.contracts import DataStatistics
+    from deepq_widgets.insight import class_balance
+
+    data = DataStatistics(train=56, valid=14, train_counts={"benign": 40, "malignant": 12, "normal": 4}, valid_counts={}, split="random")
+    said = class_balance(data)
+    assert "benign 40 (well represented)" in said and "malignant 12 (mildly under-represented)" in said
+    assert "normal 4 (seriously under-represented)" in said and "1:10.0" in said
+    assert class_balance(None) == ""

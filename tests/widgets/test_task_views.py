@@ -43,13 +43,15 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         assert app.task_list.choice.options[0] == (f"#{row.id} tiny — Finished — 100%", row.id)
         app.task_list.choice.value = row.id
         m = app.monitor
-        assert m.progress.value == 1.0 and "Finished" in m.header.value and m.stop.disabled
+        assert m.progress.value == 1.0 and "Finished" in m.header.value and m.stop.layout.display == "none"  # nothing to stop
+        assert m.loss_plot.layout.display is None and m.metric_plot.layout.display is None
         assert "Epoch 2 / 2" in m.status.value and "compute" in m.status.value
         assert m.loss_plot.value[:4] == b"\x89PNG" and m.metric_plot.value[:4] == b"\x89PNG"
         d = app.detail
         assert "&quot;name&quot;: &quot;tiny&quot;" in d.spec.value and "task file" in d.spec.value
         assert "training and" in d.data.value and "benign" in d.data.value
         assert "too early" in d.training.value.lower() or "fit" in d.training.value.lower()
+        assert "Class balance of the training cases: benign" in d.training.value  # SPEC 5: in the training insight
         assert "average" in d.evaluation.value and "report (HTML)" in d.evaluation.value
         assert len(d.charts.children) == 3  # ROC, PR, confusion matrix
         assert "True positives" in d.gallery.value and "data:image/png" in d.gallery.value
@@ -88,11 +90,13 @@ def test_stop_from_the_monitor_and_reattach(demo_copy, capsys):
     app = build_app(demo_copy, poll_interval=60, start_worker=False)
     try:
         app.task_list.choice.value = waiting
-        assert not app.monitor.stop.disabled
+        assert not app.monitor.stop.disabled and app.monitor.stop.layout.display is None
+        assert app.monitor.loss_plot.layout.display == "none"  # no epoch yet: no chart, no broken-image icon
         app.monitor.stop.click()
         assert store.task(waiting).state == "stopped"
         app.refresh_tasks()
-        assert "Stopped" in app.monitor.header.value and app.monitor.stop.disabled
+        assert "Stopped" in app.monitor.header.value and app.monitor.stop.layout.display == "none"
+        assert app.monitor.stop.description == "Stop"  # not left at "Stopping…"
         app.task_list.filter.value = "Stopped"
         assert [v for _, v in app.task_list.choice.options] == [waiting]
     finally:
