@@ -80,13 +80,15 @@ class ModelStep(StepView):
             self.body.children = [self.fixed, self.optimized] + (
                 [self.form.widget]
                 if s.tuning is Tuning.manual
-                else [
-                    w.HTML(
-                        "<div class='dq-muted'>The system picks everything: epochs for the dataset size, a learning rate from a short "
-                        "finder, one-cycle schedule, early stopping, and the preset's augmentation.</div>"
-                    )
-                ]
+                else [w.HTML(f"<div class='dq-muted'>{self._auto_sentence()}</div>")]
             )
+
+    def _auto_sentence(self) -> str:
+        augmentation = "the preset's augmentation" if self.wizard.rules.preset(self.wizard) else "augmentation suited to the images"
+        return (
+            "The system picks everything from the dataset: image size, batch size and epochs, the learning rate (a short finder "
+            f"on larger datasets), a one-cycle schedule, early stopping, and {augmentation}. The plan shows on the Start step."
+        )
 
     def _fixed_network(self) -> str:
         sentence = self.wizard.rules.fixed_network(self.wizard)

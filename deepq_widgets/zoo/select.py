@@ -66,11 +66,11 @@ def recommend(task: str, modality: Modality | str, size: int, workspace: Workspa
         image_size = int(policy["cpu_image_size"])
         cpu_note = f" There is no GPU here, so images are trained at {image_size} px to keep a run within minutes."
     batch = int(policy["batch_size"]["small"] if pick.params_m < 15 else policy["batch_size"]["large"])
-    words = {1: "smallest", 2: "small", 3: "medium", 4: "large", 5: "largest"}[size]
+    words = {1: "the smallest", 2: "a small", 3: "a mid-sized", 4: "a large", 5: "the largest"}[size]
     reason = (
         f"{pick.name} ({pick.family}, {pick.params_m:.1f} M parameters, {pick.gflops:.2f} GFLOPs at {pick.input_size} px"
         + (f", {pick.top1:.1f}% ImageNet top-1" if pick.top1 else "")
-        + f", pretrained on {pick.pretrain}) is the {words} of the networks we recommend for {kind.title.lower()} tasks. "
+        + f", pretrained on {pick.pretrain}) is {words} network among those we recommend for {kind.title.lower()} tasks. "
         + f"{mod['why']} Training uses a one-cycle schedule with a short learning-rate search around {policy['lr']:g}, "
         + "full fine-tuning of all layers, and early stopping on validation loss."
         + cpu_note

@@ -167,3 +167,10 @@ def test_hugging_face_cache_is_found_on_disk(tmp_path, monkeypatch):
     save_file(timm.create_model("resnet18").state_dict(), str(snapshot / "model.safetensors"))
     assert zoo.weight_source("resnet18.a1_in1k").kind == "hf_cache"
     assert create_model("resnet18.a1_in1k", num_classes=2) is not None
+
+
+@pytest.mark.parametrize(("size", "words"), [(1, "the smallest network"), (2, "a small network"), (5, "the largest network")])
+def test_the_reason_reads_as_english_and_claims_no_wrong_native_size(size, words):
+    rec = zoo.recommend("single_label", "Other", size)
+    assert f"is {words} among those we recommend" in rec.reason
+    assert "native 224" not in rec.reason  # lite2's native size is 260
