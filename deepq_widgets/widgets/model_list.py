@@ -24,6 +24,8 @@ from ..store import Store
 from ..workspace import Workspace
 from .style import download_link, esc, table
 
+MAX_DOWNLOAD_BYTES = 200 * 2**20  # beyond this a page-embedded download is too slow; the file stays in exports/
+MIME = {".onnx": "application/octet-stream", ".json": "application/json", ".safetensors": "application/octet-stream"}
 PROGRESS_LINE = re.compile(r"(decoding|scoring) (\d+)/(\d+)")  # what `deepq evaluate` writes to stderr
 
 
@@ -134,8 +136,18 @@ class ModelList:
         threading.Thread(target=run, daemon=True).start()
 
     def _export(self) -> str:
-        target = deepq(self.workspace, "export", self.choice.value, "--format", self.format.value, "--out", "exports")
-        return f"<div class='dq-ok'>Exported to {esc(target.strip())}</div>"
+        """The exported file and its model card, downloaded by the browser (the server's path is no use to a
+        remote user); files too large to travel through the page are left in the workspace's exports/."""
+        written = deepq(self.workspace, "export", self.choice.value, "--format", self.format.value, "--out", "exports")
+        target = self.workspace.resolve(written.strip())
+        card = target.with_name(f"{self.choice.value}.json")
+        links = [
+            download_link(path.name, path.read_bytes(), MIME.get(path.suffix, "application/octet-stream"), path.name)
+            for path in (target, card)
+            if path.is_file() and path.stat().st_size <= MAX_DOWNLOAD_BYTES
+        ]
+        where = f"<span class='dq-muted'>Exported to exports/{esc(target.name)} in the workspace.</span>"
+        return f"<div class='dq-ok'>{' · '.join(links) or 'Too large to download through the page.'} {where}</div>"
 
     def _evaluate(self) -> str:
         model_id, dataset = self.choice.value, self.dataset.value

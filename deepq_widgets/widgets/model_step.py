@@ -78,9 +78,7 @@ class ModelStep(StepView):
             self.fixed.value = self._fixed_network()
             self.form.refresh()
             self.body.children = [self.fixed, self.optimized] + (
-                [self.form.widget]
-                if s.tuning is Tuning.manual
-                else [w.HTML(f"<div class='dq-muted'>{self._auto_sentence()}</div>")]
+                [self.form.widget] if s.tuning is Tuning.manual else [w.HTML(f"<div class='dq-muted'>{self._auto_sentence()}</div>")]
             )
 
     def _auto_sentence(self) -> str:

@@ -1,6 +1,9 @@
 """Task list, live monitor and task detail on real tasks in the store."""
 
+import base64
+import json
 import os
+import re
 
 import pytest
 
@@ -64,7 +67,11 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         app.models._background(lambda: started.append(1) or "second")  # a click meanwhile starts nothing
         wait_until(lambda: "Exported to" in app.models.result.value or "dq-reason" in app.models.result.value)
         assert not started and not app.models.export.disabled
-        assert "Exported to" in app.models.result.value and (ws.root / "exports" / f"{row.model_id}.safetensors").is_file()
+        exported = ws.root / "exports" / f"{row.model_id}.safetensors"
+        assert "Exported to" in app.models.result.value and exported.is_file()
+        links = dict(re.findall(r"download='([^']+)' href='data:[^;]+;base64,([^']+)'", app.models.result.value))
+        assert base64.b64decode(links[exported.name]) == exported.read_bytes()  # the browser gets the file itself
+        assert json.loads(base64.b64decode(links[f"{row.model_id}.json"]))["id"] == row.model_id  # and its model card
         assert "validation cases" in d.evaluation.value and "95% intervals" in d.evaluation.value  # how many cases, and intervals
         app.models.dataset.value = "ultrasound_lesions"
         seen, shown, bar = [], app.models._progress, []
