@@ -220,16 +220,17 @@ class Wizard:
         """Non-blocking advice about the chosen augmentation."""
         d, out = self.draft, []
         preset = self.rules.preset(self)
-        lateral = preset.lateral_anatomy if preset else d.auto.modality in (Modality.xray, Modality.ct)
+        info = self.context.datasets().get(d.dataset or "")
+        modality = d.auto.modality if d.auto.modality is not Modality.other else imaged_modality(info)  # Full Manual never asks
+        lateral = preset.lateral_anatomy if preset else modality in (Modality.xray, Modality.ct)
         if d.augment.hflip and lateral:
             out.append("Horizontal flip is on, but left and right anatomy differ in these images (a flipped chest is not a normal chest).")
-        upright = preset is not None or d.auto.modality in (Modality.xray, Modality.ct, Modality.mri)
+        upright = preset is not None or modality in (Modality.xray, Modality.ct, Modality.mri)
         if d.augment.rotate_deg > MAX_UPRIGHT_ROTATION and upright:
             out.append(
                 f"Rotation up to {d.augment.rotate_deg:g}° is on, but these images are acquired upright; "
                 f"more than about {MAX_UPRIGHT_ROTATION}° shows the network orientations it will never see."
             )
-        info = self.context.datasets().get(d.dataset or "")
         single_channel = (info is not None and info.channels == 1 and len(d.windows) <= 1) or len(d.windows) == 1
         if single_channel and (d.augment.saturation > 0 or d.augment.hue > 0):
             out.append("Saturation and hue jitter have no effect on single-channel (grey-scale) medical images.")
@@ -355,6 +356,15 @@ def _field_adapter(name: str) -> TypeAdapter:
     if info is None:
         raise AttributeError(f"unknown task field {name!r}")
     return TypeAdapter(Annotated[info.annotation, info])
+
+
+DICOM_MODALITIES = {"CT": Modality.ct, "CR": Modality.xray, "DX": Modality.xray, "MR": Modality.mri, "OP": Modality.fundus}
+
+
+def imaged_modality(info: DatasetInfo | None) -> Modality:
+    """The modality the dataset's DICOM headers name, when they name one; else Other."""
+    found = {DICOM_MODALITIES.get(code) for code in (info.modalities if info else [])} - {None}
+    return found.pop() if len(found) == 1 else Modality.other
 
 
 def _checked_field(name: str, value: Any) -> Any:

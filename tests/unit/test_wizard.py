@@ -125,6 +125,15 @@ def test_the_draft_is_checked_field_by_field_and_whole_only_at_the_end(wizard):
 
 
 
+def test_full_manual_warns_of_flips_from_the_datasets_own_modality(wizard):
+    """Full Manual never asks the modality: the DICOM headers say it (here CT), and flips are on by default."""
+    wizard.update(flow="general", task=TaskType.single_label, dataset="chest_cta_embolism", tuning="manual", step=Step.model)
+    assert wizard.draft.auto.modality.value == "Other" and wizard.draft.augment.hflip
+    assert any("left and right anatomy differ" in w for w in wizard.warnings())
+    wizard.update(dataset="ultrasound_lesions")  # PNG files: no modality known, no claim
+    assert not any("left and right" in w for w in wizard.warnings())
+
+
 def test_specialized_flow_fixes_network_and_checks_the_dataset(wizard):
     wizard.update(flow="specialized")
     wizard.next()
