@@ -78,6 +78,7 @@ def blank_draft(**choices: Any) -> TaskSpec:
 class WizardState:
     step: Step = Step.flow
     draft: TaskSpec = field(default_factory=blank_draft)
+    refused: dict[str, str] = field(default_factory=dict)  # "hyper.lr" -> why the value typed there was refused
 
 
 class Wizard:
@@ -118,6 +119,7 @@ class Wizard:
         if changes.get(choice) is not None:
             updates |= self.rules.choose(self, changes.pop(choice))
         updates |= {name: _checked_field(name, value) for name, value in changes.items()}
+        self.state.refused = {k: v for k, v in self.state.refused.items() if k.split(".")[0] not in updates}  # replaced whole
         self.state.draft = self.draft.model_copy(update=updates)
         self.state.draft = self.draft.model_copy(update=self.rules.settle(self, set(updates)))
         if step is not None:
@@ -131,12 +133,31 @@ class Wizard:
     def set_augment(self, **values: Any) -> None:
         self._set_part("augment", values)
 
+    def set_operating_point(self, **values: Any) -> None:
+        self._set_part("operating_point", values)
+
+    def set_search(self, **values: Any) -> None:
+        self._set_part("search", values)
+
     def set_auto(self, **values: Any) -> None:
         self._set_part("auto", values)
 
     def _set_part(self, name: str, values: dict[str, Any]) -> None:
         current = getattr(self.draft, name)
-        self.state.draft = self.draft.model_copy(update={name: _validated(type(current), {**current.model_dump(), **values})})
+        try:
+            checked = _validated(type(current), {**current.model_dump(), **values})
+        except SpecError as exc:
+            self.state.refused |= {f"{name}.{key}": str(exc) for key in values}  # the step stays incomplete: nothing clamped
+            self._changed()
+            raise
+        for key in values:
+            self.state.refused.pop(f"{name}.{key}", None)
+        self.state.draft = self.draft.model_copy(update={name: checked})
+        self._changed()
+
+    def refuse(self, path: str, reason: str) -> None:
+        """A value typed into the field at `path` that is not even a value (text in a number field)."""
+        self.state.refused[path] = reason
         self._changed()
 
     def next(self) -> str | None:
@@ -322,6 +343,11 @@ def _dataset_step_problem(wizard: Wizard) -> str | None:
     return f"Dataset {name!r} not found in the workspace." if info is None else wizard.dataset_problem(info)
 
 
+def _refused(wizard: Wizard, parts: tuple[str, ...]) -> str | None:
+    """Why a value typed on this step was refused: the step is incomplete until it is corrected."""
+    return next((why for path, why in wizard.state.refused.items() if path.split(".")[0] in parts), None)
+
+
 def _name_problem(wizard: Wizard) -> str | None:
     name = wizard.draft.name.strip()
     if not name:
@@ -344,8 +370,8 @@ STEP_RULES: dict[Step, StepRule] = {
         "Base model", lambda w: None if w.draft.model.base_model in w.context.base_models() else "Choose a model to retrain."
     ),
     Step.dataset: StepRule("Dataset", _dataset_step_problem),
-    Step.model: StepRule("Model", lambda w: w.rules.model_problem(w)),
-    Step.start: StepRule("Start", _name_problem),
+    Step.model: StepRule("Model", lambda w: _refused(w, ("hyper", "augment", "search")) or w.rules.model_problem(w)),
+    Step.start: StepRule("Start", lambda w: _refused(w, ("operating_point",)) or _name_problem(w)),
 }
 
 

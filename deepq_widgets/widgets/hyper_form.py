@@ -43,61 +43,97 @@ STYLE = {"description_width": "150px"}
 
 
 def field_widget(model: type[BaseModel], name: str) -> w.Widget:
-    """A widget for one pydantic field: bounded number, checkbox or dropdown, with range and help."""
+    """A widget for one pydantic field: a number typed as text (checked, never clamped), a checkbox or a dropdown."""
     info = model.model_fields[name]
     help_text = info.description or ""
-    bounds = field_bounds(model, name)
     label = LABELS.get(name, name)
     layout = w.Layout(width="330px")
     if info.annotation is bool:
         return w.Checkbox(description=label, tooltip=help_text, style=STYLE, layout=layout, indent=True)
     if isinstance(info.annotation, type) and issubclass(info.annotation, StrEnum):
         return w.Dropdown(options=[e.value for e in info.annotation], description=label, tooltip=help_text, style=STYLE, layout=layout)
-    cls = w.BoundedIntText if info.annotation is int else w.BoundedFloatText
+    return w.Text(description=label, tooltip=help_text, style=STYLE, layout=layout, continuous_update=False)
+
+
+def range_text(model: type[BaseModel], name: str) -> str:
+    """What DeepQ prints under a number field: '1–256, whole number'."""
+    bounds = field_bounds(model, name)
+    if bounds is None:
+        return ""
     lo, hi = bounds
-    kwargs = {} if info.annotation is int else {"step": (hi - lo) / 100 if name != "lr" else 1e-4}
-    return cls(min=lo, max=hi, description=label, tooltip=f"{help_text} Range {lo:g} to {hi:g}.", style=STYLE, layout=layout, **kwargs)
+    return f"{lo:g}–{hi:g}" + (", whole number" if model.model_fields[name].annotation is int else "")
+
+
+def parse_number(text: str, whole: bool) -> int | float:
+    """The number typed, or ValueError saying what is wrong with it (12.7 is not a batch size)."""
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if whole and not value.is_integer():
+        raise ValueError(f"{text} is not a whole number")
+    return int(value) if whole else value
 
 
 class Section:
-    """The widgets of one pydantic part, bound to a wizard setter."""
+    """The widgets of one pydantic part, bound to a wizard setter; each number shows its range under it,
+    or why the value typed was refused (the step then stays incomplete)."""
 
-    def __init__(self, model: type[BaseModel], setter: Callable[..., None], error: w.HTML, skip: tuple[str, ...] = ()):
-        self.model, self.setter, self.error = model, setter, error
-        self.fields = {name: field_widget(model, name) for name in model.model_fields if name not in skip}
+    def __init__(self, model: type[BaseModel], part: str, setter: Callable[..., None], refuse: Callable[[str, str], None]):
+        self.model, self.part, self.setter, self.refuse = model, part, setter, refuse
+        self.fields = {name: field_widget(model, name) for name in model.model_fields}
+        self.notes = {name: w.HTML(self._range(name)) for name, widget in self.fields.items() if isinstance(widget, w.Text)}
         self.changes = UserChanges()
         for name, widget in self.fields.items():
             self.changes.observe(widget, lambda change, name=name: self._on_change(name, change))
 
-    def _on_change(self, name: str, change) -> None:
-        try:
-            self.setter(**{name: change["new"]})
-            self.error.value = ""
-        except SpecError as exc:
-            self.error.value = f"<div class='dq-reason'>{esc(exc)}</div>"
+    def _range(self, name: str) -> str:
+        return f"<div class='dq-range'>{esc(range_text(self.model, name))}</div>"
 
-    def show(self, values: BaseModel) -> None:
+    def _on_change(self, name: str, change) -> None:
+        value = change["new"]
+        try:
+            if name in self.notes:
+                value = parse_number(value, self.model.model_fields[name].annotation is int)
+            self.setter(**{name: value})
+        except ValueError as exc:  # SpecError is one: out of range
+            if not isinstance(exc, SpecError):
+                self.refuse(f"{self.part}.{name}", f"{LABELS.get(name, name)}: {exc}")
+            if name in self.notes:
+                reason = str(exc).removeprefix(f"{name} ")
+                self.notes[name].value = f"<div class='dq-field-error'>✗ {esc(reason)} · {esc(range_text(self.model, name))}</div>"
+            return
+        if name in self.notes:
+            self.notes[name].value = self._range(name)
+
+    def show(self, values: BaseModel, refused: dict[str, str]) -> None:
+        """The draft's values, except in fields whose typed value was refused (left as typed, with the reason)."""
         with self.changes.quiet():
             for name, widget in self.fields.items():
+                if f"{self.part}.{name}" in refused:
+                    continue
                 value = getattr(values, name)
-                widget.value = value.value if hasattr(value, "value") else value
+                value = value.value if hasattr(value, "value") else value
+                widget.value = f"{value:g}" if isinstance(widget, w.Text) else value
+                if name in self.notes:
+                    self.notes[name].value = self._range(name)
 
     def rows(self, names: list[str]) -> list[w.Widget]:
-        return [self.fields[n] for n in names if n in self.fields]
+        return [w.VBox([self.fields[n], self.notes[n]]) if n in self.notes else self.fields[n] for n in names if n in self.fields]
 
 
 class HyperForm:
     def __init__(self, wizard: Wizard):
         self.wizard = wizard
-        self.error = w.HTML()
         self.warnings = w.HTML()
-        self.hyper = Section(Hyperparameters, wizard.set_hyper, self.error)
-        self.augment = Section(Augmentation, wizard.set_augment, self.error)
-        self.search = Section(Search, lambda **v: wizard.update(search=wizard.draft.search.model_copy(update=v)), self.error)
+        self.hyper = Section(Hyperparameters, "hyper", wizard.set_hyper, wizard.refuse)
+        self.augment = Section(Augmentation, "augment", wizard.set_augment, wizard.refuse)
+        self.search = Section(Search, "search", wizard.set_search, wizard.refuse)
         h, a = self.hyper.rows, self.augment.rows
         self.widget = w.VBox(
             [
-                w.HTML("<h3>Setting hyperparameters</h3><div class='dq-muted'>Hover a field for its meaning and range.</div>"),
+                w.HTML("<h3>Setting hyperparameters</h3><div class='dq-muted'>Hover a field for its meaning.</div>"),
                 w.HBox(
                     [
                         w.VBox(
@@ -119,14 +155,13 @@ class HyperForm:
                         ),
                     ]
                 ),
-                self.error,
                 self.warnings,
             ]
         )
 
     def refresh(self) -> None:
-        s = self.wizard.draft
-        self.hyper.show(s.hyper)
-        self.augment.show(s.augment)
-        self.search.show(s.search)
+        s, refused = self.wizard.draft, self.wizard.state.refused
+        self.hyper.show(s.hyper, refused)
+        self.augment.show(s.augment, refused)
+        self.search.show(s.search, refused)
         self.warnings.value = "".join(f"<div class='dq-warn'>⚠ {esc(text)}</div>" for text in self.wizard.warnings())

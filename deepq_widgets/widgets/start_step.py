@@ -35,10 +35,7 @@ class StartStep(StepView):
         self.measure = w.Button(description="Measure this machine's speed", tooltip="A few timed training steps (seconds)")
         self.measure.on_click(lambda _: self._measure())
         self.download = w.HTML()
-        self.point_error = w.HTML()
-        self.point = Section(
-            OperatingPoint, lambda **v: wizard.update(operating_point=wizard.draft.operating_point.model_copy(update=v)), self.point_error
-        )
+        self.point = Section(OperatingPoint, "operating_point", wizard.set_operating_point, wizard.refuse)
         self.point_box = w.VBox(
             [
                 w.HTML(
@@ -46,7 +43,6 @@ class StartStep(StepView):
                     "cases, stored with the model, used by predict and evaluate.</div>"
                 ),
                 w.HBox(self.point.rows(["rule", "target"])),
-                self.point_error,
             ]
         )
         self.start = w.Button(description="Start", button_style="primary", disabled=True)
@@ -111,7 +107,7 @@ class StartStep(StepView):
         s = self.wizard.draft
         with self.changes.quiet():
             self.name.value, self.description.value = s.name, s.description
-        self.point.show(s.operating_point)
+        self.point.show(s.operating_point, self.wizard.state.refused)
         self.point.fields["target"].disabled = s.operating_point.rule is OperatingRule.youden  # Youden's J has no target
         self.point_box.layout.display = None if self.wizard.operating_point_applies() else "none"
         reason = self.wizard.step_problem(Step.start)

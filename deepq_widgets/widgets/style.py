@@ -22,6 +22,8 @@ CSS = """
 .dq-step-done { color: #1a8fd6; border-top-color: #1a8fd6; }
 .dq-step-current { color: #1f2933; font-weight: 600; border-top-color: #1a8fd6; }
 .dq-reason { color: #b3261e; font-size: 13px; }
+.dq-range { color: #6b7785; font-size: 11px; margin: -4px 0 6px 156px; }
+.dq-field-error { color: #b3261e; font-size: 11px; margin: -4px 0 6px 156px; }
 .dq-ok { color: #1e7b34; }
 .dq-warn { background: #fff6e0; border-left: 4px solid #e5a100; padding: 6px 10px; margin: 4px 0; font-size: 13px; }
 .dq-problem { color: #b3261e; font-size: 12px; }

@@ -89,27 +89,36 @@ def test_manual_model_zoo_and_hyperparameters(app):
     assert app.wizard.draft.model.arch == "resnet50.a1_in1k" and app.wizard.draft.model.pretrain == "none"
     assert "resnet50.a1_in1k" in browser.compare.value
     form = model.form
-    form.hyper.fields["epochs"].value = 7
+    form.hyper.fields["epochs"].value = "7"
     form.hyper.fields["schedule"].value = "step"
     assert app.wizard.draft.hyper.epochs == 7 and app.wizard.draft.hyper.schedule.value == "step"
-    assert form.hyper.fields["batch_size"].max == 256 and "Range 1 to 256" in form.hyper.fields["batch_size"].tooltip
-    form.augment.fields["saturation"].value = 0.3
+    assert "1–256, whole number" in form.hyper.notes["batch_size"].value  # the range printed under the field
+    for typed, says in (("500", "must be between 1 and 256 (got 500)"), ("12.7", "12.7 is not a whole number"), ("many", "not a number")):
+        form.hyper.fields["batch_size"].value = typed
+        assert says in form.hyper.notes["batch_size"].value and "1–256" in form.hyper.notes["batch_size"].value
+        assert form.hyper.fields["batch_size"].value == typed  # left as typed, never clamped
+        assert app.wizard.draft.hyper.batch_size != 500 and app.shell.next.disabled  # the step stays incomplete
+    form.hyper.fields["valid_pct"].value = "150"
+    assert "between 1 and 99" in form.hyper.notes["valid_pct"].value
+    form.hyper.fields["batch_size"].value = "24"
+    form.hyper.fields["valid_pct"].value = "20"
+    assert app.wizard.draft.hyper.batch_size == 24 and not app.shell.next.disabled
+    assert "✗" not in form.hyper.notes["batch_size"].value
+    form.augment.fields["saturation"].value = "0.3"
     assert "Saturation and hue jitter have no effect" in form.warnings.value
     app.shell.next.click()
     app.views[Step.start].name.value = "seg manual"
     assert app.wizard.spec().hyper.epochs == 7
 
 
-def test_out_of_range_value_shows_the_reason(app):
-    import ipywidgets as w
-
+def test_out_of_range_value_shows_the_reason_beside_the_field(app):
     from deepq_widgets.spec import Hyperparameters
     from deepq_widgets.widgets.hyper_form import Section
 
-    error = w.HTML()
-    section = Section(Hyperparameters, app.wizard.set_hyper, error)
-    section._on_change("batch_size", {"new": 999})
-    assert "batch_size must be between 1 and 256" in error.value and app.wizard.draft.hyper.batch_size == 32
+    section = Section(Hyperparameters, "hyper", app.wizard.set_hyper, app.wizard.refuse)
+    section.fields["batch_size"].value = "999"
+    assert "must be between 1 and 256 (got 999)" in section.notes["batch_size"].value and app.wizard.draft.hyper.batch_size == 32
+    assert "hyper.batch_size" in app.wizard.state.refused
 
 
 def test_specialized_flow_preset_cards_and_optimized_toggle(app):
@@ -132,7 +141,7 @@ def test_specialized_flow_preset_cards_and_optimized_toggle(app):
     assert "Network fixed by the preset" in model.fixed.value and model.form.widget not in model.body.children
     model.optimized.value = False
     assert app.wizard.draft.tuning.value == "manual" and model.form.widget in model.body.children
-    assert model.form.hyper.fields["epochs"].value == 12  # the preset's tuned values
+    assert model.form.hyper.fields["epochs"].value == "12"  # the preset's tuned values
     model.form.augment.fields["hflip"].value = True
     assert "left and right anatomy differ" in model.form.warnings.value
     app.shell.back.click()
