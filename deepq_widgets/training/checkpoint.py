@@ -109,8 +109,9 @@ def save_checkpoint(
     """Replace the set in `folder` by last.safetensors (weights), optim.safetensors, best.safetensors
     (`best`, else the previous set's best, linked) and checkpoint.json, as one."""
     previous = complete_set(folder)
+    for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # left by a process killed mid-write (one writer per task)
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp / "last.safetensors"))

@@ -49,6 +49,8 @@ def test_a_kill_at_any_point_of_a_write_leaves_one_complete_set(tmp_path, monkey
         save_checkpoint(folder, tensors(2), {}, {"state": [], "hypers": []}, {"epoch": 1})
     monkeypatch.undo()
     assert epoch_of(folder) == 0
+    (tmp_path / ".checkpoint.999999.tmp").mkdir()  # what SIGKILL mid-write leaves (no finally runs)
+    (tmp_path / ".checkpoint.999999.tmp" / "last.safetensors").write_bytes(b"partial")
 
     real_rename = os.rename
 
