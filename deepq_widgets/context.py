@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .contracts import ModelCard
-from .data.catalog import DatasetInfo, scan_dataset
+from .data.catalog import DatasetInfo, scan_or_report
 from .duration import read_throughput
 from .presets import load_presets
 from .wizard import WizardContext
@@ -43,10 +43,11 @@ class CatalogCache:
         return thread
 
     def __call__(self) -> dict[str, DatasetInfo]:
-        with self._lock:
-            entries = self._scan()
-        self.ready.set()
-        return entries
+        try:
+            with self._lock:
+                return self._scan()
+        finally:
+            self.ready.set()  # never "Scanning…" for ever
 
     def _scan(self) -> dict[str, DatasetInfo]:
         names = self.workspace.dataset_names()
@@ -56,14 +57,18 @@ class CatalogCache:
             signature = _signature(self.workspace.datasets / name)
             cached = self._entries.get(name)
             if cached is None or cached[0] != signature:
-                self._entries[name] = (signature, scan_dataset(self.workspace, name))
+                self._entries[name] = (signature, scan_or_report(self.workspace, name))
         return {name: info for name, (_, info) in self._entries.items()}
 
 
 def _signature(folder: Path) -> tuple[int, ...]:
-    stamps = [folder.stat().st_mtime_ns]
-    with os.scandir(folder) as entries:
-        stamps += sorted(e.stat().st_mtime_ns for e in entries)
+    """Modification times of the folder and what it holds (links themselves, not their targets)."""
+    try:
+        stamps = [folder.stat(follow_symlinks=False).st_mtime_ns]
+        with os.scandir(folder) as entries:
+            stamps += sorted(e.stat(follow_symlinks=False).st_mtime_ns for e in entries)
+    except OSError:
+        return ()
     return tuple(stamps)
 
 

@@ -103,10 +103,11 @@ def scan_dataset(workspace: Workspace, name: str) -> DatasetInfo:
 
 def scan_workspace(workspace: Workspace) -> list[DatasetInfo]:
     """Every dataset; one that cannot be scanned at all is listed with its error, never hiding the others."""
-    return [_scan_or_report(workspace, name) for name in workspace.dataset_names()]
+    return [scan_or_report(workspace, name) for name in workspace.dataset_names()]
 
 
-def _scan_or_report(workspace: Workspace, name: str) -> DatasetInfo:
+def scan_or_report(workspace: Workspace, name: str) -> DatasetInfo:
+    """scan_dataset, or the dataset listed with the error that stopped its scan."""
     try:
         return scan_dataset(workspace, name)
     except Exception as exc:  # a failure no check foresaw stays this dataset's problem

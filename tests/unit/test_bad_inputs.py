@@ -198,3 +198,16 @@ def test_a_16_bit_mask_value_of_256_is_named_not_wrapped_to_background(ws):
     info = scan_dataset(ws, "seg")
     assert len(info.usable) == 3
     assert any("0.png: mask value 256 has no class (classes: 2)" in p for p in problems(info))
+
+
+def test_the_dashboards_catalogue_lists_every_dataset_even_with_broken_links(ws, tmp_path):
+    from deepq_widgets.context import CatalogCache
+
+    good_dataset(ws)
+    class_folders(ws.datasets / "dangling", {"a": 3, "b": 3})
+    (ws.datasets / "dangling" / "a" / "gone.png").symlink_to(tmp_path / "deleted.png")  # a link to nothing
+    (ws.datasets / "dangling_dataset").symlink_to(tmp_path / "nowhere")
+    catalog = CatalogCache(ws)
+    found = catalog()
+    assert catalog.ready.is_set() and set(found) >= {"good", "dangling"}
+    assert len(found["good"].usable) == 8 and len(found["dangling"].usable) == 6
