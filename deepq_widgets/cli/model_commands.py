@@ -60,9 +60,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
         folder = ws.resolve(args.heatmaps)
         folder.mkdir(parents=True, exist_ok=True)
-        for r in results:
-            if r.get("heatmap") is not None:
-                Image.fromarray((r["heatmap"] * 255).astype("uint8")).save(folder / f"{Path(r['image']).stem}.heatmap.png")
+        for i, r in enumerate(results):  # numbered: two class folders may hold images of the same name
+            for key, scale in (("heatmap", 255), ("mask", 1)):
+                if r.get(key) is not None:
+                    target = folder / f"{i:05d}-{Path(r['image']).stem}.{key}.png"
+                    Image.fromarray((r[key] * scale).astype("uint8")).save(target)
+                    r[f"{key}_file"] = str(target.relative_to(ws.root))
     clean = [{k: v for k, v in r.items() if k not in ("heatmap", "mask")} for r in results]
     print_json(clean)
     return 0

@@ -65,7 +65,7 @@ def _tile(case: Case, info: DatasetInfo, size: int, windows, show_identifiers: b
         data = read_image(case.image, windows=windows)
     except ReaderError as exc:
         return Image.new("RGB", (size, size), (60, 20, 20)), _fit_text(f"✗ {exc}", size), True
-    rgb = _to_rgb8(data.pixels)
+    rgb = to_rgb8(data.pixels)
     h, w = rgb.shape[:2]
     if info.annotation == "segmentation" or case.mask is not None:
         rgb = _overlay(rgb, case, info)
@@ -86,7 +86,7 @@ def case_caption(case: Case, meta: dict, show_identifiers: bool = False) -> str:
     return caption
 
 
-def _to_rgb8(pixels: np.ndarray) -> np.ndarray:
+def to_rgb8(pixels: np.ndarray) -> np.ndarray:
     arr = (np.clip(pixels, 0, 1) * 255).astype(np.uint8)
     if arr.shape[2] == 1:
         return np.repeat(arr, 3, axis=2)

@@ -22,6 +22,7 @@ from ..intervals import format_figure
 from ..report import dataset_evaluation_html, evaluation_report
 from ..store import Store
 from ..workspace import Workspace
+from .predictions import PredictionsView
 from .style import download_link, esc, table
 
 MAX_DOWNLOAD_BYTES = 200 * 2**20  # beyond this a page-embedded download is too slow; the file stays in exports/
@@ -64,8 +65,9 @@ class ModelList:
         self.evaluations = w.HTML()
         self.bar = w.FloatProgress(min=0, max=1, layout=w.Layout(width="520px", display="none"))
         self.result = w.HTML()
+        self.predictions = PredictionsView(workspace)
         self.info = w.HTML()
-        self.choice.observe(lambda change: (self._show(), self._show_evaluations()), "value")
+        self.choice.observe(lambda change: (self._show(), self._show_evaluations(), self.predictions.clear()), "value")
         self.retrain.on_click(lambda _: self.on_retrain(self.choice.value))
         self.export.on_click(lambda _: self._background(self._export))
         self.run.on_click(lambda _: self._background(self._predict))
@@ -79,6 +81,7 @@ class ModelList:
                 self.evaluations,
                 self.bar,
                 self.result,
+                self.predictions.widget,
                 self.info,
             ]
         )
@@ -169,12 +172,13 @@ class ModelList:
         self.result.value = f"<i>{esc(stage.capitalize())} {done:,} of {total:,} cases…</i>"
 
     def _predict(self) -> str:
-        rows = []
-        for r in json.loads(deepq(self.workspace, "predict", self.choice.value, "--dataset", self.dataset.value))[:50]:
-            best = max(r["scores"].items(), key=lambda kv: kv[1]) if "scores" in r else ("", 0.0)
-            found = r.get("detections") or r.get("area") or ""
-            rows.append({"image": r["image"].rsplit("/", 1)[-1], "top class": best[0], "score": best[1], "output": str(found)[:80]})
-        return table(rows, ["image", "top class", "score", "output"])
+        """Every case of the dataset, with heatmaps (classification) or masks written to predictions/<model>/."""
+        model_id, dataset = self.choice.value, self.dataset.value
+        folder = f"predictions/{model_id}-{dataset}"
+        rows = json.loads(deepq(self.workspace, "predict", model_id, "--dataset", dataset, "--heatmaps", folder))
+        card = next(m for m in self.store.models() if m.id == model_id)
+        self.predictions.show(rows, card.image_size, f"{model_id}-on-{dataset}")
+        return f"<h3>{esc(model_id)} on {esc(dataset)}: {len(rows)} images</h3>"
 
 
 def evaluations_html(found: list[DatasetEvaluation]) -> str:

@@ -22,6 +22,9 @@ CSS = """
 .dq-step-done { color: #1a8fd6; border-top-color: #1a8fd6; }
 .dq-step-current { color: #1f2933; font-weight: 600; border-top-color: #1a8fd6; }
 .dq-reason { color: #b3261e; font-size: 13px; }
+.dq-shots { display: flex; flex-wrap: wrap; gap: 8px; }
+.dq-shot { font-size: 11px; line-height: 1.3; overflow-wrap: anywhere; }
+.dq-shot-caption { color: #333; margin-top: 2px; }
 .dq-range { color: #6b7785; font-size: 11px; margin: -4px 0 6px 156px; }
 .dq-field-error { color: #b3261e; font-size: 11px; margin: -4px 0 6px 156px; }
 .dq-ok { color: #1e7b34; }

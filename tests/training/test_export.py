@@ -54,6 +54,7 @@ def test_predict_scores_and_heatmaps(trained, capsys):
     assert main(["predict", "--workspace", str(ws.root), model_id, "--dataset", "ultrasound_lesions", "--heatmaps", "heat"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out) == 120 and len(list((ws.root / "heat").glob("*.heatmap.png"))) == 120
+    assert all((ws.root / r["heatmap_file"]).is_file() for r in out)  # each row names its own heatmap
 
 
 def test_prediction_feeds_the_network_the_tensor_training_saw(trained):

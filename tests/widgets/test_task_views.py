@@ -83,6 +83,17 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         assert "ultrasound_lesions" in app.models.evaluations.value  # listed on the model
         assert any(line.startswith("scoring") for line in seen)
         assert bar[-1] == 1.0 and 0 < min(bar) < 1  # the bar moved through the stages and ended full
+        app.models.run.click()  # predict on the whole dataset
+        wait_until(lambda: "images</h3>" in app.models.result.value or "dq-reason" in app.models.result.value, timeout=300)
+        view = app.models.predictions
+        assert "120 images" in app.models.result.value and "1–12 of 120" in view.where.value
+        assert view.grid.value.count("<img") == 12 and "→" in view.grid.value  # thumbnails with class, score, decision
+        (csv_b64,) = re.findall(r"href='data:text/csv;base64,([^']+)'", view.download.value)
+        lines = base64.b64decode(csv_b64).decode().splitlines()
+        assert len(lines) == 121 and lines[0].startswith("image,summary,decision,benign")  # every row, not the first 50
+        assert all((ws.root / r["heatmap_file"]).is_file() for r in view.rows)  # the heatmaps drawn over the thumbnails
+        view.next.click()
+        assert "13–24 of 120" in view.where.value and view.previous.disabled is False
         assert app.models.bar.layout.display == "none"  # and is hidden once the evaluation is shown
     finally:
         app.close()

@@ -1,0 +1,131 @@
+"""What a model says about a dataset, page by page: each image with what the model sees in it
+(the Grad-CAM heatmap of classification, the boxes of detection, the mask of segmentation), the
+top class, its score and the decision at the operating point; every row as a CSV download.
+
+The rows come from `deepq predict --json` (a child process: the dashboard kernel never imports
+torch); thumbnails are drawn only for the page shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+
+from ..data.preview import to_rgb8
+from ..data.readers import ReaderError, read_image
+from ..report import png_uri
+from ..workspace import Workspace
+from .style import download_link, esc
+
+PAGE = 12
+THUMB = 112
+OVERLAY = (255, 64, 32)  # warm red: heatmaps, masks and boxes read on grey-scale images
+
+
+class PredictionsView:
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self.rows: list[dict[str, Any]] = []
+        self.image_size = 0
+        self.page = 0
+        self.grid = w.HTML()
+        self.where = w.HTML()
+        self.download = w.HTML()
+        self.previous = w.Button(description="◀ Previous", layout=w.Layout(width="110px"))
+        self.next = w.Button(description="Next ▶", layout=w.Layout(width="110px"))
+        self.previous.on_click(lambda _: self.turn(-1))
+        self.next.on_click(lambda _: self.turn(+1))
+        self.widget = w.VBox([w.HBox([self.previous, self.where, self.next, self.download]), self.grid], layout=w.Layout(display="none"))
+
+    def clear(self) -> None:
+        """Nothing shown (another model was selected)."""
+        self.rows, self.widget.layout.display = [], "none"
+        self.grid.value = self.where.value = self.download.value = ""
+
+    def show(self, rows: list[dict[str, Any]], image_size: int, name: str) -> None:
+        """All `rows` of one prediction run; the first page is drawn, the CSV holds every row."""
+        self.rows, self.image_size, self.page = rows, image_size, 0
+        self.widget.layout.display = None
+        self.download.value = download_link(f"{name}.csv", predictions_csv(rows).encode(), "text/csv", "predictions (CSV)")
+        self.render()
+
+    def pages(self) -> int:
+        return max(1, math.ceil(len(self.rows) / PAGE))
+
+    def turn(self, step: int) -> None:
+        self.page = min(max(self.page + step, 0), self.pages() - 1)
+        self.render()
+
+    def render(self) -> None:
+        first = self.page * PAGE
+        shown = self.rows[first : first + PAGE]
+        self.where.value = f"<div class='dq-muted' style='padding:6px 10px'>{first + 1}–{first + len(shown)} of {len(self.rows)}</div>"
+        if not self.rows:
+            self.where.value = "<div class='dq-muted' style='padding:6px 10px'>no images</div>"
+        self.previous.disabled, self.next.disabled = self.page == 0, self.page >= self.pages() - 1
+        self.grid.value = "<div class='dq-shots'>" + "".join(self._card(row) for row in shown) + "</div>"
+
+    def _card(self, row: dict[str, Any]) -> str:
+        name = Path(row["image"]).name
+        try:
+            picture = f"<img src='{png_uri(self._thumbnail(row))}' width='{THUMB}' height='{THUMB}'>"
+        except (ReaderError, OSError) as exc:
+            picture = f"<div class='dq-reason'>{esc(exc)}</div>"
+        caption = f"<div class='dq-shot-caption'>{esc(name)}<br>{esc(said(row))}</div>"
+        return f"<div class='dq-shot' style='width:{THUMB + 8}px'>{picture}{caption}</div>"
+
+    def _thumbnail(self, row: dict[str, Any]) -> bytes:
+        """The image as the network saw it (square, its input size), with what the model found over it."""
+        from PIL import Image, ImageDraw
+
+        side = self.image_size or THUMB
+        rgb = to_rgb8(read_image(row["image"]).pixels)
+        picture = np.asarray(Image.fromarray(rgb).resize((side, side), Image.BILINEAR), np.float32)
+        for key in ("heatmap_file", "mask_file"):
+            if row.get(key):
+                with Image.open(self.workspace.resolve(row[key])) as found:
+                    weight = np.asarray(found.convert("L").resize((side, side), Image.BILINEAR), np.float32)
+                weight = weight / 255 * 0.55 if key == "heatmap_file" else (weight > 0) * 0.45
+                picture = picture * (1 - weight[..., None]) + np.array(OVERLAY, np.float32) * weight[..., None]
+        image = Image.fromarray(picture.clip(0, 255).astype(np.uint8)).resize((THUMB, THUMB), Image.BILINEAR)
+        draw, scale = ImageDraw.Draw(image), THUMB / side
+        for box in row.get("detections", []):
+            x0, y0, x1, y1 = (v * scale for v in box["box"])
+            draw.rectangle([x0, y0, x1, y1], outline=OVERLAY, width=2)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+
+def said(row: dict[str, Any]) -> str:
+    """One line: the top class and score, and the decision at the operating point; or boxes; or areas."""
+    if "scores" in row:
+        top, score = max(row["scores"].items(), key=lambda kv: kv[1])
+        decision = row.get("decision") or ", ".join(row.get("findings", [])) or "no finding"
+        return f"{top} {score:.2f} → {decision}"
+    if "detections" in row:
+        found = row["detections"]
+        return f"{len(found)} box{'es' * (len(found) != 1)}" + (f", best {max(d['score'] for d in found):.2f}" if found else "")
+    if "area" in row:
+        return ", ".join(f"{c} {a:.1%}" for c, a in row["area"].items())
+    return ""
+
+
+def predictions_csv(rows: list[dict[str, Any]]) -> str:
+    """Every row: the image, what was said, and each class's score (or box count, or area)."""
+    classes = list(dict.fromkeys(c for r in rows for c in (r.get("scores") or r.get("area") or {})))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["image", "summary", "decision", *classes, "boxes"])
+    for r in rows:
+        values = r.get("scores") or r.get("area") or {}
+        decision = r.get("decision") or ";".join(r.get("findings", []))
+        boxes = len(r["detections"]) if "detections" in r else ""
+        writer.writerow([r["image"], said(r), decision, *(f"{values[c]:.4f}" if c in values else "" for c in classes), boxes])
+    return out.getvalue()
