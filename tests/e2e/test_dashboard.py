@@ -1,6 +1,7 @@
 """The three flows in a real browser, against a live Voilà server."""
 
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -26,7 +27,7 @@ def next_step(page):
     button.click()
 
 
-def test_general_flow_with_auto_select_trains_to_finished(page, voila_url):
+def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_ws):
     open_app(page, voila_url)
     page.shots("flow")
     expect(page.get_by_role("button", name="Next ›", exact=True)).to_be_disabled()
@@ -71,6 +72,23 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url):
     page.shots("models-evaluate")
     page.get_by_text("e2e-general-t1 on tiny_lesions").scroll_into_view_if_needed()
     page.shots("models-evaluate-table")
+
+    page.get_by_role("button", name="Predict", exact=True).click()  # every case, with heatmaps, paged, as CSV
+    expect(page.get_by_text("1–12 of 30", exact=False)).to_be_visible(timeout=120_000)
+    page.get_by_text("1–12 of 30", exact=False).scroll_into_view_if_needed()
+    page.shots("models-predict")
+    with page.expect_download() as download:
+        page.get_by_text("predictions (CSV)").click()
+    assert len(Path(download.value.path()).read_text().splitlines()) == 31  # a header and all 30 cases
+
+    page.locator(".widget-dropdown select", has=page.locator("option", has_text="safetensors")).select_option("safetensors")
+    page.get_by_role("button", name="Export", exact=True).click()
+    link = page.get_by_text("e2e-general-t1.safetensors", exact=True)
+    expect(link).to_be_visible(timeout=120_000)
+    with page.expect_download() as download:
+        link.click()
+    exported = e2e_ws.root / "exports" / "e2e-general-t1.safetensors"
+    assert Path(download.value.path()).read_bytes() == exported.read_bytes()  # the browser got the file itself
 
 
 def test_specialized_pneumothorax_flow_to_start(page, voila_url):
