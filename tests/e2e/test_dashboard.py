@@ -83,7 +83,7 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_w
 
     page.locator(".widget-dropdown select", has=page.locator("option", has_text="safetensors")).select_option("safetensors")
     page.get_by_role("button", name="Export", exact=True).click()
-    link = page.get_by_text("e2e-general-t1.safetensors", exact=True)
+    link = page.get_by_role("link", name="e2e-general-t1.safetensors")
     expect(link).to_be_visible(timeout=120_000)
     with page.expect_download() as download:
         link.click()
