@@ -102,7 +102,8 @@ class Section:
                 self.refuse(f"{self.part}.{name}", f"{LABELS.get(name, name)}: {exc}")
             if name in self.notes:
                 reason = str(exc).removeprefix(f"{name} ")
-                self.notes[name].value = f"<div class='dq-field-error'>✗ {esc(reason)} · {esc(range_text(self.model, name))}</div>"
+                reason += "" if "between" in reason else f" · {range_text(self.model, name)}"
+                self.notes[name].value = f"<div class='dq-field-error'>✗ {esc(reason)}</div>"
             return
         if name in self.notes:
             self.notes[name].value = self._range(name)

@@ -26,7 +26,7 @@ CSS = """
 .dq-shot { font-size: 11px; line-height: 1.3; overflow-wrap: anywhere; }
 .dq-shot-caption { color: #333; margin-top: 2px; }
 .dq-range { color: #6b7785; font-size: 11px; margin: -4px 0 6px 156px; }
-.dq-field-error { color: #b3261e; font-size: 11px; margin: -4px 0 6px 156px; }
+.dq-field-error { color: #b3261e; font-size: 11px; line-height: 1.3; margin: -4px 0 6px 156px; width: 174px; }  /* wraps under its field */
 .dq-ok { color: #1e7b34; }
 .dq-warn { background: #fff6e0; border-left: 4px solid #e5a100; padding: 6px 10px; margin: 4px 0; font-size: 13px; }
 .dq-problem { color: #b3261e; font-size: 12px; }
