@@ -24,13 +24,7 @@ from .data.catalog import DatasetInfo
 from .duration import Throughput, estimate_seconds, throughput_key
 from .flows import FLOWS, FlowRules
 from .presets import Preset
-from .spec import (
-    Flow,
-    Modality,
-    SpecError,
-    TaskSpec,
-    describe_errors,
-)
+from .spec import Flow, Modality, SpecError, TaskSpec, describe_errors
 from .zoo.select import Recommendation
 from .zoo.shelf import ZooShelf
 
@@ -242,7 +236,8 @@ class Wizard:
         d, out = self.draft, []
         preset = self.rules.preset(self)
         info = self.context.datasets().get(d.dataset or "")
-        modality = d.auto.modality if d.auto.modality is not Modality.other else imaged_modality(info)  # Full Manual never asks
+        imaged = info.imaged_modality if info else Modality.other
+        modality = d.auto.modality if d.auto.modality is not Modality.other else imaged  # Full Manual never asks
         lateral = preset.lateral_anatomy if preset else modality in (Modality.xray, Modality.ct)
         if d.augment.hflip and lateral:
             out.append("Horizontal flip is on, but left and right anatomy differ in these images (a flipped chest is not a normal chest).")
@@ -382,15 +377,6 @@ def _field_adapter(name: str) -> TypeAdapter:
     if info is None:
         raise AttributeError(f"unknown task field {name!r}")
     return TypeAdapter(Annotated[info.annotation, info])
-
-
-DICOM_MODALITIES = {"CT": Modality.ct, "CR": Modality.xray, "DX": Modality.xray, "MR": Modality.mri, "OP": Modality.fundus}
-
-
-def imaged_modality(info: DatasetInfo | None) -> Modality:
-    """The modality the dataset's DICOM headers name, when they name one; else Other."""
-    found = {DICOM_MODALITIES.get(code) for code in (info.modalities if info else [])} - {None}
-    return found.pop() if len(found) == 1 else Modality.other
 
 
 def _checked_field(name: str, value: Any) -> Any:

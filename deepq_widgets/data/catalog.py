@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import kinds
+from ..spec import Modality
 from ..workspace import Workspace
 from .cases import Case, Problem
 from .layouts import printable, read_layout
@@ -22,6 +23,7 @@ from .masks import MaskError, load_mask
 from .probe import probe
 
 MIN_CASES_PER_CLASS = 3
+DICOM_MODALITIES = {"CT": Modality.ct, "CR": Modality.xray, "DX": Modality.xray, "MR": Modality.mri, "OP": Modality.fundus}
 
 
 def balance_grade(count: int, largest: int) -> str:
@@ -48,6 +50,12 @@ class DatasetInfo:
     @property
     def usable(self) -> list[Case]:
         return [c for c in self.cases if c.usable]
+
+    @property
+    def imaged_modality(self) -> Modality:
+        """The modality the DICOM headers name, when they all name one; else Other."""
+        found = {DICOM_MODALITIES.get(code) for code in self.modalities} - {None}
+        return found.pop() if len(found) == 1 else Modality.other
 
     @property
     def has_studies(self) -> bool:

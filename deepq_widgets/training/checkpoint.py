@@ -55,10 +55,6 @@ def atomic_write_text(text: str, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def atomic_write_json(data: Any, path: Path) -> None:
-    atomic_write_text(json.dumps(data, indent=2, default=_plain), path)
-
-
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
     """Load exactly: every tensor must fit, and only aliases of saved tensors may be absent."""
     result = model.load_state_dict(state, strict=False)
