@@ -48,7 +48,7 @@ class App:
         views = [view(self.wizard) for view in steps] + [StartStep(self.wizard, self.start_task, workspace)]
         self.views = {view.step: view for view in views}
         self.shell = WizardShell(self.wizard, self.views)
-        self.wizard.observe(lambda _: self.shell.refresh())
+        self.wizard.observe(lambda _: (self.shell.refresh(), self._clear_done_notice()))
         self.task_list = TaskList(self.follow)
         self.monitor = Monitor(workspace)
         self.detail = TaskDetail(workspace)
@@ -81,6 +81,11 @@ class App:
         if self.start_worker:
             self._start_worker()
         return task_id
+
+    def _clear_done_notice(self) -> None:
+        """'Task #N created' goes once the user starts on something else (warnings stay)."""
+        if "dq-ok" in self.notice.value:
+            self.notice.value = ""
 
     def _start_worker(self) -> None:
         """A worker that cannot start is said above the tabs (the task waits), not retried every poll."""

@@ -64,6 +64,9 @@ def test_general_flow_every_step(app):
     start.start.click()
     tasks = Store(app.workspace.db_path).tasks()
     assert [t.name for t in tasks] == ["nodules e2e"] and tasks[0].state == "waiting"
+    assert "created" in app.notice.value
+    app.wizard.update(flow="specialized")  # on to the next task: the banner goes
+    assert app.notice.value == ""
     spec = TaskSpec.model_validate(tasks[0].spec)
     assert spec.model.arch == "tf_efficientnet_lite2.in1k" and spec.auto.modality.value == "X-ray"
     assert app.tabs.selected_index == 1 and app.wizard.state.step is Step.flow  # ready for the next task
