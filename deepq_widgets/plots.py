@@ -59,12 +59,18 @@ def roc(curves_by_class: dict[str, dict], kind: str = "roc") -> bytes:
     return _png(fig)
 
 
+def count_colour(value: int, largest: int) -> str:
+    """White on the dark half of the Blues scale, dark ink on the light half: every count readable."""
+    return "#ffffff" if largest and value > largest / 2 else "#1f2933"
+
+
 def confusion(matrix: list[list[int]], classes: list[str]) -> bytes:
     fig, ax = _figure(3.6 + 0.3 * len(classes), 3.2 + 0.3 * len(classes))
     ax.imshow(matrix, cmap="Blues")
+    largest = max((v for row in matrix for v in row), default=0)
     for i, row in enumerate(matrix):
         for j, v in enumerate(row):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=9, color="#1f2933")
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=9, color=count_colour(v, largest))
     ax.set_xticks(range(len(classes)), classes, rotation=30, fontsize=8)
     ax.set_yticks(range(len(classes)), classes, fontsize=8)
     ax.set_xlabel("predicted")

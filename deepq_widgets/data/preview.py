@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,7 +20,8 @@ from .masks import case_mask
 from .readers import ReaderError, read_image
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]
-CAPTION_H = 30
+CAPTION_H = 42
+CAPTION_LINES = 3
 BACKGROUND = (24, 26, 32)
 
 
@@ -122,6 +124,9 @@ def _draw_boxes(tile, case: Case, info: DatasetInfo, scale: float, offset: tuple
 
 
 def _fit_text(text: str, width: int) -> str:
+    """The caption wrapped to the tile (labels of a multi-label case on as many lines as fit), cut only at the end."""
     chars = max(8, width // 6)
-    lines = [line if len(line) <= chars else line[: chars - 1] + "…" for line in text.splitlines()]
-    return "\n".join(lines[:2])
+    lines = [part for line in text.splitlines() for part in textwrap.wrap(line, chars, break_on_hyphens=False) or [""]]
+    if len(lines) > CAPTION_LINES:
+        lines = [*lines[: CAPTION_LINES - 1], lines[CAPTION_LINES - 1][: chars - 1] + "…"]
+    return "\n".join(lines)

@@ -19,17 +19,18 @@ class ModelStep(StepView):
 
     def __init__(self, wizard: Wizard):
         super().__init__(wizard)
-        self.manual = w.Checkbox(value=False, description="Show all models to select models manually", indent=False)
-        self.optimized = w.Checkbox(value=True, description="Use optimized hyperparameters", indent=False)
+        whole = w.Layout(width="auto")  # the label in full, never cut with "…"
+        self.manual = w.Checkbox(value=False, description="Show all models to select models manually", indent=False, layout=whole)
+        self.optimized = w.Checkbox(value=True, description="Use optimized hyperparameters", indent=False, layout=whole)
         self.size = w.SelectionSlider(
             options=[(v, k) for k, v in SIZES.items()],
             value=2,
             description="Choose your model preference",
-            style={"description_width": "200px"},
+            style={"description_width": "initial"},
             layout=w.Layout(width="620px"),
         )
         self.modality = w.ToggleButtons(
-            options=[m.value for m in Modality], description="Tell us about your images", style={"description_width": "200px"}
+            options=[m.value for m in Modality], description="Tell us about your images", style={"description_width": "initial"}
         )
         self.recommendation = w.HTML()
         self.fixed = w.HTML()

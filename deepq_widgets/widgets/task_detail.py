@@ -17,7 +17,7 @@ class TaskDetail:
     def __init__(self, workspace: Workspace):
         self.workspace = workspace
         self.spec, self.data, self.training, self.evaluation = w.HTML(), w.HTML(), w.HTML(), w.HTML()
-        self.charts = w.HBox()
+        self.charts = w.HBox(layout=w.Layout(flex_flow="row wrap"))  # wraps at 1024 px instead of clipping
         self.gallery = w.HTML()
         self.sections = w.Accordion(children=[self.spec, self.data, self.training, w.VBox([self.evaluation, self.charts, self.gallery])])
         for i, title in enumerate(["Task file", "Data statistics", "Training insight", "Evaluation insight"]):
@@ -51,7 +51,9 @@ class TaskDetail:
         html_report = report.build_report(task, events, evaluation)
         download = download_link(f"{task.name}-report.html", html_report.encode(), "text/html", "report (HTML)")
         self.evaluation.value = download + report.figures_html(evaluation.metrics, "validation") + report.per_class_html(evaluation)
-        self.charts.children = [w.Image(value=png, format="png") for png in report.charts(evaluation).values()]
+        self.charts.children = [
+            w.Image(value=png, format="png", layout=w.Layout(max_width="100%", height="auto")) for png in report.charts(evaluation).values()
+        ]
         self.gallery.value = report.gallery_html(evaluation)
 
 

@@ -44,3 +44,9 @@ def test_the_training_insight_grades_the_class_balance():
     assert "benign 40 (well represented)" in said and "malignant 12 (mildly under-represented)" in said
     assert "normal 4 (seriously under-represented)" in said and "1:10.0" in said
     assert class_balance(None) == ""
+
+
+def test_confusion_counts_are_readable_on_dark_and_light_cells():
+    from deepq_widgets.plots import count_colour
+
+    assert count_colour(90, 100) == "#ffffff" and count_colour(10, 100) == "#1f2933" and count_colour(0, 0) == "#1f2933"

@@ -3,7 +3,7 @@ import io
 from PIL import Image
 
 from deepq_widgets.data.catalog import scan_dataset
-from deepq_widgets.data.preview import case_caption, page_count, render_preview
+from deepq_widgets.data.preview import CAPTION_H, case_caption, page_count, render_preview
 from deepq_widgets.data.readers import read_image
 
 
@@ -11,7 +11,7 @@ def test_page_geometry_and_paging(demo_ws):
     info = scan_dataset(demo_ws, "ultrasound_lesions")
     assert page_count(info, 50) == 3
     img = Image.open(io.BytesIO(render_preview(info, page=0, page_size=12, columns=4, thumb=64)))
-    assert img.size == (4 * 64, 3 * (64 + 30))
+    assert img.size == (4 * 64, 3 * (64 + CAPTION_H))
     last = Image.open(io.BytesIO(render_preview(info, page=99, page_size=50, columns=10, thumb=64)))
     assert last.size == (10 * 64, 2 * (64 + 30))  # clamped to the last page, which holds 20 cases
 
@@ -44,3 +44,12 @@ def test_unreadable_cases_show_their_problem(ws):
     write_csv(root / "label.csv", ["path", "class"], [("a.png", "x"), ("b.png", "x")])
     img = Image.open(io.BytesIO(render_preview(scan_dataset(ws, "d"), thumb=64))).convert("RGB")
     assert img.getpixel((64 + 10, 10))[0] > img.getpixel((64 + 10, 10))[1]  # the bad tile is tinted red
+
+
+def test_long_captions_wrap_onto_the_tile_before_anything_is_cut():
+    from deepq_widgets.data.preview import _fit_text
+
+    said = _fit_text("atelectasis, cardiomegaly, effusion, nodule", 128)
+    assert said.replace("\n", " ") == "atelectasis, cardiomegaly, effusion, nodule" and "…" not in said
+    assert _fit_text("(no finding)", 128) == "(no finding)"
+    assert _fit_text(" ".join(["word"] * 40), 128).endswith("…") and _fit_text(" ".join(["word"] * 40), 128).count("\n") == 2

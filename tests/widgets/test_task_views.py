@@ -57,6 +57,7 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         assert "Class balance of the training cases: benign" in d.training.value  # SPEC 5: in the training insight
         assert "average" in d.evaluation.value and "report (HTML)" in d.evaluation.value
         assert len(d.charts.children) == 3  # ROC, PR, confusion matrix
+        assert d.charts.layout.flex_flow == "row wrap" and all(c.layout.max_width == "100%" for c in d.charts.children)  # never clipped
         assert "True positives" in d.gallery.value and "data:image/png" in d.gallery.value
         assert app.models.choice.options[0][1] == row.model_id
         app.models.choice.value = row.model_id
