@@ -13,7 +13,7 @@ def test_page_geometry_and_paging(demo_ws):
     img = Image.open(io.BytesIO(render_preview(info, page=0, page_size=12, columns=4, thumb=64)))
     assert img.size == (4 * 64, 3 * (64 + CAPTION_H))
     last = Image.open(io.BytesIO(render_preview(info, page=99, page_size=50, columns=10, thumb=64)))
-    assert last.size == (10 * 64, 2 * (64 + 30))  # clamped to the last page, which holds 20 cases
+    assert last.size == (10 * 64, 2 * (64 + CAPTION_H))  # clamped to the last page, which holds 20 cases
 
 
 def test_boxes_and_masks_are_drawn(demo_ws):
