@@ -365,7 +365,7 @@ STEP_RULES: dict[Step, StepRule] = {
         "Base model", lambda w: None if w.draft.model.base_model in w.context.base_models() else "Choose a model to retrain."
     ),
     Step.dataset: StepRule("Dataset", _dataset_step_problem),
-    Step.model: StepRule("Model", lambda w: _refused(w, ("hyper", "augment", "search")) or w.rules.model_problem(w)),
+    Step.model: StepRule("Model", lambda w: _refused(w, ("image_size", "hyper", "augment", "search")) or w.rules.model_problem(w)),
     Step.start: StepRule("Start", lambda w: _refused(w, ("operating_point",)) or _name_problem(w)),
 }
 

@@ -40,6 +40,7 @@ class TaskKind:
     multiscale: bool = False  # needs a backbone with features at strides 8/16/32
     masks: bool = False  # trains on per-pixel class masks
     training: str = ""  # "module:Class" of the training part
+    head: str = ""  # what sits on the backbone, said in the Model step and the summary
 
     def dataset_problem(self, info: DatasetInfo) -> str | None:
         """Why `info` cannot train this kind, or None when it can."""

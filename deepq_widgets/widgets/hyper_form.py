@@ -8,7 +8,7 @@ from enum import StrEnum
 import ipywidgets as w
 from pydantic import BaseModel
 
-from ..spec import Augmentation, Hyperparameters, Search, SpecError, field_bounds
+from ..spec import Augmentation, Hyperparameters, Search, SpecError, TaskSpec, field_bounds
 from ..wizard import Wizard
 from .base import UserChanges
 from .style import esc
@@ -124,10 +124,43 @@ class Section:
         return [w.VBox([self.fields[n], self.notes[n]]) if n in self.notes else self.fields[n] for n in names if n in self.fields]
 
 
+class ImageSizeField:
+    """The network's input side in Full Manual (smaller is much faster on a CPU), checked like the others."""
+
+    def __init__(self, wizard: Wizard):
+        self.wizard = wizard
+        self.field = w.Text(description="Image size (px)", style=STYLE, layout=w.Layout(width="330px"), continuous_update=False)
+        self.note = w.HTML(self._range())
+        self.changes = UserChanges()
+        self.changes.observe(self.field, self._on_change)
+        self.widget = w.VBox([self.field, self.note])
+
+    def _range(self) -> str:
+        lo, hi = field_bounds(TaskSpec, "image_size")
+        return f"<div class='dq-range'>{lo}–{hi} px, whole number</div>"
+
+    def _on_change(self, change) -> None:
+        try:
+            self.wizard.update(image_size=parse_number(change["new"], whole=True))
+        except ValueError as exc:
+            reason = str(exc).removeprefix("image_size ")
+            self.wizard.refuse("image_size", f"Image size: {reason}")
+            self.note.value = f"<div class='dq-field-error'>✗ {esc(reason)}</div>"
+            return
+        self.note.value = self._range()
+
+    def show(self) -> None:
+        if "image_size" not in self.wizard.state.refused:
+            with self.changes.quiet():
+                self.field.value = str(self.wizard.draft.image_size)
+            self.note.value = self._range()
+
+
 class HyperForm:
     def __init__(self, wizard: Wizard):
         self.wizard = wizard
         self.warnings = w.HTML()
+        self.image_size = ImageSizeField(wizard)
         self.hyper = Section(Hyperparameters, "hyper", wizard.set_hyper, wizard.refuse)
         self.augment = Section(Augmentation, "augment", wizard.set_augment, wizard.refuse)
         self.search = Section(Search, "search", wizard.set_search, wizard.refuse)
@@ -140,6 +173,7 @@ class HyperForm:
                         w.VBox(
                             [
                                 w.HTML("<b>Data loader</b>"),
+                                self.image_size.widget,
                                 *h(["batch_size", "epochs", "valid_pct"]),
                                 w.HTML("<b>Tuning</b>"),
                                 *h(["lr", "schedule", "weight_decay", "momentum", "early_stop", "patience", "refit"]),
@@ -162,6 +196,8 @@ class HyperForm:
 
     def refresh(self) -> None:
         s, refused = self.wizard.draft, self.wizard.state.refused
+        self.image_size.show()
+        self.image_size.widget.layout.display = None if self.wizard.rules.picks_network else "none"  # a preset or base model fixes it
         self.hyper.show(s.hyper, refused)
         self.augment.show(s.augment, refused)
         self.search.show(s.search, refused)

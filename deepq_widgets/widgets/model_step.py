@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from .. import kinds
 from ..spec import Modality, Tuning
 from ..wizard import Step, Wizard
 from .base import StepView
@@ -65,7 +66,7 @@ class ModelStep(StepView):
             self.recommendation.value = (
                 (
                     f"<div class='dq-card dq-card-on'><b>Recommended: {esc(rec.model)}</b> at {rec.image_size} px, "
-                    f"batch {rec.batch_size}<br>{esc(rec.reason)}</div>"
+                    f"batch {rec.batch_size}<br>{esc(rec.reason)}<br>On the network: {esc(self._head())}.</div>"
                 )
                 if rec
                 else ""
@@ -91,4 +92,8 @@ class ModelStep(StepView):
 
     def _fixed_network(self) -> str:
         sentence = self.wizard.rules.fixed_network(self.wizard)
-        return f"<div class='dq-muted'>{esc(sentence)}</div>" if sentence else ""
+        return f"<div class='dq-muted'>{esc(sentence)} On it: {esc(self._head())}.</div>" if sentence else ""
+
+    def _head(self) -> str:
+        task = self.wizard.task_type()
+        return kinds.get(task).head if task else ""

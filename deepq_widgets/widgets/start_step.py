@@ -150,6 +150,7 @@ def summary(spec: TaskSpec, plan: Plan | None = None) -> str:
         ("Preset", spec.preset or "–"),
         ("Dataset", spec.dataset),
         ("Network", network),
+        ("Head", kinds.get(spec.task).head or "–"),
         ("Image size", image_size_text(spec, plan)),
         ("Windows", ", ".join(spec.windows) or "file / none"),
         ("Tuning", tuning),

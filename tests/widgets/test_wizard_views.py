@@ -49,6 +49,7 @@ def test_general_flow_every_step(app):
     app.shell.next.click()
     model = views[Step.model]
     assert "Recommended: tf_efficientnet_lite" in model.recommendation.value and not app.shell.next.disabled
+    assert "On the network: an FCOS detection head" in model.recommendation.value
     model.size.value, model.modality.value = 5, "X-ray"
     assert (
         app.wizard.draft.auto.size == 5
@@ -61,6 +62,7 @@ def test_general_flow_every_step(app):
     start.name.value = "nodules e2e"
     assert "✓ name available" in start.check.value and not start.start.disabled
     assert "download=" in start.download.value and "Object detection" in start.summary.value
+    assert "FCOS detection head" in start.summary.value  # the head is named, not only the backbone
     start.start.click()
     tasks = Store(app.workspace.db_path).tasks()
     assert [t.name for t in tasks] == ["nodules e2e"] and tasks[0].state == "waiting"
@@ -107,6 +109,13 @@ def test_manual_model_zoo_and_hyperparameters(app):
     form.hyper.fields["valid_pct"].value = "20"
     assert app.wizard.draft.hyper.batch_size == 24 and not app.shell.next.disabled
     assert "✗" not in form.hyper.notes["batch_size"].value
+    assert form.image_size.field.value == str(app.wizard.draft.image_size) and "32–1024 px" in form.image_size.note.value
+    form.image_size.field.value = "96"  # smaller is much faster on a CPU
+    assert app.wizard.draft.image_size == 96
+    form.image_size.field.value = "5000"
+    assert "between 32 and 1024" in form.image_size.note.value and app.shell.next.disabled
+    form.image_size.field.value = "96"
+    assert not app.shell.next.disabled
     form.augment.fields["saturation"].value = "0.3"
     assert "Saturation and hue jitter have no effect" in form.warnings.value
     app.shell.next.click()

@@ -43,6 +43,7 @@ KIND = register(
         headline=("map50",),
         charts=("pr", "froc"),
         multiscale=True,
+        head="an FCOS detection head on a 64-channel feature pyramid (strides 8, 16, 32)",
         training="deepq_widgets.kinds.detection.training:DetectionTraining",
     )
 )

@@ -22,6 +22,7 @@ KIND = register(
         annotations=("multi_label",),
         headline=("auroc", "f1"),
         charts=("roc", "pr"),
+        head="a linear classifier on the pooled features (one sigmoid per label)",
         training="deepq_widgets.kinds.multi_label.training:MultiLabelTraining",
     )
 )

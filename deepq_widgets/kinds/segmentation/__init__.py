@@ -34,6 +34,7 @@ KIND = register(
         headline=("dice", "iou"),
         masks=True,
         multiscale=True,
+        head="a U-Net-style decoder on the encoder's feature levels (cross-entropy plus Dice)",
         training="deepq_widgets.kinds.segmentation.training:SegmentationTraining",
     )
 )

@@ -28,6 +28,7 @@ KIND = register(
         annotations=("single_label",),
         headline=("accuracy", "auroc", "sensitivity", "specificity"),
         charts=("roc", "pr", "confusion"),
+        head="a linear classifier on the pooled features (softmax)",
         training="deepq_widgets.kinds.single_label.training:SingleLabelTraining",
     )
 )
