@@ -38,8 +38,8 @@ def curves(epochs: Sequence[int], series: dict[str, Sequence[float | None]], tit
     return _png(fig)
 
 
-def roc(curves_by_class: dict[str, dict], kind: str = "roc") -> bytes:
-    """ROC (fpr/tpr), PR (recall/precision) or FROC (fp_per_image/recall) per class."""
+def roc(curves_by_class: dict[str, dict], kind: str = "roc", labels: dict[str, str] | None = None) -> bytes:
+    """ROC (fpr/tpr), PR (recall/precision) or FROC (fp_per_image/recall) per class; `labels` for the legend."""
     axes = {
         "roc": ("fpr", "tpr", "False positive rate", "True positive rate"),
         "pr": ("recall", "precision", "Recall", "Precision"),
@@ -48,7 +48,7 @@ def roc(curves_by_class: dict[str, dict], kind: str = "roc") -> bytes:
     fig, ax = _figure(4.2, 3.4)
     for i, (name, c) in enumerate(curves_by_class.items()):
         if axes[0] in c and axes[1] in c:
-            ax.plot(c[axes[0]], c[axes[1]], color=COLORS[i % len(COLORS)], label=name)
+            ax.plot(c[axes[0]], c[axes[1]], color=COLORS[i % len(COLORS)], label=(labels or {}).get(name, name))
     if kind == "roc":
         ax.plot([0, 1], [0, 1], ls="--", color="#9aa5b1", lw=0.8)
     ax.set_xlabel(axes[2])

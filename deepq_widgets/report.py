@@ -73,8 +73,15 @@ def charts(evaluation: Evaluation) -> dict[str, bytes]:
         if chart == "confusion" and evaluation.confusion:
             out["Confusion matrix"] = plots.confusion(evaluation.confusion, evaluation.classes)
         elif chart in CHART_TITLES and curves:
-            out[CHART_TITLES[chart]] = plots.roc(curves, chart)
+            out[CHART_TITLES[chart]] = plots.roc(curves, chart, legend_labels(evaluation, chart))
     return out
+
+
+def legend_labels(evaluation: Evaluation, chart: str) -> dict[str, str]:
+    """Each class with the area under its curve, as DeepQ's ROC legend shows it ('benign (AUC 0.93)')."""
+    field, short = {"roc": ("auc", "AUC"), "pr": ("ap50", "AP"), "froc": ("ap50", "AP")}.get(chart, ("", ""))
+    values = {r.name: getattr(r, field, None) for r in evaluation.per_class} if field else {}
+    return {name: f"{name} ({short} {value:.2f})" for name, value in values.items() if value is not None}
 
 
 def thumbnail(path: str, size: int = 96) -> str:

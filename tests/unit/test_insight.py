@@ -50,3 +50,13 @@ def test_confusion_counts_are_readable_on_dark_and_light_cells():
     from deepq_widgets.plots import count_colour
 
     assert count_colour(90, 100) == "#ffffff" and count_colour(10, 100) == "#1f2933" and count_colour(0, 0) == "#1f2933"
+
+
+def test_the_roc_legend_gives_each_class_its_auc():
+    from deepq_widgets.contracts import Evaluation, Metrics, PerClassRow
+    from deepq_widgets.report import legend_labels
+
+    rows = [PerClassRow(name="benign", auc=0.934), PerClassRow(name="average")]
+    evaluation = Evaluation(task="single_label", classes=["benign", "malignant"], metrics=Metrics(headline={}), cases=[], per_class=rows)
+    assert legend_labels(evaluation, "roc") == {"benign": "benign (AUC 0.93)"}
+    assert legend_labels(evaluation, "confusion") == {}
