@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
-from ..contracts import DatasetEvaluation
+from .. import kinds
+from ..contracts import DatasetEvaluation, ModelCard
 from ..evaluations import evaluation_path, stored_evaluations
 from ..intervals import format_figure
 from ..report import dataset_evaluation_html, evaluation_report
@@ -114,7 +115,9 @@ class ModelList:
     def _show_evaluations(self) -> None:
         """The selected model's evaluations: read when the selection changes or one ends, not on every poll."""
         model_id = self.choice.value
-        self.evaluations.value = evaluations_html(stored_evaluations(self.workspace, model_id)) if model_id else ""
+        card = next((m for m in self.store.models() if m.id == model_id), None)
+        found = stored_evaluations(self.workspace, model_id) if model_id else []
+        self.evaluations.value = (headline_card(card) if card else "") + evaluations_html(found)
 
     def _background(self, job: Callable[[], str]) -> None:
         """One export, evaluation or prediction at a time: each is a child process that may take minutes,
@@ -179,6 +182,22 @@ class ModelList:
         card = next(m for m in self.store.models() if m.id == model_id)
         self.predictions.show(rows, card.image_size, f"{model_id}-on-{dataset}")
         return f"<h3>{esc(model_id)} on {esc(dataset)}: {len(rows)} images</h3>"
+
+
+def headline_card(card: ModelCard) -> str:
+    """The model's headline figure, large, with its interval and what it was measured on (DeepQ's model page)."""
+    headline = kinds.get(card.task).headline[0]
+    value = card.metrics.headline.get(headline)
+    if value is None:
+        return ""
+    low, high = card.metrics.intervals.get(headline, (None, None))
+    interval = f"95% interval {low:.2f}–{high:.2f}, " if low is not None else ""
+    cases = f"{card.metrics.cases} validation cases" if card.metrics.cases else "the validation cases"
+    return (
+        f"<div class='dq-card dq-headline'><div class='dq-muted'>{esc(card.name)} · {esc(kinds.get(card.task).title)}</div>"
+        f"<div class='dq-big'>{esc(headline.upper())} {value:.2f}</div>"
+        f"<div class='dq-muted'>{interval}on {cases} of {esc(card.dataset)}</div></div>"
+    )
 
 
 def evaluations_html(found: list[DatasetEvaluation]) -> str:

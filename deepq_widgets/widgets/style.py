@@ -22,6 +22,8 @@ CSS = """
 .dq-step-done { color: #1a8fd6; border-top-color: #1a8fd6; }
 .dq-step-current { color: #1f2933; font-weight: 600; border-top-color: #1a8fd6; }
 .dq-reason { color: #b3261e; font-size: 13px; }
+.dq-headline { display: inline-block; min-width: 260px; }
+.dq-big { font-size: 28px; font-weight: 600; color: #12467a; margin: 2px 0; }
 .dq-shots { display: flex; flex-wrap: wrap; gap: 8px; }
 .dq-shot { font-size: 11px; line-height: 1.3; overflow-wrap: anywhere; }
 .dq-shot-caption { color: #333; margin-top: 2px; }

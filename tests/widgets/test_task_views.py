@@ -61,6 +61,7 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         assert "True positives" in d.gallery.value and "data:image/png" in d.gallery.value
         assert app.models.choice.options[0][1] == row.model_id
         app.models.choice.value = row.model_id
+        assert "dq-big" in app.models.evaluations.value and "95% interval" in app.models.evaluations.value  # the headline card
         app.models.format.value = "safetensors"
         app.models.export.click()
         assert app.models.export.disabled and app.models.run.disabled and app.models.evaluate.disabled  # one job at a time
