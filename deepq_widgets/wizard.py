@@ -257,8 +257,8 @@ class Wizard:
         """Why `step` is not complete, or None when it is."""
         return STEP_RULES[step].problem(self)
 
-    def problems(self) -> list[str]:
-        return [f"{self.title(step)}: {reason}" for step in self.steps() if (reason := self.step_problem(step))]
+    def problems(self, excluding: Step | None = None) -> list[str]:
+        return [f"{self.title(step)}: {reason}" for step in self.steps() if step is not excluding and (reason := self.step_problem(step))]
 
     def operating_point_applies(self) -> bool:
         """Whether the task calls findings at a threshold, so the operating point is the user's to choose."""
@@ -303,12 +303,13 @@ class Wizard:
         forecast = self.forecast(throughput=throughput)
         return forecast.seconds if forecast else None
 
-    def spec(self) -> TaskSpec:
-        """The TaskSpec for the current choices; SpecError lists every step still invalid."""
-        problems = self.problems()
+    def spec(self, unnamed: str | None = None) -> TaskSpec:
+        """The TaskSpec for the current choices; SpecError lists every step still invalid. With `unnamed`,
+        the Start step is not asked yet and a missing name is that placeholder (the summary before a name)."""
+        problems = self.problems(excluding=Step.start if unnamed else None)
         if problems:
             raise SpecError(problems)
-        chosen = dict(self.draft) | {"name": self.draft.name.strip()} | self.rules.fixed(self)
+        chosen = dict(self.draft) | {"name": self.draft.name.strip() or unnamed or ""} | self.rules.fixed(self)
         return TaskSpec.model_validate(chosen)
 
 

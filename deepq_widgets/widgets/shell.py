@@ -19,7 +19,8 @@ class WizardShell:
         self.reason = w.HTML()
         self.back.on_click(lambda _: self.wizard.back())
         self.next.on_click(lambda _: self.wizard.next())
-        self.widget = w.VBox([self.indicator, self.body, w.HBox([self.back, self.next, self.reason])])
+        self.nav = w.HBox([self.back, self.next, self.reason])
+        self.widget = w.VBox([self.indicator, self.body, self.nav])
         self._shown: Step | None = None
 
     def refresh(self) -> None:
@@ -28,6 +29,8 @@ class WizardShell:
         view = self.views[step]
         if self._shown is not step:
             self.body.children = [view.widget]
+            action = getattr(view, "action", None)  # the last step's own button (Start) sits beside Back, as Next does
+            self.nav.children = [self.back, action or self.next, self.reason]
             self._shown = step
         view.refresh()
         marks = "".join(

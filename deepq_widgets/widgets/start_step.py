@@ -46,6 +46,7 @@ class StartStep(StepView):
             ]
         )
         self.start = w.Button(description="Start", button_style="primary", disabled=True)
+        self.action = self.start  # shown by the shell beside Back
         self.result = w.HTML()
         self.changes.observe(self.name, self._on_name)
         self.changes.observe(self.description, self._on_description)
@@ -61,7 +62,6 @@ class StartStep(StepView):
                 self.plan,
                 w.HBox([self.duration, self.measure]),
                 self.download,
-                w.HBox([self.start]),
                 self.result,
             ]
         )
@@ -113,10 +113,11 @@ class StartStep(StepView):
         reason = self.wizard.step_problem(Step.start)
         self.check.value = f"<div class='dq-reason'>{esc(reason)}</div>" if reason else "<div class='dq-ok'>✓ name available</div>"
         try:
-            spec = self.wizard.spec()
+            spec = self.wizard.spec(unnamed="unnamed")  # the summary and plan show before a name is typed
         except SpecError as exc:
             self.summary.value = f"<div class='dq-muted'>Complete the earlier steps: {esc(exc)}</div>"
-            self.download.value, self.start.disabled = "", True
+            self.plan.value = self.duration.value = self.download.value = ""
+            self.start.disabled = True
             return
         forecast = self.wizard.forecast(spec)
         plan, seconds = (forecast.plan, forecast.seconds) if forecast else (None, None)
@@ -125,10 +126,13 @@ class StartStep(StepView):
         took = f"<b>Takes at most {describe_seconds(seconds)} on this machine</b> (early stopping may end it sooner)." if seconds else ""
         self.duration.value = took
         self.measure.layout.display = "none" if seconds or plan is None else None
-        self.download.value = download_link(
-            f"{spec.name}.json", spec.to_json().encode(), "application/json", "Download the task file (TaskSpec JSON)"
+        named = reason is None
+        self.download.value = (
+            download_link(f"{spec.name}.json", spec.to_json().encode(), "application/json", "Download the task file (TaskSpec JSON)")
+            if named
+            else ""
         )
-        self.start.disabled = False
+        self.start.disabled = not named
 
 
 def summary(spec: TaskSpec, plan: Plan | None = None) -> str:

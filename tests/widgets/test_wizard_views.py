@@ -59,6 +59,9 @@ def test_general_flow_every_step(app):
     app.shell.next.click()
     start = views[Step.start]
     assert start.start.disabled and "A task name is required" in start.check.value
+    assert "Object detection" in start.summary.value and "Complete the earlier steps" not in start.summary.value  # before a name
+    assert start.download.value == ""  # no task file without a name
+    assert app.shell.nav.children[:2] == (app.shell.back, start.start)  # Start beside Back, where Next was
     start.name.value = "nodules e2e"
     assert "✓ name available" in start.check.value and not start.start.disabled
     assert "download=" in start.download.value and "Object detection" in start.summary.value
