@@ -29,15 +29,9 @@ class ZooBrowser:
         self.changes.observe(self.family, self._on_family)
         self.changes.observe(self.variant, self._on_variant)
         self.changes.observe(self.pretrain, self._on_pretrain)
-        self.widget = w.VBox(
-            [
-                w.HTML("<h3>Select a model</h3>"),
-                w.HBox([self.search, self.offline]),
-                w.HBox([self.family, self.variant, self.pretrain]),
-                w.HTML("<details><summary>Comparison between models</summary></details>"),
-                self.compare,
-            ]
-        )
+        self.comparison = w.Accordion(children=[self.compare], titles=("Comparison between models",), selected_index=None)  # folded
+        choose = [w.HBox([self.search, self.offline]), w.HBox([self.family, self.variant, self.pretrain])]
+        self.widget = w.VBox([w.HTML("<h3>Select a model</h3>"), *choose, self.comparison])
 
     @property
     def shelf(self) -> ZooShelf:

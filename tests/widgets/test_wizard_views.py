@@ -96,6 +96,7 @@ def test_manual_model_zoo_and_hyperparameters(app):
     browser.pretrain.value = ("resnet50.a1_in1k", "none")
     assert app.wizard.draft.model.arch == "resnet50.a1_in1k" and app.wizard.draft.model.pretrain == "none"
     assert "resnet50.a1_in1k" in browser.compare.value
+    assert browser.comparison.selected_index is None  # the long table is folded until asked for
     form = model.form
     form.hyper.fields["epochs"].value = "7"
     form.hyper.fields["schedule"].value = "step"
