@@ -26,6 +26,7 @@ TOKEN_ENV = "DEEPQ_TOKEN"
 LOOPBACK_NAMES = ("localhost",)
 ALLOWED_HOSTS_SETTING = "deepq_allowed_hosts"
 ALLOWED_HOSTS_ENV = "DEEPQ_ALLOWED_HOSTS"
+TEMPLATE = "deepq"  # notebooks/jupyter/voila/templates/deepq: Voilà's lab template without CDN stylesheets
 
 
 def is_loopback(ip: str) -> bool:
@@ -49,6 +50,7 @@ def host_allowed(host_header: str, allowed: Sequence[str]) -> bool:
 def voila_argv(notebook: Path, config_dir: Path, port: int, ip: str, token: str | None) -> list[str]:
     """Voilà's arguments: the bundled notebook and its voila.json; a token and no tracebacks off loopback."""
     argv = [str(notebook), f"--port={port}", f"--Voila.ip={ip}", "--no-browser", f"--Voila.config_file_paths={[str(config_dir)]!r}"]
+    argv.append(f"--template={TEMPLATE}")  # found through template_path(config_dir) on JUPYTER_PATH
     if not is_loopback(ip):
         if not token:
             raise ValueError("a dashboard on a network address needs a token")
@@ -68,6 +70,11 @@ def served_names(ip: str, extra: Sequence[str] = ()) -> list[str]:
         except OSError:  # a machine that cannot resolve its own name: only what was given
             pass
     return sorted({n.lower() for n in names if n and n not in ("0.0.0.0", "::")})
+
+
+def template_path(config_dir: Path) -> str:
+    """JUPYTER_PATH with the bundled template folder first."""
+    return os.pathsep.join(p for p in (str(config_dir / "jupyter"), os.environ.get("JUPYTER_PATH", "")) if p)
 
 
 def network_token(ip: str, given: str | None = None) -> str | None:

@@ -121,7 +121,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Dashboard on the network: open http://{hosts[0] if hosts else args.ip}:{args.port}/?token={token}", file=sys.stderr)
         print(f"Served only as: {', '.join(hosts)} (add names with --allow-host)", file=sys.stderr)
     os.environ.update(
-        DEEPQ_WORKSPACE=str(ws.root), HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"), **{serving.ALLOWED_HOSTS_ENV: ",".join(hosts)}
+        DEEPQ_WORKSPACE=str(ws.root),
+        HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"),
+        JUPYTER_PATH=serving.template_path(notebooks),
+        **{serving.ALLOWED_HOSTS_ENV: ",".join(hosts)},
     )
     os.execv(sys.executable, [sys.executable, "-I", "-m", "deepq_widgets.serving", *argv])  # -I: no code from the working directory
 

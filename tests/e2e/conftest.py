@@ -122,6 +122,9 @@ def page(browser, voila_url, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.shots = Shots(pg, request.node.name)
+    pg.elsewhere = []  # requests to any other host (a CDN): the dashboard must need none
+    here = voila_url.split("/")[2]
+    pg.on("request", lambda r: pg.elsewhere.append(r.url) if r.url.startswith("http") and r.url.split("/")[2] != here else None)
     yield pg
     context.close()
 

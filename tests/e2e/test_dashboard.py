@@ -77,6 +77,7 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_w
     expect(page.get_by_text("1–12 of 30", exact=False)).to_be_visible(timeout=120_000)
     page.get_by_text("1–12 of 30", exact=False).scroll_into_view_if_needed()
     page.shots("models-predict")
+    assert page.elsewhere == [], page.elsewhere  # offline-safe: no stylesheet or script from a CDN
     with page.expect_download() as download:
         page.get_by_text("predictions (CSV)").click()
     assert len(Path(download.value.path()).read_text().splitlines()) == 31  # a header and all 30 cases

@@ -132,7 +132,8 @@ def test_serve_runs_the_bundled_notebook_with_its_voila_config():
     argv = serving.voila_argv(notebooks / "create_task.ipynb", notebooks, 8866, "127.0.0.1", None)
     notebook = Path(argv[0])
     assert notebook.name == "create_task.ipynb" and notebook.is_file()
-    (folder,) = ast.literal_eval(argv[-1].split("=", 1)[1])
+    (folder,) = ast.literal_eval(next(a for a in argv if a.startswith("--Voila.config_file_paths=")).split("=", 1)[1])
+    assert "--template=deepq" in argv and (Path(folder) / "jupyter" / "voila" / "templates" / "deepq" / "conf.json").is_file()
     config = JSONFileConfigLoader("voila.json", path=folder).load_config()
     kernels = config.MappingKernelManager
     assert kernels.cull_idle_timeout > 0 and kernels.cull_connected
