@@ -9,6 +9,7 @@ Compressed transfer syntaxes decode through pylibjpeg, which pydicom loads on de
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,10 @@ def _read_pil(path: Path, kind: str) -> ImageData:
 
     Image.MAX_IMAGE_PIXELS = max_pixels()  # PIL's own bomb check agrees with ours
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # a large image is refused below by name; PIL's warning would only repeat it
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             too_big = size_problem(*img.size)
             if too_big:
                 raise ReaderError(f"{path}: {too_big}")

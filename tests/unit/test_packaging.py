@@ -32,7 +32,8 @@ def test_wheel_ships_the_data_folders_and_finds_them(tmp_path):
     )
     wheel = next(tmp_path.glob("deepq_widgets-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for bundled in ("zoo/catalog.json", "presets/pneumothorax.yaml", "notebooks/create_task.ipynb", "notebooks/voila.json"):
+    template = "notebooks/jupyter/voila/templates/deepq/index.html.j2"
+    for bundled in ("zoo/catalog.json", "presets/pneumothorax.yaml", "notebooks/create_task.ipynb", "notebooks/voila.json", template):
         assert f"deepq_widgets/_bundled/{bundled}" in names
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)], check=True)
