@@ -14,7 +14,7 @@ import ipywidgets as w
 
 from .context import CatalogCache, workspace_context
 from .spec import TaskSpec
-from .store import RUNNING, WAITING, Store
+from .store import RUNNING, Store
 from .tasks import WorkerFailed, ensure_worker, reap_interrupted, submit, worker_alive
 from .widgets.base_model_step import BaseModelStep
 from .widgets.dataset_step import DatasetStep
@@ -106,7 +106,7 @@ class App:
     # -- polling --------------------------------------------------------------------------------------
     def refresh_tasks(self) -> None:
         reap_interrupted(self.store)
-        if self.start_worker and self.store.tasks((WAITING,)) and not worker_alive(self.workspace):
+        if self.start_worker and self.store.has_waiting() and not worker_alive(self.workspace):
             self._start_worker()
         self.task_list.refresh_from(self.store)
         self.monitor.update(self.store)

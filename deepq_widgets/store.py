@@ -178,6 +178,10 @@ class Store:
         rows = self._conn().execute("SELECT * FROM tasks ORDER BY id DESC").fetchall()
         return [t for t in map(_row, rows) if states is None or t.state in states]
 
+    def has_waiting(self) -> bool:
+        """Whether any task waits for a worker (one indexed row read: the dashboard asks every second)."""
+        return self._conn().execute("SELECT 1 FROM tasks WHERE state = ? LIMIT 1", (WAITING,)).fetchone() is not None
+
     def task_names(self) -> set[str]:
         return {r[0] for r in self._conn().execute("SELECT name FROM tasks")}
 

@@ -113,10 +113,9 @@ def _images_in(folder: Path, root: Path, problems: list[Problem]) -> list[Path]:
         return []
     found = []
     for top, dirs, files in os.walk(folder, followlinks=False):
-        for name in sorted(dirs):
-            if os.path.islink(os.path.join(top, name)):
-                problems.append(Problem("outside", "symbolic link to a folder; not followed", printable(os.path.join(top, name))))
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(top, d)))
+        links = sorted(d for d in dirs if os.path.islink(os.path.join(top, d)))
+        problems += [Problem("outside", "symbolic link to a folder; not followed", printable(os.path.join(top, d))) for d in links]
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in links)
         for name in files:
             path = Path(top) / name
             if path.suffix.lower() not in IMAGE_SUFFIXES:

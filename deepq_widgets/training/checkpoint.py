@@ -24,10 +24,15 @@ from safetensors.torch import load_file, save_file
 BEST = "best.safetensors"
 
 
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """safetensors of CPU copies (it needs contiguous tensors, and the originals may be on a GPU)."""
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path))
+
+
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+        save_tensors(tensors, tmp)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -110,11 +115,10 @@ def save_checkpoint(
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     tmp.mkdir(parents=True)
     try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp / "last.safetensors"))
-        optim = optim or {"_empty": torch.zeros(1)}
-        save_file({k: v.detach().cpu().contiguous() for k, v in optim.items()}, str(tmp / "optim.safetensors"))
+        save_tensors(weights, tmp / "last.safetensors")
+        save_tensors(optim or {"_empty": torch.zeros(1)}, tmp / "optim.safetensors")
         if best is not None:
-            save_file({k: v.detach().cpu().contiguous() for k, v in best.items()}, str(tmp / BEST))
+            save_tensors(best, tmp / BEST)
         elif previous is not None and (previous / BEST).is_file():
             os.link(previous / BEST, tmp / BEST)  # unchanged since the last set: shared, not copied
         (tmp / "checkpoint.json").write_text(json.dumps({**info, "optimizer": plain}, indent=2, default=_plain))
