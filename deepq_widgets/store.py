@@ -102,6 +102,7 @@ class TaskRow:
         return {k: getattr(self, k) for k in keys} | {"error": self.error}
 
     def elapsed(self, now: float | None = None) -> float:
+        """Seconds the task has run: a stopped and resumed task's clock excludes the time it waited."""
         if self.started is None:
             return 0.0
         return (self.ended or now or time.time()) - self.started
@@ -193,7 +194,9 @@ class Store:
                 return None
             now = time.time()
             db.execute(
-                "UPDATE tasks SET state = ?, started = COALESCE(started, ?), heartbeat = ?, worker_pid = ?, ended = NULL WHERE id = ?",
+                # a resumed task's clock goes on from the time it had run, not from its first start
+                "UPDATE tasks SET state = ?, started = ? - COALESCE(ended - started, 0), heartbeat = ?, worker_pid = ?, ended = NULL"
+                " WHERE id = ?",
                 (RUNNING, now, now, pid, r[0]),
             )
             self._event(db, r[0], StateEvent(state=RUNNING, pid=pid))
@@ -251,7 +254,7 @@ class Store:
         """Put an interrupted task back in the queue, to resume from its last checkpoint."""
         with self._tx() as db:
             db.execute(
-                "UPDATE tasks SET state = ?, resume = 1, ended = NULL, error = NULL, traceback = NULL, stop_requested = 0 WHERE id = ?",
+                "UPDATE tasks SET state = ?, resume = 1, error = NULL, traceback = NULL, stop_requested = 0 WHERE id = ?",
                 (WAITING, task_id),
             )
             self._event(db, task_id, StateEvent(state=WAITING, resume=True))
