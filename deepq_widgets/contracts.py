@@ -287,6 +287,7 @@ class Evaluation(Contract):
     confusion: list[list[int]] | None = None
     gallery: dict[str, Gallery] = Field(default_factory=dict)
     source: str = ""  # which data the figures come from, and whether the registered model trained on it
+    training: Evaluation | None = None  # the same weights on the training cases (the task's evaluation only)
 
 
 class DatasetEvaluation(Evaluation):
@@ -296,6 +297,16 @@ class DatasetEvaluation(Evaluation):
     dataset: str
     overlap: list[str] = Field(default_factory=list)  # warnings: files or patients shared with the training data
     created: float = 0.0
+
+
+class InferenceRun(Contract):
+    """A registered model run on every image of a dataset (`deepq predict --dataset`), what it said of
+    each image (scores, boxes or areas; heatmap and mask files in the workspace): the model page's inference list."""
+
+    model_id: str
+    dataset: str
+    created: float
+    rows: list[dict[str, Any]]
 
 
 class TrainingManifest(Contract):

@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from .autoplan import Fingerprint, Plan
+from .files import atomic_write_text
 from .workspace import Workspace
 from .zoo.select import has_gpu
 
@@ -50,12 +51,7 @@ def write_throughput(workspace: Workspace, key: str, throughput: Throughput) -> 
     path = workspace.root / FILE
     known = json.loads(path.read_text()) if path.is_file() else {}
     known[key] = asdict(throughput)
-    tmp = path.with_name(f".{FILE}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(json.dumps(known, indent=1))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(json.dumps(known, indent=1), path)
 
 
 def estimate_seconds(plan: Plan, fingerprint: Fingerprint, valid_pct: int, throughput: Throughput) -> float:

@@ -1,6 +1,7 @@
-"""Where a model's evaluations on datasets are kept, and reading them back (no torch).
+"""Where a model's evaluations and inference runs on datasets are kept, and reading them back (no torch).
 
-`deepq evaluate` (training/dataset_evaluation.py) writes models/<id>/evaluations/<dataset>.json;
+`deepq evaluate` (training/dataset_evaluation.py) writes models/<id>/evaluations/<dataset>.json and
+`deepq predict --dataset` models/<id>/inferences/<dataset>.json (the latest run on each dataset);
 the Models tab, `deepq models --json` and the report read them here.
 """
 
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .contracts import DatasetEvaluation, TrainingManifest
+from .contracts import DatasetEvaluation, InferenceRun, TrainingManifest
+from .files import atomic_write_text
 from .workspace import Workspace
 
 MANIFEST = "training_cases.json"  # the TrainingManifest beside model.json
@@ -27,6 +29,21 @@ def stored_evaluations(workspace: Workspace, model_id: str) -> list[DatasetEvalu
     folder = evaluations_dir(workspace, model_id)
     found = [DatasetEvaluation.model_validate_json(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
     return sorted(found, key=lambda e: e.created, reverse=True)
+
+
+def record_inference(workspace: Workspace, run: InferenceRun) -> Path:
+    """Keep `run` as the model's latest inference run on its dataset."""
+    path = workspace.model_dir(run.model_id) / "inferences" / f"{run.dataset}.json"
+    path.parent.mkdir(exist_ok=True)
+    atomic_write_text(run.model_dump_json(), path)
+    return path
+
+
+def stored_inferences(workspace: Workspace, model_id: str) -> list[InferenceRun]:
+    """The model's inference runs on datasets, newest first."""
+    folder = workspace.model_dir(model_id) / "inferences"
+    found = [InferenceRun.model_validate_json(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
+    return sorted(found, key=lambda run: run.created, reverse=True)
 
 
 def read_manifest(workspace: Workspace, model_id: str) -> TrainingManifest | None:

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from . import kinds, plots
-from .contracts import AnyEvent, DataEvent, DatasetEvaluation, EpochEvent, Evaluation, Metrics, ran_as
+from .contracts import AnyEvent, DataEvent, DataProblemsEvent, DatasetEvaluation, EpochEvent, Evaluation, Metrics, ran_as
 from .data.readers import ReaderError, read_image
 from .insight import class_balance, diagnose_fit, loss_chart, metric_chart
 from .intervals import format_figure
+from .spec import TaskSpec
 from .store import TaskRow
 
 REPORT_CSS = "body{font-family:system-ui,sans-serif;margin:24px;color:#1f2933} td,th{padding:3px 8px;border-bottom:1px solid #ddd}"
@@ -116,6 +117,41 @@ def gallery_html(evaluation: Evaluation, per_outcome: int = 4) -> str:
     return "".join(parts)
 
 
+def settings_html(spec: TaskSpec) -> str:
+    """The task file as a table of its settings (dotted names, as in `deepq spec`), the JSON itself folded below."""
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in flat_settings(spec.model_dump(mode="json")))
+    raw = f"<details><summary>Task file (JSON)</summary><pre style='font-size:11px'>{html.escape(spec.to_json())}</pre></details>"
+    return f"<table class='dq-table'>{rows}</table>{raw}"
+
+
+def flat_settings(values: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """("hyper.lr", "0.001") pairs, unset values and empty lists left out."""
+    rows: list[tuple[str, str]] = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            rows += flat_settings(value, f"{prefix}{key}.")
+        elif value not in (None, "", []):
+            rows.append((f"{prefix}{key}", ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
+    return rows
+
+
+def data_statistics_html(events: list[AnyEvent], kind: kinds.TaskKind) -> str:
+    """Training and validation cases per class, the kind's statistics (box sizes, mask areas) and data problems."""
+    data = next((e.statistics for e in events if isinstance(e, DataEvent)), None)
+    if data is None:
+        return "<i>Data statistics appear once the data is prepared.</i>"
+    rows = "".join(
+        f"<tr><td>{html.escape(c)}</td><td>{n}</td><td>{data.valid_counts.get(c, 0)}</td></tr>" for c, n in data.train_counts.items()
+    )
+    extra = "".join(f"<p>{html.escape(line)}</p>" for line in kind.describe_statistics(data))
+    problems = [p for e in events if isinstance(e, DataProblemsEvent) for p in e.problems] + data.problems
+    problem_html = "<div class='dq-problem'>" + "<br>".join(html.escape(p) for p in problems[:10]) + "</div>" if problems else ""
+    return (
+        f"<p>{data.train} training and {data.valid} validation cases. {html.escape(data.split)}</p>"
+        f"<table class='dq-table'><tr><th>class</th><th>train</th><th>valid</th></tr>{rows}</table>{extra}{problem_html}"
+    )
+
+
 def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation | None) -> str:
     """A standalone HTML report of one task: spec, data, curves, fit diagnosis, evaluation."""
     epochs = [e for e in events if isinstance(e, EpochEvent)]
@@ -123,8 +159,8 @@ def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation |
     verdict, why = diagnose_fit(epochs)
     sections = [
         f"<h1>{html.escape(task.name)}</h1><p>State: <b>{html.escape(task.state)}</b> · compute {task.compute_s:.0f} s</p>",
-        "<h2>Task file</h2><pre>" + html.escape(ran_as(task.spec, events).to_json()) + "</pre>",
-        "<h2>Data</h2><pre>" + html.escape(data.model_dump_json(indent=2, exclude_none=True) if data else "{}") + "</pre>",
+        "<h2>Task file</h2>" + settings_html(ran_as(task.spec, events)),
+        "<h2>Data</h2>" + data_statistics_html(events, kinds.get(task.spec.task)),
     ]
     if epochs:
         sections.append(
@@ -136,6 +172,10 @@ def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation |
         figures = figures_html(evaluation.metrics, "validation")
         table = per_class_html(evaluation)
         sections.append(f"<h2>Evaluation (validation cases)</h2>{figures}{table}{imgs}<h3>Cases</h3>{gallery_html(evaluation)}")
+        if evaluation.training is not None:
+            seen = evaluation.training
+            source = f"<p>{html.escape(seen.source)}</p>"
+            sections.append(f"<h2>Evaluation (training cases)</h2>{figures_html(seen.metrics, 'training')}{source}{per_class_html(seen)}")
     head = f"<meta charset='utf-8'><title>{html.escape(task.name)}</title><style>{REPORT_CSS}</style>"
     return f"<!doctype html><html><head>{head}</head><body>{''.join(sections)}</body></html>"
 

@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("predict", "run a registered model on images or a whole dataset")
     p.add_argument("model")
     p.add_argument("images", nargs="*", help="image paths inside the workspace")
-    p.add_argument("--dataset", help="also every usable case of this dataset")
+    p.add_argument("--dataset", help="also every usable case of this dataset (the run is kept in the model's inference list)")
     p.add_argument("--heatmaps", help="write Grad-CAM heatmaps (classification) to this folder in the workspace")
 
     p = add("evaluate", "score a registered model on a labelled dataset it never trained on (figures with 95% intervals)")

@@ -10,7 +10,7 @@ from .common import command, print_json, workspace_of
 
 @command
 def cmd_models(args: argparse.Namespace) -> int:
-    from ..evaluations import stored_evaluations, summary
+    from ..evaluations import stored_evaluations, stored_inferences, summary
     from ..store import Store
 
     ws = workspace_of(args)
@@ -25,6 +25,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             "dataset": m.dataset,
             "source_task": m.source_task,
             "evaluations": [summary(e) for e in stored_evaluations(ws, m.id)],
+            "inferences": [{"dataset": r.dataset, "created": r.created, "images": len(r.rows)} for r in stored_inferences(ws, m.id)],
         }
         for m in Store(ws.db_path).models()
     ]
@@ -67,6 +68,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
                     Image.fromarray((r[key] * scale).astype("uint8")).save(target)
                     r[f"{key}_file"] = str(target.relative_to(ws.root))
     clean = [{k: v for k, v in r.items() if k not in ("heatmap", "mask")} for r in results]
+    if args.dataset and not args.images:  # a whole dataset: listed on the model page
+        import time
+
+        from ..contracts import InferenceRun
+        from ..evaluations import record_inference
+
+        record_inference(ws, InferenceRun(model_id=args.model, dataset=args.dataset, created=time.time(), rows=clean))
     print_json(clean)
     return 0
 

@@ -47,19 +47,6 @@ def _plain(value: Any) -> Any:
     return list(value)
 
 
-def atomic_write_text(text: str, path: Path) -> None:
-    """Write, fsync, then rename into place: a reader sees the old file or the whole new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
     """Load exactly: every tensor must fit, and only aliases of saved tensors may be absent."""
     result = model.load_state_dict(state, strict=False)

@@ -19,8 +19,8 @@ from ..data.cache import build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
 from ..data.hashing import file_sha256
 from ..evaluations import evaluation_path, read_manifest
+from ..files import atomic_write_text
 from ..workspace import Workspace
-from .checkpoint import atomic_write_text
 from .evaluate import evaluate, inference_network
 from .loaders import BatchLoader, best_device
 from .registry import load_model, read_card

@@ -18,8 +18,8 @@ import torch
 from .. import kinds
 from ..contracts import ModelCard
 from ..data.preprocess import read_network_pixels
+from ..files import atomic_write_text
 from ..workspace import Workspace
-from .checkpoint import atomic_write_text
 from .kind_training import EXPORT_FORMATS
 from .loaders import normalise, to_unit
 from .registry import load_model

@@ -16,9 +16,10 @@ from safetensors.torch import load_file
 from .. import kinds
 from ..contracts import ModelCard, TrainingManifest
 from ..evaluations import MANIFEST
+from ..files import atomic_write_text
 from ..store import Store
 from ..workspace import Workspace
-from .checkpoint import atomic_save_tensors, atomic_write_text, load_weights, model_state
+from .checkpoint import atomic_save_tensors, load_weights, model_state
 
 
 def _slug(text: str) -> str:

@@ -33,13 +33,14 @@ from ..data.cache import CachedData, build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
 from ..data.hashing import file_sha256
 from ..data.splits import Split, split_cases
+from ..files import atomic_write_text
 from ..kinds.base import TaskKind
 from ..presets import Preset, get_preset
 from ..spec import Flow, SearchMethod, TaskSpec
 from ..store import Store, TaskRow
 from ..workspace import Workspace
 from . import callbacks as cb
-from .checkpoint import atomic_write_text, best_weights, has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
+from .checkpoint import best_weights, has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
 from .evaluate import evaluate
 from .learner import build_learner, find_lr, fit
 from .loaders import BatchLoader, best_device
@@ -48,6 +49,7 @@ from .sink import TaskSink
 
 SEARCH_WINNER = "search_winner.safetensors"
 CHECKPOINT = "checkpoint"  # the set `deepq resume` continues from (checkpoint.py)
+TRAINING_EVALUATION_CASES = 500  # enough for the training-set view, bounded on a large dataset
 
 
 class TaskFailed(RuntimeError):
@@ -261,7 +263,26 @@ def evaluate_best(run: Run, prepared: Prepared, built: Built, fitted: Fitted) ->
     evaluation = evaluate(model, built.learn.dls.valid, run.kind.trainer, prepared.data.classes, operating_point=run.spec.operating_point)
     n_valid, n_all = len(prepared.split.valid), len(prepared.data.cases)
     evaluation.source = f"{n_valid} validation cases that the network never trained on ({n_all - n_valid} training cases)."
+    evaluation.training = evaluate_on_training_cases(run, prepared, built, evaluation.thresholds)
     return evaluation
+
+
+def evaluate_on_training_cases(run: Run, prepared: Prepared, built: Built, thresholds: list[float] | None) -> Evaluation:
+    """The same weights at the same operating point on (a seeded sample of) the cases they trained on, without
+    augmentation: DeepQ's "Training set" view. Its gap to the validation figures is the over-fit."""
+    train = prepared.split.train
+    if len(train) > TRAINING_EVALUATION_CASES:
+        train = sorted(np.random.default_rng(run.spec.seed).choice(train, TRAINING_EVALUATION_CASES, replace=False).tolist())
+    valid = built.learn.dls.valid
+    loader = BatchLoader(prepared.data, train, valid.targets, valid.bs, valid.mean, valid.std).to(valid.device)
+    loader.channels_last = valid.channels_last
+    found = evaluate(built.learn.model, loader, run.kind.trainer, prepared.data.classes, thresholds=thresholds)
+    sampled = f"{len(train)} of the {len(prepared.split.train)}" if len(train) < len(prepared.split.train) else f"the {len(train)}"
+    found.source = (
+        f"{sampled} training cases, without augmentation, at the validation operating point. The network trained on "
+        "these cases: the figures are optimistic, and their gap to the validation figures measures over-fitting."
+    )
+    return found
 
 
 def refit(run: Run, factory: Factory, built: Built, evaluation: Evaluation) -> torch.nn.Module | None:

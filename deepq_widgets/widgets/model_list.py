@@ -1,5 +1,6 @@
-"""The model registry: metrics with intervals, "Retrain this model", export, evaluation on a
-labelled dataset, and prediction.
+"""The model registry and the page of the selected model (DeepQ's model detail): the headline figure,
+the model report with its validation/training toggle, the evaluations on labelled datasets, the
+inference list with thumbnails; and "Retrain this model", export, evaluate and predict.
 
 Export, evaluation and prediction need torch, which the dashboard kernel never imports: they run as
 `deepq` commands in a child process on a thread, so the page stays responsive.
@@ -12,18 +13,21 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 import ipywidgets as w
 
 from .. import kinds
-from ..contracts import DatasetEvaluation, ModelCard
-from ..evaluations import evaluation_path, stored_evaluations
+from ..contracts import DatasetEvaluation, InferenceRun, ModelCard
+from ..data.readers import ReaderError
+from ..evaluations import evaluation_path, stored_evaluations, stored_inferences
 from ..intervals import format_figure
-from ..report import dataset_evaluation_html, evaluation_report
+from ..report import dataset_evaluation_html, evaluation_report, load_evaluation, png_uri
 from ..store import Store
 from ..workspace import Workspace
-from .predictions import PredictionsView
+from .evaluation_view import EvaluationView
+from .predictions import PredictionsView, overlay_thumbnail
 from .style import download_link, esc, table
 
 MAX_DOWNLOAD_BYTES = 200 * 2**20  # beyond this a page-embedded download is too slow; the file stays in exports/
@@ -64,11 +68,15 @@ class ModelList:
         self.run = w.Button(description="Predict", disabled=True)
         self.evaluate = w.Button(description="Evaluate on dataset", disabled=True, tooltip="Score the model on a labelled dataset")
         self.evaluations = w.HTML()
+        self.report = EvaluationView()
+        self.inferences = w.HTML()
+        self.inference = w.Dropdown(options=[], description="Show run", layout=w.Layout(width="420px", display="none"))
         self.bar = w.FloatProgress(min=0, max=1, layout=w.Layout(width="520px", display="none"))
         self.result = w.HTML()
         self.predictions = PredictionsView(workspace)
         self.info = w.HTML()
-        self.choice.observe(lambda change: (self._show(), self._show_evaluations(), self.predictions.clear()), "value")
+        self.choice.observe(lambda change: (self._show(), self._show_model_page(), self.predictions.clear()), "value")
+        self.inference.observe(lambda change: self._show_inference(), "value")
         self.retrain.on_click(lambda _: self.on_retrain(self.choice.value))
         self.export.on_click(lambda _: self._background(self._export))
         self.run.on_click(lambda _: self._background(self._predict))
@@ -80,6 +88,9 @@ class ModelList:
                 w.HBox([self.retrain, self.format, self.export]),
                 w.HBox([self.dataset, self.evaluate, self.run]),
                 self.evaluations,
+                self.report.widget,
+                self.inferences,
+                self.inference,
                 self.bar,
                 self.result,
                 self.predictions.widget,
@@ -112,12 +123,31 @@ class ModelList:
         if names != list(self.dataset.options):
             self.dataset.options = names
 
-    def _show_evaluations(self) -> None:
-        """The selected model's evaluations: read when the selection changes or one ends, not on every poll."""
+    def _show_model_page(self) -> None:
+        """The selected model's page: read when the selection changes or a job on it ends, not on every poll."""
         model_id = self.choice.value
         card = next((m for m in self.store.models() if m.id == model_id), None)
-        found = stored_evaluations(self.workspace, model_id) if model_id else []
-        self.evaluations.value = (headline_card(card) if card else "") + evaluations_html(found)
+        if card is None:
+            self.evaluations.value = self.inferences.value = ""
+            self.report.show(None)
+            self.inference.options, self.inference.layout.display = [], "none"
+            return
+        self.evaluations.value = headline_card(card) + evaluations_html(stored_evaluations(self.workspace, model_id))
+        trained = load_evaluation(self.workspace.task_dir(card.source_task)) if card.source_task is not None else None
+        self.report.show(trained, empty="<i>The training task's evaluation is no longer in the workspace.</i>")
+        runs = stored_inferences(self.workspace, model_id)
+        self.inferences.value = inference_list_html(self.workspace, card, runs)
+        self.inference.options = [("–", None)] + [(f"{r.dataset} · {len(r.rows)} images", r.dataset) for r in runs]
+        self.inference.layout.display = None if runs else "none"
+
+    def _show_inference(self) -> None:
+        """The chosen inference run, page by page, in the predictions view."""
+        card = next((m for m in self.store.models() if m.id == self.choice.value), None)
+        run = next((r for r in stored_inferences(self.workspace, card.id) if r.dataset == self.inference.value), None) if card else None
+        if run is None:
+            self.predictions.clear()
+            return
+        self.predictions.show(run.rows, card.image_size, f"{card.id}-on-{run.dataset}")
 
     def _background(self, job: Callable[[], str]) -> None:
         """One export, evaluation or prediction at a time: each is a child process that may take minutes,
@@ -159,7 +189,7 @@ class ModelList:
         model_id, dataset = self.choice.value, self.dataset.value
         deepq(self.workspace, "evaluate", model_id, "--dataset", dataset, progress=self._progress)
         found = DatasetEvaluation.model_validate_json(evaluation_path(self.workspace, model_id, dataset).read_text())
-        self._show_evaluations()
+        self._show_model_page()
         link = download_link(f"{model_id}-on-{dataset}.html", evaluation_report(found).encode(), "text/html", "report (HTML)")
         return f"<h3>{esc(model_id)} on {esc(dataset)}</h3>{link}{dataset_evaluation_html(found)}"
 
@@ -179,8 +209,11 @@ class ModelList:
         model_id, dataset = self.choice.value, self.dataset.value
         folder = f"predictions/{model_id}-{dataset}"
         rows = json.loads(deepq(self.workspace, "predict", model_id, "--dataset", dataset, "--heatmaps", folder))
-        card = next(m for m in self.store.models() if m.id == model_id)
-        self.predictions.show(rows, card.image_size, f"{model_id}-on-{dataset}")
+        self._show_model_page()  # the run joins the inference list, and is shown
+        if self.inference.value == dataset:
+            self._show_inference()
+        else:
+            self.inference.value = dataset
         return f"<h3>{esc(model_id)} on {esc(dataset)}: {len(rows)} images</h3>"
 
 
@@ -211,3 +244,36 @@ def evaluations_html(found: list[DatasetEvaluation]) -> str:
         for e in found
     ]
     return "<b>Evaluations</b>" + table(rows, list(dict.fromkeys(k for r in rows for k in r)))
+
+
+def inference_list_html(workspace: Workspace, card: ModelCard, runs: list[InferenceRun]) -> str:
+    """DeepQ's inference list: each run's dataset, images, date, the accuracy where the dataset was also
+    evaluated, and the first image with what the model found over it."""
+    if not runs:
+        return ""
+    headline = kinds.get(card.task).headline[0]
+    scored = {e.dataset: e for e in stored_evaluations(workspace, card.id)}
+    rows = []
+    for run in runs:
+        found = scored.get(run.dataset)
+        value = found.metrics.headline.get(headline) if found else None
+        figure = format_figure(value, found.metrics.intervals.get(headline)) if value is not None else "–"
+        rows.append(
+            {
+                "dataset": esc(run.dataset),
+                "images": f"{len(run.rows):,}",
+                "run": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)),
+                headline: figure,
+                "image": first_thumbnail(workspace, card, run),
+            }
+        )
+    return f"<b>Inference list ({len(runs)})</b>" + table(rows, list(rows[0]), fmt=lambda _, v: str(v))
+
+
+def first_thumbnail(workspace: Workspace, card: ModelCard, run: InferenceRun, size: int = 48) -> str:
+    if not run.rows:
+        return "–"
+    try:
+        return f"<img src='{png_uri(overlay_thumbnail(workspace, run.rows[0], card.image_size, size))}' width='{size}' height='{size}'>"
+    except (ReaderError, OSError):  # the image moved since: the row still lists the run
+        return "–"

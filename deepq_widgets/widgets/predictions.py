@@ -74,33 +74,34 @@ class PredictionsView:
     def _card(self, row: dict[str, Any]) -> str:
         name = Path(row["image"]).name
         try:
-            picture = f"<img src='{png_uri(self._thumbnail(row))}' width='{THUMB}' height='{THUMB}'>"
+            picture = f"<img src='{png_uri(overlay_thumbnail(self.workspace, row, self.image_size))}' width='{THUMB}' height='{THUMB}'>"
         except (ReaderError, OSError) as exc:
             picture = f"<div class='dq-reason'>{esc(exc)}</div>"
         caption = f"<div class='dq-shot-caption'>{esc(name)}<br>{esc(said(row))}</div>"
         return f"<div class='dq-shot' style='width:{THUMB + 8}px'>{picture}{caption}</div>"
 
-    def _thumbnail(self, row: dict[str, Any]) -> bytes:
-        """The image as the network saw it (square, its input size), with what the model found over it."""
-        from PIL import Image, ImageDraw
 
-        side = self.image_size or THUMB
-        rgb = to_rgb8(read_image(row["image"]).pixels)
-        picture = np.asarray(Image.fromarray(rgb).resize((side, side), Image.BILINEAR), np.float32)
-        for key in ("heatmap_file", "mask_file"):
-            if row.get(key):
-                with Image.open(self.workspace.resolve(row[key])) as found:
-                    weight = np.asarray(found.convert("L").resize((side, side), Image.BILINEAR), np.float32)
-                weight = weight / 255 * 0.55 if key == "heatmap_file" else (weight > 0) * 0.45
-                picture = picture * (1 - weight[..., None]) + np.array(OVERLAY, np.float32) * weight[..., None]
-        image = Image.fromarray(picture.clip(0, 255).astype(np.uint8)).resize((THUMB, THUMB), Image.BILINEAR)
-        draw, scale = ImageDraw.Draw(image), THUMB / side
-        for box in row.get("detections", []):
-            x0, y0, x1, y1 = (v * scale for v in box["box"])
-            draw.rectangle([x0, y0, x1, y1], outline=OVERLAY, width=2)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return buffer.getvalue()
+def overlay_thumbnail(workspace: Workspace, row: dict[str, Any], image_size: int, size: int = THUMB) -> bytes:
+    """The image as the network saw it (square, its input size), with what the model found over it, as PNG."""
+    from PIL import Image, ImageDraw
+
+    side = image_size or size
+    rgb = to_rgb8(read_image(row["image"]).pixels)
+    picture = np.asarray(Image.fromarray(rgb).resize((side, side), Image.BILINEAR), np.float32)
+    for key in ("heatmap_file", "mask_file"):
+        if row.get(key):
+            with Image.open(workspace.resolve(row[key])) as found:
+                weight = np.asarray(found.convert("L").resize((side, side), Image.BILINEAR), np.float32)
+            weight = weight / 255 * 0.55 if key == "heatmap_file" else (weight > 0) * 0.45
+            picture = picture * (1 - weight[..., None]) + np.array(OVERLAY, np.float32) * weight[..., None]
+    image = Image.fromarray(picture.clip(0, 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
+    draw, scale = ImageDraw.Draw(image), size / side
+    for box in row.get("detections", []):
+        x0, y0, x1, y1 = (v * scale for v in box["box"])
+        draw.rectangle([x0, y0, x1, y1], outline=OVERLAY, width=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def said(row: dict[str, Any]) -> str:

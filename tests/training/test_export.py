@@ -55,6 +55,9 @@ def test_predict_scores_and_heatmaps(trained, capsys):
     out = json.loads(capsys.readouterr().out)
     assert len(out) == 120 and len(list((ws.root / "heat").glob("*.heatmap.png"))) == 120
     assert all((ws.root / r["heatmap_file"]).is_file() for r in out)  # each row names its own heatmap
+    assert main(["models", "--workspace", str(ws.root), "--json"]) == 0
+    (listed,) = [m["inferences"] for m in json.loads(capsys.readouterr().out) if m["id"] == model_id]
+    assert [(r["dataset"], r["images"]) for r in listed] == [("ultrasound_lesions", 120)]  # kept in the model's inference list
 
 
 def test_prediction_feeds_the_network_the_tensor_training_saw(trained):

@@ -55,13 +55,25 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         assert "training and" in d.data.value and "benign" in d.data.value
         assert "too early" in d.training.value.lower() or "fit" in d.training.value.lower()
         assert "Class balance of the training cases: benign" in d.training.value  # SPEC 5: in the training insight
-        assert "average" in d.evaluation.value and "report (HTML)" in d.evaluation.value
-        assert len(d.charts.children) == 3  # ROC, PR, confusion matrix
-        assert d.charts.layout.flex_flow == "row wrap" and all(c.layout.max_width == "100%" for c in d.charts.children)  # never clipped
-        assert "True positives" in d.gallery.value and "data:image/png" in d.gallery.value
+        assert "hyper.lr" in d.spec.value and "<td>0.001</td>" not in d.data.value  # settings as a table, the JSON folded
+        e = d.evaluation
+        assert "average" in e.figures.value and "report (HTML)" in d.download.value
+        assert len(e.charts.children) == 3  # ROC, PR, confusion matrix
+        assert e.charts.layout.flex_flow == "row wrap" and all(c.layout.max_width == "100%" for c in e.charts.children)  # never clipped
+        assert "True positives" in e.gallery.value and "data:image/png" in e.gallery.value
+        validation_charts = [c.value for c in e.charts.children]
+        assert e.which.layout.display is None and e.which.value == "Validation set"  # DeepQ's validation/training toggle
+        e.which.value = "Training set"
+        assert "training cases" in e.figures.value and "the figures are optimistic" in e.figures.value
+        assert [c.value for c in e.charts.children] != validation_charts and len(e.charts.children) == 3
+        report_html = base64.b64decode(re.findall(r"base64,([^']+)'", d.download.value)[0]).decode()
+        assert "Evaluation (training cases)" in report_html and "<td>hyper.lr</td>" in report_html  # a table, not raw JSON
+        assert "<h2>Data</h2><p>" in report_html and "<th>class</th><th>train</th><th>valid</th>" in report_html
         assert app.models.choice.options[0][1] == row.model_id
         app.models.choice.value = row.model_id
         assert "dq-big" in app.models.evaluations.value and "95% interval" in app.models.evaluations.value  # the headline card
+        assert app.models.report.figures.value and app.models.report.which.layout.display is None  # the model report, toggle too
+        assert app.models.inference.layout.display == "none" and not app.models.inferences.value  # no inference runs yet
         app.models.format.value = "safetensors"
         app.models.export.click()
         assert app.models.export.disabled and app.models.run.disabled and app.models.evaluate.disabled  # one job at a time
@@ -74,7 +86,8 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         links = dict(re.findall(r"download='([^']+)' href='data:[^;]+;base64,([^']+)'", app.models.result.value))
         assert base64.b64decode(links[exported.name]) == exported.read_bytes()  # the browser gets the file itself
         assert json.loads(base64.b64decode(links[f"{row.model_id}.json"]))["id"] == row.model_id  # and its model card
-        assert "validation cases" in d.evaluation.value and "95% intervals" in d.evaluation.value  # how many cases, and intervals
+        e.which.value = "Validation set"
+        assert "validation cases" in e.figures.value and "95% intervals" in e.figures.value  # how many cases, and intervals
         app.models.dataset.value = "ultrasound_lesions"
         seen, shown, bar = [], app.models._progress, []
         app.models._progress = lambda line: (seen.append(line), shown(line), bar.append(app.models.bar.value))  # lines reach the page
@@ -96,6 +109,14 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         assert all((ws.root / r["heatmap_file"]).is_file() for r in view.rows)  # the heatmaps drawn over the thumbnails
         view.next.click()
         assert "13–24 of 120" in view.where.value and view.previous.disabled is False
+        listed = app.models.inferences.value  # the run is on the model page's inference list, with its first image
+        assert "Inference list (1)" in listed and "<td>ultrasound_lesions</td><td>120</td>" in listed and "data:image/png" in listed
+        assert re.search(r"<td>\d\.\d\d \(\d\.\d\d–\d\.\d\d\)</td>", listed)  # the accuracy of that dataset's evaluation
+        assert app.models.inference.value == "ultrasound_lesions"
+        app.models.inference.value = None
+        assert view.widget.layout.display == "none"
+        app.models.inference.value = "ultrasound_lesions"  # shown again from what was kept, without predicting again
+        assert "1–12 of 120" in view.where.value and view.grid.value.count("<img") == 12
         assert app.models.bar.layout.display == "none"  # and is hidden once the evaluation is shown
     finally:
         app.close()
