@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ... import intervals
-from ...contracts import Evaluation, Metrics, PerClassRow
+from ...contracts import Evaluation, Gallery, Metrics, PerClassRow
 from ...training import metrics
 from ...training.augment import warp_masks
 from ...training.backbones import create_model
-from ...training.kind_training import Accumulator, KindTraining
+from ...training.kind_training import Accumulator, KindTraining, top_cases
 
 DECODER_CHANNELS = (96, 64, 48, 32)
 
@@ -86,7 +86,25 @@ class PixelAccumulator(Accumulator):
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
         found = self.metrics(final=True)
         rows = [PerClassRow(name=c, **found.per_class[c]) for c in self.classes]
-        return Evaluation(task=task, classes=self.classes, metrics=found, cases=cases, per_class=rows)
+        return Evaluation(task=task, classes=self.classes, metrics=found, cases=cases, per_class=rows, gallery=self.gallery())
+
+    def gallery(self) -> dict[str, Gallery]:
+        """Per class, the images where it was found (Dice at least 0.5: best first), drawn where the image has
+        none (largest first), and missed or barely found (Dice under 0.5: worst first)."""
+        if not self.per_image:
+            return {}
+        counts = np.stack(self.per_image)
+        found = {}
+        for k, name in enumerate(self.classes, start=1):
+            tp, fp, fn = counts[:, k, 0], counts[:, k, 1], counts[:, k, 2]
+            dice = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+            present, drawn = tp + fn > 0, tp + fp > 0
+            found[name] = Gallery(
+                tp=top_cases(np.where(present & (dice >= 0.5))[0], dice, descending=True),
+                fp=top_cases(np.where(drawn & ~present)[0], fp.astype(float), descending=True),
+                fn=top_cases(np.where(present & (dice < 0.5))[0], dice, descending=False),
+            )
+        return found
 
 
 class SegmentationTraining(KindTraining):
