@@ -33,6 +33,7 @@ from .widgets.task_step import TaskStep
 from .wizard import Step, Wizard, WizardState
 from .workspace import Workspace
 
+PREHEAT_ENV = "VOILA_PREHEAT"  # "True" in a kernel Voilà starts ahead of a page (its preheat pool)
 TABS = ["Create new task", "Tasks", "Models"]
 
 
@@ -114,10 +115,32 @@ class App:
         self.models.refresh()
 
     def _reattach(self) -> None:
+        """Follow a running task, unless the one followed is running too."""
+        followed = self.monitor.task_id
         running = self.store.tasks((RUNNING,))
-        if running:
+        if running and followed not in {t.id for t in running}:
             self.tabs.selected_index = 1
             self.task_list.select(running[0].id)
+
+    def wait_for_page(self) -> None:
+        """Under Voilà's preheated kernels (`deepq serve`) the notebook runs before anyone opens the page:
+        wait here until a page claims this kernel, then catch up with what happened meanwhile. Elsewhere
+        (JupyterLab, a plain Voilà) the page is already open and this returns at once."""
+        if os.environ.get(PREHEAT_ENV) != "True":
+            return
+        from voila.utils import wait_for_request
+
+        wait_for_request()
+        self.page_opened()
+
+    def page_opened(self) -> None:
+        """A page now shows this app: a fresh idle clock, polling again if it had paused, the running task followed."""
+        self.activity.touch()
+        if not self.poller.thread.is_alive():
+            self.notice.value = ""
+            self.poller = Poller(self.refresh_tasks, self.poller.interval, alive=self._watched).start()
+        self.refresh_tasks()
+        self._reattach()
 
     def _datasets_ready(self) -> None:
         if self.wizard.state.step is Step.dataset:

@@ -47,9 +47,12 @@ def host_allowed(host_header: str, allowed: Sequence[str]) -> bool:
     return bool(host) and (is_loopback(host) or host in {h.lower() for h in allowed})
 
 
-def voila_argv(notebook: Path, config_dir: Path, port: int, ip: str, token: str | None) -> list[str]:
-    """Voilà's arguments: the bundled notebook and its voila.json; a token and no tracebacks off loopback."""
+def voila_argv(notebook: Path, config_dir: Path, port: int, ip: str, token: str | None, preheat: bool = True) -> list[str]:
+    """Voilà's arguments: the bundled notebook and its voila.json (one preheated kernel waits, the notebook
+    already run, unless `preheat` is off); a token and no tracebacks off loopback."""
     argv = [str(notebook), f"--port={port}", f"--Voila.ip={ip}", "--no-browser", f"--Voila.config_file_paths={[str(config_dir)]!r}"]
+    if not preheat:
+        argv.append("--VoilaConfiguration.preheat_kernel=False")
     argv.append(f"--template={TEMPLATE}")  # found through template_path(config_dir) on JUPYTER_PATH
     if not is_loopback(ip):
         if not token:
@@ -75,6 +78,12 @@ def served_names(ip: str, extra: Sequence[str] = ()) -> list[str]:
 def template_path(config_dir: Path) -> str:
     """JUPYTER_PATH with the bundled template folder first."""
     return os.pathsep.join(p for p in (str(config_dir / "jupyter"), os.environ.get("JUPYTER_PATH", "")) if p)
+
+
+def kernel_callback_ip(ip: str) -> str:
+    """The address a preheated kernel reaches this server on, to learn that a page claimed it
+    (Voilà's `wait_for_request`): loopback when the server listens on every interface."""
+    return "127.0.0.1" if ip in ("0.0.0.0", "::", "") or is_loopback(ip) else ip
 
 
 def network_token(ip: str, given: str | None = None) -> str | None:

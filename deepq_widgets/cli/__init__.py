@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface: then a token is required)")
     p.add_argument("--token", help="the token a network address requires (default: $DEEPQ_TOKEN, else a new random one, printed)")
     p.add_argument("--allow-host", action="append", help="another name browsers use for this server (repeatable)")
+    p.add_argument("--no-preheat", action="store_true", help="start each page's kernel on demand (saves one idle kernel, ~5 s per page)")
 
     p = add("worker", "run the worker in the foreground")
     p.add_argument("--idle-exit", type=float, default=60.0, help="seconds of empty queue before exiting")

@@ -116,7 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     notebooks = data_dir("notebooks")
     token = serving.network_token(args.ip, args.token)
     hosts = serving.served_names(args.ip, args.allow_host or [])
-    argv = serving.voila_argv(notebooks / "create_task.ipynb", notebooks, args.port, args.ip, token)
+    argv = serving.voila_argv(notebooks / "create_task.ipynb", notebooks, args.port, args.ip, token, preheat=not args.no_preheat)
     if token:
         print(f"Dashboard on the network: open http://{hosts[0] if hosts else args.ip}:{args.port}/?token={token}", file=sys.stderr)
         print(f"Served only as: {', '.join(hosts)} (add names with --allow-host)", file=sys.stderr)
@@ -124,6 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         DEEPQ_WORKSPACE=str(ws.root),
         HF_HUB_OFFLINE=os.environ.get("HF_HUB_OFFLINE", "1"),
         JUPYTER_PATH=serving.template_path(notebooks),
+        VOILA_APP_IP=serving.kernel_callback_ip(args.ip),
         **{serving.ALLOWED_HOSTS_ENV: ",".join(hosts)},
     )
     os.execv(sys.executable, [sys.executable, "-I", "-m", "deepq_widgets.serving", *argv])  # -I: no code from the working directory

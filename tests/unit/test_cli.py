@@ -138,6 +138,17 @@ def test_serve_runs_the_bundled_notebook_with_its_voila_config():
     kernels = config.MappingKernelManager
     assert kernels.cull_idle_timeout > 0 and kernels.cull_connected
     assert "comm_msg" in kernels.allowed_message_types and "execute_request" not in kernels.allowed_message_types
+    assert config.VoilaConfiguration.preheat_kernel and config.VoilaConfiguration.default_pool_size == 1  # a page in ~1 s
+    assert "--VoilaConfiguration.preheat_kernel=False" not in argv
+    cold = serving.voila_argv(notebook, notebooks, 8866, "127.0.0.1", None, preheat=False)
+    assert "--VoilaConfiguration.preheat_kernel=False" in cold  # `deepq serve --no-preheat`
+    # a preheated kernel learns that a page claimed it through the server: it must reach the address served
+    assert [serving.kernel_callback_ip(ip) for ip in ("0.0.0.0", "127.0.0.1", "localhost", "10.0.0.5")] == [
+        "127.0.0.1",
+        "127.0.0.1",
+        "127.0.0.1",
+        "10.0.0.5",
+    ]
 
 
 def test_a_network_address_needs_a_token_and_hides_tracebacks():

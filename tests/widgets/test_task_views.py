@@ -151,6 +151,29 @@ def test_stop_from_the_monitor_and_reattach(demo_copy, capsys):
         again.close()
 
 
+def test_a_preheated_app_catches_up_when_its_page_opens(demo_copy, capsys, monkeypatch):
+    """Under `deepq serve` the app is built before anyone opens the page; when one does, it follows the task
+    that started meanwhile and polls again even if it had paused for want of a page."""
+    monkeypatch.setenv("DEEPQ_PAGE_IDLE_S", "0.3")
+    app = build_app(demo_copy, poll_interval=0.1, start_worker=False)
+    try:
+        wait_until(lambda: not app.poller.thread.is_alive(), timeout=10)
+        assert not app.poller.thread.is_alive() and "Updates paused" in app.notice.value  # nobody came for a while
+        spec = make_spec(
+            demo_copy, capsys, "--flow", "general", "--task", "single_label", "--dataset", "ultrasound_lesions", "--name", "meanwhile"
+        )
+        store = Store(demo_copy.db_path)
+        running = store.submit(parse_spec(spec))
+        store.claim_next(os.getpid())
+        assert app.monitor.task_id is None
+        monkeypatch.setenv("DEEPQ_PAGE_IDLE_S", "60")
+        app.page_opened()
+        assert app.monitor.task_id == running and app.tabs.selected_index == 1 and "Running" in app.monitor.header.value
+        assert app.poller.thread.is_alive() and "Updates paused" not in app.notice.value
+    finally:
+        app.close()
+
+
 def test_poller_updates_the_page_without_a_click(demo_copy, capsys):
     import time
 
