@@ -33,7 +33,9 @@ def test_json_output_is_strict_an_undefined_figure_is_null(capsys):
 
 def test_datasets_json_keys(demo_ws, capsys):
     items = run_json(capsys, "datasets", "--workspace", str(demo_ws.root), "--json")
-    assert len(items) == 8
+    from deepq_widgets.data.demo import DEMO_DATASETS
+
+    assert sorted(i["name"] for i in items) == sorted(DEMO_DATASETS)
     for item in items:
         assert {"name", "annotation", "fits", "cases", "classes", "format", "has_studies", "problems"} <= item.keys()
         assert item["annotation"] in ("single_label", "multi_label", "detection", "segmentation")

@@ -62,7 +62,7 @@ def test_general_flow_end_to_end(wizard):
     wizard.update(task=TaskType.single_label)
     wizard.next()
     fitting, unfit = wizard.dataset_choices()
-    assert set(fitting) == {"ultrasound_lesions", "chest_xray_pneumothorax", "chest_cta_embolism"}
+    assert set(fitting) == {"ultrasound_lesions", "chest_xray_pneumothorax", "chest_cta_embolism", "thyroid_nodules"}
     assert "annotated for detection" in unfit["lung_nodules"]
     wizard.update(dataset="lung_nodules")
     assert "annotated for detection" in wizard.next()
