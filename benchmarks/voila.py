@@ -59,7 +59,7 @@ def measure(browser, ws, preheat: bool) -> dict:
             "tuning": "manual",
             "model": {"arch": "tf_efficientnet_lite0.in1k"},
             "image_size": 64,
-            "hyper": {"epochs": 400, "early_stop": False},
+            "hyper": {"epochs": 200, "early_stop": False},
         }
         task_id = submit(ws, parse_spec(spec), start_worker=True)
         store = Store(ws.db_path)

@@ -81,6 +81,11 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_w
     with page.expect_download() as download:
         page.get_by_text("predictions (CSV)").click()
     assert len(Path(download.value.path()).read_text().splitlines()) == 31  # a header and all 30 cases
+    expect(page.get_by_text("Inference list (1)")).to_be_visible()  # the run is kept on the model page
+    models_tab = page.locator(".widget-tab-contents > .widget-box").last  # the Tasks tab, hidden, has a toggle too
+    models_tab.get_by_role("button", name="Training set", exact=True).click()
+    expect(models_tab.get_by_text("the figures are optimistic", exact=False)).to_be_visible()
+    page.shots("models-page-training-set")
 
     page.locator(".widget-dropdown select", has=page.locator("option", has_text="safetensors")).select_option("safetensors")
     page.get_by_role("button", name="Export", exact=True).click()
@@ -133,6 +138,11 @@ def test_specialized_pneumothorax_flow_to_start(page, voila_url):
     badge = page.locator(".dq-badge", has_text="Running").or_(page.locator(".dq-badge", has_text="Waiting"))
     expect(badge).to_be_visible(timeout=30_000)
     page.shots("started")
+    expect(page.locator(".dq-badge", has_text="Running")).to_be_visible(timeout=120_000)
+    page.reload()  # a reload during training finds the running task again, on a fresh (preheated) kernel
+    expect(page.locator(".dq-badge", has_text="Running")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("tab", name="Tasks")).to_have_attribute("aria-selected", "true")
+    page.shots("reloaded-while-running")
     page.get_by_role("button", name="Stop", exact=True).click()  # free the worker for the rest of the suite
     expect(page.locator(".dq-badge", has_text="Stopped")).to_be_visible(timeout=120_000)
 
@@ -149,3 +159,55 @@ def test_retrain_flow_lists_the_model_just_trained(page, voila_url):
     next_step(page)
     expect(page.locator(".widget-dropdown select").first.locator("option", has_text="tiny_lesions")).to_have_count(1)
     page.shots("retrain-dataset")
+
+
+@pytest.mark.parametrize(
+    ("task", "dataset", "head"),
+    [
+        ("Multi-label classification", "fundus_findings", "one sigmoid per label"),
+        ("Object detection", "lung_nodules", "FCOS detection head"),
+        ("Segmentation", "abdomen_organs", "U-Net-style decoder"),
+    ],
+)
+def test_every_task_type_walks_to_start(page, voila_url, task, dataset, head):
+    open_app(page, voila_url)
+    choose_card(page, "General training")
+    next_step(page)
+    choose_card(page, task)
+    next_step(page)
+    choice = page.locator(".widget-dropdown select").first
+    expect(choice.locator("option", has_text=dataset)).to_have_count(1, timeout=30_000)
+    choice.select_option(label=dataset)
+    expect(page.locator("img.widget-image").first).to_be_visible()  # its cases drawn, with boxes or masks
+    page.shots("dataset")
+    next_step(page)
+    expect(page.get_by_text(head, exact=False).first).to_be_visible()  # the head is named with the network
+    page.shots("model")
+    next_step(page)
+    page.get_by_placeholder("required, unique").fill(f"e2e {dataset}")
+    expect(page.get_by_role("button", name="Start", exact=True)).to_be_enabled()
+    page.shots("start")
+
+
+def test_a_narrow_window_scrolls_nothing_sideways(page, voila_url):
+    """At 800 px (a half-screen window, a tablet) every tab fits: nothing is cut, nothing scrolls sideways."""
+    page.set_viewport_size({"width": 800, "height": 900})
+    open_app(page, voila_url)
+    overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    choose_card(page, "General training")
+    next_step(page)
+    choose_card(page, "Single-label classification")
+    next_step(page)
+    page.locator(".widget-dropdown select").first.select_option(label="ultrasound_lesions")
+    expect(page.locator("img.widget-image").first).to_be_visible()
+    assert page.evaluate(overflow) <= 0
+    page.screenshot(path=str(page.shots.folder / "dataset-800.png"), full_page=True)
+    next_step(page)
+    expect(page.get_by_text("Recommended:", exact=False)).to_be_visible()
+    assert page.evaluate(overflow) <= 0
+    page.screenshot(path=str(page.shots.folder / "model-800.png"), full_page=True)
+    for tab in ("Tasks", "Models"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(500)
+        assert page.evaluate(overflow) <= 0, tab
+        page.screenshot(path=str(page.shots.folder / f"{tab.lower()}-800.png"), full_page=True)
