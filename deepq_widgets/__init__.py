@@ -12,11 +12,14 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "Workspace": "deepq_widgets.api",  # datasets(), preview(), spec(), submit() → Task, tasks(), models(), model() → Model
+    "spec": "deepq_widgets.api",
+    "Task": "deepq_widgets.api",
+    "TaskFailed": "deepq_widgets.api",
+    "Model": "deepq_widgets.api",
     "TaskSpec": "deepq_widgets.spec",
-    "Workspace": "deepq_widgets.workspace",
     "read_image": "deepq_widgets.data.readers",
     "read_frames": "deepq_widgets.data.readers",
-    "scan_dataset": "deepq_widgets.data.catalog",
     "build_app": "deepq_widgets.app",
 }
 

@@ -169,5 +169,6 @@ class App:
 
 def build_app(workspace: str | os.PathLike | Workspace | None = None, **kwargs: Any) -> App:
     """The dashboard for `workspace` (default: $DEEPQ_WORKSPACE or ./workspace)."""
+    workspace = getattr(workspace, "folder", workspace)  # the notebook API's dq.Workspace holds the folder
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     return App(ws, **kwargs)

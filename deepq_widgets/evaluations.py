@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .contracts import DatasetEvaluation, InferenceRun, TrainingManifest
+from .contracts import DatasetEvaluation, InferenceRun, ModelCard, TrainingManifest
 from .files import atomic_write_text
 from .workspace import Workspace
 
@@ -44,6 +44,14 @@ def stored_inferences(workspace: Workspace, model_id: str) -> list[InferenceRun]
     folder = workspace.model_dir(model_id) / "inferences"
     found = [InferenceRun.model_validate_json(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
     return sorted(found, key=lambda run: run.created, reverse=True)
+
+
+def read_card(workspace: Workspace, model_id: str) -> ModelCard:
+    """A registered model's model.json."""
+    path = workspace.model_dir(model_id) / "model.json"
+    if not path.is_file():
+        raise KeyError(f"no registered model {model_id!r} in {workspace.models}")
+    return ModelCard.model_validate_json(path.read_text())
 
 
 def read_manifest(workspace: Workspace, model_id: str) -> TrainingManifest | None:

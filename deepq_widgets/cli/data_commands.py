@@ -64,39 +64,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 @command
 def cmd_spec(args: argparse.Namespace) -> int:
-    from ..context import workspace_context
+    from ..choices import build_spec
     from ..duration import describe_seconds
-    from ..spec import ModelChoice, SpecError
-    from ..wizard import Wizard
+    from ..spec import SpecError
 
-    wizard = Wizard(workspace_context(workspace_of(args)))
-    wizard.update(flow=args.flow)
-    choices = {"task": args.task, "preset": args.preset, "dataset": args.dataset, "tuning": args.tuning, "seed": args.seed}
-    if args.model and args.flow == "specialized":
-        print("refused: the Specialized flow fixes the network; leave out --model", file=sys.stderr)
-        return 2
-    if args.model and args.flow == "retrain":
-        choices["base_model"] = args.model
-    elif args.model:
-        choices["model"] = ModelChoice(arch=args.model, pretrain=args.pretrain)
-        choices["tuning"] = args.tuning or "manual"
-    if args.image_size:
-        choices["image_size"] = args.image_size
-    choices["name"] = args.name or f"{args.preset or args.task or args.flow}-{args.dataset or 'task'}"
-    wizard.update(**{k: v for k, v in choices.items() if v is not None})
+    choices = {k: getattr(args, k) for k in ("task", "preset", "dataset", "model", "pretrain", "tuning", "modality", "size")}
+    choices |= {k: getattr(args, k) for k in ("epochs", "search", "trials", "image_size", "operating_point", "seed", "name")}
     try:
-        if args.epochs:
-            wizard.set_hyper(epochs=args.epochs)
-        if args.search:
-            from ..spec import Search
-
-            wizard.update(search=Search(method=args.search, trials=args.trials))
-        if args.modality or args.size:
-            wizard.set_auto(**{k: v for k, v in {"modality": args.modality, "size": args.size}.items() if v is not None})
-        if args.operating_point:
-            rule, _, target = args.operating_point.partition(":")
-            wizard.update(operating_point={"rule": rule} | ({"target": target} if target else {}))
-        spec = wizard.spec()
+        spec, wizard = build_spec(workspace_of(args), args.flow, **choices)
     except SpecError as exc:
         print("refused: " + "\n  ".join(exc.problems), file=sys.stderr)
         return 2

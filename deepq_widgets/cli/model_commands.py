@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .common import command, print_json, workspace_of
 
@@ -47,7 +46,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 @command
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..training.export import predict
+    from ..training.export import predict_to_files
 
     ws = workspace_of(args)
     paths = [ws.resolve(p) for p in args.images]
@@ -55,26 +54,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         from ..data.catalog import scan_dataset
 
         paths += [c.image for c in scan_dataset(ws, args.dataset).usable]
-    results = predict(ws, args.model, paths, heatmaps=bool(args.heatmaps))
-    if args.heatmaps:
-        from PIL import Image
-
-        folder = ws.resolve(args.heatmaps)
-        folder.mkdir(parents=True, exist_ok=True)
-        for i, r in enumerate(results):  # numbered: two class folders may hold images of the same name
-            for key, scale in (("heatmap", 255), ("mask", 1)):
-                if r.get(key) is not None:
-                    target = folder / f"{i:05d}-{Path(r['image']).stem}.{key}.png"
-                    Image.fromarray((r[key] * scale).astype("uint8")).save(target)
-                    r[f"{key}_file"] = str(target.relative_to(ws.root))
-    clean = [{k: v for k, v in r.items() if k not in ("heatmap", "mask")} for r in results]
-    if args.dataset and not args.images:  # a whole dataset: listed on the model page
-        import time
-
-        from ..contracts import InferenceRun
-        from ..evaluations import record_inference
-
-        record_inference(ws, InferenceRun(model_id=args.model, dataset=args.dataset, created=time.time(), rows=clean))
+    whole_dataset = args.dataset if args.dataset and not args.images else None  # kept on the model page
+    clean = predict_to_files(ws, args.model, paths, overlays=args.heatmaps, dataset=whole_dataset)
     print_json(clean)
     return 0
 

@@ -77,3 +77,32 @@ def predict(workspace: Workspace, model_id: str, paths: list[str | Path], heatma
         said = trainer.predict(model, preprocess(path, card), card.classes, heatmaps)
         out.append({"image": str(path)} | said | (trainer.decide(said["scores"], card.thresholds) if "scores" in said else {}))
     return out
+
+
+def predict_to_files(
+    workspace: Workspace, model_id: str, paths: list[str | Path], overlays: str | None = None, dataset: str | None = None
+) -> list[dict[str, Any]]:
+    """`predict` whose heatmaps and masks are written as PNG files in the workspace folder `overlays` (each
+    row names its own: `heatmap_file`, `mask_file`) instead of returned as arrays; a run on a whole `dataset`
+    is kept in the model's inference list. The one function behind `deepq predict` and `Model.predict`."""
+    import time
+
+    from PIL import Image
+
+    from ..contracts import InferenceRun
+    from ..evaluations import record_inference
+
+    results = predict(workspace, model_id, paths, heatmaps=overlays is not None)
+    if overlays is not None:
+        folder = workspace.resolve(overlays)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, r in enumerate(results):  # numbered: two class folders may hold images of the same name
+            for key, scale in (("heatmap", 255), ("mask", 1)):
+                if r.get(key) is not None:
+                    target = folder / f"{i:05d}-{Path(r['image']).stem}.{key}.png"
+                    Image.fromarray((r[key] * scale).astype("uint8")).save(target)
+                    r[f"{key}_file"] = str(target.relative_to(workspace.root))
+    rows = [{k: v for k, v in r.items() if k not in ("heatmap", "mask")} for r in results]
+    if dataset is not None:
+        record_inference(workspace, InferenceRun(model_id=model_id, dataset=dataset, created=time.time(), rows=rows))
+    return rows

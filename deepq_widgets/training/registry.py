@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from .. import kinds
 from ..contracts import ModelCard, TrainingManifest
-from ..evaluations import MANIFEST
+from ..evaluations import MANIFEST, read_card
 from ..files import atomic_write_text
 from ..store import Store
 from ..workspace import Workspace
@@ -47,13 +47,6 @@ def register_model(
     tmp.rename(folder)
     store.add_model(card)
     return card
-
-
-def read_card(workspace: Workspace, model_id: str) -> ModelCard:
-    path = workspace.model_dir(model_id) / "model.json"
-    if not path.is_file():
-        raise KeyError(f"no registered model {model_id!r} in {workspace.models}")
-    return ModelCard.model_validate_json(path.read_text())
 
 
 def build_network(card: ModelCard, workspace: Workspace | None = None) -> torch.nn.Module:

@@ -69,16 +69,20 @@ class PredictionsView:
         if not self.rows:
             self.where.value = "<div class='dq-muted' style='padding:6px 10px'>no images</div>"
         self.previous.disabled, self.next.disabled = self.page == 0, self.page >= self.pages() - 1
-        self.grid.value = "<div class='dq-shots'>" + "".join(self._card(row) for row in shown) + "</div>"
+        self.grid.value = cards_html(self.workspace, shown, self.image_size)
 
-    def _card(self, row: dict[str, Any]) -> str:
-        name = Path(row["image"]).name
+
+def cards_html(workspace: Workspace, rows: list[dict[str, Any]], image_size: int) -> str:
+    """A thumbnail card per row: the image with what the model found over it, its name, and what was said."""
+    cards = []
+    for row in rows:
         try:
-            picture = f"<img src='{png_uri(overlay_thumbnail(self.workspace, row, self.image_size))}' width='{THUMB}' height='{THUMB}'>"
+            picture = f"<img src='{png_uri(overlay_thumbnail(workspace, row, image_size))}' width='{THUMB}' height='{THUMB}'>"
         except (ReaderError, OSError) as exc:
             picture = f"<div class='dq-reason'>{esc(exc)}</div>"
-        caption = f"<div class='dq-shot-caption'>{esc(name)}<br>{esc(said(row))}</div>"
-        return f"<div class='dq-shot' style='width:{THUMB + 8}px'>{picture}{caption}</div>"
+        caption = f"<div class='dq-shot-caption'>{esc(Path(row['image']).name)}<br>{esc(said(row))}</div>"
+        cards.append(f"<div class='dq-shot' style='width:{THUMB + 8}px'>{picture}{caption}</div>")
+    return "<div class='dq-shots'>" + "".join(cards) + "</div>"
 
 
 def overlay_thumbnail(workspace: Workspace, row: dict[str, Any], image_size: int, size: int = THUMB) -> bytes:

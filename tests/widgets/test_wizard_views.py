@@ -193,3 +193,18 @@ def test_retrain_flow_lists_registry_models(app):
     assert base.choice.value == "lesions-t1" and "trained on ultrasound_lesions" in base.info.value
     app.shell.next.click()
     assert [v for _, v in app.views[Step.dataset].choice.options] == [None, "ultrasound_lesions"]
+
+
+def test_the_notebook_api_reads_a_workspace_without_torch(demo_copy):
+    """Listing datasets, tasks and models and checking a task file are cheap: torch loads only to train or predict."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, deepq_widgets as dq; "
+        f"ws = dq.Workspace({str(demo_copy.root)!r}); ws.datasets(); ws.tasks(); ws.models(); "
+        "ws.spec(task='single_label', dataset='ultrasound_lesions', name='x'); "
+        "print('torch' in sys.modules, 'fastai' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
