@@ -134,12 +134,14 @@ class App:
         self.page_opened()
 
     def page_opened(self) -> None:
-        """A page now shows this app: a fresh idle clock, polling again if it had paused, the running task followed."""
+        """A page now shows this app (built before anyone used it): a fresh idle clock, polling again if it had
+        paused, and the page a fresh load shows now: the running task if there is one, else the wizard."""
         self.activity.touch()
         if not self.poller.thread.is_alive():
             self.notice.value = ""
             self.poller = Poller(self.refresh_tasks, self.poller.interval, alive=self._watched).start()
         self.refresh_tasks()
+        self.tabs.selected_index = 0  # what the build followed may have ended since
         self._reattach()
 
     def _datasets_ready(self) -> None:

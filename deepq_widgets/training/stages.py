@@ -277,7 +277,7 @@ def evaluate_on_training_cases(run: Run, prepared: Prepared, built: Built, thres
     loader = BatchLoader(prepared.data, train, valid.targets, valid.bs, valid.mean, valid.std).to(valid.device)
     loader.channels_last = valid.channels_last
     found = evaluate(built.learn.model, loader, run.kind.trainer, prepared.data.classes, thresholds=thresholds)
-    sampled = f"{len(train)} of the {len(prepared.split.train)}" if len(train) < len(prepared.split.train) else f"the {len(train)}"
+    sampled = f"{len(train)} of the {len(prepared.split.train)}" if len(train) < len(prepared.split.train) else f"All {len(train)}"
     found.source = (
         f"{sampled} training cases, without augmentation, at the validation operating point. The network trained on "
         "these cases: the figures are optimistic, and their gap to the validation figures measures over-fitting."

@@ -22,7 +22,7 @@ class DatasetStep(StepView):
         self.hint = w.HTML("<div class='dq-muted'>Only datasets whose annotations fit this task are listed.</div>")
         self.unfit = w.HTML()
         self.summary = w.HTML()
-        self.preview = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.preview = w.Image(format="png", layout=w.Layout(max_width="100%", display="none"))  # shown with a dataset
         self.page = 0
         self.page_size = w.Dropdown(options=[12, 24, 48], value=24, description="Per page", layout=w.Layout(width="160px"))
         self.prev_btn, self.next_btn = w.Button(description="‹ Previous page"), w.Button(description="Next page ›")
@@ -33,8 +33,11 @@ class DatasetStep(StepView):
         self.identifiers.observe(lambda change: self._draw_preview(), "value")
         self.prev_btn.on_click(lambda _: self._turn(-1))
         self.next_btn.on_click(lambda _: self._turn(+1))
-        pager = w.HBox([self.prev_btn, self.page_label, self.next_btn, self.page_size, self.identifiers])
-        self.widget = w.VBox([w.HTML("<h2>Select dataset</h2>"), self.hint, self.choice, self.unfit, self.summary, pager, self.preview])
+        self.pager = w.HBox([self.prev_btn, self.page_label, self.next_btn, self.page_size, self.identifiers])
+        self.pager.layout.display = "none"
+        self.widget = w.VBox(
+            [w.HTML("<h2>Select dataset</h2>"), self.hint, self.choice, self.unfit, self.summary, self.pager, self.preview]
+        )
 
     # -- actions ---------------------------------------------------------------------------------
     def _on_choice(self, change=None) -> None:
@@ -78,6 +81,8 @@ class DatasetStep(StepView):
 
     def _draw_preview(self) -> None:
         info = self._info()
+        shown = None if info is not None else "none"  # no dataset: no pager, and no empty (broken) image
+        self.pager.layout.display = self.preview.layout.display = shown
         if info is None:
             self.preview.value, self.page_label.value = b"", ""
             return

@@ -68,6 +68,7 @@ class ModelList:
         self.run = w.Button(description="Predict", disabled=True)
         self.evaluate = w.Button(description="Evaluate on dataset", disabled=True, tooltip="Score the model on a labelled dataset")
         self.evaluations = w.HTML()
+        self.report_title = w.HTML("<h3>Model report</h3>", layout=w.Layout(display="none"))
         self.report = EvaluationView()
         self.inferences = w.HTML()
         self.inference = w.Dropdown(options=[], description="Show run", layout=w.Layout(width="420px", display="none"))
@@ -88,6 +89,7 @@ class ModelList:
                 w.HBox([self.retrain, self.format, self.export]),
                 w.HBox([self.dataset, self.evaluate, self.run]),
                 self.evaluations,
+                self.report_title,
                 self.report.widget,
                 self.inferences,
                 self.inference,
@@ -110,7 +112,7 @@ class ModelList:
             for m in models
         ]
         columns = list(dict.fromkeys(k for r in rows for k in r))
-        info = table(rows, columns) if rows else "<i>No trained models yet.</i>"
+        info = "<h3>All models</h3>" + table(rows, columns) if rows else "<i>No trained models yet.</i>"
         if info != self.info.value:
             self.info.value = info
         self._show()
@@ -127,6 +129,7 @@ class ModelList:
         """The selected model's page: read when the selection changes or a job on it ends, not on every poll."""
         model_id = self.choice.value
         card = next((m for m in self.store.models() if m.id == model_id), None)
+        self.report_title.layout.display = None if card is not None else "none"
         if card is None:
             self.evaluations.value = self.inferences.value = ""
             self.report.show(None)
@@ -243,7 +246,7 @@ def evaluations_html(found: list[DatasetEvaluation]) -> str:
         | {"warnings": " · ".join(["few cases"] * bool(e.metrics.warning) + ["overlaps training data"] * bool(e.overlap)) or "–"}
         for e in found
     ]
-    return "<b>Evaluations</b>" + table(rows, list(dict.fromkeys(k for r in rows for k in r)))
+    return "<h3>Evaluations on datasets</h3>" + table(rows, list(dict.fromkeys(k for r in rows for k in r)))
 
 
 def inference_list_html(workspace: Workspace, card: ModelCard, runs: list[InferenceRun]) -> str:
@@ -262,12 +265,12 @@ def inference_list_html(workspace: Workspace, card: ModelCard, runs: list[Infere
             {
                 "dataset": esc(run.dataset),
                 "images": f"{len(run.rows):,}",
-                "run": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)),
+                "run on": time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created)),
                 headline: figure,
                 "image": first_thumbnail(workspace, card, run),
             }
         )
-    return f"<b>Inference list ({len(runs)})</b>" + table(rows, list(rows[0]), fmt=lambda _, v: str(v))
+    return f"<h3>Inference list ({len(runs)})</h3>" + table(rows, list(rows[0]), fmt=lambda _, v: str(v))
 
 
 def first_thumbnail(workspace: Workspace, card: ModelCard, run: InferenceRun, size: int = 48) -> str:

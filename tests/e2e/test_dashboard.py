@@ -178,6 +178,7 @@ def test_every_task_type_walks_to_start(page, voila_url, task, dataset, head):
     choice = page.locator(".widget-dropdown select").first
     expect(choice.locator("option", has_text=dataset)).to_have_count(1, timeout=30_000)
     choice.select_option(label=dataset)
+    expect(page.get_by_text("usable cases of", exact=False)).to_be_visible()
     expect(page.locator("img.widget-image").first).to_be_visible()  # its cases drawn, with boxes or masks
     page.shots("dataset")
     next_step(page)
@@ -198,7 +199,10 @@ def test_a_narrow_window_scrolls_nothing_sideways(page, voila_url):
     next_step(page)
     choose_card(page, "Single-label classification")
     next_step(page)
-    page.locator(".widget-dropdown select").first.select_option(label="ultrasound_lesions")
+    choice = page.locator(".widget-dropdown select").first
+    expect(choice.locator("option", has_text="ultrasound_lesions")).to_have_count(1, timeout=30_000)
+    choice.select_option(label="ultrasound_lesions")
+    expect(page.get_by_text("usable cases of 120")).to_be_visible()
     expect(page.locator("img.widget-image").first).to_be_visible()
     assert page.evaluate(overflow) <= 0
     page.screenshot(path=str(page.shots.folder / "dataset-800.png"), full_page=True)

@@ -84,7 +84,10 @@ def test_unparseable_label_files_are_the_problem_of_their_dataset(ws):
     png(coco / "images" / "b.png")
     doc = {
         "images": [{"id": 1, "file_name": "a.png"}, {"file_name": "b.png"}],  # the second has no id
-        "annotations": [{"id": 7, "category_id": 1, "bbox": [1, 1, 5, 5]}, {"id": 8, "image_id": 1, "category_id": 1, "bbox": [2, 2, 4, 4]}],
+        "annotations": [
+            {"id": 7, "category_id": 1, "bbox": [1, 1, 5, 5]},
+            {"id": 8, "image_id": 1, "category_id": 1, "bbox": [2, 2, 4, 4]},
+        ],
         "categories": [{"id": 1, "name": "polyp"}],
     }
     (coco / "coco.json").write_text(json.dumps(doc))

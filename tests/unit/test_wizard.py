@@ -124,7 +124,6 @@ def test_the_draft_is_checked_field_by_field_and_whole_only_at_the_end(wizard):
     assert wizard.spec().model.arch == wizard.draft.model.arch
 
 
-
 def test_full_manual_warns_of_flips_from_the_datasets_own_modality(wizard):
     """Full Manual never asks the modality: the DICOM headers say it (here CT), and flips are on by default."""
     wizard.update(flow="general", task=TaskType.single_label, dataset="chest_cta_embolism", tuning="manual", step=Step.model)

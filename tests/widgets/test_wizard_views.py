@@ -41,8 +41,10 @@ def test_general_flow_every_step(app):
     assert [v for _, v in ds.choice.options] == [None, "lung_nodules", "polyps_coco"]
     assert "fundus_findings" in ds.unfit.value and "annotated for multi-label" in ds.unfit.value
     assert app.shell.next.disabled and "Choose a dataset" in app.shell.reason.value
+    assert ds.preview.layout.display == "none" and ds.pager.layout.display == "none"  # no empty image, no pager yet
     ds.choice.value = "lung_nodules"
     assert ds.preview.value[:4] == b"\x89PNG" and "page 1 of 5" in ds.page_label.value
+    assert ds.preview.layout.display is None and ds.pager.layout.display is None
     ds.next_btn.click()
     assert "page 2 of 5" in ds.page_label.value
     assert "120</b> usable cases" in ds.summary.value
@@ -104,7 +106,9 @@ def test_manual_model_zoo_and_hyperparameters(app):
     assert "1–256, whole number" in form.hyper.notes["batch_size"].value  # the range printed under the field
     for typed, says in (("500", "must be between 1 and 256 (got 500)"), ("12.7", "12.7 is not a whole number"), ("many", "not a number")):
         form.hyper.fields["batch_size"].value = typed
-        assert says in form.hyper.notes["batch_size"].value and ("1–256" in form.hyper.notes["batch_size"].value or "between 1 and 256" in says)
+        assert says in form.hyper.notes["batch_size"].value and (
+            "1–256" in form.hyper.notes["batch_size"].value or "between 1 and 256" in says
+        )
         assert form.hyper.fields["batch_size"].value == typed  # left as typed, never clamped
         assert app.wizard.draft.hyper.batch_size != 500 and app.shell.next.disabled  # the step stays incomplete
     form.hyper.fields["valid_pct"].value = "150"
