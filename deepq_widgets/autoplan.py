@@ -15,7 +15,9 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from . import kinds
 from .contracts import Plan
+from .data.cache import CHUNK, cache_bytes, describe_size
 from .data.catalog import DatasetInfo
 from .presets import Preset
 from .spec import Augmentation, Flow, Modality, Schedule, Search, TaskSpec, Tuning
@@ -92,11 +94,12 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
             spec.augment,
             image_size=spec.image_size,
             refit=h.refit,
-            notes=["Full Manual: settings as given in the task file."],
+            notes=["Full Manual: settings as given in the task file.", cache_note(spec, fingerprint, spec.image_size)],
         )
 
     notes = [f"Dataset: {fingerprint.describe()}"]
     image_size = _image_size(spec, fingerprint, notes)
+    notes.append(cache_note(spec, fingerprint, image_size))
     largest = preset.hyper.batch_size if preset else BATCH
     bs = max(8, min(largest, n_train // 4) // 8 * 8)
     steps = max(1, n_train // bs)
@@ -117,6 +120,16 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
     patience = max(4, epochs // 4)
     # No refit on all cases: measured on real images (benchmarks/README.md), it bought +0.001 AUROC for 1.5x the time.
     return Plan(epochs, bs, lr, Schedule.one_cycle, AUTO_WEIGHT_DECAY, 0.9, True, patience, augment, finder, notes, image_size)
+
+
+def cache_note(spec: TaskSpec, fingerprint: Fingerprint, image_size: int) -> str:
+    """How much disk the training cache takes, said before it is built."""
+    channels = 3 if fingerprint.channels == 3 or len(spec.windows) > 1 else 1
+    size = cache_bytes(fingerprint.cases, image_size, channels, masks=bool(spec.task) and kinds.get(spec.task).masks)
+    return (
+        f"Cache: the {fingerprint.cases:,} cases decoded once at {image_size} px take {describe_size(size)} on disk, read "
+        f"through a memory map; decoding holds about {CHUNK} cases per process in memory."
+    )
 
 
 def _image_size(spec: TaskSpec, fingerprint: Fingerprint, notes: list[str]) -> int:

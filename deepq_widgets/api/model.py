@@ -53,16 +53,10 @@ class Model:
         """What the model says of each image (paths inside the workspace) or of every case of `dataset`: one
         row each, with the decision at the model's operating point. With `heatmaps`, Grad-CAM heatmaps
         (classification) and masks (segmentation) are written under predictions/ for `.show()`."""
-        from ..data.catalog import scan_dataset
         from ..training.export import predict_to_files
 
-        paths = [self.workspace.resolve(p) for p in images or []]
-        if dataset is not None:
-            paths += [c.image for c in scan_dataset(self.workspace, dataset).usable]
-        if not paths:
-            raise ValueError("nothing to predict: give images, a dataset, or both")
         overlays = f"predictions/{self.id}-{dataset or 'images'}" if heatmaps else None
-        rows = predict_to_files(self.workspace, self.id, paths, overlays=overlays, dataset=None if images else dataset)
+        rows = predict_to_files(self.workspace, self.id, images or [], dataset=dataset, overlays=overlays)
         return Predictions.of(rows, self.workspace, self.card.image_size)
 
     def export(self, format: str = "onnx", out: str = "exports") -> Path:

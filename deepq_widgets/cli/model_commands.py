@@ -49,13 +49,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..training.export import predict_to_files
 
     ws = workspace_of(args)
-    paths = [ws.resolve(p) for p in args.images]
-    if args.dataset:
-        from ..data.catalog import scan_dataset
-
-        paths += [c.image for c in scan_dataset(ws, args.dataset).usable]
-    whole_dataset = args.dataset if args.dataset and not args.images else None  # kept on the model page
-    clean = predict_to_files(ws, args.model, paths, overlays=args.heatmaps, dataset=whole_dataset)
+    clean = predict_to_files(ws, args.model, args.images, dataset=args.dataset, overlays=args.heatmaps)
     print_json(clean)
     return 0
 

@@ -1,51 +1,76 @@
-"""The training cache: every case decoded once, windowed and resized, kept as uint8 arrays.
+"""The training cache: every case decoded once, windowed and resized, kept as uint8 rows on disk.
 
-Epochs after the first never decode DICOM again: the arrays are memory-mapped from
-`<workspace>/cache/<key>/`. The key covers the dataset fingerprint, the image size and
-the windows, so a change to any of them builds a new cache. Decoding problems found here
-join the dataset's problem report and the case is left out, never silently.
+Built for datasets of 10⁵–10⁶ cases: rows are written to `images.u8` (and `masks.u8`) in chunks,
+by several decoding processes at once, and never held whole in memory; epochs read them through a
+memory map. Each row is keyed by its case: the image's and the mask's size and modification time
+and the case's labels, boxes and polygons, so a corrected image or mask is decoded again alone, and
+a new case is appended. `slots.json` says which rows are complete; it is replaced atomically every
+few seconds during a build, so a killed build resumes from what it recorded and never reads a
+half-written row as done. One cache folder per dataset, image size, windows, channels and masks.
+Decoding problems join the dataset's problem report and the case is left out, never silently.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-import shutil
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..files import atomic_write_text
 from .cases import Box, Case
 from .catalog import DatasetInfo
 from .masks import MaskError, case_mask
 from .preprocess import network_pixels
 from .readers import ReaderError, read_image
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
+CHUNK = 256  # cases a decoding process handles at a time
+SAVE_EVERY_S = 5.0  # how often a build records its progress (what a kill can lose)
+PROCESSES_ENV = "DEEPQ_DECODE_PROCESSES"
+
+Progress = Callable[[int, int], None]
 
 
-def dataset_fingerprint(info: DatasetInfo) -> str:
-    """A hash of what the cases are: paths, sizes, modification times and annotations."""
+def case_key(case: Case) -> str:
+    """What a case is: its files' sizes and modification times, its annotation. A corrected file gets a new key."""
+    stamps = [f"{p}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in (case.image, case.mask) if p is not None]
+    text = f"{'|'.join(stamps)}|{case.labels}|{case.boxes}|{case.polygons}"
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def dataset_fingerprint(info: DatasetInfo, keys: Sequence[str] | None = None) -> str:
+    """A hash of what the cases are (each case's key) and the classes: a resumed task refuses a changed dataset."""
     h = hashlib.sha256()
-    for case in info.usable:
-        st = case.image.stat()
-        h.update(f"{case.image}|{st.st_size}|{st.st_mtime_ns}|{case.labels}|{case.boxes}|{case.polygons}|{case.mask}\n".encode())
+    for key in keys if keys is not None else map(case_key, info.usable):
+        h.update(key.encode())
     h.update(json.dumps(info.classes).encode())
     return h.hexdigest()[:16]
+
+
+def cache_bytes(cases: int, size: int, channels: int, masks: bool = False) -> int:
+    """Disk the cache of `cases` cases takes (memory stays bounded: rows are read through a memory map)."""
+    return cases * size * size * (channels + int(masks))
 
 
 @dataclass
 class CachedData:
     """Decoded cases ready for training: uint8 images (N, S, S, C) plus targets."""
 
-    images: np.ndarray
+    images: Any  # np.memmap, or Rows when some cases were decoded out of order
     cases: list[Case]
     classes: list[str]
     labels: np.ndarray  # (N, K) multi-hot
-    masks: np.ndarray | None = None  # (N, S, S) class indices
+    masks: Any = None  # (N, S, S) class indices, like images
     boxes: list[list[Box]] = field(default_factory=list)  # in cache pixels
     problems: list[str] = field(default_factory=list)
     fingerprint: str = ""
@@ -55,6 +80,45 @@ class CachedData:
         return int(self.images.shape[-1])
 
 
+class Rows:
+    """The rows of a memory-mapped array in case order, when a case's row lies elsewhere (it was decoded
+    again after a correction, or appended): `rows[idx]` reads only those rows."""
+
+    def __init__(self, array: np.ndarray, order: np.ndarray):
+        self.array, self.order = array, order
+        self.shape = (len(order), *array.shape[1:])
+        self.dtype = array.dtype
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, idx: Any) -> np.ndarray:
+        return self.array[self.order[idx]]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.array[self.order]
+        return out if dtype is None else out.astype(dtype)
+
+
+@dataclass
+class Layout:
+    """One cache folder: where rows go and what they hold."""
+
+    folder: Path
+    size: int
+    channels: int
+    windows: list[str]
+    masks: bool
+
+    @property
+    def image_row(self) -> int:
+        return self.size * self.size * self.channels
+
+    @property
+    def mask_row(self) -> int:
+        return self.size * self.size
+
+
 def build_cache(
     info: DatasetInfo,
     root: Path,
@@ -62,16 +126,28 @@ def build_cache(
     windows: Sequence[str] = (),
     channels: int | None = None,
     masks: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    processes: int | None = None,
 ) -> CachedData:
-    """Decode the usable cases of `info` into `root/<key>/` once (with class masks when `masks`);
-    later calls just load it."""
-    fingerprint = dataset_fingerprint(info)
-    key = hashlib.sha256(json.dumps([CACHE_VERSION, fingerprint, size, list(windows), channels, masks]).encode()).hexdigest()[:16]
-    folder = root / f"{info.name}-{key}"
-    if not (folder / "meta.json").is_file():
-        _write(info, folder, size, list(windows), channels, masks, progress)
-    return _load(info, folder, fingerprint)
+    """Decode the usable cases of `info` that the cache lacks (with class masks when `masks`) into
+    `root/<dataset>-<key>/`, in `processes` decoding processes (default: $DEEPQ_DECODE_PROCESSES, else
+    the cores this process may use); then map it."""
+    want = channels or network_channels(info, windows)
+    key = hashlib.sha256(json.dumps([CACHE_VERSION, size, list(windows), want, masks]).encode()).hexdigest()[:16]
+    layout = Layout(root / f"{info.name}-{key}", size, want, list(windows), masks)
+    layout.folder.mkdir(parents=True, exist_ok=True)
+    cases = info.usable
+    keys = [case_key(c) for c in cases]
+    index = _read_index(layout)
+    wanted = set(keys)
+    for part in ("slots", "problems", "boxes"):  # a changed or removed case's row is free again
+        index[part] = {k: v for k, v in index[part].items() if k in wanted}
+    todo = [i for i, k in enumerate(keys) if k not in index["slots"] and k not in index["problems"]]
+    if todo:
+        used = set(index["slots"].values())
+        free = [row for row in range(index["rows"]) if row not in used]  # also rows a killed build had not recorded
+        _decode(info, layout, index, keys, todo, free, progress, processes or decode_processes())
+    return _load(info, layout, index, keys)
 
 
 def network_channels(info: DatasetInfo, windows: Sequence[str]) -> int:
@@ -79,59 +155,167 @@ def network_channels(info: DatasetInfo, windows: Sequence[str]) -> int:
     return 3 if info.channels == 3 or len(windows) > 1 else 1
 
 
-def _write(info: DatasetInfo, folder: Path, size: int, windows: list[str], channels: int | None, with_masks: bool, progress) -> None:
+def decode_processes() -> int:
+    given = os.environ.get(PROCESSES_ENV, "").strip()
+    if given:
+        if not given.isdigit() or int(given) < 1:
+            raise ValueError(f"{PROCESSES_ENV} must be a whole number of processes, 1 or more (got {given!r})")
+        return int(given)
+    return len(os.sched_getaffinity(0))
+
+
+# -- building ----------------------------------------------------------------------------------------
+def _read_index(layout: Layout) -> dict[str, Any]:
+    path = layout.folder / "slots.json"
+    empty = {"rows": 0, "slots": {}, "problems": {}, "boxes": {}}
+    if not path.is_file():
+        for name in ("images.u8", "masks.u8"):  # rows no index names are not rows
+            (layout.folder / name).unlink(missing_ok=True)
+        return empty
+    return json.loads(path.read_text())
+
+
+def _save_index(layout: Layout, index: dict[str, Any]) -> None:
+    atomic_write_text(json.dumps(index), layout.folder / "slots.json")
+
+
+def _decode(
+    info: DatasetInfo,
+    layout: Layout,
+    index: dict[str, Any],
+    keys: list[str],
+    todo: list[int],
+    free: list[int],
+    progress: Progress | None,
+    processes: int,
+) -> None:
+    """Give each case to decode a row (a freed one first, else a new one at the end), decode in chunks,
+    and record the finished chunks every few seconds."""
+    slots = free[: len(todo)] + list(range(index["rows"], index["rows"] + max(0, len(todo) - len(free))))
+    index["rows"] = max(index["rows"], max(slots) + 1)
+    for name, row in (("images.u8", layout.image_row), ("masks.u8", layout.mask_row if layout.masks else 0)):
+        if row:
+            with open(layout.folder / name, "ab") as fh:
+                fh.truncate(index["rows"] * row)  # sparse: the disk fills as rows are written
+    chunks = [(todo[i : i + CHUNK], slots[i : i + CHUNK]) for i in range(0, len(todo), CHUNK)]
+    usable = info.usable
+    jobs = [(list(info.classes), layout, [usable[c] for c in cases], rows) for cases, rows in chunks]
+    done, saved = 0, time.monotonic()
+
+    def record(cases: list[int], rows: list[int], results: list[tuple[list | None, str | None]]) -> None:
+        nonlocal done, saved
+        for case, row, (boxes, problem) in zip(cases, rows, results, strict=True):
+            if problem is not None:
+                index["problems"][keys[case]] = problem
+            else:
+                index["slots"][keys[case]], index["boxes"][keys[case]] = row, boxes
+        done += len(cases)
+        if progress:
+            progress(done, len(todo))
+        if time.monotonic() - saved > SAVE_EVERY_S:
+            _save_index(layout, index)
+            saved = time.monotonic()
+
+    workers = min(processes, len(chunks))
+    if workers <= 1:
+        for (cases, rows), job in zip(chunks, jobs, strict=True):
+            record(cases, rows, _decode_chunk(*job))
+    else:  # processes, not threads: pydicom and the JPEG 2000 decoders hold the GIL
+        with ProcessPoolExecutor(workers, mp_context=get_context("forkserver"), max_tasks_per_child=64) as pool:
+            for (cases, rows), results in zip(chunks, pool.map(_decode_chunk_job, jobs), strict=True):
+                record(cases, rows, results)
+    _save_index(layout, index)
+
+
+def _decode_chunk_job(job: tuple) -> list[tuple[list | None, str | None]]:
+    return _decode_chunk(*job)
+
+
+def _decode_chunk(classes: list[str], layout: Layout, cases: list[Case], rows: list[int]) -> list[tuple[list | None, str | None]]:
+    """Decode `cases` and write each into its row (positioned writes, no memory map: memory stays one
+    chunk); per case, its boxes in cache pixels, or the problem that left it out."""
     from PIL import Image
 
-    cases = info.usable
-    want = channels or network_channels(info, windows)
-    images = np.zeros((len(cases), size, size, want), np.uint8)
-    masks = np.zeros((len(cases), size, size), np.uint8) if with_masks else None
-    kept, problems, boxes = [], [], []
-    for i, case in enumerate(cases):
-        try:
-            data = read_image(case.image, windows=windows or None)
-            h, w = data.pixels.shape[:2]
-            mask = case_mask(case, info.classes, w, h) if masks is not None else None
-        except (ReaderError, MaskError, OSError) as exc:  # changed since it was catalogued: this case's problem only
-            problems.append(str(exc) if isinstance(exc, ReaderError) else f"{case.mask or case.image}: {exc}")
-            continue
-        images[len(kept)] = network_pixels(data.pixels, want, size)
-        if mask is not None:
-            masks[len(kept)] = np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST))
-        sx, sy = size / w, size / h
-        boxes.append([[info.classes.index(b.label), b.x * sx, b.y * sy, b.w * sx, b.h * sy] for b in case.boxes if b.label in info.classes])
-        kept.append(i)
-        if progress:
-            progress(i + 1, len(cases))
-    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    np.save(tmp / "images.npy", images[: len(kept)])
-    if masks is not None:
-        np.save(tmp / "masks.npy", masks[: len(kept)])
-    meta = {"kept": kept, "boxes": boxes, "problems": problems, "size": size, "windows": windows, "channels": want}
-    (tmp / "meta.json").write_text(json.dumps(meta))
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)  # readers see a complete cache or none
+    size = layout.size
+    out = []
+    with open(layout.folder / "images.u8", "r+b") as images, _maybe_open(layout.folder / "masks.u8", layout.masks) as masks:
+        for case, row in zip(cases, rows, strict=True):
+            try:
+                data = read_image(case.image, windows=layout.windows or None)
+                h, w = data.pixels.shape[:2]
+                mask = case_mask(case, classes, w, h) if layout.masks else None
+            except (ReaderError, MaskError, OSError) as exc:  # changed since it was catalogued: this case's problem only
+                out.append((None, str(exc) if isinstance(exc, ReaderError) else f"{case.mask or case.image}: {exc}"))
+                continue
+            os.pwrite(
+                images.fileno(), np.ascontiguousarray(network_pixels(data.pixels, layout.channels, size)).tobytes(), row * layout.image_row
+            )
+            if mask is not None:
+                small = np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST), np.uint8)
+                os.pwrite(masks.fileno(), small.tobytes(), row * layout.mask_row)
+            sx, sy = size / w, size / h
+            boxes = [[classes.index(b.label), b.x * sx, b.y * sy, b.w * sx, b.h * sy] for b in case.boxes if b.label in classes]
+            out.append((boxes, None))
+        images.flush()
+        os.fsync(images.fileno())  # rows reach the disk before the index that names them
+        if masks is not None:
+            os.fsync(masks.fileno())
+    return out
 
 
-def _load(info: DatasetInfo, folder: Path, fingerprint: str) -> CachedData:
-    meta = json.loads((folder / "meta.json").read_text())
+class _maybe_open:
+    """`open(path, "r+b")` when `wanted`, else a context that yields None."""
+
+    def __init__(self, path: Path, wanted: bool):
+        self.fh = open(path, "r+b") if wanted else None  # noqa: SIM115 - closed by __exit__
+
+    def __enter__(self):
+        return self.fh
+
+    def __exit__(self, *exc) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+# -- loading -----------------------------------------------------------------------------------------
+def _load(info: DatasetInfo, layout: Layout, index: dict[str, Any], keys: list[str]) -> CachedData:
     usable = info.usable  # a property that filters every case: once, not once per case
-    cases = [usable[i] for i in meta["kept"]]
+    kept = [i for i, k in enumerate(keys) if k in index["slots"]]
+    cases = [usable[i] for i in kept]
+    order = np.array([index["slots"][keys[i]] for i in kept], np.int64)
     labels = np.zeros((len(cases), len(info.classes)), np.float32)
     for i, case in enumerate(cases):
         for label in case.labels:
             if label in info.classes:
                 labels[i, info.classes.index(label)] = 1.0
-    masks_path = folder / "masks.npy"
+    rows = max(index["rows"], 1)
+    images = _rows(layout.folder / "images.u8", (rows, layout.size, layout.size, layout.channels), order)
+    masks = _rows(layout.folder / "masks.u8", (rows, layout.size, layout.size), order) if layout.masks else None
     return CachedData(
-        images=np.load(folder / "images.npy", mmap_mode="r"),
+        images=images,
         cases=cases,
         classes=list(info.classes),
         labels=labels,
-        masks=np.load(masks_path, mmap_mode="r") if masks_path.is_file() else None,
-        boxes=[[Box(info.classes[int(c)], x, y, w, h) for c, x, y, w, h in per] for per in meta["boxes"]],
-        problems=meta["problems"],
-        fingerprint=fingerprint,
+        masks=masks,
+        boxes=[[Box(info.classes[int(c)], x, y, w, h) for c, x, y, w, h in index["boxes"][keys[i]]] for i in kept],
+        problems=[index["problems"][k] for k in keys if k in index["problems"]],
+        fingerprint=dataset_fingerprint(info, keys),
     )
+
+
+def _rows(path: Path, shape: tuple[int, ...], order: np.ndarray) -> Any:
+    if len(order) == 0:
+        return np.zeros((0, *shape[1:]), np.uint8)
+    array = np.memmap(path, np.uint8, mode="r", shape=shape)
+    if len(order) == shape[0] and np.array_equal(order, np.arange(shape[0])):
+        return array  # the usual case: rows in case order
+    return Rows(array, order)
+
+
+def describe_size(nbytes: int) -> str:
+    """'1.2 GB': for the plan's note on the cache."""
+    if nbytes < 1:
+        return "0 B"
+    units = ["B", "kB", "MB", "GB", "TB"]
+    step = min(int(math.log(nbytes, 1000)), len(units) - 1)
+    return f"{nbytes / 1000**step:.1f} {units[step]}" if step else f"{nbytes} B"

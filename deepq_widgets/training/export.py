@@ -80,18 +80,25 @@ def predict(workspace: Workspace, model_id: str, paths: list[str | Path], heatma
 
 
 def predict_to_files(
-    workspace: Workspace, model_id: str, paths: list[str | Path], overlays: str | None = None, dataset: str | None = None
+    workspace: Workspace, model_id: str, images: list[str | Path], dataset: str | None = None, overlays: str | None = None
 ) -> list[dict[str, Any]]:
-    """`predict` whose heatmaps and masks are written as PNG files in the workspace folder `overlays` (each
-    row names its own: `heatmap_file`, `mask_file`) instead of returned as arrays; a run on a whole `dataset`
-    is kept in the model's inference list. The one function behind `deepq predict` and `Model.predict`."""
+    """`predict` on `images` (paths inside the workspace) and every usable case of `dataset`, its heatmaps and
+    masks written as PNG files in the workspace folder `overlays` (each row names its own: `heatmap_file`,
+    `mask_file`) instead of returned as arrays. A run on a whole dataset is kept in the model's inference
+    list. The one function behind `deepq predict` and `Model.predict`."""
     import time
 
     from PIL import Image
 
     from ..contracts import InferenceRun
+    from ..data.catalog import scan_dataset
     from ..evaluations import record_inference
 
+    paths = [workspace.resolve(p) for p in images]
+    if dataset is not None:
+        paths += [c.image for c in scan_dataset(workspace, dataset).usable]
+    if not paths:
+        raise ValueError("nothing to predict: give images, a dataset, or both")
     results = predict(workspace, model_id, paths, heatmaps=overlays is not None)
     if overlays is not None:
         folder = workspace.resolve(overlays)
@@ -103,6 +110,6 @@ def predict_to_files(
                     Image.fromarray((r[key] * scale).astype("uint8")).save(target)
                     r[f"{key}_file"] = str(target.relative_to(workspace.root))
     rows = [{k: v for k, v in r.items() if k not in ("heatmap", "mask")} for r in results]
-    if dataset is not None:
+    if dataset is not None and not images:
         record_inference(workspace, InferenceRun(model_id=model_id, dataset=dataset, created=time.time(), rows=rows))
     return rows

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -102,9 +104,15 @@ def prepare_data(run: Run) -> Prepared:
     info = checked_dataset(run, preset, base)
     resumed = resumed_plan(run)
     plan = resumed or make_plan(spec, Fingerprint.of(info, spec.auto.modality), preset)
-    run.sink.status(f"Preparing {len(info.usable)} cases at {plan.image_size} px (decoded once, then cached)")
+    run.sink.status(f"Preparing {len(info.usable):,} cases at {plan.image_size} px (decoded once, then cached)")
     data = build_cache(
-        info, run.workspace.root / "cache", plan.image_size, spec.windows, channels=base.channels if base else None, masks=run.kind.masks
+        info,
+        run.workspace.root / "cache",
+        plan.image_size,
+        spec.windows,
+        channels=base.channels if base else None,
+        masks=run.kind.masks,
+        progress=decoding_reporter(run),
     )
     if data.problems:
         run.sink.event(DataProblemsEvent(problems=data.problems))
@@ -338,6 +346,18 @@ def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted, evaluatio
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
+def decoding_reporter(run: Run, every_s: float = 2.0) -> Callable[[int, int], None]:
+    """Decoding progress as status lines in the store (the monitor shows the latest), at most one per `every_s`."""
+    said = [0.0]
+
+    def report(done: int, total: int) -> None:
+        if done == total or time.monotonic() - said[0] >= every_s:
+            run.sink.status(f"Decoding {done:,} of {total:,} cases into the cache")
+            said[0] = time.monotonic()
+
+    return report
+
+
 def training_manifest(data: CachedData) -> TrainingManifest:
     """The files (by content) and the patients and studies the model trained and was selected on."""
     return TrainingManifest(

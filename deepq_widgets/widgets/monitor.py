@@ -11,7 +11,7 @@ import time
 import ipywidgets as w
 
 from .. import kinds
-from ..contracts import EpochEvent
+from ..contracts import EpochEvent, StatusEvent
 from ..insight import loss_chart, metric_chart
 from ..report import headline_text
 from ..store import RUNNING, WAITING, Store, TaskRow
@@ -41,9 +41,11 @@ class Monitor:
             [self.header, w.HBox([self.progress, self.stop]), self.status, w.HBox([self.loss_plot, self.metric_plot]), self.error]
         )
         self._epochs_drawn = -1
+        self._said, self._said_after = "", 0  # the worker's latest status line, read incrementally
 
     def show(self, task_id: int | None) -> None:
         self.task_id, self._epochs_drawn = task_id, -1
+        self._said, self._said_after = "", 0
         self.loss_plot.value = self.metric_plot.value = b""
         self.loss_plot.layout.display = self.metric_plot.layout.display = "none"
         self.update(Store(self.workspace.db_path))
@@ -69,13 +71,21 @@ class Monitor:
             + "".join(f" · {esc(part)}" for part in [headline_text(task.metrics, kinds.get(task.spec.task).headline)] if part)
             + (f"<div class='dq-warn'>⚠ {esc(task.metrics['warning'])}</div>" if task.metrics.get("warning") else "")
         )
-        _set(self.status, "value", f"<div class='dq-muted'>{text}</div>")
+        said = self._latest_status(store, task)
+        _set(self.status, "value", f"<div class='dq-muted'>{text}</div>" + (f"<div class='dq-muted'>{esc(said)}</div>" if said else ""))
         active = task.state in (WAITING, RUNNING)
         _set(self.stop.layout, "display", None if active else "none")  # an ended task has nothing to stop
         _set(self.stop, "disabled", task.stop_requested)
         _set(self.stop, "description", "Stopping…" if task.stop_requested else "Stop")
         _set(self.error, "value", error_html(task))
         self._draw_curves(store, task)
+
+    def _latest_status(self, store: Store, task: TaskRow) -> str:
+        """What the worker says it is doing (preparing, decoding 12,000 of 20,000 cases, refitting), while it runs."""
+        found = store.events(task.id, StatusEvent, after=self._said_after)
+        if found:
+            self._said, self._said_after = found[-1].message, found[-1].id
+        return self._said if task.state == RUNNING else ""
 
     def _draw_curves(self, store: Store, task: TaskRow) -> None:
         epochs = store.events(task.id, EpochEvent)

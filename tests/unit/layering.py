@@ -20,7 +20,7 @@ UI = ("ipywidgets", "IPython", "fastai")  # never imported at all below training
 def floor(module: str) -> str:
     """The floor of a deepq_widgets module, by name."""
     parts = module.split(".")[1:]
-    if not parts or parts[0] in ("resources", "workspace", "spec", "contracts"):
+    if not parts or parts[0] in ("resources", "workspace", "spec", "contracts", "files"):
         return "foundation"
     if parts[0] == "kinds":
         return "training" if parts[-1] == "training" else "foundation"
@@ -28,7 +28,7 @@ def floor(module: str) -> str:
         return "foundation"
     if parts[0] == "training":
         return "training"
-    if parts[0] in ("widgets", "app", "cli"):
+    if parts[0] in ("widgets", "app", "cli", "api"):
         return "interface"
     return "core"
 

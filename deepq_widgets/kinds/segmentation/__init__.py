@@ -16,8 +16,11 @@ class Segmentation(TaskKind):
 
         if data.masks is None:
             return {}
-        masks = np.asarray(data.masks)
-        return {"mask_area_fraction": {c: float((masks == k + 1).mean()) for k, c in enumerate(data.classes)}}
+        counts = np.zeros(len(data.classes) + 1, np.int64)
+        for start in range(0, len(data.masks), 1024):  # a chunk at a time: the masks stay on disk
+            counts += np.bincount(np.asarray(data.masks[start : start + 1024]).ravel(), minlength=len(counts))[: len(counts)]
+        total = max(int(counts.sum()), 1)
+        return {"mask_area_fraction": {c: float(counts[k + 1] / total) for k, c in enumerate(data.classes)}}
 
     def describe_statistics(self, stats) -> list[str]:
         if not stats.mask_area_fraction:

@@ -1,0 +1,61 @@
+"""The training cache is keyed by each case's files and annotation: a corrected image or mask is decoded
+again alone, a new case is appended, and a partial build is resumed, never read as complete."""
+
+import json
+import shutil
+
+import numpy as np
+from PIL import Image
+
+from deepq_widgets.data.cache import build_cache
+from deepq_widgets.data.catalog import scan_dataset
+from deepq_widgets.data.preprocess import network_pixels
+from deepq_widgets.data.readers import read_image
+
+
+def decoded(calls):
+    return lambda done, total: calls.append(total)
+
+
+def test_a_corrected_mask_is_decoded_again_and_alone(demo_copy, tmp_path):
+    root = tmp_path / "cache"
+    calls = []
+    first = build_cache(scan_dataset(demo_copy, "abdomen_organs"), root, 32, masks=True, progress=decoded(calls))
+    assert calls[-1] == 100
+    before = np.array(first.masks[3])
+    mask = demo_copy.datasets / "abdomen_organs" / "masks" / "ct_003.png"
+    Image.fromarray(np.zeros((128, 128), np.uint8)).save(mask)  # the annotator erased this case's organs
+    calls.clear()
+    again = build_cache(scan_dataset(demo_copy, "abdomen_organs"), root, 32, masks=True, progress=decoded(calls))
+    assert calls[-1] == 1  # only the corrected case
+    assert before.any() and not np.array(again.masks[3]).any()
+    assert np.array_equal(np.asarray(again.images), np.asarray(first.images))  # the images did not change
+
+
+def test_an_added_case_is_appended_and_the_rest_reused(demo_copy, tmp_path):
+    root, calls = tmp_path / "cache", []
+    build_cache(scan_dataset(demo_copy, "ultrasound_lesions"), root, 32)
+    source = demo_copy.datasets / "ultrasound_lesions" / "benign" / "benign_000.png"
+    shutil.copy(source, source.with_name("benign_zzz.png"))
+    data = build_cache(scan_dataset(demo_copy, "ultrasound_lesions"), root, 32, progress=decoded(calls))
+    assert calls[-1] == 1 and len(data.cases) == 121
+    for i, case in enumerate(data.cases):  # every row is its own case's pixels, wherever it lies
+        if i % 20 == 0 or case.image.name == "benign_zzz.png":
+            assert np.array_equal(data.images[[i]][0], network_pixels(read_image(case.image).pixels, 1, 32))
+
+
+def test_rows_no_index_names_are_decoded_again(demo_copy, tmp_path):
+    """A build killed before it recorded anything left rows but no index: they are not trusted."""
+    root = tmp_path / "cache"
+    data = build_cache(scan_dataset(demo_copy, "ultrasound_lesions"), root, 32)
+    (folder,) = root.iterdir()
+    index = json.loads((folder / "slots.json").read_text())
+    index["slots"] = dict(list(index["slots"].items())[:50])  # as if killed after recording 50 cases
+    (folder / "slots.json").write_text(json.dumps(index))
+    with open(folder / "images.u8", "r+b") as fh:  # and the rows after them half written
+        fh.seek(60 * 32 * 32)
+        fh.write(b"\xff" * 32 * 32 * 10)
+    calls = []
+    again = build_cache(scan_dataset(demo_copy, "ultrasound_lesions"), root, 32, progress=decoded(calls))
+    assert calls[-1] == 70
+    assert np.array_equal(np.asarray(again.images), np.asarray(data.images))
