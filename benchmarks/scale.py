@@ -73,6 +73,9 @@ def make_dicom_slices(ws) -> None:
 
 BUILD = """
 import json, resource, sys, time
+def peak_mb():  # VmHWM: ru_maxrss would start from the parent's peak, kept across exec
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
 from deepq_widgets.data.cache import build_cache
 from deepq_widgets.data.catalog import scan_dataset
 from deepq_widgets.workspace import Workspace
@@ -82,7 +85,7 @@ start = time.perf_counter()
 data = build_cache(info, ws.root / sys.argv[3], int(sys.argv[4]), processes=int(sys.argv[2]))
 took = time.perf_counter() - start
 print(json.dumps({"seconds": took, "images_per_s": len(data.cases) / took,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rss_mb": peak_mb(),
                   "children_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 

@@ -128,10 +128,11 @@ def build_cache(
     masks: bool = False,
     progress: Progress | None = None,
     processes: int | None = None,
+    save_every_s: float = SAVE_EVERY_S,
 ) -> CachedData:
     """Decode the usable cases of `info` that the cache lacks (with class masks when `masks`) into
     `root/<dataset>-<key>/`, in `processes` decoding processes (default: $DEEPQ_DECODE_PROCESSES, else
-    the cores this process may use); then map it."""
+    the cores this process may use), recording progress every `save_every_s`; then map it."""
     want = channels or network_channels(info, windows)
     key = hashlib.sha256(json.dumps([CACHE_VERSION, size, list(windows), want, masks]).encode()).hexdigest()[:16]
     layout = Layout(root / f"{info.name}-{key}", size, want, list(windows), masks)
@@ -146,7 +147,7 @@ def build_cache(
     if todo:
         used = set(index["slots"].values())
         free = [row for row in range(index["rows"]) if row not in used]  # also rows a killed build had not recorded
-        _decode(info, layout, index, keys, todo, free, progress, processes or decode_processes())
+        _decode(info, layout, index, keys, todo, free, progress, processes or decode_processes(), save_every_s)
     return _load(info, layout, index, keys)
 
 
@@ -188,6 +189,7 @@ def _decode(
     free: list[int],
     progress: Progress | None,
     processes: int,
+    save_every_s: float,
 ) -> None:
     """Give each case to decode a row (a freed one first, else a new one at the end), decode in chunks,
     and record the finished chunks every few seconds."""
@@ -212,7 +214,7 @@ def _decode(
         done += len(cases)
         if progress:
             progress(done, len(todo))
-        if time.monotonic() - saved > SAVE_EVERY_S:
+        if time.monotonic() - saved > save_every_s:
             _save_index(layout, index)
             saved = time.monotonic()
 
@@ -220,8 +222,9 @@ def _decode(
     if workers <= 1:
         for (cases, rows), job in zip(chunks, jobs, strict=True):
             record(cases, rows, _decode_chunk(*job))
-    else:  # processes, not threads: pydicom and the JPEG 2000 decoders hold the GIL
-        with ProcessPoolExecutor(workers, mp_context=get_context("forkserver"), max_tasks_per_child=64) as pool:
+    else:  # processes, not threads: pydicom and the JPEG 2000 decoders hold the GIL. Forked: the children
+        # need nothing the parent has not imported, and a fork never runs the caller's main script again.
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
             for (cases, rows), results in zip(chunks, pool.map(_decode_chunk_job, jobs), strict=True):
                 record(cases, rows, results)
     _save_index(layout, index)

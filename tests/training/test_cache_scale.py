@@ -23,14 +23,17 @@ CASES, SIZE = 20_000, 160  # a 512 MB cache from 16 px images
 
 BUILD = f"""
 import json, resource, sys
+def peak_mb():  # VmHWM: ru_maxrss would start from pytest's own peak, kept across exec
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
 from deepq_widgets.data.cache import build_cache
 from deepq_widgets.data.catalog import scan_dataset
 from deepq_widgets.workspace import Workspace
 seen = []
 data = build_cache(scan_dataset(Workspace(sys.argv[1]), "many"), Workspace(sys.argv[1]).root / "cache", {SIZE},
-                   processes=2, progress=lambda done, total: seen.append(total))
+                   processes=2, progress=lambda done, total: seen.append(total), save_every_s=0.05)
 print(json.dumps({{"cases": len(data.cases), "decoded": seen[-1] if seen else 0,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rss_mb": peak_mb(),
                   "children_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}}))
 """
 
