@@ -12,6 +12,7 @@ Decoding problems join the dataset's problem report and the case is left out, ne
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import math
@@ -137,18 +138,19 @@ def build_cache(
     key = hashlib.sha256(json.dumps([CACHE_VERSION, size, list(windows), want, masks]).encode()).hexdigest()[:16]
     layout = Layout(root / f"{info.name}-{key}", size, want, list(windows), masks)
     layout.folder.mkdir(parents=True, exist_ok=True)
-    cases = info.usable
-    keys = [case_key(c) for c in cases]
-    index = _read_index(layout)
-    wanted = set(keys)
-    for part in ("slots", "problems", "boxes"):  # a changed or removed case's row is free again
-        index[part] = {k: v for k, v in index[part].items() if k in wanted}
-    todo = [i for i, k in enumerate(keys) if k not in index["slots"] and k not in index["problems"]]
-    if todo:
-        used = set(index["slots"].values())
-        free = [row for row in range(index["rows"]) if row not in used]  # also rows a killed build had not recorded
-        _decode(info, layout, index, keys, todo, free, progress, processes or decode_processes(), save_every_s)
-    return _load(info, layout, index, keys)
+    keys = [case_key(c) for c in info.usable]
+    with open(layout.folder / "lock", "w") as lock:  # one builder at a time (a task and an evaluation, say)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        index = _read_index(layout)
+        wanted = set(keys)
+        for part in ("slots", "problems", "boxes"):  # a changed or removed case's row is free again
+            index[part] = {k: v for k, v in index[part].items() if k in wanted}
+        todo = [i for i, k in enumerate(keys) if k not in index["slots"] and k not in index["problems"]]
+        if todo:
+            used = set(index["slots"].values())
+            free = [row for row in range(index["rows"]) if row not in used]  # also rows a killed build had not recorded
+            _decode(info, layout, index, keys, todo, free, progress, processes or decode_processes(), save_every_s)
+        return _load(info, layout, index, keys)
 
 
 def network_channels(info: DatasetInfo, windows: Sequence[str]) -> int:
@@ -157,11 +159,13 @@ def network_channels(info: DatasetInfo, windows: Sequence[str]) -> int:
 
 
 def decode_processes() -> int:
-    given = os.environ.get(PROCESSES_ENV, "").strip()
-    if given:
-        if not given.isdigit() or int(given) < 1:
-            raise ValueError(f"{PROCESSES_ENV} must be a whole number of processes, 1 or more (got {given!r})")
-        return int(given)
+    """$DEEPQ_DECODE_PROCESSES, else the worker's thread budget ($DEEPQ_THREADS), else every core this process may use."""
+    for name in (PROCESSES_ENV, "DEEPQ_THREADS"):
+        given = os.environ.get(name, "").strip()
+        if given:
+            if not given.isdigit() or int(given) < 1:
+                raise ValueError(f"{name} must be a whole number, 1 or more (got {given!r})")
+            return int(given)
     return len(os.sched_getaffinity(0))
 
 

@@ -59,3 +59,15 @@ def test_rows_no_index_names_are_decoded_again(demo_copy, tmp_path):
     again = build_cache(scan_dataset(demo_copy, "ultrasound_lesions"), root, 32, progress=decoded(calls))
     assert calls[-1] == 70
     assert np.array_equal(np.asarray(again.images), np.asarray(data.images))
+
+
+def test_two_builders_at_once_take_turns(demo_copy, tmp_path):
+    """A task and an evaluation may build the same cache together: one waits for the other, then reuses it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root, calls = tmp_path / "cache", [[], []]
+    info = scan_dataset(demo_copy, "ultrasound_lesions")
+    with ThreadPoolExecutor(2) as pool:
+        built = list(pool.map(lambda i: build_cache(info, root, 32, progress=decoded(calls[i])), [0, 1]))
+    assert sorted(c[-1] if c else 0 for c in calls) == [0, 120]  # decoded once, by whichever came first
+    assert np.array_equal(np.asarray(built[0].images), np.asarray(built[1].images)) and len(built[1].cases) == 120
