@@ -232,6 +232,11 @@ class Store:
                 self._event(db, task_id, StateEvent(state=ERROR, error=error))
         return bool(cur.rowcount)
 
+    def hand_over(self, task_id: int, pid: int) -> None:
+        """The running task now lives in process `pid` (a worker's slot): its liveness is that process's."""
+        with self._tx() as db:
+            db.execute("UPDATE tasks SET worker_pid = ?, heartbeat = ? WHERE id = ? AND state = ?", (pid, time.time(), task_id, RUNNING))
+
     def touch(self, task_id: int) -> None:
         """Heartbeat only: the worker is alive and busy with this task."""
         with self._tx() as db:

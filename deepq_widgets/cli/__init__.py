@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("worker", "run the worker in the foreground")
     p.add_argument("--idle-exit", type=float, default=60.0, help="seconds of empty queue before exiting")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the cores this process may use)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per task (default: the cores, shared by the slots)")
+    p.add_argument("--slots", type=int, default=None, help="tasks at once (default: $DEEPQ_WORKER_SLOTS, else one per GPU, else 1)")
     return parser
 
 

@@ -1,11 +1,13 @@
-"""The worker process: claims queued tasks and runs them one at a time.
+"""The worker process: claims queued tasks and runs them, one per slot.
 
-    python -m deepq_widgets.training.worker --workspace DIR   (or `deepq worker`)
+    python -m deepq_widgets.training.worker --workspace DIR [--slots N]   (or `deepq worker`)
 
 This is also what a cluster scheduler would run. It holds the workspace's worker lock (so
 there is one per workspace), heartbeats from a thread even while data is being decoded,
 sets torch's thread count from the cores it is given (oversubscription made training here
-10-17x slower), and exits after being idle for a while.
+10-17x slower), and exits after being idle for a while. With one slot (the default on a CPU)
+it runs each task itself; with several, each claimed task runs in a process of its own
+(`task_process.py`) with its slot's share of the cores, or its own GPU: one task per device.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import argparse
 import fcntl
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from ..duration import worker_threads
 from ..store import Store
@@ -23,9 +28,10 @@ from ..tasks import LOCK_NAME, clear_worker_failure, reap_interrupted, record_wo
 from ..workspace import Workspace
 
 BEAT_S = 2.0
+SLOTS_ENV = "DEEPQ_WORKER_SLOTS"
 
 
-def serve(workspace: Workspace, idle_exit: float = 60.0, threads: int | None = None) -> int:
+def serve(workspace: Workspace, idle_exit: float = 60.0, threads: int | None = None, slots: int | None = None) -> int:
     """Run queued tasks until the queue has been empty for `idle_exit` seconds; returns tasks run."""
     lock = open(workspace.root / LOCK_NAME, "a")  # noqa: SIM115 - held for the life of the worker
     try:
@@ -33,6 +39,12 @@ def serve(workspace: Workspace, idle_exit: float = 60.0, threads: int | None = N
     except BlockingIOError:
         print("another worker holds this workspace; exiting", flush=True)
         return 0
+    slots = slots or worker_slots()
+    if slots > 1:
+        try:
+            return serve_slots(workspace, idle_exit, slots, threads or max(1, worker_threads() // slots))
+        finally:
+            lock.close()
 
     try:
         import torch
@@ -85,14 +97,91 @@ def serve(workspace: Workspace, idle_exit: float = 60.0, threads: int | None = N
     return ran
 
 
+def worker_slots() -> int:
+    """$DEEPQ_WORKER_SLOTS, else one per GPU, else one."""
+    given = os.environ.get(SLOTS_ENV, "").strip()
+    if given:
+        if not given.isdigit() or int(given) < 1:
+            raise ValueError(f"{SLOTS_ENV} must be a whole number of slots, 1 or more (got {given!r})")
+        return int(given)
+    return max(1, len(gpu_devices()))
+
+
+def gpu_devices() -> list[str]:
+    """The CUDA devices this process may use, without importing torch."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [d for d in visible.split(",") if d.strip() and d.strip() != "-1"]
+    return sorted(p.name.removeprefix("nvidia") for p in Path("/dev").glob("nvidia[0-9]*"))
+
+
+def serve_slots(workspace: Workspace, idle_exit: float, slots: int, threads: int) -> int:
+    """Claim up to `slots` tasks at once, each run by a task process with `threads` torch threads (or its own GPU)."""
+    store, pid, gpus = Store(workspace.db_path), os.getpid(), gpu_devices()
+    running: dict[int, tuple[subprocess.Popen, int]] = {}  # task -> (its process, its slot)
+    done = threading.Event()
+    reap_interrupted(store)
+    clear_worker_failure(workspace)
+
+    def beat() -> None:
+        beats = Store(workspace.db_path)
+        while not done.wait(BEAT_S):
+            beats.worker_beat(pid)
+            for task_id in list(running):
+                beats.touch(task_id)
+
+    def on_term(signum: int, frame: object) -> None:
+        for task_id in list(running):
+            store.request_stop(task_id)  # each ends cleanly as Stopped; the loop waits for them
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    store.worker_beat(pid)
+    threading.Thread(target=beat, daemon=True).start()
+    ran, idle_since = 0, time.monotonic()
+    try:
+        while running or not done.is_set():
+            for task_id, (child, _) in list(running.items()):
+                if child.poll() is not None:
+                    del running[task_id]
+                    ran, idle_since = ran + 1, time.monotonic()
+                    reap_interrupted(store)  # a task process that died mid-task: Error, resumable
+            free = [s for s in range(slots) if s not in {slot for _, slot in running.values()}]
+            task = store.claim_next(pid) if free and not done.is_set() else None
+            if task is not None:
+                running[task.id] = (
+                    start_task_process(workspace, task.id, threads, gpus[free[0]] if free[0] < len(gpus) else None),
+                    free[0],
+                )
+                store.hand_over(task.id, running[task.id][0].pid)
+                print(f"[{time.strftime('%H:%M:%S')}] task {task.id} {task.name!r}: running in slot {free[0]}", flush=True)
+                continue
+            if not running and time.monotonic() - idle_since > idle_exit:
+                break
+            time.sleep(0.5)
+    finally:
+        done.set()
+        store.worker_gone(pid)
+    return ran
+
+
+def start_task_process(workspace: Workspace, task_id: int, threads: int, gpu: str | None) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "DEEPQ_THREADS": str(threads)}
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpu
+    argv = ["--workspace", str(workspace.root), "--task", str(task_id), "--threads", str(threads)]
+    return subprocess.Popen([sys.executable, "-I", "-m", "deepq_widgets.training.task_process", *argv], env=env, cwd=workspace.root)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deepq worker", description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", default=os.environ.get("DEEPQ_WORKSPACE", "workspace"))
     parser.add_argument("--idle-exit", type=float, default=float(os.environ.get("DEEPQ_WORKER_IDLE", 60)))
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per task (default: the cores, shared by the slots)")
+    parser.add_argument("--slots", type=int, default=None, help="tasks at once (default: $DEEPQ_WORKER_SLOTS, else one per GPU, else 1)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    serve(Workspace(args.workspace), args.idle_exit, args.threads)
+    serve(Workspace(args.workspace), args.idle_exit, args.threads, args.slots)
     return 0
 
 

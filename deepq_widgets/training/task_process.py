@@ -1,0 +1,38 @@
+"""One task in a process of its own: what a worker with several slots starts for each task it claims.
+
+    python -I -m deepq_widgets.training.task_process --workspace DIR --task ID --threads N
+
+The worker claimed the task and handed it over (the task's `worker_pid` is this process), so a
+killed task process is reaped alone, as a killed worker is; its torch thread count is its slot's
+share of the cores, so that tasks running side by side never oversubscribe them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deepq task process", description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", required=True)
+    parser.add_argument("--task", type=int, required=True)
+    parser.add_argument("--threads", type=int, required=True)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from ..store import Store
+    from ..workspace import Workspace
+    from .runner import run_task
+
+    workspace = Workspace(args.workspace)
+    store = Store(workspace.db_path)
+    state = run_task(workspace, store, store.task(args.task))
+    print(f"task {args.task}: {state}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
