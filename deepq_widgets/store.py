@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .contracts import EVENT_ADAPTER, Event, ModelCard, StateEvent, StopRequestedEvent, event_kind
-from .spec import TaskSpec
+from .spec import TaskSpec, Tuning
 
 E = TypeVar("E", bound=Event)
 
@@ -161,7 +161,8 @@ class Store:
             with self._tx() as db:
                 cur = db.execute(
                     "INSERT INTO tasks(name, spec, state, created, epochs) VALUES (?, ?, ?, ?, ?)",
-                    (name, spec.to_json(), WAITING, time.time(), spec.hyper.epochs),
+                    # Auto plans its epochs when it runs: until then the count is unknown, not the task file's default
+                    (name, spec.to_json(), WAITING, time.time(), spec.hyper.epochs if spec.tuning is Tuning.manual else 0),
                 )
                 task_id = int(cur.lastrowid)
                 self._event(db, task_id, StateEvent(state=WAITING))

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,6 +51,14 @@ def many(tmp_path_factory):
     return ws
 
 
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting to be reaped counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def build(ws) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", BUILD, str(ws.root)], stdout=subprocess.PIPE, text=True)
 
@@ -65,8 +74,14 @@ def test_a_kill_midway_then_a_new_run_gives_a_correct_cache_in_bounded_memory(ma
             break
         time.sleep(0.2)
     assert index is not None and killed.poll() is None, "the build ended before it could be killed"
+    decoders = [int(c) for t in Path(f"/proc/{killed.pid}/task").iterdir() for c in (t / "children").read_text().split()]
+    assert len(decoders) == 2
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(alive(pid) for pid in decoders):
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in decoders)  # no orphan decoding for ever (and holding the cache's lock)
 
     resumed = build(many)
     report = json.loads(resumed.communicate(timeout=600)[0])

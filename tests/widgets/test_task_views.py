@@ -8,6 +8,7 @@ import re
 import pytest
 
 from deepq_widgets.app import build_app
+from deepq_widgets.contracts import StatusEvent
 from deepq_widgets.spec import parse_spec
 from deepq_widgets.store import Store
 from tests.training.conftest import general_spec, make_spec, run_in_process
@@ -133,6 +134,7 @@ def test_stop_from_the_monitor_and_reattach(demo_copy, capsys):
         app.task_list.choice.value = waiting
         assert not app.monitor.stop.disabled and app.monitor.stop.layout.display is None
         assert app.monitor.loss_plot.layout.display == "none"  # no epoch yet: no chart, no broken-image icon
+        assert "Epoch 0 / ?" in app.monitor.status.value  # Auto plans its epochs when it runs, not the file's 100
         app.monitor.stop.click()
         assert store.task(waiting).state == "stopped"
         app.refresh_tasks()
@@ -147,6 +149,12 @@ def test_stop_from_the_monitor_and_reattach(demo_copy, capsys):
     again = build_app(demo_copy, poll_interval=60, start_worker=False)
     try:
         assert again.tabs.selected_index == 1 and again.monitor.task_id == running and "Running" in again.monitor.header.value
+        store.add_event(running, StatusEvent(message="Decoding 12,000 of 20,000 cases into the cache"))
+        again.refresh_tasks()
+        assert "Decoding 12,000 of 20,000 cases" in again.monitor.status.value  # what the worker is doing now
+        store.set_state(running, "finished")
+        again.refresh_tasks()
+        assert "Decoding" not in again.monitor.status.value  # said only while it runs
     finally:
         again.close()
 
