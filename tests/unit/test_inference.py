@@ -50,3 +50,24 @@ def test_inference_network_keeps_a_network_that_folding_would_change():
     net = NormBeforeConv().eval()
     kept = inference_network(net, kinds.get("single_label").trainer, Loader())
     assert any(isinstance(m, nn.BatchNorm2d) for m in kept.modules())
+
+
+def test_static_same_padding_keeps_the_outputs_and_drops_every_dynamic_pad():
+    """TensorFlow "same" padding becomes a plain convolution for the input size: the same outputs (float
+    rounding apart) on even sizes (where stride 2 pads one more at the bottom and right) and odd ones."""
+    import copy
+
+    from timm.layers import Conv2dSame
+
+    from deepq_widgets import kinds
+    from deepq_widgets.training.evaluate import static_same_padding
+
+    torch.manual_seed(0)
+    model = kinds.get("single_label").trainer.build_model("tf_efficientnet_lite0.in1k", 3, 1, 64, "none", None).eval()
+    for side in (64, 63):
+        x = torch.randn(2, 1, side, side)
+        static = static_same_padding(copy.deepcopy(model), x)
+        assert not any(isinstance(m, Conv2dSame) for m in static.modules())
+        assert static.conv_stem.kernel_size == ((4, 4) if side % 2 == 0 else (3, 3))  # grown only where it pads one more
+        with torch.no_grad():
+            assert (model(x) - static(x)).abs().max() < 1e-4
