@@ -35,8 +35,7 @@ class Model:
         bars: dict[str, Any] = {}
 
         def advance(stage: str, done: int, total: int) -> None:
-            what = "decoding" if stage == "decode" else "scoring"  # as `deepq evaluate` says it
-            bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=what, disable=not progress))
+            bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, disable=not progress))
             bar.n = done
             bar.refresh()
 

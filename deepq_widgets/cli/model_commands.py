@@ -64,8 +64,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
 
     def progress(stage: str, done: int, total: int) -> None:
-        what = "decoding" if stage == "decode" else "scoring"
-        print(f"\r{what} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        print(f"\r{stage} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     try:
         result = evaluate_dataset(ws, args.model, args.dataset, progress)

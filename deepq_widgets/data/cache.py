@@ -20,9 +20,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +226,11 @@ def _decode(
     if workers <= 1:
         for (cases, rows), job in zip(chunks, jobs, strict=True):
             record(cases, rows, _decode_chunk(*job))
-    else:  # processes, not threads: pydicom and the JPEG 2000 decoders hold the GIL. Forked: the children
+    else:
+        from concurrent.futures import ProcessPoolExecutor  # here: the wizard imports this module, and never decodes
+        from multiprocessing import get_context
+
+        # processes, not threads: pydicom and the JPEG 2000 decoders hold the GIL. Forked: the children
         # need nothing the parent has not imported, and a fork never runs the caller's main script again.
         with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=_die_with, initargs=(os.getpid(),)) as pool:
             for (cases, rows), results in zip(chunks, pool.map(_decode_chunk_job, jobs), strict=True):

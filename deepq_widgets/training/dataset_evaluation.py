@@ -18,15 +18,15 @@ from ..contracts import DatasetEvaluation, TrainingManifest
 from ..data.cache import build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
 from ..data.hashing import file_sha256
-from ..evaluations import evaluation_path, read_manifest
+from ..evaluations import evaluation_path, read_card, read_manifest
 from ..files import atomic_write_text
 from ..workspace import Workspace
 from .evaluate import evaluate, inference_network
 from .loaders import BatchLoader, best_device
-from .registry import load_model, read_card
+from .registry import load_model
 
 BATCH = 64
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Progress = Callable[[str, int, int], None]  # (stage: "decoding" or "scoring", done, total)
 
 
 class EvaluationRefused(ValueError):
@@ -49,7 +49,7 @@ def evaluate_dataset(workspace: Workspace, model_id: str, dataset: str, progress
         return None if progress is None else lambda done, total: progress(stage, done, total)
 
     data = build_cache(
-        info, workspace.root / "cache", card.image_size, card.windows, channels=card.channels, masks=kind.masks, progress=report("decode")
+        info, workspace.root / "cache", card.image_size, card.windows, channels=card.channels, masks=kind.masks, progress=report("decoding")
     )
     if not data.cases:
         raise EvaluationRefused(f"no case of dataset {dataset!r} could be decoded: " + "; ".join(data.problems[:3]))
@@ -57,7 +57,7 @@ def evaluate_dataset(workspace: Workspace, model_id: str, dataset: str, progress
     device = best_device()
     loader = BatchLoader(data, list(range(len(data.cases))), kind.trainer.targets, BATCH, card.mean, card.std).to(device)
     network = inference_network(model.to(device), kind.trainer, loader)
-    found = evaluate(network, loader, kind.trainer, card.classes, card.thresholds, progress=report("infer"))
+    found = evaluate(network, loader, kind.trainer, card.classes, card.thresholds, progress=report("scoring"))
     result = DatasetEvaluation(
         **found.model_dump(exclude_unset=True),  # a per-class row keeps only the figures its kind has
         model_id=model_id,

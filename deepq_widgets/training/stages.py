@@ -35,6 +35,7 @@ from ..data.cache import CachedData, build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
 from ..data.hashing import file_sha256
 from ..data.splits import Split, split_cases
+from ..evaluations import read_card
 from ..files import atomic_write_text
 from ..kinds.base import TaskKind
 from ..presets import Preset, get_preset
@@ -46,7 +47,7 @@ from .checkpoint import best_weights, has_checkpoint, load_checkpoint, load_weig
 from .evaluate import evaluate
 from .learner import build_learner, find_lr, fit
 from .loaders import BatchLoader, best_device
-from .registry import load_model, model_id_for, read_card, register_model
+from .registry import load_model, model_id_for, register_model
 from .sink import TaskSink
 
 SEARCH_WINNER = "search_winner.safetensors"

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..duration import worker_threads
@@ -58,24 +59,8 @@ def serve(workspace: Workspace, idle_exit: float = 60.0, threads: int | None = N
 
     store, pid = Store(workspace.db_path), os.getpid()
     current: dict[str, int | None] = {"task": None}
-    done = threading.Event()
     reap_interrupted(store)
-
-    def beat() -> None:
-        beats = Store(workspace.db_path)
-        while not done.wait(BEAT_S):
-            beats.worker_beat(pid)
-            if current["task"] is not None:
-                beats.touch(current["task"])
-
-    def on_term(signum: int, frame: object) -> None:
-        if current["task"] is not None:
-            store.request_stop(current["task"])  # ends the fit cleanly as Stopped
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_term)
-    store.worker_beat(pid)
-    threading.Thread(target=beat, daemon=True).start()
+    done = watch(workspace, store, pid, lambda: [current["task"]] if current["task"] is not None else [])
     ran, idle_since = 0, time.monotonic()
     try:
         while not done.is_set():
@@ -95,6 +80,29 @@ def serve(workspace: Workspace, idle_exit: float = 60.0, threads: int | None = N
         store.worker_gone(pid)
         lock.close()
     return ran
+
+
+def watch(workspace: Workspace, store: Store, pid: int, tasks: Callable[[], list[int]]) -> threading.Event:
+    """Heartbeat the worker and the `tasks()` it runs from a thread, even while data is decoded; SIGTERM asks
+    each task to stop (it ends cleanly as Stopped). The event returned is set by SIGTERM and ends the beats."""
+    done = threading.Event()
+
+    def beat() -> None:
+        beats = Store(workspace.db_path)
+        while not done.wait(BEAT_S):
+            beats.worker_beat(pid)
+            for task_id in tasks():
+                beats.touch(task_id)
+
+    def on_term(signum: int, frame: object) -> None:
+        for task_id in tasks():
+            store.request_stop(task_id)
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    store.worker_beat(pid)
+    threading.Thread(target=beat, daemon=True).start()
+    return done
 
 
 def worker_slots() -> int:
@@ -119,25 +127,9 @@ def serve_slots(workspace: Workspace, idle_exit: float, slots: int, threads: int
     """Claim up to `slots` tasks at once, each run by a task process with `threads` torch threads (or its own GPU)."""
     store, pid, gpus = Store(workspace.db_path), os.getpid(), gpu_devices()
     running: dict[int, tuple[subprocess.Popen, int]] = {}  # task -> (its process, its slot)
-    done = threading.Event()
     reap_interrupted(store)
     clear_worker_failure(workspace)
-
-    def beat() -> None:
-        beats = Store(workspace.db_path)
-        while not done.wait(BEAT_S):
-            beats.worker_beat(pid)
-            for task_id in list(running):
-                beats.touch(task_id)
-
-    def on_term(signum: int, frame: object) -> None:
-        for task_id in list(running):
-            store.request_stop(task_id)  # each ends cleanly as Stopped; the loop waits for them
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_term)
-    store.worker_beat(pid)
-    threading.Thread(target=beat, daemon=True).start()
+    done = watch(workspace, store, pid, lambda: list(running))  # on SIGTERM the loop waits for them to stop
     ran, idle_since = 0, time.monotonic()
     try:
         while running or not done.is_set():
