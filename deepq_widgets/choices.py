@@ -31,13 +31,14 @@ def build_spec(
     operating_point: str | None = None,
     seed: int | None = None,
     name: str | None = None,
+    devices: int | None = None,
 ) -> tuple[TaskSpec, Wizard]:
     """The task file, and the wizard that built it (its `forecast` says what will run). `model` is a zoo
     `arch.tag` (General) or a registry model id (Retrain); `operating_point` is "youden" or "RULE:TARGET".
     Raises SpecError naming every field that is wrong."""
     wizard = Wizard(workspace_context(workspace))
     wizard.update(flow=flow)
-    choices = {"task": task, "preset": preset, "dataset": dataset, "tuning": tuning, "seed": seed}
+    choices = {"task": task, "preset": preset, "dataset": dataset, "tuning": tuning, "seed": seed, "devices": devices}
     if model and flow == "specialized":
         raise SpecError(["model: the Specialized flow fixes the network; leave it out"])
     if model and flow == "retrain":

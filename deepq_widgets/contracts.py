@@ -105,6 +105,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     image_size: int = 0  # the side the network trains at (0 in plans recorded before it was planned: the spec's)
     refit: bool = False  # after the validated fit, train a fresh network on every case for its best number of epochs
+    devices: int = 1  # the ranks of a data-parallel fit (GPUs, or CPU processes): training/distributed.py
 
     def to_dict(self) -> dict:
         d = asdict(self)

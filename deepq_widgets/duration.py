@@ -12,9 +12,9 @@ import os
 from dataclasses import asdict, dataclass
 
 from .autoplan import Fingerprint, Plan
+from .devices import has_gpu
 from .files import atomic_write_text
 from .workspace import Workspace
-from .zoo.select import has_gpu
 
 FILE = "throughput.json"
 STARTUP_S = 6.0  # worker start, network build, final evaluation (benchmarks/README.md, the trust benchmark)

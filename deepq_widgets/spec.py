@@ -200,6 +200,7 @@ class TaskSpec(_Part):
     search: Search = Field(default_factory=Search)
     operating_point: OperatingPoint = Field(default_factory=OperatingPoint)
     seed: int = _range(0, 0, 2**31 - 1, "Random seed; the same seed reproduces the task.")
+    devices: int = _range(1, 1, 16, "Devices one task trains on, in data parallel: GPUs, or processes where there is none.")
 
     @model_validator(mode="after")
     def _flow_needs(self) -> TaskSpec:

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int)
     p.add_argument("--name")
+    p.add_argument("--devices", type=int, help="train on this many GPUs in data parallel (CPU processes where there is no GPU)")
     p.add_argument("--estimate", action="store_true", help="measure this machine's speed (a few seconds) and say how long the plan takes")
 
     p = add("throughput", "measure how fast this machine trains a network (kept in the workspace for estimates)")

@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import os
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..children import die_with
 from ..files import atomic_write_text
 from .cases import Box, Case
 from .catalog import DatasetInfo
@@ -37,7 +37,6 @@ CACHE_VERSION = 3
 CHUNK = 256  # cases a decoding process handles at a time
 SAVE_EVERY_S = 5.0  # how often a build records its progress (what a kill can lose)
 PROCESSES_ENV = "DEEPQ_DECODE_PROCESSES"
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 Progress = Callable[[int, int], None]
 
@@ -232,20 +231,10 @@ def _decode(
 
         # processes, not threads: pydicom and the JPEG 2000 decoders hold the GIL. Forked: the children
         # need nothing the parent has not imported, and a fork never runs the caller's main script again.
-        with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=_die_with, initargs=(os.getpid(),)) as pool:
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=die_with, initargs=(os.getpid(),)) as pool:
             for (cases, rows), results in zip(chunks, pool.map(_decode_chunk_job, jobs), strict=True):
                 record(cases, rows, results)
     _save_index(layout, index)
-
-
-def _die_with(parent: int) -> None:
-    """A decoding process ends when the builder dies (killed mid-build): an orphan would wait for work for
-    ever, and hold the cache's lock."""
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before the line above
-        os._exit(1)
 
 
 def _decode_chunk_job(job: tuple) -> list[tuple[list | None, str | None]]:

@@ -8,6 +8,7 @@ one). Masks follow with nearest sampling; boxes follow by mapping their corners.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -60,23 +61,52 @@ def warp_boxes(boxes: torch.Tensor, theta: torch.Tensor, size: int, min_side: fl
     return out[keep], keep
 
 
-def colour_jitter(images: torch.Tensor, aug: Augmentation, generator: torch.Generator) -> torch.Tensor:
+@dataclass
+class Jitter:
+    """Colour factors per image, drawn for a whole batch, so that a rank of a data-parallel fit can take
+    its share of them and draw the same random numbers as the other ranks (and as one process would)."""
+
+    brightness: torch.Tensor | None = None
+    contrast: torch.Tensor | None = None
+    saturation: torch.Tensor | None = None
+    hue: torch.Tensor | None = None  # angles, radians
+
+    def take(self, keep: slice) -> Jitter:
+        return Jitter(*(None if f is None else f[keep] for f in (self.brightness, self.contrast, self.saturation, self.hue)))
+
+
+def jitter_factors(aug: Augmentation, n: int, channels: int, generator: torch.Generator) -> Jitter:
     """Brightness and contrast for every image; saturation and hue only where there are 3 channels."""
-    n, c = images.shape[:2]
 
     def factor(amount: float) -> torch.Tensor:
-        return (1 + (torch.rand(n, generator=generator) * 2 - 1) * amount).view(n, 1, 1, 1).to(images.device)
+        return 1 + (torch.rand(n, generator=generator) * 2 - 1) * amount
 
+    jitter = Jitter()
     if aug.brightness:
-        images = images * factor(aug.brightness)
+        jitter.brightness = factor(aug.brightness)
     if aug.contrast:
+        jitter.contrast = factor(aug.contrast)
+    if channels == 3 and aug.saturation:
+        jitter.saturation = factor(aug.saturation)
+    if channels == 3 and aug.hue:
+        jitter.hue = (torch.rand(n, generator=generator) * 2 - 1) * aug.hue * 2 * math.pi
+    return jitter
+
+
+def colour_jitter(images: torch.Tensor, jitter: Jitter) -> torch.Tensor:
+    def per_image(f: torch.Tensor) -> torch.Tensor:
+        return f.view(-1, 1, 1, 1).to(images.device)
+
+    if jitter.brightness is not None:
+        images = images * per_image(jitter.brightness)
+    if jitter.contrast is not None:
         mean = images.mean(dim=(1, 2, 3), keepdim=True)
-        images = (images - mean) * factor(aug.contrast) + mean
-    if c == 3 and aug.saturation:
+        images = (images - mean) * per_image(jitter.contrast) + mean
+    if jitter.saturation is not None:
         grey = (images * torch.tensor([0.299, 0.587, 0.114], device=images.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
-        images = (images - grey) * factor(aug.saturation) + grey
-    if c == 3 and aug.hue:
-        images = _rotate_hue(images, (torch.rand(n, generator=generator) * 2 - 1) * aug.hue * 2 * math.pi)
+        images = (images - grey) * per_image(jitter.saturation) + grey
+    if jitter.hue is not None:
+        images = _rotate_hue(images, jitter.hue)
     return images.clamp(0, 1)
 
 

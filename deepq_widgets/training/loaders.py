@@ -14,7 +14,7 @@ import torch
 
 from ..data.cache import CachedData
 from ..spec import Augmentation
-from .augment import colour_jitter, random_affine, warp
+from .augment import colour_jitter, jitter_factors, random_affine, warp
 
 Targets = Callable[[CachedData, np.ndarray, "torch.Tensor | None", torch.device], tuple]
 
@@ -59,6 +59,12 @@ class BatchLoader:
         self.mean, self.std = list(mean), list(std)
         self.device = torch.device("cpu")
         self.channels_last = False
+        self.rank, self.world = 0, 1
+        self.share = 1.0  # this rank's fraction of the last batch (data parallel: distributed.py)
+
+    def shard(self, rank: int, world: int) -> None:
+        """Keep this rank's share of every batch (`world` 1: all of it). Every rank still walks the same order."""
+        self.rank, self.world = rank, world
 
     def to(self, device: torch.device | str) -> BatchLoader:
         self.device = torch.device(device)
@@ -74,12 +80,28 @@ class BatchLoader:
             yield self.batch(np.sort(order[start : start + self.bs]))
 
     def batch(self, idx: np.ndarray) -> tuple:
+        """The batch of cases `idx`, or this rank's share of it. The augmentation is drawn for the whole batch, so
+        every rank draws the same random numbers, and together the ranks see what one process would."""
+        theta = jitter = None
+        if self.augment:
+            theta = random_affine(self.augment, len(idx), self.generator)
+            jitter = jitter_factors(self.augment, len(idx), self.data.images.shape[-1], self.generator)
+        if self.world > 1:
+            keep = rank_share(len(idx), self.rank, self.world)
+            self.share = (keep.stop - keep.start) / len(idx)
+            idx, theta, jitter = idx[keep], None if theta is None else theta[keep], None if jitter is None else jitter.take(keep)
         images = torch.from_numpy(np.ascontiguousarray(self.data.images[idx])).to(self.device)
         x = to_unit(images)
-        theta = random_affine(self.augment, len(idx), self.generator) if self.augment else None
         if theta is not None:
-            x = colour_jitter(warp(x, theta), self.augment, self.generator)
+            x = colour_jitter(warp(x, theta), jitter)
         x = normalise(x, self.mean, self.std)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return (x, *self.targets(self.data, idx, theta, self.device))
+
+
+def rank_share(n: int, rank: int, world: int) -> slice:
+    """Rank `rank`'s contiguous part of `n` items split as evenly as can be among `world` ranks."""
+    base, extra = divmod(n, world)
+    start = rank * base + min(rank, extra)
+    return slice(start, start + base + (rank < extra))

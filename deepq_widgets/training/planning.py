@@ -15,21 +15,30 @@ from ..contracts import SearchTrialEvent
 from ..spec import Schedule, SearchMethod
 from .callbacks import TrialCallback
 from .checkpoint import load_checkpoint, load_weights, model_state, save_checkpoint, snapshot
+from .distributed import DEVICES_NOTE_STARTS, devices_for
 from .learner import fit
 from .search import population_based, search_epochs, tune
 from .stages import SEARCH_WINNER, Factory, Run, TaskStopped
 
 
 def plan_run(run: Run, factory: Factory) -> Plan:
-    """The prepared plan, or the settings a search chose over it (a resumed run keeps its plan)."""
+    """The prepared plan, or the settings a search chose over it (a resumed run keeps its plan), on the
+    devices this machine has for it."""
     plan, method = factory.prepared.plan, run.spec.search.method
     if factory.prepared.resumed:
-        return plan
-    if method is SearchMethod.pbt:
-        return population_search(run, factory, plan)
-    if method is not SearchMethod.none:
-        return trial_search(run, factory, plan)
-    return plan
+        pass
+    elif method is SearchMethod.pbt:
+        plan = population_search(run, factory, plan)
+    elif method is not SearchMethod.none:
+        plan = trial_search(run, factory, plan)
+    return on_devices(run, plan)
+
+
+def on_devices(run: Run, plan: Plan) -> Plan:
+    """The ranks the fit has here (the task's `devices`, as far as this machine goes), said in the plan's notes."""
+    devices, note = devices_for(run.spec.devices, run.device, plan.batch_size)
+    notes = [n for n in plan.notes if not n.startswith(DEVICES_NOTE_STARTS)]  # a resumed run says it again
+    return replace(plan, devices=devices, notes=notes + ([note] if note else []))
 
 
 def _report(run: Run):

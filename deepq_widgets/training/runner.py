@@ -1,8 +1,10 @@
 """Run one task from its TaskSpec, in stages: prepare data -> plan -> build learner -> fit -> evaluate and register.
 
-Called by the worker process, never by the notebook kernel. Every outcome lands in the
-store: Finished (with a registered model), Stopped, or Error with the message and
-traceback. Resume continues from the last epoch checkpoint with the optimizer state.
+Called by the worker process, never by the notebook kernel. Every outcome lands in the store:
+Finished (with a registered model), Stopped, or Error with the message and traceback. Resume
+continues from the last epoch checkpoint with the optimizer state. A task on several devices
+trains its fit and refit together with its other ranks (distributed.py, rank.py); this process,
+rank 0, does everything else.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import traceback
 
 from ..store import ERROR, FINISHED, STOPPED, Store, TaskRow
 from ..workspace import Workspace
+from .distributed import ranks
 from .planning import plan_run
 from .stages import Factory, Run, TaskFailed, TaskStopped, build, evaluate_best, finish, prepare_data, refit, train
 
@@ -38,7 +41,8 @@ def run_stages(workspace: Workspace, store: Store, task: TaskRow) -> None:
     factory = Factory(run, prepared)
     plan = plan_run(run, factory)
     built = build(run, factory, plan)
-    fitted = train(run, built, prepared.data.classes)
+    with ranks(workspace.root, task.id, run.folder, plan.devices, run.device):  # one device: nothing to start
+        fitted = train(run, built, prepared.data.classes)
+        final = refit(run, factory, built)
     evaluation = evaluate_best(run, prepared, built, fitted)
-    final = refit(run, factory, built, evaluation)
     finish(run, prepared, built, fitted, evaluation, final)

@@ -26,3 +26,16 @@ class TaskSink:
 
     def stop_requested(self) -> bool:
         return self.store.stop_requested(self.task_id)
+
+
+class QuietSink(TaskSink):
+    """The sink of a data-parallel fit's other ranks: rank 0 reports and reads the stop flag for all of them."""
+
+    def event(self, event: Event) -> None:
+        pass
+
+    def progress(self, **fields: Any) -> None:
+        pass
+
+    def stop_requested(self) -> bool:
+        return False

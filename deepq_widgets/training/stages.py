@@ -43,12 +43,13 @@ from ..spec import Flow, SearchMethod, TaskSpec
 from ..store import Store, TaskRow
 from ..workspace import Workspace
 from . import callbacks as cb
+from . import distributed
 from .checkpoint import best_weights, has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
 from .evaluate import evaluate
 from .learner import build_learner, find_lr, fit
 from .loaders import BatchLoader, best_device
 from .registry import load_model, model_id_for, register_model
-from .sink import TaskSink
+from .sink import QuietSink, TaskSink
 
 SEARCH_WINNER = "search_winner.safetensors"
 CHECKPOINT = "checkpoint"  # the set `deepq resume` continues from (checkpoint.py)
@@ -73,13 +74,18 @@ class Run:
     kind: TaskKind
     folder: Path
     device: torch.device
+    rank: int = 0  # a data-parallel fit's other ranks (rank.py) train and report nothing
 
     @classmethod
-    def start(cls, workspace: Workspace, store: Store, task: TaskRow) -> Run:
+    def start(cls, workspace: Workspace, store: Store, task: TaskRow, rank: int = 0) -> Run:
         spec = task.spec
         seed_everything(spec.seed)
         device = best_device()
-        return cls(workspace, store, task, TaskSink(store, task.id), spec, kinds.get(spec.task), workspace.task_dir(task.id), device)
+        if rank and device.type == "cuda":
+            device = torch.device("cuda", rank)
+            torch.cuda.set_device(device)
+        sink = QuietSink(store, task.id) if rank else TaskSink(store, task.id)
+        return cls(workspace, store, task, sink, spec, kinds.get(spec.task), workspace.task_dir(task.id), device, rank)
 
 
 @dataclass
@@ -98,12 +104,14 @@ class Prepared:
 
 
 # -- 1. prepare data ----------------------------------------------------------------------------------
-def prepare_data(run: Run) -> Prepared:
+def prepare_data(run: Run, recorded: Plan | None = None) -> Prepared:
+    """The cases decoded into the cache at the plan's size and split; `recorded`: the plan rank 0 recorded
+    (a data-parallel fit's other ranks train exactly that one)."""
     spec = run.spec
     preset = get_preset(spec.preset) if spec.flow is Flow.specialized and spec.preset else None
     base = read_card(run.workspace, spec.model.base_model) if spec.flow is Flow.retrain and spec.model.base_model else None
     info = checked_dataset(run, preset, base)
-    resumed = resumed_plan(run)
+    resumed = recorded or resumed_plan(run)
     plan = resumed or make_plan(spec, Fingerprint.of(info, spec.auto.modality), preset)
     run.sink.status(f"Preparing {len(info.usable):,} cases at {plan.image_size} px (decoded once, then cached)")
     data = build_cache(
@@ -237,11 +245,12 @@ class Fitted:
 
 
 def train(run: Run, built: Built, classes: list[str]) -> Fitted:
-    """Fit to the end (or early stop); raises TaskStopped when the user stops it."""
+    """Fit to the end (or early stop); raises TaskStopped when the user stops it. In a data-parallel fit
+    every rank runs this; only rank 0 keeps checkpoints (the others' sink reports nothing)."""
     plan, start = built.plan, built.start_epoch
     clock = cb.ComputeClock(built.compute_s)
     keep_best = cb.KeepBest(built.best_loss, start)
-    stop = cb.StopOnRequest(run.sink.stop_requested)
+    stop, parallel = stop_and_parallel(run)
     cbs = [
         clock,
         cb.ValidationMetrics(run.kind.trainer.accumulator(classes)),
@@ -249,9 +258,11 @@ def train(run: Run, built: Built, classes: list[str]) -> Fitted:
         cb.LiveProgress(run.sink, plan.epochs, clock),
         stop,
         keep_best,
-        cb.Checkpoint(run.folder / CHECKPOINT, clock, start, facts={"dataset": built.dataset}),
         cb.EpochLog(run.sink, plan.epochs, clock, start),
+        *parallel,
     ]
+    if run.rank == 0:
+        cbs.append(cb.Checkpoint(run.folder / CHECKPOINT, clock, start, facts={"dataset": built.dataset}))
     if plan.early_stop:
         cbs.append(cb.EarlyStop(run.sink, plan.patience, built.best_loss, start))
     if start < plan.epochs:
@@ -259,6 +270,15 @@ def train(run: Run, built: Built, classes: list[str]) -> Fitted:
     if stop.requested:
         raise TaskStopped()
     return Fitted(keep_best.state, clock.seconds())
+
+
+def stop_and_parallel(run: Run) -> tuple[cb.StopOnRequest, list[distributed.DataParallel]]:
+    """The stop callback, and in a data-parallel fit the callback that keeps the ranks one: there every rank
+    reads rank 0's stop flag at every batch, so that all of them stop at the same one."""
+    group = distributed.current()
+    if group is None:
+        return cb.StopOnRequest(run.sink.stop_requested), []
+    return cb.StopOnRequest(group.shared(run.sink.stop_requested), every_s=0.0), [distributed.DataParallel(group)]
 
 
 # -- 5. evaluate, refit, register -------------------------------------------------------------------------
@@ -294,32 +314,47 @@ def evaluate_on_training_cases(run: Run, prepared: Prepared, built: Built, thres
     return found
 
 
-def refit(run: Run, factory: Factory, built: Built, evaluation: Evaluation) -> torch.nn.Module | None:
+@dataclass
+class Refit:
+    model: torch.nn.Module
+    epochs: int
+    cases: int
+
+    def note(self) -> str:
+        return (
+            f" The registered model was then refit on all {self.cases} cases for {self.epochs} epochs, so it has seen these "
+            "cases: the figures describe the validated fit, a slightly smaller model of the data."
+        )
+
+
+def refit(run: Run, factory: Factory, built: Built) -> Refit | None:
     """When the plan says so: a fresh network trained on every case for as many epochs as the validated
     fit's best (AutoGluon's refit_full). None otherwise. Its figures stay those of the validated fit."""
     plan = built.plan
     if not plan.refit:
         return None
     best = [e.epoch for e in run.store.events(run.task.id, EpochEvent) if e.best]
+    epochs = max(best) + 1 if best else plan.epochs
+    if (group := distributed.current()) is not None:
+        epochs = int(group.leaders([epochs])[0])  # rank 0's epoch log is the one written
     split = factory.prepared.split
     everything = sorted([*split.train, *split.valid])
-    again = replace(plan, epochs=max(best) + 1 if best else plan.epochs, early_stop=False, lr_find_iters=0, notes=[])
+    again = replace(plan, epochs=epochs, early_stop=False, lr_find_iters=0, notes=[])
     run.sink.status(f"Refitting on all {len(everything)} cases for {again.epochs} epochs, the validated fit's best")
     learn = factory.learner(factory.model(), again, train=everything)
-    stop = cb.StopOnRequest(run.sink.stop_requested)
-    fit(learn, again, [stop])
+    stop, parallel = stop_and_parallel(run)
+    fit(learn, again, [stop, *parallel])
     if stop.requested:
         raise TaskStopped()
-    evaluation.source += (
-        f" The registered model was then refit on all {len(everything)} cases for {again.epochs} epochs, so it has seen these "
-        "cases: the figures describe the validated fit, a slightly smaller model of the data."
-    )
-    return learn.model
+    return Refit(learn.model, again.epochs, len(everything))
 
 
-def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted, evaluation: Evaluation, final: torch.nn.Module | None) -> ModelCard:
+def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted, evaluation: Evaluation, final: Refit | None) -> ModelCard:
     """Write the evaluation and register the model (the refit network when there is one)."""
-    model = final if final is not None else built.learn.model
+    model = built.learn.model
+    if final is not None:
+        model = final.model
+        evaluation.source += final.note()
     data, spec = prepared.data, run.spec
     atomic_write_text(evaluation.model_dump_json(by_alias=True, exclude_unset=True, indent=2), run.folder / "evaluation.json")
     card = ModelCard(

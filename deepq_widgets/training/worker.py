@@ -21,8 +21,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from ..devices import gpu_devices
 from ..duration import worker_threads
 from ..store import Store
 from ..tasks import LOCK_NAME, clear_worker_failure, reap_interrupted, record_worker_failure
@@ -113,14 +113,6 @@ def worker_slots() -> int:
             raise ValueError(f"{SLOTS_ENV} must be a whole number of slots, 1 or more (got {given!r})")
         return int(given)
     return max(1, len(gpu_devices()))
-
-
-def gpu_devices() -> list[str]:
-    """The CUDA devices this process may use, without importing torch."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return [d for d in visible.split(",") if d.strip() and d.strip() != "-1"]
-    return sorted(p.name.removeprefix("nvidia") for p in Path("/dev").glob("nvidia[0-9]*"))
 
 
 def serve_slots(workspace: Workspace, idle_exit: float, slots: int, threads: int) -> int:

@@ -10,6 +10,7 @@ import ipywidgets as w
 
 from .. import kinds
 from ..autoplan import Plan
+from ..devices import gpu_devices
 from ..duration import describe_seconds
 from ..spec import OperatingPoint, OperatingRule, SpecError, TaskSpec, Tuning
 from ..wizard import Step, Wizard
@@ -45,6 +46,13 @@ class StartStep(StepView):
                 w.HBox(self.point.rows(["rule", "target"])),
             ]
         )
+        gpus = len(gpu_devices())
+        self.devices = w.Dropdown(
+            description="Devices",
+            options=[("1 GPU", 1)] + [(f"{n} GPUs (data parallel)", n) for n in range(2, gpus + 1)],
+            layout=w.Layout(display=None if gpus > 1 else "none"),  # one GPU or none: nothing to choose
+        )
+        self.changes.observe(self.devices, lambda _=None: self.wizard.update(devices=self.devices.value))
         self.start = w.Button(description="Start", button_style="primary", disabled=True)
         self.action = self.start  # shown by the shell beside Back
         self.result = w.HTML()
@@ -58,6 +66,7 @@ class StartStep(StepView):
                 self.check,
                 self.description,
                 self.point_box,
+                self.devices,
                 self.summary,
                 self.plan,
                 w.HBox([self.duration, self.measure]),
@@ -107,6 +116,8 @@ class StartStep(StepView):
         s = self.wizard.draft
         with self.changes.quiet():
             self.name.value, self.description.value = s.name, s.description
+            if s.devices in {v for _, v in self.devices.options}:
+                self.devices.value = s.devices
         self.point.show(s.operating_point, self.wizard.state.refused)
         self.point.fields["target"].disabled = s.operating_point.rule is OperatingRule.youden  # Youden's J has no target
         self.point_box.layout.display = None if self.wizard.operating_point_applies() else "none"
@@ -159,10 +170,21 @@ def summary(spec: TaskSpec, plan: Plan | None = None) -> str:
         ("Windows", ", ".join(spec.windows) or "file / none"),
         ("Tuning", tuning),
         ("Validation", f"{h.valid_pct}%"),
+        ("Devices", devices_text(spec.devices)),
         ("Seed", spec.seed),
     ]
     body = "".join(f"<tr><td>{esc(k)}</td><td style='text-align:left'>{esc(v)}</td></tr>" for k, v in rows)
     return f"<h3>Summary</h3><table class='dq-table'>{body}</table>"
+
+
+def devices_text(devices: int) -> str:
+    """What `devices` means on this machine (the plan says what the worker's machine makes of it)."""
+    gpus = len(gpu_devices())
+    if devices == 1:
+        return "1 (one GPU)" if gpus else "1 (the CPU)"
+    if gpus:
+        return f"{min(devices, gpus)} GPUs in data parallel" + (f" ({devices} asked for; {gpus} here)" if devices > gpus else "")
+    return f"{devices} CPU processes in data parallel (no GPU here)"
 
 
 def image_size_text(spec: TaskSpec, plan: Plan | None) -> str:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .. import kinds
+from ..devices import has_gpu
 from ..resources import data_dir
 from ..spec import Modality
 from ..workspace import Workspace
@@ -27,11 +27,6 @@ class Recommendation:
     batch_size: int
     lr: float
     reason: str
-
-
-def has_gpu() -> bool:
-    """A CUDA device node exists; cheap enough for live UI updates (no torch import)."""
-    return any(Path("/dev").glob("nvidia[0-9]*"))
 
 
 @cache

@@ -212,3 +212,26 @@ def test_the_notebook_api_reads_a_workspace_without_torch(demo_copy):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_devices_are_chosen_where_there_are_several_gpus(demo_copy, monkeypatch):
+    """Two GPUs: a Devices choice, its value in the task file and the summary. None or one: no choice, the summary says why."""
+    from deepq_widgets import build_app
+    from deepq_widgets.widgets import start_step
+
+    for gpus, shown in (([], False), (["0", "1"], True)):
+        monkeypatch.setattr(start_step, "gpu_devices", lambda gpus=gpus: gpus)
+        app = build_app(demo_copy, poll_interval=60, start_worker=False)
+        try:
+            app.wizard.update(flow="general")
+            app.wizard.update(task="single_label", dataset="ultrasound_lesions", name=f"devices {len(gpus)}", step=Step.start)
+            start = app.views[Step.start]
+            assert (start.devices.layout.display != "none") is shown
+            if shown:
+                start.devices.value = 2
+                assert app.wizard.draft.devices == 2 and "2 GPUs in data parallel" in start.summary.value
+                assert app.wizard.spec().devices == 2
+            else:
+                assert app.wizard.draft.devices == 1 and "1 (the CPU)" in start.summary.value
+        finally:
+            app.close()

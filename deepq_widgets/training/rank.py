@@ -1,0 +1,58 @@
+"""One of the other ranks of a data-parallel fit, started by rank 0 (the task's process, distributed.py).
+
+    python -I -m deepq_widgets.training.rank --workspace DIR --task ID --rank R --world N \
+        --address HOST:PORT --threads T --parent PID
+
+It opens the cache rank 0 built, builds the same learner with the plan rank 0 recorded (from the
+checkpoint when the task resumes), then trains its share of every batch of the fit and the refit.
+It writes nothing: no event, no checkpoint, no model. It ends with rank 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import replace
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deepq rank", description=__doc__.splitlines()[0])
+    for name in ("--workspace", "--address"):
+        parser.add_argument(name, required=True)
+    for name in ("--task", "--rank", "--world", "--threads", "--parent"):
+        parser.add_argument(name, type=int, required=True)
+    args = parser.parse_args(argv)
+    from ..children import die_with
+
+    die_with(args.parent)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from ..contracts import PlanEvent
+    from ..store import Store
+    from ..workspace import Workspace
+    from . import distributed
+    from .stages import Factory, Run, TaskStopped, build, prepare_data, refit, train
+
+    workspace = Workspace(args.workspace)
+    store = Store(workspace.db_path)
+    task = store.task(args.task)
+    run = Run.start(workspace, store, task, rank=args.rank)
+    plan = replace(store.events(task.id, PlanEvent)[-1].plan, lr_find_iters=0)  # what rank 0 trains, its rate found
+    prepared = prepare_data(run, plan)
+    factory = Factory(run, prepared)
+    built = build(run, factory, plan)
+    distributed.join(args.rank, args.world, args.address, run.device)
+    try:
+        train(run, built, prepared.data.classes)
+        refit(run, factory, built)
+    except TaskStopped:
+        print(f"rank {args.rank}: stopped with rank 0", flush=True)
+    finally:
+        distributed.leave()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

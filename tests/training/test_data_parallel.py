@@ -1,0 +1,127 @@
+"""One task on two CPU processes (gloo), as on two GPUs: it trains as one process does, only rank 0
+writes, and a stopped two-rank task resumes from its checkpoint. BatchNorm across ranks is checked
+against torch's own on the whole batch, with two real processes."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+from deepq_widgets.contracts import EpochEvent, PlanEvent, StatusEvent
+from deepq_widgets.spec import parse_spec
+from deepq_widgets.store import FINISHED, STOPPED, Store
+from deepq_widgets.tasks import resume
+from deepq_widgets.training.runner import run_task
+from tests.training.conftest import general_spec, run_in_process
+
+pytestmark = pytest.mark.slow
+
+TINY = {"image_size": 64, "hyper__batch_size": 16, "hyper__early_stop": False, "hyper__valid_pct": 20}
+# Dropout draws its masks per process (8 images on each rank, 16 in one process): the rest is the same
+# computation, so the curves agree to this much, not to the bit. (Measured: 0.02 at most over 3 epochs.)
+LOSS_TOLERANCE = 0.05
+
+
+@pytest.fixture(autouse=True)
+def two_threads():
+    """Two ranks on this machine's two cores: one thread each (devices_for counts the threads)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def spec(ws, capsys, name: str, devices: int, epochs: int) -> dict:
+    return general_spec(ws, capsys, "single_label", "ultrasound_lesions", name, devices=devices, hyper__epochs=epochs, **TINY)
+
+
+def test_two_ranks_train_as_one_process_does_and_only_rank_0_writes(demo_copy, capsys):
+    one, store = run_in_process(demo_copy, spec(demo_copy, capsys, "one", 1, 3))
+    two, _ = run_in_process(demo_copy, spec(demo_copy, capsys, "two", 2, 3))
+    assert one.state == two.state == FINISHED, (one.error, two.error)
+    plan = store.events(two.id, PlanEvent)[-1].plan
+    assert plan.devices == 2 and any("data parallel on 2 CPU processes (gloo)" in n for n in plan.notes)
+    assert store.events(one.id, PlanEvent)[-1].plan.devices == 1
+    alone, together = store.events(one.id, EpochEvent), store.events(two.id, EpochEvent)
+    assert [e.epoch for e in together] == [0, 1, 2]  # one event per epoch: rank 1 wrote none
+    for a, b in zip(alone, together, strict=True):
+        assert abs(a.train_loss - b.train_loss) < LOSS_TOLERANCE, (a, b)
+        assert abs(a.valid_loss - b.valid_loss) < LOSS_TOLERANCE, (a, b)
+    assert together[-1].valid_loss < together[0].valid_loss  # it learned
+    assert (demo_copy.task_dir(two.id) / "rank1.log").is_file() and two.model_id
+
+
+def test_a_stopped_two_rank_task_resumes_from_its_checkpoint(demo_copy, capsys):
+    store = Store(demo_copy.db_path)
+    task_id = store.submit(parse_spec(spec(demo_copy, capsys, "stop and resume", 2, 4)))
+    watcher = Store(demo_copy.db_path)
+    done = threading.Event()
+
+    def stop_after_first_epoch() -> None:
+        while not done.wait(0.2):
+            if watcher.events(task_id, EpochEvent):
+                watcher.request_stop(task_id)
+                return
+
+    threading.Thread(target=stop_after_first_epoch, daemon=True).start()
+    try:
+        assert run_task(demo_copy, store, store.claim_next(os.getpid())) == STOPPED
+    finally:
+        done.set()
+    before = [e.epoch for e in store.events(task_id, EpochEvent)]
+    assert before and max(before) < 3  # both ranks stopped together, before the end
+    resume(demo_copy, task_id, start_worker=False)
+    assert run_task(demo_copy, store, store.claim_next(os.getpid())) == FINISHED, store.task(task_id).error
+    after = [e.epoch for e in store.events(task_id, EpochEvent)][len(before) :]
+    assert after == list(range(max(before) + 1, 4))  # continued from the checkpoint, not restarted
+    assert any("Resumed from the checkpoint" in e.message for e in store.events(task_id, StatusEvent))
+
+
+RANK = textwrap.dedent(
+    """
+    import sys, torch, torch.distributed as dist
+    from safetensors.torch import save_file
+    from deepq_widgets.training.distributed import batch_norm_across_ranks
+    rank, port, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    store = dist.TCPStore("127.0.0.1", port, 2, is_master=False)
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=2)
+    torch.manual_seed(0)
+    x = (torch.randn(6, 3, 5, 5) * 4 + 7)[rank * 2 : rank * 2 + 2 + 2 * rank].requires_grad_()  # 2 and 4 images
+    weight, bias = torch.rand(3, requires_grad=True), torch.rand(3, requires_grad=True)
+    mean, var = torch.zeros(3), torch.ones(3)
+    y = batch_norm_across_ranks(x, mean, var, weight, bias, True, 0.1, 1e-5)
+    (y * torch.arange(y.numel()).view_as(y).sin()).sum().backward()
+    save_file({"y": y.detach(), "dx": x.grad, "dw": weight.grad, "mean": mean, "var": var}, out)
+    dist.destroy_process_group()
+    """
+)
+
+
+def test_batch_norm_across_two_ranks_is_batch_norm_of_the_whole_batch(tmp_path):
+    store = torch.distributed.TCPStore("127.0.0.1", 0, 3, is_master=True, wait_for_workers=False)
+    ranks = [
+        subprocess.Popen([sys.executable, "-c", RANK, str(r), str(store.port), str(tmp_path / f"{r}.safetensors")]) for r in (0, 1)
+    ]
+    assert [p.wait(timeout=120) for p in ranks] == [0, 0]
+    got = [load_file(str(tmp_path / f"{r}.safetensors")) for r in (0, 1)]
+
+    torch.manual_seed(0)
+    whole = (torch.randn(6, 3, 5, 5) * 4 + 7).requires_grad_()
+    weight, bias = torch.rand(3, requires_grad=True), torch.rand(3, requires_grad=True)
+    mean, var = torch.zeros(3), torch.ones(3)
+    y = F.batch_norm(whole, mean, var, weight, bias, True, 0.1, 1e-5)
+    shares = [y[0:2], y[2:6]]
+    for share in shares:  # each rank's own loss, as in the script: summed, they are the loss of the whole batch
+        (share * torch.arange(share.numel()).view_as(share).sin()).sum().backward(retain_graph=True)
+    for r, share in enumerate(shares):
+        torch.testing.assert_close(got[r]["y"], share.detach(), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(got[r]["mean"], mean)
+        torch.testing.assert_close(got[r]["var"], var)
+    torch.testing.assert_close(torch.cat([got[0]["dx"], got[1]["dx"]]), whole.grad, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got[0]["dw"] + got[1]["dw"], weight.grad, atol=1e-5, rtol=1e-5)
