@@ -53,7 +53,7 @@ class Group:
 
     def leaders(self, values: list[float]) -> list[float]:
         """Rank 0's `values` on every rank."""
-        t = torch.tensor(values, dtype=torch.float64, device=self._wire())
+        t = torch.tensor(values, dtype=torch.float64, device=self.wire())
         dist.broadcast(t, 0)
         return t.tolist()
 
@@ -68,7 +68,8 @@ class Group:
 
         return read
 
-    def _wire(self) -> torch.device:
+    def wire(self) -> torch.device:
+        """Where collectives' small tensors live: NCCL moves GPU tensors only."""
         return self.device if dist.get_backend() == "nccl" else torch.device("cpu")
 
 
@@ -92,7 +93,7 @@ class DataParallel(Callback):
         for tensor in [*self.learn.model.parameters(), *self.learn.model.buffers()]:
             dist.broadcast(tensor.data, 0)
         self.learn.dls.train.shard(self.group.rank, self.group.world)
-        self.local_batch_norm, F.batch_norm = F.batch_norm, batch_norm_across_ranks
+        F.batch_norm = batch_norm_across_ranks
 
     def after_backward(self) -> None:
         params = [p for p in self.learn.model.parameters() if p.requires_grad]
@@ -115,7 +116,7 @@ class DataParallel(Callback):
     def after_epoch(self) -> None:
         means = getattr(self.learn, "loss_means", None)
         if means is not None:
-            train = torch.tensor(means.sums["train"], dtype=torch.float64, device=self.group._wire())
+            train = torch.tensor(means.sums["train"], dtype=torch.float64, device=self.group.wire())
             dist.all_reduce(train)  # the mean training loss over every rank's cases
             means.sums["train"] = train.tolist()
             means.sums["valid"] = self.group.leaders(means.sums["valid"])
@@ -125,7 +126,7 @@ class DataParallel(Callback):
 
     def after_fit(self) -> None:
         self.learn.dls.train.shard(0, 1)
-        F.batch_norm = self.local_batch_norm
+        F.batch_norm = _local_batch_norm
 
 
 _local_batch_norm = F.batch_norm
@@ -161,7 +162,7 @@ def batch_norm_across_ranks(
     """`F.batch_norm` while ranks train together: in training, the mean and variance of the whole batch (every
     rank's share), through a differentiable all-reduce; in evaluation, torch's own. torch's BatchNorm layers
     and timm's BatchNormAct2d both call `F.batch_norm`, so no layer of any network needs replacing."""
-    if not training:
+    if not training or _current is None:  # evaluation, or a fit that failed before after_fit put torch's back
         return _local_batch_norm(x, running_mean, running_var, weight, bias, training, momentum or 0.0, eps)
     channels, dims = x.shape[1], [0, *range(2, x.dim())]
     shape = [1, channels] + [1] * (x.dim() - 2)
@@ -200,6 +201,7 @@ def join(rank: int, world: int, address: str, device: torch.device, store: dist.
 
 def leave() -> None:
     global _current
+    F.batch_norm = _local_batch_norm
     if dist.is_initialized():
         dist.destroy_process_group()
     _current = None

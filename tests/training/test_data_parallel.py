@@ -85,12 +85,12 @@ def test_a_stopped_two_rank_task_resumes_from_its_checkpoint(demo_copy, capsys):
 
 RANK = textwrap.dedent(
     """
-    import sys, torch, torch.distributed as dist
+    import sys, torch
     from safetensors.torch import save_file
+    from deepq_widgets.training import distributed
     from deepq_widgets.training.distributed import batch_norm_across_ranks
     rank, port, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    store = dist.TCPStore("127.0.0.1", port, 2, is_master=False)
-    dist.init_process_group("gloo", store=store, rank=rank, world_size=2)
+    distributed.join(rank, 2, f"127.0.0.1:{port}", torch.device("cpu"))
     torch.manual_seed(0)
     x = (torch.randn(6, 3, 5, 5) * 4 + 7)[rank * 2 : rank * 2 + 2 + 2 * rank].requires_grad_()  # 2 and 4 images
     weight, bias = torch.rand(3, requires_grad=True), torch.rand(3, requires_grad=True)
@@ -98,7 +98,7 @@ RANK = textwrap.dedent(
     y = batch_norm_across_ranks(x, mean, var, weight, bias, True, 0.1, 1e-5)
     (y * torch.arange(y.numel()).view_as(y).sin()).sum().backward()
     save_file({"y": y.detach(), "dx": x.grad, "dw": weight.grad, "mean": mean, "var": var}, out)
-    dist.destroy_process_group()
+    distributed.leave()
     """
 )
 
