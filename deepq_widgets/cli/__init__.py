@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-exit", type=float, default=60.0, help="seconds of empty queue before exiting")
     p.add_argument("--threads", type=int, default=None, help="torch threads per task (default: the cores, shared by the slots)")
     p.add_argument("--slots", type=int, default=None, help="tasks at once (default: $DEEPQ_WORKER_SLOTS, else one per GPU, else 1)")
+    p.add_argument("--ray", metavar="ADDRESS", help="run each task on this Ray cluster ('local': start Ray here; $DEEPQ_RAY_ADDRESS)")
     return parser
 
 

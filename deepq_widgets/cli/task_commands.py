@@ -98,7 +98,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from ..training.worker import serve
 
-    serve(workspace_of(args), args.idle_exit, args.threads, args.slots)
+    serve(workspace_of(args), args.idle_exit, args.threads, args.slots, args.ray)
     return 0
 
 

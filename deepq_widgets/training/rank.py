@@ -33,12 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     from ..store import Store
     from ..workspace import Workspace
     from . import distributed
+    from .sink import QuietSink
     from .stages import Factory, Run, TaskStopped, build, prepare_data, refit, train
 
     workspace = Workspace(args.workspace)
     store = Store(workspace.db_path)
     task = store.task(args.task)
-    run = Run.start(workspace, store, task, rank=args.rank)
+    run = Run.start(workspace, QuietSink(store, task.id), task, rank=args.rank)
     plan = replace(store.events(task.id, PlanEvent)[-1].plan, lr_find_iters=0)  # what rank 0 trains, its rate found
     prepared = prepare_data(run, plan)
     factory = Factory(run, prepared)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from typing import Protocol
 
 import torch
 from safetensors.torch import load_file
@@ -17,7 +18,6 @@ from .. import kinds
 from ..contracts import ModelCard, TrainingManifest
 from ..evaluations import MANIFEST, read_card
 from ..files import atomic_write_text
-from ..store import Store
 from ..workspace import Workspace
 from .checkpoint import atomic_save_tensors, load_weights, model_state
 
@@ -30,10 +30,14 @@ def model_id_for(name: str, task_id: int) -> str:
     return f"{_slug(name)}-t{task_id}"
 
 
+class ModelList(Protocol):
+    def add_model(self, card: ModelCard) -> None: ...
+
+
 def register_model(
-    workspace: Workspace, store: Store, model: torch.nn.Module, card: ModelCard, manifest: TrainingManifest | None = None
+    workspace: Workspace, listing: ModelList, model: torch.nn.Module, card: ModelCard, manifest: TrainingManifest | None = None
 ) -> ModelCard:
-    """Write the model folder atomically, then list it in the store; returns the card as stored."""
+    """Write the model folder atomically, then list it (in the store, or through a run's sink); returns the card."""
     card = card.model_copy(update={"created": time.time()})
     folder = workspace.model_dir(card.id)
     tmp = folder.with_name(f".{card.id}.tmp")
@@ -45,7 +49,7 @@ def register_model(
         atomic_write_text(manifest.model_dump_json(), tmp / MANIFEST)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
-    store.add_model(card)
+    listing.add_model(card)
     return card
 
 

@@ -10,33 +10,47 @@ rank 0, does everything else.
 from __future__ import annotations
 
 import traceback
+from dataclasses import dataclass
 
 from ..store import ERROR, FINISHED, STOPPED, Store, TaskRow
 from ..workspace import Workspace
 from .distributed import ranks
 from .planning import plan_run
+from .sink import TaskSink
 from .stages import Factory, Run, TaskFailed, TaskStopped, build, evaluate_best, finish, prepare_data, refit, train
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: what the store records as the task's state (plain values: it crosses processes)."""
+
+    state: str
+    error: str | None = None
+    traceback: str | None = None
+
+
 def run_task(workspace: Workspace, store: Store, task: TaskRow) -> str:
-    """Run `task` to its end and record the outcome; returns the final state."""
+    """Run `task` here to its end and record the outcome; returns the final state."""
+    outcome = run_reported(workspace, TaskSink(store, task.id), task)
+    store.set_state(task.id, outcome.state, error=outcome.error, traceback=outcome.traceback)
+    return outcome.state
+
+
+def run_reported(workspace: Workspace, sink: TaskSink, task: TaskRow) -> Outcome:
+    """Run `task`, reporting through `sink`; every ending is an Outcome, none an exception."""
     try:
-        run_stages(workspace, store, task)
-        state = FINISHED
+        run_stages(workspace, sink, task)
     except TaskStopped:
-        state = STOPPED
+        return Outcome(STOPPED)
     except TaskFailed as exc:
-        store.set_state(task.id, ERROR, error=str(exc), traceback=traceback.format_exc())
-        return ERROR
+        return Outcome(ERROR, str(exc), traceback.format_exc())
     except Exception as exc:  # any failure must reach the user with its traceback
-        store.set_state(task.id, ERROR, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-        return ERROR
-    store.set_state(task.id, state)
-    return state
+        return Outcome(ERROR, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    return Outcome(FINISHED)
 
 
-def run_stages(workspace: Workspace, store: Store, task: TaskRow) -> None:
-    run = Run.start(workspace, store, task)
+def run_stages(workspace: Workspace, sink: TaskSink, task: TaskRow) -> None:
+    run = Run.start(workspace, sink, task)
     prepared = prepare_data(run)
     factory = Factory(run, prepared)
     plan = plan_run(run, factory)

@@ -1,15 +1,18 @@
-"""Where a run reports: the store, for one task. The stages and callbacks know nothing else."""
+"""Where a run reports: its task's channel to the store. The stages and callbacks know nothing else,
+so a run can happen where the store is not (a Ray node, `ray_tasks.py`) behind another sink."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from ..contracts import Event, StatusEvent
+from ..contracts import Event, ModelCard, StatusEvent
 from ..store import Store
+
+E = TypeVar("E", bound=Event)
 
 
 class TaskSink:
-    """Typed events, progress and the stop flag of one task."""
+    """Typed events, progress, the stop flag and the registered model of one task."""
 
     def __init__(self, store: Store, task_id: int):
         self.store, self.task_id = store, task_id
@@ -27,6 +30,14 @@ class TaskSink:
     def stop_requested(self) -> bool:
         return self.store.stop_requested(self.task_id)
 
+    def events(self, kind: type[E]) -> list[E]:
+        """This task's events of `kind` so far (a resumed run's plan, the fit's best epochs)."""
+        return self.store.events(self.task_id, kind)
+
+    def add_model(self, card: ModelCard) -> None:
+        """List a registered model (its files are on disk already)."""
+        self.store.add_model(card)
+
 
 class QuietSink(TaskSink):
     """The sink of a data-parallel fit's other ranks: rank 0 reports and reads the stop flag for all of them."""
@@ -39,3 +50,6 @@ class QuietSink(TaskSink):
 
     def stop_requested(self) -> bool:
         return False
+
+    def add_model(self, card: ModelCard) -> None:
+        pass

@@ -40,7 +40,7 @@ from ..files import atomic_write_text
 from ..kinds.base import TaskKind
 from ..presets import Preset, get_preset
 from ..spec import Flow, SearchMethod, TaskSpec
-from ..store import Store, TaskRow
+from ..store import TaskRow
 from ..workspace import Workspace
 from . import callbacks as cb
 from . import distributed
@@ -49,7 +49,7 @@ from .evaluate import evaluate
 from .learner import build_learner, find_lr, fit
 from .loaders import BatchLoader, best_device
 from .registry import load_model, model_id_for, register_model
-from .sink import QuietSink, TaskSink
+from .sink import TaskSink
 
 SEARCH_WINNER = "search_winner.safetensors"
 CHECKPOINT = "checkpoint"  # the set `deepq resume` continues from (checkpoint.py)
@@ -67,9 +67,8 @@ class TaskStopped(Exception):
 @dataclass
 class Run:
     workspace: Workspace
-    store: Store
     task: TaskRow
-    sink: TaskSink
+    sink: TaskSink  # the run's only way to the store
     spec: TaskSpec
     kind: TaskKind
     folder: Path
@@ -77,15 +76,14 @@ class Run:
     rank: int = 0  # a data-parallel fit's other ranks (rank.py) train and report nothing
 
     @classmethod
-    def start(cls, workspace: Workspace, store: Store, task: TaskRow, rank: int = 0) -> Run:
+    def start(cls, workspace: Workspace, sink: TaskSink, task: TaskRow, rank: int = 0) -> Run:
         spec = task.spec
         seed_everything(spec.seed)
         device = best_device()
         if rank and device.type == "cuda":
             device = torch.device("cuda", rank)
             torch.cuda.set_device(device)
-        sink = QuietSink(store, task.id) if rank else TaskSink(store, task.id)
-        return cls(workspace, store, task, sink, spec, kinds.get(spec.task), workspace.task_dir(task.id), device, rank)
+        return cls(workspace, task, sink, spec, kinds.get(spec.task), workspace.task_dir(task.id), device, rank)
 
 
 @dataclass
@@ -333,7 +331,7 @@ def refit(run: Run, factory: Factory, built: Built) -> Refit | None:
     plan = built.plan
     if not plan.refit:
         return None
-    best = [e.epoch for e in run.store.events(run.task.id, EpochEvent) if e.best]
+    best = [e.epoch for e in run.sink.events(EpochEvent) if e.best]
     epochs = max(best) + 1 if best else plan.epochs
     if (group := distributed.current()) is not None:
         epochs = int(group.leaders([epochs])[0])  # rank 0's epoch log is the one written
@@ -376,7 +374,7 @@ def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted, evaluatio
         source_task=run.task.id,
         spec=spec,
     )
-    card = register_model(run.workspace, run.store, model.float().cpu(), card, training_manifest(data))
+    card = register_model(run.workspace, run.sink, model.float().cpu(), card, training_manifest(data))
     run.sink.progress(progress=1.0, metrics=evaluation.metrics.flat(), model_id=card.id, compute_s=fitted.compute_s)
     return card
 
@@ -418,7 +416,7 @@ def seed_everything(seed: int) -> None:
 
 def resumed_plan(run: Run) -> Plan | None:
     """A resumed run keeps the plan it trained with (searched or found): the latest plan event."""
-    previous = run.store.events(run.task.id, PlanEvent) if run.task.resume else []
+    previous = run.sink.events(PlanEvent) if run.task.resume else []
     if not previous:
         return None
     plan = previous[-1].plan

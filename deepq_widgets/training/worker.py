@@ -30,16 +30,26 @@ from ..workspace import Workspace
 
 BEAT_S = 2.0
 SLOTS_ENV = "DEEPQ_WORKER_SLOTS"
+RAY_ENV = "DEEPQ_RAY_ADDRESS"
 
 
-def serve(workspace: Workspace, idle_exit: float = 60.0, threads: int | None = None, slots: int | None = None) -> int:
-    """Run queued tasks until the queue has been empty for `idle_exit` seconds; returns tasks run."""
+def serve(
+    workspace: Workspace, idle_exit: float = 60.0, threads: int | None = None, slots: int | None = None, ray_address: str | None = None
+) -> int:
+    """Run queued tasks until the queue has been empty for `idle_exit` seconds; returns tasks run. With a Ray
+    address (or $DEEPQ_RAY_ADDRESS) each task runs as a Ray task on the cluster instead (ray_tasks.py)."""
     lock = open(workspace.root / LOCK_NAME, "a")  # noqa: SIM115 - held for the life of the worker
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         print("another worker holds this workspace; exiting", flush=True)
         return 0
+    ray_address = ray_address or os.environ.get(RAY_ENV, "").strip()
+    if ray_address:
+        try:
+            return serve_on_ray(workspace, ray_address, threads or worker_threads(), idle_exit)
+        finally:
+            lock.close()
     slots = slots or worker_slots()
     if slots > 1:
         try:
@@ -80,6 +90,16 @@ def serve(workspace: Workspace, idle_exit: float = 60.0, threads: int | None = N
         store.worker_gone(pid)
         lock.close()
     return ran
+
+
+def serve_on_ray(workspace: Workspace, address: str, threads: int, idle_exit: float) -> int:
+    try:
+        from .ray_tasks import serve_ray
+    except ImportError as exc:  # reported by ensure_worker and the dashboard, not restarted every second
+        record_worker_failure(workspace, f"Ray is not installed ({exc}): pip install 'deepq_widgets[ray]'")
+        raise
+    clear_worker_failure(workspace)
+    return serve_ray(workspace, address, threads, idle_exit)
 
 
 def watch(workspace: Workspace, store: Store, pid: int, tasks: Callable[[], list[int]]) -> threading.Event:
@@ -163,9 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-exit", type=float, default=float(os.environ.get("DEEPQ_WORKER_IDLE", 60)))
     parser.add_argument("--threads", type=int, default=None, help="torch threads per task (default: the cores, shared by the slots)")
     parser.add_argument("--slots", type=int, default=None, help="tasks at once (default: $DEEPQ_WORKER_SLOTS, else one per GPU, else 1)")
+    parser.add_argument(
+        "--ray", metavar="ADDRESS", default=None, help=f"run tasks on this Ray cluster ('local': start one here; ${RAY_ENV})"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    serve(Workspace(args.workspace), args.idle_exit, args.threads, args.slots)
+    serve(Workspace(args.workspace), args.idle_exit, args.threads, args.slots, args.ray)
     return 0
 
 

@@ -105,9 +105,7 @@ RANK = textwrap.dedent(
 
 def test_batch_norm_across_two_ranks_is_batch_norm_of_the_whole_batch(tmp_path):
     store = torch.distributed.TCPStore("127.0.0.1", 0, 3, is_master=True, wait_for_workers=False)
-    ranks = [
-        subprocess.Popen([sys.executable, "-c", RANK, str(r), str(store.port), str(tmp_path / f"{r}.safetensors")]) for r in (0, 1)
-    ]
+    ranks = [subprocess.Popen([sys.executable, "-c", RANK, str(r), str(store.port), str(tmp_path / f"{r}.safetensors")]) for r in (0, 1)]
     assert [p.wait(timeout=120) for p in ranks] == [0, 0]
     got = [load_file(str(tmp_path / f"{r}.safetensors")) for r in (0, 1)]
 

@@ -56,3 +56,15 @@ def test_no_unpickling_anywhere():
         text = path.read_text()
         for needle in ("load_learner", "pickle.load", "weights_only=False"):
             assert needle not in text, f"{path} contains {needle}"
+
+
+def test_ray_is_imported_only_by_a_worker_given_ray():
+    """Ray is optional: the package, the CLI and the worker module load without importing it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, deepq_widgets, deepq_widgets.cli, deepq_widgets.training.worker, deepq_widgets.training.runner; "
+        "print('ray' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == ["False"]

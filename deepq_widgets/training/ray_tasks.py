@@ -1,0 +1,196 @@
+"""Tasks on a Ray cluster: `deepq worker --ray ADDRESS` (or $DEEPQ_RAY_ADDRESS; `local` starts Ray here).
+
+The worker stays on the machine that holds the SQLite store and is its only writer. Each task it
+claims runs as a Ray task on any node that has the resources it asks for (one GPU, or a number of
+CPUs, which is also its torch thread count), and reports through a `Mailbox` actor: events,
+progress and the registered model go in, the stop flag comes out. The worker drains every mailbox
+into the store, forwards stop requests, and heartbeats each task while its Ray task runs. A Ray
+task that dies (its process killed, its node lost) ends its task as Error, resumable from the last
+checkpoint, as a killed worker does. Nothing here is imported unless the worker is given Ray.
+
+The workspace must be on storage every node mounts at the same path (NFS or a cluster file
+system): the nodes read the datasets and write the cache, checkpoints and models there. The SQLite
+store is opened by the worker alone, never over the network file system.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import ray
+
+from ..contracts import EVENT_ADAPTER, Event, ModelCard, StatusEvent
+from ..store import ERROR, Store, TaskRow
+from ..tasks import reap_interrupted
+from ..workspace import Workspace
+from .sink import E, TaskSink
+
+DRAIN_S = 0.5  # how often the worker empties the mailboxes into the store
+
+
+@ray.remote(num_cpus=0)
+class Mailbox:
+    """One task's messages between its Ray task and the worker, kept in order (one caller each way)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+        self.stop = False
+
+    def put(self, kind: str, payload: str) -> None:
+        self.messages.append((kind, payload))
+
+    def drain(self) -> list[tuple[str, str]]:
+        messages, self.messages = self.messages, []
+        return messages
+
+    def request_stop(self) -> None:
+        self.stop = True
+
+    def stop_requested(self) -> bool:
+        return self.stop
+
+
+class MailboxSink(TaskSink):
+    """A run's sink on a Ray node: what it reports goes to the mailbox; the events it reads back are those
+    the task had when it was dispatched plus those it sent since."""
+
+    def __init__(self, mailbox: Any, task_id: int, earlier: list[str]):
+        self.mailbox, self.task_id = mailbox, task_id
+        self.sent: list[Event] = [EVENT_ADAPTER.validate_json(e) for e in earlier]
+
+    def event(self, event: Event) -> None:
+        self.sent.append(event)
+        self.mailbox.put.remote("event", event.model_dump_json(by_alias=True))
+
+    def progress(self, **fields: Any) -> None:
+        self.mailbox.put.remote("progress", json.dumps(fields))
+
+    def stop_requested(self) -> bool:
+        return bool(ray.get(self.mailbox.stop_requested.remote()))
+
+    def events(self, kind: type[E]) -> list[E]:
+        return [e for e in self.sent if isinstance(e, kind)]
+
+    def add_model(self, card: ModelCard) -> None:
+        self.mailbox.put.remote("model", card.model_dump_json(by_alias=True))
+
+
+@ray.remote(max_retries=0)  # a task whose process died is the user's to resume, from its checkpoint
+def run_on_node(root: str, task: dict[str, Any], mailbox: Any, earlier: list[str], threads: int) -> dict[str, Any]:
+    """One task, on whichever node Ray chose; returns its Outcome as plain values."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import platform
+
+    import torch
+
+    torch.set_num_threads(threads)
+    from ..spec import TaskSpec
+    from .runner import run_reported
+
+    row = TaskRow(**task | {"spec": TaskSpec.model_validate(task["spec"])})
+    sink = MailboxSink(mailbox, row.id, earlier)
+    sink.status(f"Running on Ray node {platform.node()} (process {os.getpid()}, {threads} threads)")
+    return asdict(run_reported(Workspace(root), sink, row))
+
+
+@dataclass
+class Dispatched:
+    task: TaskRow
+    mailbox: Any
+    result: Any  # the Ray object ref of run_on_node
+
+
+class RayTasks:
+    """The worker's side: dispatch claimed tasks, carry their messages into the store, record how they end."""
+
+    def __init__(self, workspace: Workspace, store: Store, threads: int):
+        self.workspace, self.store, self.threads = workspace, store, threads
+        self.running: dict[int, Dispatched] = {}
+        resources = ray.cluster_resources()
+        self.gpus = int(resources.get("GPU", 0))
+        self.capacity = self.gpus or max(1, int(resources.get("CPU", 1)) // threads)
+
+    def dispatch(self, task: TaskRow) -> None:
+        mailbox = Mailbox.remote()
+        earlier = [e.model_dump_json(by_alias=True) for e in self.store.events(task.id)]
+        row = asdict(task) | {"spec": task.spec.model_dump(mode="json")}
+        options = {"num_gpus": 1, "num_cpus": 1} if self.gpus else {"num_cpus": self.threads}
+        result = run_on_node.options(**options).remote(str(self.workspace.root), row, mailbox, earlier, self.threads)
+        self.running[task.id] = Dispatched(task, mailbox, result)
+
+    def carry(self) -> list[tuple[int, str]]:
+        """Messages into the store, stop requests out to the tasks; returns (task, state) of those that ended."""
+        ended = []
+        finished, _ = ray.wait([d.result for d in self.running.values()], num_returns=len(self.running), timeout=DRAIN_S)
+        for task_id, d in list(self.running.items()):
+            self._deliver(task_id, ray.get(d.mailbox.drain.remote()))
+            if self.store.stop_requested(task_id):
+                d.mailbox.request_stop.remote()
+            if d.result in finished:
+                ended.append((task_id, self._end(task_id, d)))
+        return ended
+
+    def _deliver(self, task_id: int, messages: list[tuple[str, str]]) -> None:
+        for kind, payload in messages:
+            if kind == "event":
+                self.store.add_event(task_id, EVENT_ADAPTER.validate_json(payload))
+            elif kind == "progress":
+                self.store.update_progress(task_id, **json.loads(payload))
+            elif kind == "model":
+                self.store.add_model(ModelCard.model_validate_json(payload))
+
+    def _end(self, task_id: int, d: Dispatched) -> str:
+        del self.running[task_id]
+        try:
+            outcome = ray.get(d.result)
+        except Exception as exc:  # the Ray task's process or node died: as when a worker is killed
+            self._deliver(task_id, ray.get(d.mailbox.drain.remote()))
+            row = self.store.task(task_id)
+            error = (
+                f"its Ray task ended unexpectedly during epoch {row.epoch + 1} ({type(exc).__name__}); "
+                f"`deepq resume {task_id}` continues from the last checkpoint"
+            )
+            self.store.add_event(task_id, StatusEvent(message=f"Ray: {str(exc).strip().splitlines()[0][:300]}"))
+            self.store.set_state(task_id, ERROR, error=error)
+            return ERROR
+        self.store.set_state(task_id, outcome["state"], error=outcome["error"], traceback=outcome["traceback"])
+        return outcome["state"]
+
+
+def serve_ray(workspace: Workspace, address: str, threads: int, idle_exit: float) -> int:
+    """Run queued tasks on Ray until the queue has been empty for `idle_exit` seconds; returns tasks run."""
+    from .worker import watch
+
+    if address == "local":
+        ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(address=address, log_to_driver=False)
+    store, pid = Store(workspace.db_path), os.getpid()
+    reap_interrupted(store)
+    tasks = RayTasks(workspace, store, threads)
+    done = watch(workspace, store, pid, lambda: list(tasks.running))
+    print(f"Ray: {tasks.capacity} tasks at once ({tasks.gpus} GPUs, {threads} threads per CPU task)", flush=True)
+    ran, idle_since = 0, time.monotonic()
+    try:
+        while not done.is_set() or tasks.running:  # after SIGTERM, until the running tasks have stopped
+            while not done.is_set() and len(tasks.running) < tasks.capacity and (task := store.claim_next(pid)) is not None:
+                print(f"[{time.strftime('%H:%M:%S')}] task {task.id} {task.name!r}: dispatched to Ray", flush=True)
+                tasks.dispatch(task)
+            if tasks.running:
+                for task_id, state in tasks.carry():
+                    print(f"[{time.strftime('%H:%M:%S')}] task {task_id}: {state}", flush=True)
+                    ran += 1
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > idle_exit:
+                break
+            else:
+                time.sleep(DRAIN_S)
+    finally:
+        done.set()
+        store.worker_gone(pid)
+        ray.shutdown()
+    return ran

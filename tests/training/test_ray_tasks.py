@@ -1,0 +1,73 @@
+"""Tasks on a real local Ray (2 CPUs): the worker started with $DEEPQ_RAY_ADDRESS, as the dashboard starts
+it, runs two tasks at once, carries their events into the store, stops one on request, and a task whose
+Ray worker process is killed ends as Error and resumes to the end."""
+
+import os
+import re
+import signal
+
+import pytest
+
+from deepq_widgets.contracts import EpochEvent, PlanEvent, StatusEvent
+from deepq_widgets.store import ERROR, FINISHED, RUNNING, STOPPED, Store
+from deepq_widgets.tasks import resume, stop, submit, worker_alive
+from tests.training.test_worker import tiny_spec, wait_for
+
+pytestmark = pytest.mark.slow
+try:
+    import ray  # noqa: F401 - an optional extra (pip install 'deepq_widgets[ray]'), in the test extras
+except ImportError:
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip("Ray is not installed: pip install 'deepq_widgets[ray]'", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def on_local_ray(monkeypatch):
+    monkeypatch.setenv("DEEPQ_RAY_ADDRESS", "local")
+    monkeypatch.setenv("DEEPQ_THREADS", "1")  # two 1-thread tasks at once on the 2 CPUs Ray is given
+    monkeypatch.setenv("DEEPQ_WORKER_IDLE", "60")
+
+
+def node_process(store: Store, task_id: int) -> int:
+    """The pid of the Ray worker process running the task, as the task says it."""
+    said = [e.message for e in store.events(task_id, StatusEvent) if "Running on Ray node" in e.message]
+    return int(re.search(r"process (\d+)", said[0]).group(1))
+
+
+def test_tasks_run_on_ray_stop_and_resume_after_their_process_dies(demo_copy, capsys):
+    store = Store(demo_copy.db_path)
+    first = submit(demo_copy, tiny_spec(demo_copy, capsys, "ray first", 2))
+    second = submit(demo_copy, tiny_spec(demo_copy, capsys, "ray second", 2))
+    wait_for(lambda: all(store.task(t).state in (FINISHED, ERROR) for t in (first, second)), timeout=300)
+    a, b = store.task(first), store.task(second)
+    assert a.state == b.state == FINISHED, (a.error, b.error)
+    assert b.started < a.ended and a.started < b.ended  # side by side, one per slot
+    for row in (a, b):
+        assert row.model_id and (demo_copy.model_dir(row.model_id) / "model.safetensors").is_file()
+        assert [e.epoch for e in store.events(row.id, EpochEvent)] == [0, 1]  # carried from the node into the store
+        assert store.events(row.id, PlanEvent) and node_process(store, row.id) != store.task(row.id).worker_pid
+    assert {m.id for m in store.models()} >= {a.model_id, b.model_id}
+
+    stopped = submit(demo_copy, tiny_spec(demo_copy, capsys, "ray stopped", 200))
+    wait_for(lambda: store.task(stopped).epoch >= 1, timeout=300)
+    stop(demo_copy, stopped)
+    wait_for(lambda: store.task(stopped).state != RUNNING, timeout=120)
+    assert store.task(stopped).state == STOPPED and store.task(stopped).epoch < 200
+
+    killed = submit(demo_copy, tiny_spec(demo_copy, capsys, "ray killed", 5))
+    wait_for(lambda: len(store.events(killed, EpochEvent)) >= 2, timeout=300)
+    os.kill(node_process(store, killed), signal.SIGKILL)
+    wait_for(lambda: store.task(killed).state != RUNNING, timeout=120)
+    row = store.task(killed)
+    assert row.state == ERROR and f"deepq resume {killed}" in row.error and "Ray task ended unexpectedly" in row.error
+    done_before = {e.epoch for e in store.events(killed, EpochEvent)}
+    resume(demo_copy, killed)  # the worker is still serving (or is started again)
+    wait_for(lambda: store.task(killed).state in (FINISHED, ERROR), timeout=300)
+    assert store.task(killed).state == FINISHED, store.task(killed).error
+    after = [e.epoch for e in store.events(killed, EpochEvent)][len(done_before) :]
+    assert after and min(after) > min(done_before) and max(after) == 4  # continued from the checkpoint
+    assert worker_alive(demo_copy)
+    for worker in store.workers():
+        os.kill(worker["pid"], signal.SIGTERM)
+    wait_for(lambda: not worker_alive(demo_copy), timeout=60)
