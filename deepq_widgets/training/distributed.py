@@ -19,12 +19,13 @@ the optimizer state exactly those of a one-device run.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,10 +34,15 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from fastai.callback.core import Callback
 
+from ..contracts import Plan
+from ..files import atomic_write_text
+from ..store import TaskRow
+
 # A rank waits this long for the others at any one point (gloo's and NCCL's own default is 30 minutes).
 COLLECTIVE_TIMEOUT = timedelta(minutes=30)
 DEVICES_NOTE_STARTS = "Devices: "  # how the plan's note on them begins
 READY_TIMEOUT_S = 600.0  # the other ranks open the cache and build their learner in this time, or the task fails
+RANKS_FILE = "ranks.json"  # the task and the plan, for the other ranks
 
 
 @dataclass(frozen=True)
@@ -229,17 +235,23 @@ def devices_for(requested: int, device: torch.device, batch_size: int) -> tuple[
 
 
 @contextlib.contextmanager
-def ranks(workspace_root: Path, task_id: int, folder: Path, world: int, device: torch.device) -> Iterator[Group | None]:
-    """Rank 0's side: start ranks 1..world-1 for this task, wait until they are ready, and train as one group
-    inside the block; at its end the group is left and every rank has ended. `world` 1: nothing to do."""
+def ranks(workspace_root: Path, task: TaskRow, folder: Path, plan: Plan, device: torch.device) -> Iterator[Group | None]:
+    """Rank 0's side: start ranks 1..N-1 for this task, wait until they are ready, and train as one group
+    inside the block; at its end the group is left and every rank has ended. One device: nothing to do.
+
+    The other ranks read the task and the plan from `ranks.json` in the task's folder, never the store:
+    on a Ray node (ray_tasks.py) the store is not there."""
+    world = plan.devices
     if world <= 1:
         yield None
         return
+    shared = {"task": asdict(task) | {"spec": task.spec.model_dump(mode="json")}, "plan": plan.to_dict()}
+    atomic_write_text(json.dumps(shared), folder / RANKS_FILE)
     threads = torch.get_num_threads()
     share = max(1, threads // world) if device.type == "cpu" else threads
     store = dist.TCPStore("127.0.0.1", 0, world, is_master=True, wait_for_workers=False, timeout=COLLECTIVE_TIMEOUT)
     port = store.port
-    others = [_start_rank(workspace_root, task_id, folder, r, world, f"127.0.0.1:{port}", share) for r in range(1, world)]
+    others = [_start_rank(workspace_root, folder, r, world, f"127.0.0.1:{port}", share) for r in range(1, world)]
     torch.set_num_threads(share)
     try:
         _wait_ready(store, others, folder)
@@ -255,8 +267,8 @@ def ranks(workspace_root: Path, task_id: int, folder: Path, world: int, device: 
         raise RuntimeError(f"rank {rank} of the data-parallel fit ended with exit code {code}: {_log_tail(folder, rank)}")
 
 
-def _start_rank(root: Path, task_id: int, folder: Path, rank: int, world: int, address: str, threads: int) -> subprocess.Popen:
-    argv = ["--workspace", str(root), "--task", str(task_id), "--rank", str(rank), "--world", str(world)]
+def _start_rank(root: Path, folder: Path, rank: int, world: int, address: str, threads: int) -> subprocess.Popen:
+    argv = ["--workspace", str(root), "--shared", str(folder / RANKS_FILE), "--rank", str(rank), "--world", str(world)]
     argv += ["--address", address, "--threads", str(threads), "--parent", str(os.getpid())]  # it ends if this process dies
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     with open(folder / f"rank{rank}.log", "wb") as log:

@@ -1,25 +1,28 @@
 """One of the other ranks of a data-parallel fit, started by rank 0 (the task's process, distributed.py).
 
-    python -I -m deepq_widgets.training.rank --workspace DIR --task ID --rank R --world N \
-        --address HOST:PORT --threads T --parent PID
+    python -I -m deepq_widgets.training.rank --workspace DIR --shared tasks/ID/ranks.json --rank R \
+        --world N --address HOST:PORT --threads T --parent PID
 
-It opens the cache rank 0 built, builds the same learner with the plan rank 0 recorded (from the
-checkpoint when the task resumes), then trains its share of every batch of the fit and the refit.
-It writes nothing: no event, no checkpoint, no model. It ends with rank 0.
+It reads the task and the plan rank 0 wrote (never the store, which a Ray node does not have),
+opens the cache rank 0 built, builds the same learner (from the checkpoint when the task resumes),
+then trains its share of every batch of the fit and the refit. It writes nothing: no event, no
+checkpoint, no model. It ends with rank 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from dataclasses import replace
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deepq rank", description=__doc__.splitlines()[0])
-    for name in ("--workspace", "--address"):
+    for name in ("--workspace", "--shared", "--address"):
         parser.add_argument(name, required=True)
-    for name in ("--task", "--rank", "--world", "--threads", "--parent"):
+    for name in ("--rank", "--world", "--threads", "--parent"):
         parser.add_argument(name, type=int, required=True)
     args = parser.parse_args(argv)
     from ..children import die_with
@@ -29,18 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from ..contracts import PlanEvent
-    from ..store import Store
+    from ..contracts import Plan
+    from ..spec import TaskSpec
+    from ..store import TaskRow
     from ..workspace import Workspace
     from . import distributed
     from .sink import QuietSink
     from .stages import Factory, Run, TaskStopped, build, prepare_data, refit, train
 
-    workspace = Workspace(args.workspace)
-    store = Store(workspace.db_path)
-    task = store.task(args.task)
-    run = Run.start(workspace, QuietSink(store, task.id), task, rank=args.rank)
-    plan = replace(store.events(task.id, PlanEvent)[-1].plan, lr_find_iters=0)  # what rank 0 trains, its rate found
+    shared = json.loads(Path(args.shared).read_text())
+    task = TaskRow(**shared["task"] | {"spec": TaskSpec.model_validate(shared["task"]["spec"])})
+    plan = replace(Plan.from_dict(shared["plan"]), lr_find_iters=0)  # what rank 0 trains, its rate found
+    run = Run.start(Workspace(args.workspace), QuietSink(task.id), task, rank=args.rank)
     prepared = prepare_data(run, plan)
     factory = Factory(run, prepared)
     built = build(run, factory, plan)

@@ -1,8 +1,8 @@
 """Tasks on a Ray cluster: `deepq worker --ray ADDRESS` (or $DEEPQ_RAY_ADDRESS; `local` starts Ray here).
 
 The worker stays on the machine that holds the SQLite store and is its only writer. Each task it
-claims runs as a Ray task on any node that has the resources it asks for (one GPU, or a number of
-CPUs, which is also its torch thread count), and reports through a `Mailbox` actor: events,
+claims runs as a Ray task on any node that has the resources it asks for (its `devices` GPUs, or
+a number of CPUs, which is also its torch thread count), and reports through a `Mailbox` actor: events,
 progress and the registered model go in, the stop flag comes out. The worker drains every mailbox
 into the store, forwards stop requests, and heartbeats each task while its Ray task runs. A Ray
 task that dies (its process killed, its node lost) ends its task as Error, resumable from the last
@@ -118,7 +118,8 @@ class RayTasks:
         mailbox = Mailbox.remote()
         earlier = [e.model_dump_json(by_alias=True) for e in self.store.events(task.id)]
         row = asdict(task) | {"spec": task.spec.model_dump(mode="json")}
-        options = {"num_gpus": 1, "num_cpus": 1} if self.gpus else {"num_cpus": self.threads}
+        gpus = min(task.spec.devices, self.gpus)  # a task on several GPUs gets them on one node (distributed.py)
+        options = {"num_gpus": gpus, "num_cpus": 1} if gpus else {"num_cpus": self.threads}
         result = run_on_node.options(**options).remote(str(self.workspace.root), row, mailbox, earlier, self.threads)
         self.running[task.id] = Dispatched(task, mailbox, result)
 

@@ -55,7 +55,7 @@ def run_stages(workspace: Workspace, sink: TaskSink, task: TaskRow) -> None:
     factory = Factory(run, prepared)
     plan = plan_run(run, factory)
     built = build(run, factory, plan)
-    with ranks(workspace.root, task.id, run.folder, plan.devices, run.device):  # one device: nothing to start
+    with ranks(workspace.root, task, run.folder, plan, run.device):  # one device: nothing to start
         fitted = train(run, built, prepared.data.classes)
         final = refit(run, factory, built)
     evaluation = evaluate_best(run, prepared, built, fitted)

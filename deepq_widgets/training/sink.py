@@ -40,7 +40,11 @@ class TaskSink:
 
 
 class QuietSink(TaskSink):
-    """The sink of a data-parallel fit's other ranks: rank 0 reports and reads the stop flag for all of them."""
+    """The sink of a data-parallel fit's other ranks: rank 0 reports, reads the stop flag and the task's
+    events for all of them (they have no store)."""
+
+    def __init__(self, task_id: int):
+        self.task_id = task_id
 
     def event(self, event: Event) -> None:
         pass
@@ -50,6 +54,9 @@ class QuietSink(TaskSink):
 
     def stop_requested(self) -> bool:
         return False
+
+    def events(self, kind: type[E]) -> list[E]:
+        return []
 
     def add_model(self, card: ModelCard) -> None:
         pass
