@@ -4,14 +4,17 @@ settings a hyperparameter search (grid, random, population-based) chose."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..autoplan import Plan
 from ..contracts import SearchTrialEvent
+from ..files import atomic_write_text
 from ..spec import Schedule, SearchMethod
 from .callbacks import TrialCallback
 from .checkpoint import load_checkpoint, load_weights, model_state, save_checkpoint, snapshot
@@ -20,6 +23,8 @@ from .learner import fit
 from .search import population_based, search_epochs, tune
 from .stages import SEARCH_WINNER, Factory, Run, TaskStopped
 
+SEARCHED = "search.json"  # the plan a finished search chose
+
 
 def plan_run(run: Run, factory: Factory) -> Plan:
     """The prepared plan, or the settings a search chose over it (a resumed run keeps its plan), on the
@@ -27,11 +32,36 @@ def plan_run(run: Run, factory: Factory) -> Plan:
     plan, method = factory.prepared.plan, run.spec.search.method
     if factory.prepared.resumed:
         pass
-    elif method is SearchMethod.pbt:
-        plan = population_search(run, factory, plan)
+    elif (searched := searched_plan(run)) is not None:
+        plan = searched
     elif method is not SearchMethod.none:
-        plan = trial_search(run, factory, plan)
+        plan = search_on_ray(run, factory, plan) if on_ray() else in_process(run, factory, plan)
+        atomic_write_text(json.dumps(plan.to_dict()), run.folder / SEARCHED)
     return on_devices(run, plan)
+
+
+def in_process(run: Run, factory: Factory, plan: Plan) -> Plan:
+    if run.spec.search.method is SearchMethod.pbt:
+        return population_search(run, factory, plan)
+    return trial_search(run, factory, plan)
+
+
+def search_on_ray(run: Run, factory: Factory, plan: Plan) -> Plan:
+    from .tune_search import tune_search  # imports Ray: only where the task runs on it
+
+    return tune_search(run, factory, plan)
+
+
+def on_ray() -> bool:
+    """This run is a Ray task (ray_tasks.py): its search runs its trials on the cluster."""
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
+
+
+def searched_plan(run: Run) -> Plan | None:
+    """The plan a finished search chose for this task (on Ray the search runs before the run that trains)."""
+    path = run.folder / SEARCHED
+    return Plan.from_dict(json.loads(path.read_text())) if path.is_file() else None
 
 
 def on_devices(run: Run, plan: Plan) -> Plan:

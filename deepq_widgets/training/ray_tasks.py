@@ -23,13 +23,16 @@ from typing import Any
 
 import ray
 
-from ..contracts import EVENT_ADAPTER, Event, ModelCard, StatusEvent
-from ..store import ERROR, Store, TaskRow
+from ..contracts import EVENT_ADAPTER, Event, ModelCard, PlanEvent, StatusEvent
+from ..spec import SearchMethod
+from ..store import ERROR, FINISHED, Store, TaskRow
 from ..tasks import reap_interrupted
 from ..workspace import Workspace
+from .planning import SEARCHED
 from .sink import E, TaskSink
 
 DRAIN_S = 0.5  # how often the worker empties the mailboxes into the store
+SEARCHED_STATE = "searched"  # a task's search ended; its training is dispatched next (not a store state)
 
 
 @ray.remote(num_cpus=0)
@@ -78,10 +81,15 @@ class MailboxSink(TaskSink):
     def add_model(self, card: ModelCard) -> None:
         self.mailbox.put.remote("model", card.model_dump_json(by_alias=True))
 
+    def flush(self) -> None:
+        """Until the mailbox has every message sent (calls from one caller run in order): then the worker,
+        told the task ended, finds them all."""
+        ray.get(self.mailbox.stop_requested.remote())
+
 
 @ray.remote(max_retries=0)  # a task whose process died is the user's to resume, from its checkpoint
-def run_on_node(root: str, task: dict[str, Any], mailbox: Any, earlier: list[str], threads: int) -> dict[str, Any]:
-    """One task, on whichever node Ray chose; returns its Outcome as plain values."""
+def run_on_node(root: str, task: dict[str, Any], mailbox: Any, earlier: list[str], threads: int, search: bool) -> dict[str, Any]:
+    """One task (or only its search), on whichever node Ray chose; returns its Outcome as plain values."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import platform
 
@@ -89,12 +97,16 @@ def run_on_node(root: str, task: dict[str, Any], mailbox: Any, earlier: list[str
 
     torch.set_num_threads(threads)
     from ..spec import TaskSpec
-    from .runner import run_reported
+    from .runner import run_reported, search_stages
 
     row = TaskRow(**task | {"spec": TaskSpec.model_validate(task["spec"])})
     sink = MailboxSink(mailbox, row.id, earlier)
-    sink.status(f"Running on Ray node {platform.node()} (process {os.getpid()}, {threads} threads)")
-    return asdict(run_reported(Workspace(root), sink, row))
+    what = "Searching" if search else "Running"
+    sink.status(f"{what} on Ray node {platform.node()} (process {os.getpid()}, {threads} threads)")
+    try:
+        return asdict(run_reported(Workspace(root), sink, row, search_stages if search else None))
+    finally:
+        sink.flush()
 
 
 @dataclass
@@ -102,6 +114,7 @@ class Dispatched:
     task: TaskRow
     mailbox: Any
     result: Any  # the Ray object ref of run_on_node
+    search: bool  # only its search: the training is dispatched when it is done
 
 
 class RayTasks:
@@ -115,13 +128,23 @@ class RayTasks:
         self.capacity = self.gpus or max(1, int(resources.get("CPU", 1)) // threads)
 
     def dispatch(self, task: TaskRow) -> None:
+        """The task's search first when it has one still to run (its coordinator holds no resources: the trials
+        do), else the task; each with a mailbox of its own."""
         mailbox = Mailbox.remote()
-        earlier = [e.model_dump_json(by_alias=True) for e in self.store.events(task.id)]
+        earlier = self.store.events(task.id)
+        search = self._search_pending(task, earlier)
         row = asdict(task) | {"spec": task.spec.model_dump(mode="json")}
         gpus = min(task.spec.devices, self.gpus)  # a task on several GPUs gets them on one node (distributed.py)
-        options = {"num_gpus": gpus, "num_cpus": 1} if gpus else {"num_cpus": self.threads}
-        result = run_on_node.options(**options).remote(str(self.workspace.root), row, mailbox, earlier, self.threads)
-        self.running[task.id] = Dispatched(task, mailbox, result)
+        options = {"num_cpus": 0} if search else {"num_gpus": gpus, "num_cpus": 1} if gpus else {"num_cpus": self.threads}
+        sent = [e.model_dump_json(by_alias=True) for e in earlier]
+        result = run_on_node.options(**options).remote(str(self.workspace.root), row, mailbox, sent, self.threads, search)
+        self.running[task.id] = Dispatched(task, mailbox, result, search)
+
+    def _search_pending(self, task: TaskRow, earlier: list[Event]) -> bool:
+        planned = any(isinstance(e, PlanEvent) for e in earlier)  # a resumed run keeps the plan it trained with
+        return (
+            task.spec.search.method is not SearchMethod.none and not planned and not (self.workspace.task_dir(task.id) / SEARCHED).is_file()
+        )
 
     def carry(self) -> list[tuple[int, str]]:
         """Messages into the store, stop requests out to the tasks; returns (task, state) of those that ended."""
@@ -158,6 +181,9 @@ class RayTasks:
             self.store.add_event(task_id, StatusEvent(message=f"Ray: {str(exc).strip().splitlines()[0][:300]}"))
             self.store.set_state(task_id, ERROR, error=error)
             return ERROR
+        if d.search and outcome["state"] == FINISHED:  # the search is done: now the training, with its resources
+            self.dispatch(d.task)
+            return SEARCHED_STATE
         self.store.set_state(task_id, outcome["state"], error=outcome["error"], traceback=outcome["traceback"])
         return outcome["state"]
 
@@ -184,7 +210,7 @@ def serve_ray(workspace: Workspace, address: str, threads: int, idle_exit: float
             if tasks.running:
                 for task_id, state in tasks.carry():
                     print(f"[{time.strftime('%H:%M:%S')}] task {task_id}: {state}", flush=True)
-                    ran += 1
+                    ran += state != SEARCHED_STATE
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > idle_exit:
                 break

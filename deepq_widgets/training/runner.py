@@ -10,6 +10,7 @@ rank 0, does everything else.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..store import ERROR, FINISHED, STOPPED, Store, TaskRow
@@ -18,6 +19,8 @@ from .distributed import ranks
 from .planning import plan_run
 from .sink import TaskSink
 from .stages import Factory, Run, TaskFailed, TaskStopped, build, evaluate_best, finish, prepare_data, refit, train
+
+Stages = Callable[[Workspace, TaskSink, TaskRow], None]
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,10 @@ def run_task(workspace: Workspace, store: Store, task: TaskRow) -> str:
     return outcome.state
 
 
-def run_reported(workspace: Workspace, sink: TaskSink, task: TaskRow) -> Outcome:
-    """Run `task`, reporting through `sink`; every ending is an Outcome, none an exception."""
+def run_reported(workspace: Workspace, sink: TaskSink, task: TaskRow, stages: Stages | None = None) -> Outcome:
+    """Run `task` (or only `stages` of it), reporting through `sink`; every ending is an Outcome, none an exception."""
     try:
-        run_stages(workspace, sink, task)
+        (stages or run_stages)(workspace, sink, task)
     except TaskStopped:
         return Outcome(STOPPED)
     except TaskFailed as exc:
@@ -47,6 +50,14 @@ def run_reported(workspace: Workspace, sink: TaskSink, task: TaskRow) -> Outcome
     except Exception as exc:  # any failure must reach the user with its traceback
         return Outcome(ERROR, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     return Outcome(FINISHED)
+
+
+def search_stages(workspace: Workspace, sink: TaskSink, task: TaskRow) -> None:
+    """Only the search (its plan kept in the task's folder): on Ray it runs apart from the training, so that
+    its trials, not the task, hold the cluster's resources meanwhile."""
+    run = Run.start(workspace, sink, task)
+    prepared = prepare_data(run)
+    plan_run(run, Factory(run, prepared))
 
 
 def run_stages(workspace: Workspace, sink: TaskSink, task: TaskRow) -> None:

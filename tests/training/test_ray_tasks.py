@@ -8,7 +8,8 @@ import signal
 
 import pytest
 
-from deepq_widgets.contracts import EpochEvent, PlanEvent, StatusEvent
+from deepq_widgets.contracts import EpochEvent, ModelEvent, PlanEvent, SearchTrialEvent, StatusEvent
+from deepq_widgets.spec import Search
 from deepq_widgets.store import ERROR, FINISHED, RUNNING, STOPPED, Store
 from deepq_widgets.tasks import resume, stop, submit, worker_alive
 from tests.training.test_worker import tiny_spec, wait_for
@@ -68,6 +69,34 @@ def test_tasks_run_on_ray_stop_and_resume_after_their_process_dies(demo_copy, ca
     after = [e.epoch for e in store.events(killed, EpochEvent)][len(done_before) :]
     assert after and min(after) > min(done_before) and max(after) == 4  # continued from the checkpoint
     assert worker_alive(demo_copy)
+    for worker in store.workers():
+        os.kill(worker["pid"], signal.SIGTERM)
+    wait_for(lambda: not worker_alive(demo_copy), timeout=60)
+
+
+def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, capsys):
+    store = Store(demo_copy.db_path)
+    searches = {}
+    for method in ("random", "pbt"):
+        spec = tiny_spec(demo_copy, capsys, f"ray {method}", 4).model_copy(update={"search": Search(method=method, trials=4)})
+        searches[method] = submit(demo_copy, spec)
+    wait_for(lambda: all(store.task(t).state in (FINISHED, ERROR) for t in searches.values()), timeout=600)
+    for method, task_id in searches.items():
+        row = store.task(task_id)
+        assert row.state == FINISHED, row.error
+        trials = store.events(task_id, SearchTrialEvent)
+        plan = store.events(task_id, PlanEvent)[-1].plan
+        if method == "random":
+            assert sorted(t.trial for t in trials) == [0, 1, 2, 3]  # every trial mirrored once, as in-process
+            assert any("Search on Ray Tune (random, 4 trials) chose" in n for n in plan.notes)
+            best = min(trials, key=lambda t: t.valid_loss)
+            assert plan.lr == pytest.approx(best.params["lr"]) and plan.batch_size == best.params["batch_size"]  # the winner trains
+        else:
+            assert sorted((t.trial, t.round) for t in trials) == [(m, r) for m in range(4) for r in (0, 1)]  # 4 members, 2 rounds
+            assert any("Population-based training on Ray Tune (4 members" in n for n in plan.notes)
+            assert plan.epochs == 2  # the run continues from the winner for the epochs left
+            assert "population-based search's winner" in store.events(task_id, ModelEvent)[-1].source
+        assert row.model_id and [e.epoch for e in store.events(task_id, EpochEvent)] == list(range(plan.epochs))
     for worker in store.workers():
         os.kill(worker["pid"], signal.SIGTERM)
     wait_for(lambda: not worker_alive(demo_copy), timeout=60)

@@ -1,0 +1,233 @@
+"""The searches of search.py on Ray Tune, for a task that runs on Ray (ray_tasks.py): the trials run in
+parallel, each with its own resources, on any node.
+
+- grid and random: Optuna inside Tune (`OptunaSearch` with search.py's sampler and space); random
+  search stops a trial worse than the median of the others (`MedianStoppingRule`), as Optuna's
+  pruner does in-process;
+- population-based training: Tune's `PopulationBasedTraining`, one epoch per round; members hand
+  each other checkpoints through Tune's checkpoint API, in our own format (safetensors and JSON,
+  never a pickle); exploration is search.py's `explore`, and the learning rate and weight decay are
+  set again after every checkpoint load (the loaded optimizer state carries the old ones).
+
+Each trial's results become the same `SearchTrialEvent`s as in-process (a Tune callback where the
+search runs), so the monitor and the report do not change. The user's stop ends the search (a Tune
+stopper). Tune's experiment folder (`tasks/<id>/tune/`) is written and never read back: resuming it
+would unpickle its state, which nothing here does; an interrupted search starts again.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from ray import tune
+from ray.tune import Callback, Checkpoint, RunConfig, TuneConfig, Tuner
+from ray.tune.schedulers import MedianStoppingRule, PopulationBasedTraining
+from ray.tune.search.optuna import OptunaSearch
+from ray.tune.stopper import Stopper
+
+from ..contracts import Plan, SearchTrialEvent
+from ..spec import Schedule, SearchMethod, TaskSpec
+from ..store import TaskRow
+from ..workspace import Workspace
+from .callbacks import TrialCallback
+from .checkpoint import load_checkpoint, save_checkpoint, snapshot
+from .learner import fit
+from .search import explore, sampler_for, search_epochs, suggest
+from .sink import QuietSink
+from .stages import SEARCH_WINNER, Factory, Run, TaskStopped, prepare_data
+
+TRIAL_THREADS = 1  # a trial's CPUs and torch threads on a cluster without GPUs
+SETTINGS = ("lr", "weight_decay", "batch_size")
+
+
+def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
+    """The plan for the full run, chosen by Tune trials on the cluster (PBT: and its winner's weights saved)."""
+    import ray
+
+    search, seed = run.spec.search, run.spec.seed
+    pbt, budget = search.method is SearchMethod.pbt, search_epochs(plan)
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    resources = {"cpu": 1, "gpu": 1} if gpus else {"cpu": TRIAL_THREADS}
+    task = asdict(run.task) | {"spec": run.spec.model_dump(mode="json")}
+    trial = tune.with_parameters(train_trial, root=str(run.workspace.root), task=task, plan=plan.to_dict(), budget=budget, pbt=pbt)
+    trial.__name__ = f"task_{run.task.id}"  # Tune registers trainables by name, per job: two searches at once must differ
+    trainable = tune.with_resources(trial, resources)
+    run.sink.status(f"Hyperparameter search on Ray Tune: {search.method.value}, {search.trials} trials, {resources} each")
+    mirror, stopper = MirrorTrials(run, pbt, budget), UserStop(run.sink.stop_requested)
+    n_train = len(factory.prepared.split.train)
+    if pbt:
+        sizes = [b for b in (8, 16, 32) if b <= max(8, n_train // 4)]
+        space: dict[str, Any] = {"lr": tune.loguniform(1e-4, 3e-3), "weight_decay": tune.uniform(0.0, 0.05)}
+        space["batch_size"] = tune.choice(sizes)  # the first population, drawn from random search's space
+        scheduler = PopulationBasedTraining(
+            time_attr="training_iteration",
+            perturbation_interval=1,
+            quantile_fraction=0.25,
+            resample_probability=0.0,
+            custom_explore_fn=Explore(seed),
+        )
+        config = TuneConfig(metric="valid_loss", mode="min", num_samples=search.trials, scheduler=scheduler)
+    else:
+        space = {}
+        grid = search.method is SearchMethod.grid
+        goal = {"metric": "valid_loss", "mode": "min"}
+        algo = OptunaSearch(space=Space(grid, n_train), sampler=sampler_for(search.method, seed)[0], **goal)
+        stopping = None if grid else MedianStoppingRule(time_attr="training_iteration", grace_period=1, min_samples_required=2, **goal)
+        config = TuneConfig(num_samples=search.trials, search_alg=algo, scheduler=stopping)
+    storage = run.folder / "tune"
+    shutil.rmtree(storage, ignore_errors=True)  # never read back: an interrupted search starts again
+    results = Tuner(
+        trainable,
+        param_space=space,
+        tune_config=config,
+        run_config=RunConfig(storage_path=str(storage), name="search", stop=stopper, callbacks=[mirror], verbose=0),
+    ).fit()
+    if stopper.requested:
+        raise TaskStopped()
+    best = results.get_best_result(metric="valid_loss", mode="min", scope="last" if pbt else "all")
+    params = {k: best.config[k] for k in SETTINGS}
+    chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
+    if pbt:
+        with best.checkpoint.as_directory() as folder:
+            shutil.copyfile(Path(folder) / "set" / "last.safetensors", run.folder / SEARCH_WINNER)
+        plan = replace(plan, **params, epochs=max(1, plan.epochs - budget), lr_find_iters=0, notes=list(plan.notes))
+        plan.notes.append(
+            f"Population-based training on Ray Tune ({search.trials} members, {budget} epochs each): the winner had {chose}; "
+            f"the run continues from its weights for {plan.epochs} more epochs."
+        )
+    else:
+        plan = replace(plan, **params, lr_find_iters=0, notes=list(plan.notes))
+        plan.notes.append(f"Search on Ray Tune ({search.method.value}, {search.trials} trials) chose {chose}.")
+    return plan
+
+
+class Space:
+    """search.py's space, define-by-run (Tune saves the searcher with pickle: no closures here)."""
+
+    def __init__(self, grid: bool, n_train: int):
+        self.grid, self.n_train = grid, n_train
+
+    def __call__(self, trial: optuna.Trial) -> None:
+        suggest(trial, self.grid, self.n_train)
+
+
+class Explore:
+    """search.py's exploration for Tune's PBT, from a seeded stream."""
+
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+
+    def __call__(self, config: dict[str, Any]) -> dict[str, Any]:
+        return config | explore(config, self.rng)
+
+
+def train_trial(config: dict[str, Any], root: str, task: dict[str, Any], plan: dict[str, Any], budget: int, pbt: bool) -> None:
+    """One trial, in a Tune trial process: its settings on a fresh network (or a member's checkpoint), reporting
+    the validation loss every epoch."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", TRIAL_THREADS)
+    torch.set_num_threads(max(1, int(cpus)))
+    row = TaskRow(**task | {"spec": TaskSpec.model_validate(task["spec"])})
+    base = Plan.from_dict(plan)
+    run = Run.start(Workspace(root), QuietSink(row.id), row)
+    prepared = prepare_data(run, base)
+    factory = Factory(run, prepared)
+    params = {k: config[k] for k in SETTINGS}
+    trial_plan = replace(base, **params, epochs=budget, early_stop=False, lr_find_iters=0, notes=[])
+    if not pbt:
+        learn = factory.learner(factory.model(), trial_plan)
+        fit(learn, trial_plan, [TrialCallback(lambda epoch, loss: _report(epoch, loss), lambda: False)])
+        return
+    member_plan = replace(trial_plan, epochs=1, schedule=Schedule.constant)
+    learn = factory.learner(factory.model(), member_plan)
+    learn.create_opt()
+    me, start, copied = tune.get_context().get_trial_id(), 0, ""
+    if (checkpoint := tune.get_checkpoint()) is not None:
+        with checkpoint.as_directory() as folder:
+            info = load_checkpoint(Path(folder) / "set", learn.model, learn.opt)
+        start = info["epoch"] + 1
+        copied = "" if info["member"] == me else info["member"]
+        learn.opt.set_hyper("lr", params["lr"])  # the loaded optimizer state carries the member's old settings
+        learn.opt.set_hyper("wd", params["weight_decay"])
+    for epoch in range(start, budget):
+        trial = TrialCallback(lambda *_: False, lambda: False)
+        fit(learn, member_plan, [trial])
+        with tempfile.TemporaryDirectory() as folder:
+            info = {"epoch": epoch, "member": me, "valid_loss": trial.best}
+            save_checkpoint(Path(folder) / "set", *snapshot(learn.model, learn.opt), info)
+            tune.report({"valid_loss": trial.best, "epoch": epoch, "copied_from": copied}, checkpoint=Checkpoint.from_directory(folder))
+        copied = ""
+
+
+def _report(epoch: int, loss: float) -> bool:
+    tune.report({"valid_loss": loss, "epoch": epoch})
+    return False  # Tune's scheduler, not the trial, decides to stop it
+
+
+def number(trials: list, trial_id: str) -> int:
+    """A trial's number: its place among the experiment's trials, in the order Tune created them."""
+    return next((i for i, t in enumerate(trials) if t.trial_id == trial_id), len(trials))
+
+
+class NotSaved:
+    """Tune saves its experiment state (callbacks and stopper included) with pickle, to resume it; nothing here
+    resumes it, and what reports to the store has no business in that file."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+
+class MirrorTrials(NotSaved, Callback):
+    """Each trial's results as the store's search_trial events: per round (PBT), or once a trial ends."""
+
+    def __init__(self, run: Run, pbt: bool, budget: int):
+        self.run, self.pbt, self.budget = run, pbt, budget
+        self.history: dict[str, list[str]] = {}
+        self.best: dict[str, float] = {}
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        loss = float(result["valid_loss"])
+        self.best[trial.trial_id] = min(loss, self.best.get(trial.trial_id, loss))
+        if not self.pbt:
+            return
+        history = self.history.setdefault(trial.trial_id, [])
+        if result.get("copied_from"):
+            history.append(f"round {int(result['epoch']) - 1}: copied member {number(trials, result['copied_from'])}")
+        params = {k: float(trial.config[k]) for k in SETTINGS}
+        member, round_ = number(trials, trial.trial_id), int(result["epoch"])
+        self.run.sink.event(SearchTrialEvent(trial=member, round=round_, params=params, valid_loss=loss, history=list(history)))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if self.pbt or trial.trial_id not in self.best:
+            return
+        done = int((trial.last_result or {}).get("epoch", -1)) + 1
+        params = {k: float(trial.config[k]) for k in SETTINGS}
+        pruned = done < self.budget  # stopped by the median rule
+        self.run.sink.event(
+            SearchTrialEvent(trial=number(trials, trial.trial_id), params=params, valid_loss=self.best[trial.trial_id], pruned=pruned)
+        )
+
+
+class UserStop(NotSaved, Stopper):
+    """Ends the whole search when the user stops the task (asked at most once a second)."""
+
+    def __init__(self, stop_requested: Any):
+        self.stop_requested, self.requested, self.asked = stop_requested, False, 0.0
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return self.stop_all()
+
+    def stop_all(self) -> bool:
+        if not self.requested and time.monotonic() - self.asked >= 1.0:
+            self.asked, self.requested = time.monotonic(), bool(self.stop_requested())
+        return self.requested
