@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -96,6 +96,14 @@ class TaskRow:
     error: str | None
     traceback: str | None
     model_id: str | None
+
+    def to_plain(self) -> dict[str, Any]:
+        """JSON values, for a process that has no store (a Ray node, a data-parallel rank, a Tune trial)."""
+        return asdict(self) | {"spec": self.spec.model_dump(mode="json")}
+
+    @classmethod
+    def from_plain(cls, plain: dict[str, Any]) -> TaskRow:
+        return cls(**plain | {"spec": TaskSpec.model_validate(plain["spec"])})
 
     def summary(self) -> dict[str, Any]:
         keys = ("id", "name", "state", "progress", "epoch", "epochs", "metrics", "created", "started", "ended", "compute_s", "model_id")

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -245,7 +245,7 @@ def ranks(workspace_root: Path, task: TaskRow, folder: Path, plan: Plan, device:
     if world <= 1:
         yield None
         return
-    shared = {"task": asdict(task) | {"spec": task.spec.model_dump(mode="json")}, "plan": plan.to_dict()}
+    shared = {"task": task.to_plain(), "plan": plan.to_dict()}
     atomic_write_text(json.dumps(shared), folder / RANKS_FILE)
     threads = torch.get_num_threads()
     share = max(1, threads // world) if device.type == "cpu" else threads

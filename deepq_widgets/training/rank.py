@@ -33,7 +33,6 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from ..contracts import Plan
-    from ..spec import TaskSpec
     from ..store import TaskRow
     from ..workspace import Workspace
     from . import distributed
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from .stages import Factory, Run, TaskStopped, build, prepare_data, refit, train
 
     shared = json.loads(Path(args.shared).read_text())
-    task = TaskRow(**shared["task"] | {"spec": TaskSpec.model_validate(shared["task"]["spec"])})
+    task = TaskRow.from_plain(shared["task"])
     plan = replace(Plan.from_dict(shared["plan"]), lr_find_iters=0)  # what rank 0 trains, its rate found
     run = Run.start(Workspace(args.workspace), QuietSink(task.id), task, rank=args.rank)
     prepared = prepare_data(run, plan)

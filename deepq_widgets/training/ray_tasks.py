@@ -96,10 +96,9 @@ def run_on_node(root: str, task: dict[str, Any], mailbox: Any, earlier: list[str
     import torch
 
     torch.set_num_threads(threads)
-    from ..spec import TaskSpec
     from .runner import run_reported, search_stages
 
-    row = TaskRow(**task | {"spec": TaskSpec.model_validate(task["spec"])})
+    row = TaskRow.from_plain(task)
     sink = MailboxSink(mailbox, row.id, earlier)
     what = "Searching" if search else "Running"
     sink.status(f"{what} on Ray node {platform.node()} (process {os.getpid()}, {threads} threads)")
@@ -133,7 +132,7 @@ class RayTasks:
         mailbox = Mailbox.remote()
         earlier = self.store.events(task.id)
         search = self._search_pending(task, earlier)
-        row = asdict(task) | {"spec": task.spec.model_dump(mode="json")}
+        row = task.to_plain()
         gpus = min(task.spec.devices, self.gpus)  # a task on several GPUs gets them on one node (distributed.py)
         options = {"num_cpus": 0} if search else {"num_gpus": gpus, "num_cpus": 1} if gpus else {"num_cpus": self.threads}
         sent = [e.model_dump_json(by_alias=True) for e in earlier]

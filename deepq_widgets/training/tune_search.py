@@ -21,7 +21,7 @@ import random
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
 from ..contracts import Plan, SearchTrialEvent
-from ..spec import Schedule, SearchMethod, TaskSpec
+from ..spec import Schedule, SearchMethod
 from ..store import TaskRow
 from ..workspace import Workspace
 from .callbacks import TrialCallback
@@ -52,40 +52,21 @@ def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     """The plan for the full run, chosen by Tune trials on the cluster (PBT: and its winner's weights saved)."""
     import ray
 
-    search, seed = run.spec.search, run.spec.seed
-    pbt, budget = search.method is SearchMethod.pbt, search_epochs(plan)
+    search, budget = run.spec.search, search_epochs(plan)
+    pbt = search.method is SearchMethod.pbt
     gpus = int(ray.cluster_resources().get("GPU", 0))
     resources = {"cpu": 1, "gpu": 1} if gpus else {"cpu": TRIAL_THREADS}
-    task = asdict(run.task) | {"spec": run.spec.model_dump(mode="json")}
-    trial = tune.with_parameters(train_trial, root=str(run.workspace.root), task=task, plan=plan.to_dict(), budget=budget, pbt=pbt)
+    trial = tune.with_parameters(
+        train_trial, root=str(run.workspace.root), task=run.task.to_plain(), plan=plan.to_dict(), budget=budget, pbt=pbt
+    )
     trial.__name__ = f"task_{run.task.id}"  # Tune registers trainables by name, per job: two searches at once must differ
-    trainable = tune.with_resources(trial, resources)
     run.sink.status(f"Hyperparameter search on Ray Tune: {search.method.value}, {search.trials} trials, {resources} each")
+    space, config = tune_config(search.method, search.trials, run.spec.seed, len(factory.prepared.split.train))
     mirror, stopper = MirrorTrials(run, pbt, budget), UserStop(run.sink.stop_requested)
-    n_train = len(factory.prepared.split.train)
-    if pbt:
-        sizes = [b for b in (8, 16, 32) if b <= max(8, n_train // 4)]
-        space: dict[str, Any] = {"lr": tune.loguniform(1e-4, 3e-3), "weight_decay": tune.uniform(0.0, 0.05)}
-        space["batch_size"] = tune.choice(sizes)  # the first population, drawn from random search's space
-        scheduler = PopulationBasedTraining(
-            time_attr="training_iteration",
-            perturbation_interval=1,
-            quantile_fraction=0.25,
-            resample_probability=0.0,
-            custom_explore_fn=Explore(seed),
-        )
-        config = TuneConfig(metric="valid_loss", mode="min", num_samples=search.trials, scheduler=scheduler)
-    else:
-        space = {}
-        grid = search.method is SearchMethod.grid
-        goal = {"metric": "valid_loss", "mode": "min"}
-        algo = OptunaSearch(space=Space(grid, n_train), sampler=sampler_for(search.method, seed)[0], **goal)
-        stopping = None if grid else MedianStoppingRule(time_attr="training_iteration", grace_period=1, min_samples_required=2, **goal)
-        config = TuneConfig(num_samples=search.trials, search_alg=algo, scheduler=stopping)
     storage = run.folder / "tune"
     shutil.rmtree(storage, ignore_errors=True)  # never read back: an interrupted search starts again
     results = Tuner(
-        trainable,
+        tune.with_resources(trial, resources),
         param_space=space,
         tune_config=config,
         run_config=RunConfig(storage_path=str(storage), name="search", stop=stopper, callbacks=[mirror], verbose=0),
@@ -95,18 +76,37 @@ def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     best = results.get_best_result(metric="valid_loss", mode="min", scope="last" if pbt else "all")
     params = {k: best.config[k] for k in SETTINGS}
     chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
-    if pbt:
-        with best.checkpoint.as_directory() as folder:
-            shutil.copyfile(Path(folder) / "set" / "last.safetensors", run.folder / SEARCH_WINNER)
-        plan = replace(plan, **params, epochs=max(1, plan.epochs - budget), lr_find_iters=0, notes=list(plan.notes))
-        plan.notes.append(
-            f"Population-based training on Ray Tune ({search.trials} members, {budget} epochs each): the winner had {chose}; "
-            f"the run continues from its weights for {plan.epochs} more epochs."
-        )
-    else:
+    if not pbt:
         plan = replace(plan, **params, lr_find_iters=0, notes=list(plan.notes))
         plan.notes.append(f"Search on Ray Tune ({search.method.value}, {search.trials} trials) chose {chose}.")
+        return plan
+    with best.checkpoint.as_directory() as folder:
+        shutil.copyfile(Path(folder) / "set" / "last.safetensors", run.folder / SEARCH_WINNER)
+    plan = replace(plan, **params, epochs=max(1, plan.epochs - budget), lr_find_iters=0, notes=list(plan.notes))
+    plan.notes.append(
+        f"Population-based training on Ray Tune ({search.trials} members, {budget} epochs each): the winner had {chose}; "
+        f"the run continues from its weights for {plan.epochs} more epochs."
+    )
     return plan
+
+
+def tune_config(method: SearchMethod, trials: int, seed: int, n_train: int) -> tuple[dict[str, Any], TuneConfig]:
+    """The parameter space and Tune's configuration of each search: search.py's, inside Tune."""
+    if method is SearchMethod.pbt:
+        sizes = [b for b in (8, 16, 32) if b <= max(8, n_train // 4)]
+        space = {"lr": tune.loguniform(1e-4, 3e-3), "weight_decay": tune.uniform(0.0, 0.05), "batch_size": tune.choice(sizes)}
+        scheduler = PopulationBasedTraining(
+            time_attr="training_iteration",
+            perturbation_interval=1,
+            quantile_fraction=0.25,
+            resample_probability=0.0,
+            custom_explore_fn=Explore(seed),
+        )
+        return space, TuneConfig(metric="valid_loss", mode="min", num_samples=trials, scheduler=scheduler, reuse_actors=True)
+    grid, goal = method is SearchMethod.grid, {"metric": "valid_loss", "mode": "min"}
+    algo = OptunaSearch(space=Space(grid, n_train), sampler=sampler_for(method, seed)[0], **goal)
+    stopping = None if grid else MedianStoppingRule(time_attr="training_iteration", grace_period=1, min_samples_required=2, **goal)
+    return {}, TuneConfig(num_samples=trials, search_alg=algo, scheduler=stopping, reuse_actors=True)
 
 
 class Space:
@@ -137,11 +137,8 @@ def train_trial(config: dict[str, Any], root: str, task: dict[str, Any], plan: d
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", TRIAL_THREADS)
     torch.set_num_threads(max(1, int(cpus)))
-    row = TaskRow(**task | {"spec": TaskSpec.model_validate(task["spec"])})
     base = Plan.from_dict(plan)
-    run = Run.start(Workspace(root), QuietSink(row.id), row)
-    prepared = prepare_data(run, base)
-    factory = Factory(run, prepared)
+    factory = prepared_factory(root, task, base)
     params = {k: config[k] for k in SETTINGS}
     trial_plan = replace(base, **params, epochs=budget, early_stop=False, lr_find_iters=0, notes=[])
     if not pbt:
@@ -167,6 +164,20 @@ def train_trial(config: dict[str, Any], root: str, task: dict[str, Any], plan: d
             save_checkpoint(Path(folder) / "set", *snapshot(learn.model, learn.opt), info)
             tune.report({"valid_loss": trial.best, "epoch": epoch, "copied_from": copied}, checkpoint=Checkpoint.from_directory(folder))
         copied = ""
+
+
+_FACTORIES: dict[tuple[str, int], Factory] = {}
+
+
+def prepared_factory(root: str, task: dict[str, Any], plan: Plan) -> Factory:
+    """The task's run rebuilt from the cache, once per trial process: Tune reuses a process for the next trial
+    of the same search, which then starts training at once."""
+    key = (root, task["id"])
+    if key not in _FACTORIES:
+        run = Run.start(Workspace(root), QuietSink(task["id"]), TaskRow.from_plain(task))
+        _FACTORIES.clear()  # one search's data per process
+        _FACTORIES[key] = Factory(run, prepare_data(run, plan))
+    return _FACTORIES[key]
 
 
 def _report(epoch: int, loss: float) -> bool:
