@@ -34,15 +34,26 @@ def sampler_for(method: SearchMethod, seed: int) -> tuple[optuna.samplers.BaseSa
     return optuna.samplers.RandomSampler(seed=seed), optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
 
 
-def suggest(trial: optuna.Trial, grid: bool, n_train: int) -> dict[str, Any]:
+def space(grid: bool, n_train: int) -> dict[str, optuna.distributions.BaseDistribution]:
+    """What a trial chooses: the grid's cells, or ranges (batch sizes a quarter of the training cases allow)."""
     if grid:
-        return {name: trial.suggest_categorical(name, values) for name, values in GRID.items()}
+        return {name: optuna.distributions.CategoricalDistribution(values) for name, values in GRID.items()}
     sizes = [b for b in (8, 16, 32) if b <= max(8, n_train // 4)]
     return {
-        "lr": trial.suggest_float("lr", 1e-4, 3e-3, log=True),
-        "weight_decay": trial.suggest_float("weight_decay", 0.0, 0.05),
-        "batch_size": trial.suggest_categorical("batch_size", sizes),
+        "lr": optuna.distributions.FloatDistribution(1e-4, 3e-3, log=True),
+        "weight_decay": optuna.distributions.FloatDistribution(0.0, 0.05),
+        "batch_size": optuna.distributions.CategoricalDistribution(sizes),
     }
+
+
+def suggest(trial: optuna.Trial, grid: bool, n_train: int) -> dict[str, Any]:
+    chosen = {}
+    for name, d in space(grid, n_train).items():
+        if isinstance(d, optuna.distributions.FloatDistribution):
+            chosen[name] = trial.suggest_float(name, d.low, d.high, log=d.log)
+        else:
+            chosen[name] = trial.suggest_categorical(name, d.choices)
+    return chosen
 
 
 def tune(

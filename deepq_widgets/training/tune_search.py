@@ -40,7 +40,8 @@ from ..workspace import Workspace
 from .callbacks import TrialCallback
 from .checkpoint import load_checkpoint, save_checkpoint, snapshot
 from .learner import fit
-from .search import explore, sampler_for, search_epochs, suggest
+from .search import explore, sampler_for, search_epochs
+from .search import space as search_space
 from .sink import QuietSink
 from .stages import SEARCH_WINNER, Factory, Run, TaskStopped, prepare_data
 
@@ -54,47 +55,66 @@ def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
 
     search, budget = run.spec.search, search_epochs(plan)
     pbt = search.method is SearchMethod.pbt
+    done = [] if pbt else run.sink.events(SearchTrialEvent)  # an interrupted random search goes on from its trials
+    if search.method is SearchMethod.grid:
+        done = []  # Optuna's grid sampler cannot be told of cells run before: the grid runs again
     gpus = int(ray.cluster_resources().get("GPU", 0))
     resources = {"cpu": 1, "gpu": 1} if gpus else {"cpu": TRIAL_THREADS}
     trial = tune.with_parameters(
         train_trial, root=str(run.workspace.root), task=run.task.to_plain(), plan=plan.to_dict(), budget=budget, pbt=pbt
     )
     trial.__name__ = f"task_{run.task.id}"  # Tune registers trainables by name, per job: two searches at once must differ
-    run.sink.status(f"Hyperparameter search on Ray Tune: {search.method.value}, {search.trials} trials, {resources} each")
-    space, config = tune_config(search.method, search.trials, run.spec.seed, len(factory.prepared.split.train))
-    mirror, stopper = MirrorTrials(run, pbt, budget), UserStop(run.sink.stop_requested)
-    storage = run.folder / "tune"
-    shutil.rmtree(storage, ignore_errors=True)  # never read back: an interrupted search starts again
-    results = Tuner(
-        tune.with_resources(trial, resources),
-        param_space=space,
-        tune_config=config,
-        run_config=RunConfig(storage_path=str(storage), name="search", stop=stopper, callbacks=[mirror], verbose=0),
-    ).fit()
-    if stopper.requested:
-        raise TaskStopped()
-    best = results.get_best_result(metric="valid_loss", mode="min", scope="last" if pbt else "all")
-    params = {k: best.config[k] for k in SETTINGS}
+    left = search.trials - len(done)
+    run.sink.status(
+        f"Hyperparameter search on Ray Tune: {search.method.value}, {left} trials"
+        + (f" (after the {len(done)} run before it was interrupted)" if done else "")
+        + f", {resources} each"
+    )
+    mirror, stopper = MirrorTrials(run, pbt, budget, first=len(done)), UserStop(run.sink.stop_requested)
+    if left > 0:
+        space, config = tune_config(search.method, left, run.spec.seed, len(factory.prepared.split.train), done)
+        storage = run.folder / "tune"
+        shutil.rmtree(storage, ignore_errors=True)  # never read back: its state is pickled
+        results = Tuner(
+            tune.with_resources(trial, resources),
+            param_space=space,
+            tune_config=config,
+            run_config=RunConfig(storage_path=str(storage), name="search", stop=stopper, callbacks=[mirror], verbose=0),
+        ).fit()
+        if stopper.requested:
+            raise TaskStopped()
+    if pbt:
+        return pbt_winner(run, plan, results, budget)
+    best = min(run.sink.events(SearchTrialEvent), key=lambda t: t.valid_loss)  # these trials and those before
+    params = {"lr": best.params["lr"], "weight_decay": best.params["weight_decay"], "batch_size": int(best.params["batch_size"])}
     chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
-    if not pbt:
-        plan = replace(plan, **params, lr_find_iters=0, notes=list(plan.notes))
-        plan.notes.append(f"Search on Ray Tune ({search.method.value}, {search.trials} trials) chose {chose}.")
-        return plan
+    plan = replace(plan, **params, lr_find_iters=0, notes=list(plan.notes))
+    plan.notes.append(f"Search on Ray Tune ({search.method.value}, {search.trials} trials) chose {chose}.")
+    return plan
+
+
+def pbt_winner(run: Run, plan: Plan, results: Any, budget: int) -> Plan:
+    """The member with the lowest last loss: its settings, and its weights saved for the run to continue from."""
+    best = results.get_best_result(metric="valid_loss", mode="min", scope="last")
+    params = {k: best.config[k] for k in SETTINGS}
     with best.checkpoint.as_directory() as folder:
         shutil.copyfile(Path(folder) / "set" / "last.safetensors", run.folder / SEARCH_WINNER)
+    chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
     plan = replace(plan, **params, epochs=max(1, plan.epochs - budget), lr_find_iters=0, notes=list(plan.notes))
     plan.notes.append(
-        f"Population-based training on Ray Tune ({search.trials} members, {budget} epochs each): the winner had {chose}; "
-        f"the run continues from its weights for {plan.epochs} more epochs."
+        f"Population-based training on Ray Tune ({run.spec.search.trials} members, {budget} epochs each): the winner had "
+        f"{chose}; the run continues from its weights for {plan.epochs} more epochs."
     )
     return plan
 
 
-def tune_config(method: SearchMethod, trials: int, seed: int, n_train: int) -> tuple[dict[str, Any], TuneConfig]:
-    """The parameter space and Tune's configuration of each search: search.py's, inside Tune."""
+def tune_config(
+    method: SearchMethod, trials: int, seed: int, n_train: int, done: list[SearchTrialEvent]
+) -> tuple[dict[str, Any], TuneConfig]:
+    """The parameter space and Tune's configuration of each search: search.py's, inside Tune; `done`: the trials
+    an interrupted random search had finished, told to the sampler rather than run again."""
     if method is SearchMethod.pbt:
-        sizes = [b for b in (8, 16, 32) if b <= max(8, n_train // 4)]
-        space = {"lr": tune.loguniform(1e-4, 3e-3), "weight_decay": tune.uniform(0.0, 0.05), "batch_size": tune.choice(sizes)}
+        space = {name: tune_domain(d) for name, d in search_space(False, n_train).items()}  # the first population
         scheduler = PopulationBasedTraining(
             time_attr="training_iteration",
             perturbation_interval=1,
@@ -104,19 +124,17 @@ def tune_config(method: SearchMethod, trials: int, seed: int, n_train: int) -> t
         )
         return space, TuneConfig(metric="valid_loss", mode="min", num_samples=trials, scheduler=scheduler, reuse_actors=True)
     grid, goal = method is SearchMethod.grid, {"metric": "valid_loss", "mode": "min"}
-    algo = OptunaSearch(space=Space(grid, n_train), sampler=sampler_for(method, seed)[0], **goal)
+    points = [t.params | {"batch_size": int(t.params["batch_size"])} for t in done]
+    before = {"points_to_evaluate": points, "evaluated_rewards": [t.valid_loss for t in done]} if done else {}
+    algo = OptunaSearch(space=search_space(grid, n_train), sampler=sampler_for(method, seed)[0], **goal, **before)
     stopping = None if grid else MedianStoppingRule(time_attr="training_iteration", grace_period=1, min_samples_required=2, **goal)
     return {}, TuneConfig(num_samples=trials, search_alg=algo, scheduler=stopping, reuse_actors=True)
 
 
-class Space:
-    """search.py's space, define-by-run (Tune saves the searcher with pickle: no closures here)."""
-
-    def __init__(self, grid: bool, n_train: int):
-        self.grid, self.n_train = grid, n_train
-
-    def __call__(self, trial: optuna.Trial) -> None:
-        suggest(trial, self.grid, self.n_train)
+def tune_domain(d: optuna.distributions.BaseDistribution) -> Any:
+    if isinstance(d, optuna.distributions.FloatDistribution):
+        return tune.loguniform(d.low, d.high) if d.log else tune.uniform(d.low, d.high)
+    return tune.choice(list(d.choices))
 
 
 class Explore:
@@ -201,8 +219,9 @@ class NotSaved:
 class MirrorTrials(NotSaved, Callback):
     """Each trial's results as the store's search_trial events: per round (PBT), or once a trial ends."""
 
-    def __init__(self, run: Run, pbt: bool, budget: int):
-        self.run, self.pbt, self.budget = run, pbt, budget
+    def __init__(self, run: Run, pbt: bool, budget: int, first: int = 0):
+        self.run, self.pbt, self.budget, self.first = run, pbt, budget, first  # `first`: the number of this search's first trial
+        self.ended = 0
         self.history: dict[str, list[str]] = {}
         self.best: dict[str, float] = {}
 
@@ -223,10 +242,10 @@ class MirrorTrials(NotSaved, Callback):
             return
         done = int((trial.last_result or {}).get("epoch", -1)) + 1
         params = {k: float(trial.config[k]) for k in SETTINGS}
-        pruned = done < self.budget  # stopped by the median rule
-        self.run.sink.event(
-            SearchTrialEvent(trial=number(trials, trial.trial_id), params=params, valid_loss=self.best[trial.trial_id], pruned=pruned)
-        )
+        pruned = done < self.budget  # stopped early (the median rule, or the user's stop)
+        number_ = self.first + self.ended  # numbered as they end, after those of an interrupted search's first part
+        self.ended += 1
+        self.run.sink.event(SearchTrialEvent(trial=number_, params=params, valid_loss=self.best[trial.trial_id], pruned=pruned))
 
 
 class UserStop(NotSaved, Stopper):

@@ -80,14 +80,20 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
     for method in ("random", "pbt"):
         spec = tiny_spec(demo_copy, capsys, f"ray {method}", 4).model_copy(update={"search": Search(method=method, trials=4)})
         searches[method] = submit(demo_copy, spec)
+    interrupted = searches["random"]  # stopped after two trials, then resumed: it runs only the trials left
+    wait_for(lambda: len(store.events(interrupted, SearchTrialEvent)) >= 2, timeout=300)
+    stop(demo_copy, interrupted)
+    wait_for(lambda: store.task(interrupted).state == STOPPED, timeout=120)
+    resume(demo_copy, interrupted)
     wait_for(lambda: all(store.task(t).state in (FINISHED, ERROR) for t in searches.values()), timeout=600)
+    assert any("run before it was interrupted" in e.message for e in store.events(interrupted, StatusEvent))
     for method, task_id in searches.items():
         row = store.task(task_id)
         assert row.state == FINISHED, row.error
         trials = store.events(task_id, SearchTrialEvent)
         plan = store.events(task_id, PlanEvent)[-1].plan
         if method == "random":
-            assert sorted(t.trial for t in trials) == [0, 1, 2, 3]  # every trial mirrored once, as in-process
+            assert sorted(t.trial for t in trials) == [0, 1, 2, 3]  # every trial once, as in-process: none run twice
             assert any("Search on Ray Tune (random, 4 trials) chose" in n for n in plan.notes)
             best = min(trials, key=lambda t: t.valid_loss)
             assert plan.lr == pytest.approx(best.params["lr"]) and plan.batch_size == best.params["batch_size"]  # the winner trains
