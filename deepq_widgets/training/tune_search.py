@@ -12,11 +12,14 @@ parallel, each with its own resources, on any node.
 Each trial's results become the same `SearchTrialEvent`s as in-process (a Tune callback where the
 search runs), so the monitor and the report do not change. The user's stop ends the search (a Tune
 stopper). Tune's experiment folder (`tasks/<id>/tune/`) is written and never read back: resuming it
-would unpickle its state, which nothing here does; an interrupted search starts again.
+would unpickle its state, which nothing here does. An interrupted random or grid search goes on from
+the trials it had finished (the task's events, told to Optuna); an interrupted PBT starts again.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import random
 import shutil
 import tempfile
@@ -40,7 +43,7 @@ from ..workspace import Workspace
 from .callbacks import TrialCallback
 from .checkpoint import load_checkpoint, save_checkpoint, snapshot
 from .learner import fit
-from .search import explore, sampler_for, search_epochs
+from .search import GRID, explore, sampler_for, search_epochs
 from .search import space as search_space
 from .sink import QuietSink
 from .stages import SEARCH_WINNER, Factory, Run, TaskStopped, prepare_data
@@ -50,32 +53,32 @@ SETTINGS = ("lr", "weight_decay", "batch_size")
 
 
 def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
-    """The plan for the full run, chosen by Tune trials on the cluster (PBT: and its winner's weights saved)."""
+    """The plan for the full run, chosen by Tune trials on the cluster (PBT: and its winner's weights saved).
+    An interrupted random or grid search goes on from the trials it finished (the task's events); an interrupted
+    PBT starts again (Tune's pickled state, which would resume it, is never read)."""
     import ray
 
-    search, budget = run.spec.search, search_epochs(plan)
-    pbt = search.method is SearchMethod.pbt
-    done = [] if pbt else run.sink.events(SearchTrialEvent)  # an interrupted random search goes on from its trials
-    if search.method is SearchMethod.grid:
-        done = []  # Optuna's grid sampler cannot be told of cells run before: the grid runs again
+    search, budget, n_train = run.spec.search, search_epochs(plan), len(factory.prepared.split.train)
+    pbt, storage = search.method is SearchMethod.pbt, run.folder / "tune"
+    done = [] if pbt else run.sink.events(SearchTrialEvent)
+    shutil.rmtree(storage, ignore_errors=True)  # an interrupted search's trials: nothing is read back from them
+    if search.method is SearchMethod.pbt:
+        space, config = pbt_config(search.trials, run.spec.seed, n_train)
+    elif search.method is SearchMethod.grid:
+        space, config = grid_config(search.trials, run.spec.seed, done)
+    else:
+        space, config = random_config(search.trials - len(done), run.spec.seed, n_train, done)
     gpus = int(ray.cluster_resources().get("GPU", 0))
     resources = {"cpu": 1, "gpu": 1} if gpus else {"cpu": TRIAL_THREADS}
     trial = tune.with_parameters(
         train_trial, root=str(run.workspace.root), task=run.task.to_plain(), plan=plan.to_dict(), budget=budget, pbt=pbt
     )
     trial.__name__ = f"task_{run.task.id}"  # Tune registers trainables by name, per job: two searches at once must differ
-    left = search.trials - len(done)
-    run.sink.status(
-        f"Hyperparameter search on Ray Tune: {search.method.value}, {left} trials"
-        + (f" (after the {len(done)} run before it was interrupted)" if done else "")
-        + f", {resources} each"
-    )
+    again = f" (going on from {len(done)} trials run before it was interrupted)" if done else ""
+    run.sink.status(f"Hyperparameter search on Ray Tune: {search.method.value}, {search.trials} trials{again}, {resources} each")
     mirror, stopper = MirrorTrials(run, pbt, budget, first=len(done)), UserStop(run.sink.stop_requested)
-    if left > 0:
-        space, config = tune_config(search.method, left, run.spec.seed, len(factory.prepared.split.train), done)
-        storage = run.folder / "tune"
-        shutil.rmtree(storage, ignore_errors=True)  # never read back: its state is pickled
-        results = Tuner(
+    if config.num_samples > 0:
+        Tuner(
             tune.with_resources(trial, resources),
             param_space=space,
             tune_config=config,
@@ -84,21 +87,32 @@ def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
         if stopper.requested:
             raise TaskStopped()
     if pbt:
-        return pbt_winner(run, plan, results, budget)
-    best = min(run.sink.events(SearchTrialEvent), key=lambda t: t.valid_loss)  # these trials and those before
-    params = {"lr": best.params["lr"], "weight_decay": best.params["weight_decay"], "batch_size": int(best.params["batch_size"])}
-    chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
-    plan = replace(plan, **params, lr_find_iters=0, notes=list(plan.notes))
-    plan.notes.append(f"Search on Ray Tune ({search.method.value}, {search.trials} trials) chose {chose}.")
+        plan = pbt_winner(run, plan, last_checkpoints(storage / "search"), budget)
+    else:
+        best = min(run.sink.events(SearchTrialEvent), key=lambda t: t.valid_loss)  # these trials and those before
+        params = {"lr": best.params["lr"], "weight_decay": best.params["weight_decay"], "batch_size": int(best.params["batch_size"])}
+        plan = replace(plan, **params, lr_find_iters=0, notes=list(plan.notes))
+        chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
+        plan.notes.append(f"Search on Ray Tune ({search.method.value}, {search.trials} trials) chose {chose}.")
+    shutil.rmtree(storage, ignore_errors=True)  # done: the plan (and a PBT winner's weights) are kept elsewhere
     return plan
 
 
-def pbt_winner(run: Run, plan: Plan, results: Any, budget: int) -> Plan:
+def last_checkpoints(experiment: Path) -> list[dict[str, Any]]:
+    """Each PBT member at its latest checkpoint (our checkpoint.json): its settings, epoch, loss and folder."""
+    latest: dict[str, dict[str, Any]] = {}
+    for info_file in experiment.glob("*/checkpoint_*/set/checkpoint.json"):
+        info = json.loads(info_file.read_text())
+        if info["member"] not in latest or info["epoch"] > latest[info["member"]]["epoch"]:
+            latest[info["member"]] = info | {"folder": str(info_file.parent)}
+    return list(latest.values())
+
+
+def pbt_winner(run: Run, plan: Plan, members: list[dict[str, Any]], budget: int) -> Plan:
     """The member with the lowest last loss: its settings, and its weights saved for the run to continue from."""
-    best = results.get_best_result(metric="valid_loss", mode="min", scope="last")
-    params = {k: best.config[k] for k in SETTINGS}
-    with best.checkpoint.as_directory() as folder:
-        shutil.copyfile(Path(folder) / "set" / "last.safetensors", run.folder / SEARCH_WINNER)
+    best = min(members, key=lambda m: m["valid_loss"])
+    params = {k: best["params"][k] for k in SETTINGS}
+    shutil.copyfile(Path(best["folder"]) / "last.safetensors", run.folder / SEARCH_WINNER)
     chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
     plan = replace(plan, **params, epochs=max(1, plan.epochs - budget), lr_find_iters=0, notes=list(plan.notes))
     plan.notes.append(
@@ -108,27 +122,42 @@ def pbt_winner(run: Run, plan: Plan, results: Any, budget: int) -> Plan:
     return plan
 
 
-def tune_config(
-    method: SearchMethod, trials: int, seed: int, n_train: int, done: list[SearchTrialEvent]
-) -> tuple[dict[str, Any], TuneConfig]:
-    """The parameter space and Tune's configuration of each search: search.py's, inside Tune; `done`: the trials
-    an interrupted random search had finished, told to the sampler rather than run again."""
-    if method is SearchMethod.pbt:
-        space = {name: tune_domain(d) for name, d in search_space(False, n_train).items()}  # the first population
-        scheduler = PopulationBasedTraining(
-            time_attr="training_iteration",
-            perturbation_interval=1,
-            quantile_fraction=0.25,
-            resample_probability=0.0,
-            custom_explore_fn=Explore(seed),
-        )
-        return space, TuneConfig(metric="valid_loss", mode="min", num_samples=trials, scheduler=scheduler, reuse_actors=True)
-    grid, goal = method is SearchMethod.grid, {"metric": "valid_loss", "mode": "min"}
+GOAL = {"metric": "valid_loss", "mode": "min"}
+
+
+def random_config(trials: int, seed: int, n_train: int, done: list[SearchTrialEvent]) -> tuple[dict[str, Any], TuneConfig]:
+    """Optuna's random sampler inside Tune, told the trials run before; median stopping, as Optuna's pruner in-process."""
     points = [t.params | {"batch_size": int(t.params["batch_size"])} for t in done]
     before = {"points_to_evaluate": points, "evaluated_rewards": [t.valid_loss for t in done]} if done else {}
-    algo = OptunaSearch(space=search_space(grid, n_train), sampler=sampler_for(method, seed)[0], **goal, **before)
-    stopping = None if grid else MedianStoppingRule(time_attr="training_iteration", grace_period=1, min_samples_required=2, **goal)
-    return {}, TuneConfig(num_samples=trials, search_alg=algo, scheduler=stopping, reuse_actors=True)
+    algo = OptunaSearch(space=search_space(False, n_train), sampler=sampler_for(SearchMethod.random, seed)[0], **GOAL, **before)
+    stopping = MedianStoppingRule(time_attr="training_iteration", grace_period=1, min_samples_required=2, **GOAL)
+    return {}, TuneConfig(num_samples=max(0, trials), search_alg=algo, scheduler=stopping, reuse_actors=True)
+
+
+def grid_config(trials: int, seed: int, done: list[SearchTrialEvent]) -> tuple[dict[str, Any], TuneConfig]:
+    """Optuna's grid sampler inside Tune; going on, the cells not run yet, one trial each."""
+    if not done:
+        algo = OptunaSearch(space=search_space(True, 0), sampler=sampler_for(SearchMethod.grid, seed)[0], **GOAL)
+        return {}, TuneConfig(num_samples=trials, search_alg=algo, reuse_actors=True)
+    ran = {tuple(float(t.params[k]) for k in GRID) for t in done}
+    cells = [dict(zip(GRID, cell, strict=True)) for cell in itertools.product(*GRID.values())]
+    left = [c for c in cells if tuple(float(v) for v in c.values()) not in ran][: max(0, trials - len(done))]
+    algo = OptunaSearch(space=search_space(True, 0), points_to_evaluate=left, **GOAL)
+    return {}, TuneConfig(num_samples=len(left), search_alg=algo, reuse_actors=True)
+
+
+def pbt_config(trials: int, seed: int, n_train: int) -> tuple[dict[str, Any], TuneConfig]:
+    """Tune's PopulationBasedTraining with search.py's exploration, the population drawn from random search's space."""
+    explore_with = Explore(seed)
+    scheduler = PopulationBasedTraining(
+        time_attr="training_iteration",
+        perturbation_interval=1,
+        quantile_fraction=0.25,
+        resample_probability=0.0,
+        custom_explore_fn=explore_with,
+    )
+    space = {name: tune_domain(d) for name, d in search_space(False, n_train).items()}
+    return space, TuneConfig(metric="valid_loss", mode="min", num_samples=trials, scheduler=scheduler, reuse_actors=True)
 
 
 def tune_domain(d: optuna.distributions.BaseDistribution) -> Any:
@@ -177,11 +206,16 @@ def train_trial(config: dict[str, Any], root: str, task: dict[str, Any], plan: d
     for epoch in range(start, budget):
         trial = TrialCallback(lambda *_: False, lambda: False)
         fit(learn, member_plan, [trial])
-        with tempfile.TemporaryDirectory() as folder:
-            info = {"epoch": epoch, "member": me, "valid_loss": trial.best}
-            save_checkpoint(Path(folder) / "set", *snapshot(learn.model, learn.opt), info)
-            tune.report({"valid_loss": trial.best, "epoch": epoch, "copied_from": copied}, checkpoint=Checkpoint.from_directory(folder))
+        report_member(learn, epoch, trial.best, me, params, copied)
         copied = ""
+
+
+def report_member(learn: Any, epoch: int, loss: float, me: str, params: dict[str, Any], copied: str) -> None:
+    """A PBT member's round: its loss, with its weights and optimizer state as the checkpoint (our own format)."""
+    with tempfile.TemporaryDirectory() as folder:
+        info = {"epoch": epoch, "member": me, "valid_loss": loss, "params": params}
+        save_checkpoint(Path(folder) / "set", *snapshot(learn.model, learn.opt), info)
+        tune.report({"valid_loss": loss, "epoch": epoch, "copied_from": copied}, checkpoint=Checkpoint.from_directory(folder))
 
 
 _FACTORIES: dict[tuple[str, int], Factory] = {}

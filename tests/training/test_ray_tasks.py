@@ -86,7 +86,7 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
     wait_for(lambda: store.task(interrupted).state == STOPPED, timeout=120)
     resume(demo_copy, interrupted)
     wait_for(lambda: all(store.task(t).state in (FINISHED, ERROR) for t in searches.values()), timeout=600)
-    assert any("run before it was interrupted" in e.message for e in store.events(interrupted, StatusEvent))
+    assert any("trials run before it was interrupted" in e.message for e in store.events(interrupted, StatusEvent))
     for method, task_id in searches.items():
         row = store.task(task_id)
         assert row.state == FINISHED, row.error
@@ -98,7 +98,7 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
             best = min(trials, key=lambda t: t.valid_loss)
             assert plan.lr == pytest.approx(best.params["lr"]) and plan.batch_size == best.params["batch_size"]  # the winner trains
         else:
-            assert sorted((t.trial, t.round) for t in trials) == [(m, r) for m in range(4) for r in (0, 1)]  # 4 members, 2 rounds
+            assert sorted((t.trial, t.round) for t in trials) == [(m, r) for m in range(4) for r in (0, 1)]  # 4 members, 2 rounds, once
             assert any("Population-based training on Ray Tune (4 members" in n for n in plan.notes)
             assert plan.epochs == 2  # the run continues from the winner for the epochs left
             assert "population-based search's winner" in store.events(task_id, ModelEvent)[-1].source
@@ -106,3 +106,18 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
     for worker in store.workers():
         os.kill(worker["pid"], signal.SIGTERM)
     wait_for(lambda: not worker_alive(demo_copy), timeout=60)
+
+
+def test_a_resumed_grid_search_runs_only_the_cells_left():
+    from deepq_widgets.training.search import GRID
+    from deepq_widgets.training.tune_search import grid_config
+
+    ran = [
+        SearchTrialEvent(trial=i, params={"lr": 1e-3, "weight_decay": wd, "batch_size": 16}, valid_loss=0.5)
+        for i, wd in enumerate((0.0, 0.01))
+    ]
+    _, config = grid_config(12, 0, ran)
+    left = config.search_alg._points_to_evaluate
+    cells = {(c["lr"], c["weight_decay"], c["batch_size"]) for c in left}
+    assert config.num_samples == len(left) == 10 == len(cells) and len(GRID["lr"]) * 2 * 2 == 12
+    assert (1e-3, 0.0, 16) not in cells and (1e-3, 0.01, 16) not in cells  # those ran before the interruption
