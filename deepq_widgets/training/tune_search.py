@@ -11,9 +11,10 @@ parallel, each with its own resources, on any node.
 
 Each trial's results become the same `SearchTrialEvent`s as in-process (a Tune callback where the
 search runs), so the monitor and the report do not change. The user's stop ends the search (a Tune
-stopper). Tune's experiment folder (`tasks/<id>/tune/`) is written and never read back: resuming it
-would unpickle its state, which nothing here does. An interrupted random or grid search goes on from
-the trials it had finished (the task's events, told to Optuna); an interrupted PBT starts again.
+stopper). Tune's experiment state (`tasks/<id>/tune/`) is never read back: resuming it would
+unpickle it, which nothing here does. An interrupted random or grid search goes on from the trials
+it had finished (the task's events, told to Optuna); an interrupted PBT goes on from the last round
+every member had finished, each member from its checkpoint there (our own checkpoint.json files).
 """
 
 from __future__ import annotations
@@ -54,16 +55,24 @@ SETTINGS = ("lr", "weight_decay", "batch_size")
 
 def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     """The plan for the full run, chosen by Tune trials on the cluster (PBT: and its winner's weights saved).
-    An interrupted random or grid search goes on from the trials it finished (the task's events); an interrupted
-    PBT starts again (Tune's pickled state, which would resume it, is never read)."""
+    An interrupted search goes on: random and grid from the trials they finished (the task's events), PBT from
+    each member's checkpoint at the last round all had finished (Tune's pickled state is never read)."""
     import ray
 
     search, budget, n_train = run.spec.search, search_epochs(plan), len(factory.prepared.split.train)
     pbt, storage = search.method is SearchMethod.pbt, run.folder / "tune"
     done = [] if pbt else run.sink.events(SearchTrialEvent)
-    shutil.rmtree(storage, ignore_errors=True)  # an interrupted search's trials: nothing is read back from them
+    members = population_at_last_round(storage / "search", run.folder / "population", search.trials) if pbt else []
+    shutil.rmtree(storage, ignore_errors=True)  # Tune's own files: never read back
+    if members and members[0]["epoch"] + 1 >= budget:  # every member had trained every round: only the plan was left
+        run.sink.status("The population had trained all its rounds before the interruption: its winner trains the task")
+        mirrored = {(t.trial, t.round) for t in run.sink.events(SearchTrialEvent)}
+        for i, m in enumerate(members):  # the last round's results that the stop kept from the store
+            if (i, m["epoch"]) not in mirrored:
+                run.sink.event(SearchTrialEvent(trial=i, round=m["epoch"], params=m["params"], valid_loss=m["valid_loss"]))
+        return pbt_winner(run, plan, members, budget)
     if search.method is SearchMethod.pbt:
-        space, config = pbt_config(search.trials, run.spec.seed, n_train)
+        space, config = pbt_config(search.trials, run.spec.seed, n_train, members)
     elif search.method is SearchMethod.grid:
         space, config = grid_config(search.trials, run.spec.seed, done)
     else:
@@ -75,6 +84,7 @@ def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     )
     trial.__name__ = f"task_{run.task.id}"  # Tune registers trainables by name, per job: two searches at once must differ
     again = f" (going on from {len(done)} trials run before it was interrupted)" if done else ""
+    again = again or (f" (going on from round {members[0]['epoch'] + 2}, each member from its checkpoint)" if members else "")
     run.sink.status(f"Hyperparameter search on Ray Tune: {search.method.value}, {search.trials} trials{again}, {resources} each")
     mirror, stopper = MirrorTrials(run, pbt, budget, first=len(done)), UserStop(run.sink.stop_requested)
     if config.num_samples > 0:
@@ -106,6 +116,26 @@ def last_checkpoints(experiment: Path) -> list[dict[str, Any]]:
         if info["member"] not in latest or info["epoch"] > latest[info["member"]]["epoch"]:
             latest[info["member"]] = info | {"folder": str(info_file.parent)}
     return list(latest.values())
+
+
+def population_at_last_round(experiment: Path, keep: Path, size: int) -> list[dict[str, Any]]:
+    """An interrupted PBT's `size` members at the last round every member had finished (our checkpoint.json files in
+    Tune's folder, copied to `keep`), in the order Tune created them; none unless every member had finished one."""
+    by_trial: dict[str, dict[int, Path]] = {}
+    for info_file in experiment.glob("*/checkpoint_*/set/checkpoint.json"):
+        by_trial.setdefault(info_file.parents[2].name, {})[json.loads(info_file.read_text())["epoch"]] = info_file.parent
+    if len(by_trial) < size:
+        return []
+    last = min(max(epochs) for epochs in by_trial.values())
+    shutil.rmtree(keep, ignore_errors=True)
+    members = []
+    for i, (_, epochs) in enumerate(sorted(by_trial.items())):
+        reached = [e for e in epochs if e <= last]
+        if reached:
+            folder = keep / str(i)
+            shutil.copytree(epochs[max(reached)], folder)
+            members.append(json.loads((folder / "checkpoint.json").read_text()) | {"folder": str(folder)})
+    return members
 
 
 def pbt_winner(run: Run, plan: Plan, members: list[dict[str, Any]], budget: int) -> Plan:
@@ -146,8 +176,9 @@ def grid_config(trials: int, seed: int, done: list[SearchTrialEvent]) -> tuple[d
     return {}, TuneConfig(num_samples=len(left), search_alg=algo, reuse_actors=True)
 
 
-def pbt_config(trials: int, seed: int, n_train: int) -> tuple[dict[str, Any], TuneConfig]:
-    """Tune's PopulationBasedTraining with search.py's exploration, the population drawn from random search's space."""
+def pbt_config(trials: int, seed: int, n_train: int, members: list[dict[str, Any]]) -> tuple[dict[str, Any], TuneConfig]:
+    """Tune's PopulationBasedTraining with search.py's exploration; the population drawn from random search's space,
+    or, going on after an interruption, the members as they were at the last round all had finished."""
     explore_with = Explore(seed)
     scheduler = PopulationBasedTraining(
         time_attr="training_iteration",
@@ -156,8 +187,15 @@ def pbt_config(trials: int, seed: int, n_train: int) -> tuple[dict[str, Any], Tu
         resample_probability=0.0,
         custom_explore_fn=explore_with,
     )
-    space = {name: tune_domain(d) for name, d in search_space(False, n_train).items()}
-    return space, TuneConfig(metric="valid_loss", mode="min", num_samples=trials, scheduler=scheduler, reuse_actors=True)
+    config = TuneConfig(metric="valid_loss", mode="min", num_samples=trials, scheduler=scheduler, reuse_actors=True)
+    if not members:
+        return {name: tune_domain(d) for name, d in search_space(False, n_train).items()}, config
+    config.num_samples = 1  # one trial per member: the grid over them
+    space: dict[str, Any] = {"member": tune.grid_search(list(range(len(members))))}
+    for key in SETTINGS:
+        space[key] = tune.sample_from(lambda spec, key=key: members[spec.config["member"]]["params"][key])
+    space["start"] = tune.sample_from(lambda spec: members[spec.config["member"]]["folder"])
+    return space, config
 
 
 def tune_domain(d: optuna.distributions.BaseDistribution) -> Any:
@@ -196,11 +234,15 @@ def train_trial(config: dict[str, Any], root: str, task: dict[str, Any], plan: d
     learn = factory.learner(factory.model(), member_plan)
     learn.create_opt()
     me, start, copied = tune.get_context().get_trial_id(), 0, ""
+    info = None
     if (checkpoint := tune.get_checkpoint()) is not None:
         with checkpoint.as_directory() as folder:
             info = load_checkpoint(Path(folder) / "set", learn.model, learn.opt)
-        start = info["epoch"] + 1
         copied = "" if info["member"] == me else info["member"]
+    elif config.get("start"):  # an interrupted population going on: this member's checkpoint
+        info = load_checkpoint(Path(config["start"]), learn.model, learn.opt)
+    if info is not None:
+        start = info["epoch"] + 1
         learn.opt.set_hyper("lr", params["lr"])  # the loaded optimizer state carries the member's old settings
         learn.opt.set_hyper("wd", params["weight_decay"])
     for epoch in range(start, budget):

@@ -74,19 +74,31 @@ def test_tasks_run_on_ray_stop_and_resume_after_their_process_dies(demo_copy, ca
     wait_for(lambda: not worker_alive(demo_copy), timeout=60)
 
 
+def stop_each_after(ws, store: Store, reports: dict[int, int]) -> bool:
+    """Stop each task as soon as it has its number of search trial reports; True once all are stopped."""
+    for task_id, wanted in list(reports.items()):
+        if len(store.events(task_id, SearchTrialEvent)) >= wanted:
+            stop(ws, task_id)
+            del reports[task_id]
+    return not reports
+
+
 def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, capsys):
     store = Store(demo_copy.db_path)
     searches = {}
-    for method in ("random", "pbt"):
-        spec = tiny_spec(demo_copy, capsys, f"ray {method}", 4).model_copy(update={"search": Search(method=method, trials=4)})
+    for method, epochs in (("random", 4), ("pbt", 12)):  # PBT: 3 rounds of 1 epoch, then 9 epochs from the winner
+        spec = tiny_spec(demo_copy, capsys, f"ray {method}", epochs).model_copy(update={"search": Search(method=method, trials=4)})
         searches[method] = submit(demo_copy, spec)
-    interrupted = searches["random"]  # stopped after two trials, then resumed: it runs only the trials left
-    wait_for(lambda: len(store.events(interrupted, SearchTrialEvent)) >= 2, timeout=300)
-    stop(demo_copy, interrupted)
-    wait_for(lambda: store.task(interrupted).state == STOPPED, timeout=120)
-    resume(demo_copy, interrupted)
+    # Each stopped part-way (random after two trials, PBT after its first round), then resumed: each goes on.
+    waiting = {searches["random"]: 2, searches["pbt"]: 4}
+    wait_for(lambda: stop_each_after(demo_copy, store, waiting), timeout=300, every=0.1)
+    for task_id in searches.values():
+        wait_for(lambda task_id=task_id: store.task(task_id).state == STOPPED, timeout=120)
+        resume(demo_copy, task_id)
     wait_for(lambda: all(store.task(t).state in (FINISHED, ERROR) for t in searches.values()), timeout=600)
-    assert any("trials run before it was interrupted" in e.message for e in store.events(interrupted, StatusEvent))
+    said = {m: " ".join(e.message for e in store.events(t, StatusEvent)) for m, t in searches.items()}
+    assert "trials run before it was interrupted" in said["random"]
+    assert re.search(r"going on from round \d, each member from its checkpoint", said["pbt"])
     for method, task_id in searches.items():
         row = store.task(task_id)
         assert row.state == FINISHED, row.error
@@ -98,9 +110,9 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
             best = min(trials, key=lambda t: t.valid_loss)
             assert plan.lr == pytest.approx(best.params["lr"]) and plan.batch_size == best.params["batch_size"]  # the winner trains
         else:
-            assert sorted((t.trial, t.round) for t in trials) == [(m, r) for m in range(4) for r in (0, 1)]  # 4 members, 2 rounds, once
+            assert {(t.trial, t.round) for t in trials} == {(m, r) for m in range(4) for r in (0, 1, 2)}  # 4 members, 3 rounds
             assert any("Population-based training on Ray Tune (4 members" in n for n in plan.notes)
-            assert plan.epochs == 2  # the run continues from the winner for the epochs left
+            assert plan.epochs == 9  # the run continues from the winner for the epochs left
             assert "population-based search's winner" in store.events(task_id, ModelEvent)[-1].source
         assert row.model_id and [e.epoch for e in store.events(task_id, EpochEvent)] == list(range(plan.epochs))
     for worker in store.workers():
