@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     from ..store import TaskRow
     from ..workspace import Workspace
     from . import distributed
+    from .conclude import refit
     from .sink import QuietSink
-    from .stages import Factory, Run, TaskStopped, build, prepare_data, refit, train
+    from .stages import Factory, Run, TaskStopped, build, prepare_data, train
 
     shared = json.loads(Path(args.shared).read_text())
     task = TaskRow.from_plain(shared["task"])

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 from ..store import ERROR, FINISHED, STOPPED, Store, TaskRow
 from ..workspace import Workspace
+from .conclude import evaluate_best, finish, refit
 from .distributed import ranks
 from .planning import plan_run
 from .sink import TaskSink
-from .stages import Factory, Run, TaskFailed, TaskStopped, build, evaluate_best, finish, prepare_data, refit, train
+from .stages import Factory, Run, TaskFailed, TaskStopped, build, prepare_data, train
 
 Stages = Callable[[Workspace, TaskSink, TaskRow], None]
 

@@ -1,4 +1,4 @@
-"""The stages of a run: prepare data -> plan -> build learner -> fit -> evaluate and register.
+"""The stages of a run up to the fit: prepare data -> plan -> build learner -> fit (conclude.py: refit, evaluate, register).
 
 Each stage is a function of typed inputs with a typed output; `runner.run_task` calls them
 in order. What every stage shares (workspace, sink, spec, task kind, folder, device) is a `Run`.
@@ -24,19 +24,14 @@ from ..contracts import (
     DataEvent,
     DataProblemsEvent,
     DataStatistics,
-    EpochEvent,
-    Evaluation,
     ModelCard,
     ModelEvent,
     PlanEvent,
-    TrainingManifest,
 )
 from ..data.cache import CachedData, build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
-from ..data.hashing import file_sha256
 from ..data.splits import Split, split_cases
 from ..evaluations import read_card
-from ..files import atomic_write_text
 from ..kinds.base import TaskKind
 from ..presets import Preset, get_preset
 from ..spec import Flow, SearchMethod, TaskSpec
@@ -44,16 +39,14 @@ from ..store import TaskRow
 from ..workspace import Workspace
 from . import callbacks as cb
 from . import distributed
-from .checkpoint import best_weights, has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
-from .evaluate import evaluate
+from .checkpoint import has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
 from .learner import build_learner, find_lr, fit
 from .loaders import BatchLoader, best_device
-from .registry import load_model, model_id_for, register_model
+from .registry import load_model
 from .sink import TaskSink
 
 SEARCH_WINNER = "search_winner.safetensors"
 CHECKPOINT = "checkpoint"  # the set `deepq resume` continues from (checkpoint.py)
-TRAINING_EVALUATION_CASES = 500  # enough for the training-set view, bounded on a large dataset
 
 
 class TaskFailed(RuntimeError):
@@ -279,106 +272,6 @@ def stop_and_parallel(run: Run) -> tuple[cb.StopOnRequest, list[distributed.Data
     return cb.StopOnRequest(group.shared(run.sink.stop_requested), every_s=0.0), [distributed.DataParallel(group)]
 
 
-# -- 5. evaluate, refit, register -------------------------------------------------------------------------
-def evaluate_best(run: Run, prepared: Prepared, built: Built, fitted: Fitted) -> Evaluation:
-    """The best epoch's weights on the validation cases: evaluation.json."""
-    model = built.learn.model
-    if fitted.best_state is not None:
-        load_weights(model, fitted.best_state)
-    elif (kept := best_weights(run.folder / CHECKPOINT)) is not None:
-        load_weights(model, kept)
-    evaluation = evaluate(model, built.learn.dls.valid, run.kind.trainer, prepared.data.classes, operating_point=run.spec.operating_point)
-    n_valid, n_all = len(prepared.split.valid), len(prepared.data.cases)
-    evaluation.source = f"{n_valid} validation cases that the network never trained on ({n_all - n_valid} training cases)."
-    evaluation.training = evaluate_on_training_cases(run, prepared, built, evaluation.thresholds)
-    return evaluation
-
-
-def evaluate_on_training_cases(run: Run, prepared: Prepared, built: Built, thresholds: list[float] | None) -> Evaluation:
-    """The same weights at the same operating point on (a seeded sample of) the cases they trained on, without
-    augmentation: DeepQ's "Training set" view. Its gap to the validation figures is the over-fit."""
-    train = prepared.split.train
-    if len(train) > TRAINING_EVALUATION_CASES:
-        train = sorted(np.random.default_rng(run.spec.seed).choice(train, TRAINING_EVALUATION_CASES, replace=False).tolist())
-    valid = built.learn.dls.valid
-    loader = BatchLoader(prepared.data, train, valid.targets, valid.bs, valid.mean, valid.std).to(valid.device)
-    loader.channels_last = valid.channels_last
-    found = evaluate(built.learn.model, loader, run.kind.trainer, prepared.data.classes, thresholds=thresholds)
-    sampled = f"{len(train)} of the {len(prepared.split.train)}" if len(train) < len(prepared.split.train) else f"All {len(train)}"
-    found.source = (
-        f"{sampled} training cases, without augmentation, at the validation operating point. The network trained on "
-        "these cases: the figures are optimistic, and their gap to the validation figures measures over-fitting."
-    )
-    return found
-
-
-@dataclass
-class Refit:
-    model: torch.nn.Module
-    epochs: int
-    cases: int
-
-    def note(self) -> str:
-        return (
-            f" The registered model was then refit on all {self.cases} cases for {self.epochs} epochs, so it has seen these "
-            "cases: the figures describe the validated fit, a slightly smaller model of the data."
-        )
-
-
-def refit(run: Run, factory: Factory, built: Built) -> Refit | None:
-    """When the plan says so: a fresh network trained on every case for as many epochs as the validated
-    fit's best (AutoGluon's refit_full). None otherwise. Its figures stay those of the validated fit."""
-    plan = built.plan
-    if not plan.refit:
-        return None
-    best = [e.epoch for e in run.sink.events(EpochEvent) if e.best]
-    epochs = max(best) + 1 if best else plan.epochs
-    if (group := distributed.current()) is not None:
-        epochs = int(group.leaders([epochs])[0])  # rank 0's epoch log is the one written
-    split = factory.prepared.split
-    everything = sorted([*split.train, *split.valid])
-    again = replace(plan, epochs=epochs, early_stop=False, lr_find_iters=0, notes=[])
-    run.sink.status(f"Refitting on all {len(everything)} cases for {again.epochs} epochs, the validated fit's best")
-    learn = factory.learner(factory.model(), again, train=everything)
-    stop, parallel = stop_and_parallel(run)
-    fit(learn, again, [stop, *parallel])
-    if stop.requested:
-        raise TaskStopped()
-    return Refit(learn.model, again.epochs, len(everything))
-
-
-def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted, evaluation: Evaluation, final: Refit | None) -> ModelCard:
-    """Write the evaluation and register the model (the refit network when there is one)."""
-    model = built.learn.model
-    if final is not None:
-        model = final.model
-        evaluation.source += final.note()
-    data, spec = prepared.data, run.spec
-    atomic_write_text(evaluation.model_dump_json(by_alias=True, exclude_unset=True, indent=2), run.folder / "evaluation.json")
-    card = ModelCard(
-        id=model_id_for(spec.name, run.task.id),
-        name=spec.name,
-        task=spec.task,
-        arch=prepared.arch,
-        classes=data.classes,
-        image_size=built.plan.image_size,
-        channels=data.channels,
-        windows=spec.windows,
-        mean=prepared.mean,
-        std=prepared.std,
-        metrics=evaluation.metrics,
-        thresholds=evaluation.thresholds,
-        dataset=spec.dataset,
-        dataset_fingerprint=data.fingerprint,
-        base_model=spec.model.base_model,
-        source_task=run.task.id,
-        spec=spec,
-    )
-    card = register_model(run.workspace, run.sink, model.float().cpu(), card, training_manifest(data))
-    run.sink.progress(progress=1.0, metrics=evaluation.metrics.flat(), model_id=card.id, compute_s=fitted.compute_s)
-    return card
-
-
 # -- helpers ------------------------------------------------------------------------------------------------
 def decoding_reporter(run: Run, every_s: float = 2.0) -> Callable[[int, int], None]:
     """Decoding progress as status lines in the store (the monitor shows the latest), at most one per `every_s`."""
@@ -390,15 +283,6 @@ def decoding_reporter(run: Run, every_s: float = 2.0) -> Callable[[int, int], No
             said[0] = time.monotonic()
 
     return report
-
-
-def training_manifest(data: CachedData) -> TrainingManifest:
-    """The files (by content) and the patients and studies the model trained and was selected on."""
-    return TrainingManifest(
-        files_sha256=sorted({file_sha256(c.image) for c in data.cases}),
-        patients=sorted({c.patient for c in data.cases if c.patient}),
-        studies=sorted({c.study for c in data.cases if c.study}),
-    )
 
 
 def normalisation(mean: tuple[float, ...], std: tuple[float, ...], channels: int) -> tuple[list[float], list[float]]:

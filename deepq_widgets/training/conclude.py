@@ -1,0 +1,133 @@
+"""Stages 5 to 7 of a run: refit on every case (when planned), evaluate the kept weights, register the model.
+
+Split from stages.py, which prepares, builds and fits; `runner.run_task` calls both in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from ..contracts import EpochEvent, Evaluation, ModelCard, TrainingManifest
+from ..data.cache import CachedData
+from ..data.hashing import file_sha256
+from ..files import atomic_write_text
+from . import distributed
+from .checkpoint import best_weights, load_weights
+from .evaluate import evaluate
+from .learner import fit
+from .loaders import BatchLoader
+from .registry import model_id_for, register_model
+from .stages import CHECKPOINT, Built, Factory, Fitted, Prepared, Run, TaskStopped, stop_and_parallel
+
+TRAINING_EVALUATION_CASES = 500  # enough for the training-set view, bounded on a large dataset
+
+
+def evaluate_best(run: Run, prepared: Prepared, built: Built, fitted: Fitted) -> Evaluation:
+    """The best epoch's weights on the validation cases: evaluation.json."""
+    model = built.learn.model
+    if fitted.best_state is not None:
+        load_weights(model, fitted.best_state)
+    elif (kept := best_weights(run.folder / CHECKPOINT)) is not None:
+        load_weights(model, kept)
+    evaluation = evaluate(model, built.learn.dls.valid, run.kind.trainer, prepared.data.classes, operating_point=run.spec.operating_point)
+    n_valid, n_all = len(prepared.split.valid), len(prepared.data.cases)
+    evaluation.source = f"{n_valid} validation cases that the network never trained on ({n_all - n_valid} training cases)."
+    evaluation.training = evaluate_on_training_cases(run, prepared, built, evaluation.thresholds)
+    return evaluation
+
+
+def evaluate_on_training_cases(run: Run, prepared: Prepared, built: Built, thresholds: list[float] | None) -> Evaluation:
+    """The same weights at the same operating point on (a seeded sample of) the cases they trained on, without
+    augmentation: DeepQ's "Training set" view. Its gap to the validation figures is the over-fit."""
+    train = prepared.split.train
+    if len(train) > TRAINING_EVALUATION_CASES:
+        train = sorted(np.random.default_rng(run.spec.seed).choice(train, TRAINING_EVALUATION_CASES, replace=False).tolist())
+    valid = built.learn.dls.valid
+    loader = BatchLoader(prepared.data, train, valid.targets, valid.bs, valid.mean, valid.std).to(valid.device)
+    loader.channels_last = valid.channels_last
+    found = evaluate(built.learn.model, loader, run.kind.trainer, prepared.data.classes, thresholds=thresholds)
+    sampled = f"{len(train)} of the {len(prepared.split.train)}" if len(train) < len(prepared.split.train) else f"All {len(train)}"
+    found.source = (
+        f"{sampled} training cases, without augmentation, at the validation operating point. The network trained on "
+        "these cases: the figures are optimistic, and their gap to the validation figures measures over-fitting."
+    )
+    return found
+
+
+@dataclass
+class Refit:
+    model: torch.nn.Module
+    epochs: int
+    cases: int
+
+    def note(self) -> str:
+        return (
+            f" The registered model was then refit on all {self.cases} cases for {self.epochs} epochs, so it has seen these "
+            "cases: the figures describe the validated fit, a slightly smaller model of the data."
+        )
+
+
+def refit(run: Run, factory: Factory, built: Built) -> Refit | None:
+    """When the plan says so: a fresh network trained on every case for as many epochs as the validated
+    fit's best (AutoGluon's refit_full). None otherwise. Its figures stay those of the validated fit."""
+    plan = built.plan
+    if not plan.refit:
+        return None
+    best = [e.epoch for e in run.sink.events(EpochEvent) if e.best]
+    epochs = max(best) + 1 if best else plan.epochs
+    if (group := distributed.current()) is not None:
+        epochs = int(group.leaders([epochs])[0])  # rank 0's epoch log is the one written
+    split = factory.prepared.split
+    everything = sorted([*split.train, *split.valid])
+    again = replace(plan, epochs=epochs, early_stop=False, lr_find_iters=0, notes=[])
+    run.sink.status(f"Refitting on all {len(everything)} cases for {again.epochs} epochs, the validated fit's best")
+    learn = factory.learner(factory.model(), again, train=everything)
+    stop, parallel = stop_and_parallel(run)
+    fit(learn, again, [stop, *parallel])
+    if stop.requested:
+        raise TaskStopped()
+    return Refit(learn.model, again.epochs, len(everything))
+
+
+def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted, evaluation: Evaluation, final: Refit | None) -> ModelCard:
+    """Write the evaluation and register the model (the refit network when there is one)."""
+    model = built.learn.model
+    if final is not None:
+        model = final.model
+        evaluation.source += final.note()
+    data, spec = prepared.data, run.spec
+    atomic_write_text(evaluation.model_dump_json(by_alias=True, exclude_unset=True, indent=2), run.folder / "evaluation.json")
+    card = ModelCard(
+        id=model_id_for(spec.name, run.task.id),
+        name=spec.name,
+        task=spec.task,
+        arch=prepared.arch,
+        classes=data.classes,
+        image_size=built.plan.image_size,
+        channels=data.channels,
+        windows=spec.windows,
+        mean=prepared.mean,
+        std=prepared.std,
+        metrics=evaluation.metrics,
+        thresholds=evaluation.thresholds,
+        dataset=spec.dataset,
+        dataset_fingerprint=data.fingerprint,
+        base_model=spec.model.base_model,
+        source_task=run.task.id,
+        spec=spec,
+    )
+    card = register_model(run.workspace, run.sink, model.float().cpu(), card, training_manifest(data))
+    run.sink.progress(progress=1.0, metrics=evaluation.metrics.flat(), model_id=card.id, compute_s=fitted.compute_s)
+    return card
+
+
+def training_manifest(data: CachedData) -> TrainingManifest:
+    """The files (by content) and the patients and studies the model trained and was selected on."""
+    return TrainingManifest(
+        files_sha256=sorted({file_sha256(c.image) for c in data.cases}),
+        patients=sorted({c.patient for c in data.cases if c.patient}),
+        studies=sorted({c.study for c in data.cases if c.study}),
+    )
