@@ -1,9 +1,22 @@
-"""python -m benchmarks [data_layer ui training_speed voila learning search trust evaluate_speed kill_resume scale scale_out]"""
+"""python -m benchmarks [data_layer ui training_speed voila learning search trust final_model evaluate_speed kill_resume scale scale_out]"""
 
 import importlib
 import sys
 
-ALL = ["data_layer", "ui", "training_speed", "voila", "learning", "search", "trust", "evaluate_speed", "kill_resume", "scale", "scale_out"]
+ALL = [
+    "data_layer",
+    "ui",
+    "training_speed",
+    "voila",
+    "learning",
+    "search",
+    "trust",
+    "final_model",
+    "evaluate_speed",
+    "kill_resume",
+    "scale",
+    "scale_out",
+]
 
 for name in sys.argv[1:] or ALL:
     print(f"== {name}", flush=True)

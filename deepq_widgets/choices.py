@@ -24,6 +24,7 @@ def build_spec(
     tuning: str | None = None,
     modality: str | None = None,
     size: int | None = None,
+    ensemble: bool = False,
     epochs: int | None = None,
     search: str | None = None,
     trials: int = 8,
@@ -54,8 +55,8 @@ def build_spec(
         wizard.set_hyper(epochs=epochs)
     if search:
         wizard.update(search=Search(method=search, trials=trials))
-    if modality or size:
-        wizard.set_auto(**{k: v for k, v in {"modality": modality, "size": size}.items() if v is not None})
+    if modality or size or ensemble:
+        wizard.set_auto(**{k: v for k, v in {"modality": modality, "size": size, "ensemble": ensemble or None}.items() if v is not None})
     if operating_point:
         rule, _, target = operating_point.partition(":")
         wizard.update(operating_point={"rule": rule} | ({"target": target} if target else {}))

@@ -106,6 +106,7 @@ class Plan:
     image_size: int = 0  # the side the network trains at (0 in plans recorded before it was planned: the spec's)
     refit: bool = False  # after the validated fit, train a fresh network on every case for its best number of epochs
     devices: int = 1  # the ranks of a data-parallel fit (GPUs, or CPU processes): training/distributed.py
+    folds: int = 1  # > 1: after the validated fit (fold 1), a network for each other fold; the model is their ensemble
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -332,6 +333,7 @@ class ModelCard(Contract):
     classes: list[str]
     image_size: int
     channels: int
+    members: int = Field(1, ge=1, le=10)  # > 1: a k-fold ensemble of that many networks, whose outputs it averages
     windows: list[str] = Field(default_factory=list)
     mean: list[float]
     std: list[float]

@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tuning", choices=values(Tuning))
     p.add_argument("--modality", choices=values(Modality))
     p.add_argument("--size", type=int, help="Auto select model preference, 1 (small) to 5 (large)")
+    p.add_argument("--ensemble", action="store_true", help="Auto: a 5-fold ensemble on datasets under 300 cases (about 3x the time)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--search", choices=values(SearchMethod), help="hyperparameter search method")
     p.add_argument("--trials", type=int, default=8, help="search trials (1-48)")

@@ -68,7 +68,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
     from ..duration import describe_seconds
     from ..spec import SpecError
 
-    choices = {k: getattr(args, k) for k in ("task", "preset", "dataset", "model", "pretrain", "tuning", "modality", "size")}
+    choices = {k: getattr(args, k) for k in ("task", "preset", "dataset", "model", "pretrain", "tuning", "modality", "size", "ensemble")}
     choices |= {k: getattr(args, k) for k in ("epochs", "search", "trials", "image_size", "operating_point", "seed", "name", "devices")}
     try:
         spec, wizard = build_spec(workspace_of(args), args.flow, **choices)

@@ -41,6 +41,7 @@ class TaskKind:
     masks: bool = False  # trains on per-pixel class masks
     training: str = ""  # "module:Class" of the training part
     head: str = ""  # what sits on the backbone, said in the Model step and the summary
+    ensembles: bool = False  # its networks' outputs average into a k-fold ensemble (training/ensemble.py)
 
     def dataset_problem(self, info: DatasetInfo) -> str | None:
         """Why `info` cannot train this kind, or None when it can."""

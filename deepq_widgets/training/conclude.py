@@ -1,4 +1,4 @@
-"""Stages 5 to 7 of a run: refit on every case (when planned), evaluate the kept weights, register the model.
+"""Stages 5 to 7 of a run: refit on every case or train a k-fold ensemble (when planned), evaluate, register the model.
 
 Split from stages.py, which prepares, builds and fits; `runner.run_task` calls both in order.
 """
@@ -10,13 +10,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from ..autoplan import Plan
 from ..contracts import EpochEvent, Evaluation, ModelCard, TrainingManifest
 from ..data.cache import CachedData
 from ..data.hashing import file_sha256
+from ..data.splits import Split
 from ..files import atomic_write_text
 from . import distributed
 from .checkpoint import best_weights, load_weights
 from .evaluate import evaluate
+from .folds import Members, evaluate_out_of_fold, train_members
 from .learner import fit
 from .loaders import BatchLoader
 from .registry import model_id_for, register_model
@@ -25,16 +28,20 @@ from .stages import CHECKPOINT, Built, Factory, Fitted, Prepared, Run, TaskStopp
 TRAINING_EVALUATION_CASES = 500  # enough for the training-set view, bounded on a large dataset
 
 
-def evaluate_best(run: Run, prepared: Prepared, built: Built, fitted: Fitted) -> Evaluation:
-    """The best epoch's weights on the validation cases: evaluation.json."""
-    model = built.learn.model
+def evaluate_best(run: Run, factory: Factory, built: Built, fitted: Fitted, members: Members | None = None) -> Evaluation:
+    """The best epoch's weights on the validation cases (a k-fold ensemble: every member on its fold): evaluation.json."""
+    model, prepared = built.learn.model, factory.prepared
     if fitted.best_state is not None:
         load_weights(model, fitted.best_state)
     elif (kept := best_weights(run.folder / CHECKPOINT)) is not None:
         load_weights(model, kept)
-    evaluation = evaluate(model, built.learn.dls.valid, run.kind.trainer, prepared.data.classes, operating_point=run.spec.operating_point)
-    n_valid, n_all = len(prepared.split.valid), len(prepared.data.cases)
-    evaluation.source = f"{n_valid} validation cases that the network never trained on ({n_all - n_valid} training cases)."
+    if members is not None:
+        evaluation = evaluate_out_of_fold(run, factory, built, members)
+    else:
+        valid = built.learn.dls.valid
+        evaluation = evaluate(model, valid, run.kind.trainer, prepared.data.classes, operating_point=run.spec.operating_point)
+        n_valid, n_all = len(prepared.split.valid), len(prepared.data.cases)
+        evaluation.source = f"{n_valid} validation cases that the network never trained on ({n_all - n_valid} training cases)."
     evaluation.training = evaluate_on_training_cases(run, prepared, built, evaluation.thresholds)
     return evaluation
 
@@ -70,34 +77,51 @@ class Refit:
         )
 
 
+def validated_epochs(run: Run, plan: Plan) -> int:
+    """The epochs the validated fit chose: its best epoch's (all of them when none was best)."""
+    best = [e.epoch for e in run.sink.events(EpochEvent) if e.best]
+    epochs = max(best) + 1 if best else plan.epochs
+    if (group := distributed.current()) is not None:
+        epochs = int(group.leaders([epochs])[0])  # rank 0's epoch log is the one written
+    return epochs
+
+
 def refit(run: Run, factory: Factory, built: Built) -> Refit | None:
     """When the plan says so: a fresh network trained on every case for as many epochs as the validated
     fit's best (AutoGluon's refit_full). None otherwise. Its figures stay those of the validated fit."""
     plan = built.plan
     if not plan.refit:
         return None
-    best = [e.epoch for e in run.sink.events(EpochEvent) if e.best]
-    epochs = max(best) + 1 if best else plan.epochs
-    if (group := distributed.current()) is not None:
-        epochs = int(group.leaders([epochs])[0])  # rank 0's epoch log is the one written
     split = factory.prepared.split
-    everything = sorted([*split.train, *split.valid])
-    again = replace(plan, epochs=epochs, early_stop=False, lr_find_iters=0, notes=[])
-    run.sink.status(f"Refitting on all {len(everything)} cases for {again.epochs} epochs, the validated fit's best")
-    learn = factory.learner(factory.model(), again, train=everything)
+    everything = Split(sorted([*split.train, *split.valid]), split.valid, split.grouped_by)
+    again = replace(plan, epochs=validated_epochs(run, plan), early_stop=False, lr_find_iters=0, notes=[])
+    run.sink.status(f"Refitting on all {len(everything.train)} cases for {again.epochs} epochs, the validated fit's best")
+    learn = factory.learner(factory.model(), again, everything)
     stop, parallel = stop_and_parallel(run)
     fit(learn, again, [stop, *parallel])
     if stop.requested:
         raise TaskStopped()
-    return Refit(learn.model, again.epochs, len(everything))
+    return Refit(learn.model, again.epochs, len(everything.train))
 
 
-def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted, evaluation: Evaluation, final: Refit | None) -> ModelCard:
-    """Write the evaluation and register the model (the refit network when there is one)."""
+def final_fits(run: Run, factory: Factory, built: Built) -> tuple[Refit | None, Members | None]:
+    """After the validated fit, what the plan asks for the final model: a refit on every case, or the other
+    members of a k-fold ensemble (or neither)."""
+    members = train_members(run, factory, built, validated_epochs(run, built.plan)) if built.plan.folds > 1 else None
+    return refit(run, factory, built), members
+
+
+def finish(
+    run: Run, factory: Factory, built: Built, fitted: Fitted, evaluation: Evaluation, final: Refit | None, members: Members | None = None
+) -> ModelCard:
+    """Write the evaluation and register the model (the refit network, or the ensemble, when there is one)."""
     model = built.learn.model
     if final is not None:
         model = final.model
         evaluation.source += final.note()
+    if members is not None:
+        model = members.ensemble(factory, model)
+    prepared = factory.prepared
     data, spec = prepared.data, run.spec
     atomic_write_text(evaluation.model_dump_json(by_alias=True, exclude_unset=True, indent=2), run.folder / "evaluation.json")
     card = ModelCard(
@@ -108,6 +132,7 @@ def finish(run: Run, prepared: Prepared, built: Built, fitted: Fitted, evaluatio
         classes=data.classes,
         image_size=built.plan.image_size,
         channels=data.channels,
+        members=len(members.folds.parts) if members else 1,
         windows=spec.windows,
         mean=prepared.mean,
         std=prepared.std,

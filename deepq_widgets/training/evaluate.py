@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -117,14 +117,31 @@ def evaluate(
 ) -> Evaluation:
     """The evaluation at a model's operating point `thresholds` (chosen on validation), or at the one the
     `operating_point` rule chooses on these cases."""
-    model.eval()
+    return evaluate_parts([(model, loader)], trainer, classes, thresholds, progress, operating_point)
+
+
+def evaluate_parts(
+    parts: Sequence[tuple[torch.nn.Module, BatchLoader]],
+    trainer: KindTraining,
+    classes: list[str],
+    thresholds: list[float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    operating_point: OperatingPoint | None = None,
+) -> Evaluation:
+    """One evaluation over disjoint sets of cases, each scored by its own network: with one part, a model
+    on its cases; with k, a k-fold ensemble's out-of-fold figures (each case by the member that never
+    trained on it)."""
     accumulator = trainer.accumulator(classes)
     accumulator.thresholds = thresholds
     accumulator.operating_point = operating_point or OperatingPoint()
+    batches, done, cases = sum(len(loader) for _, loader in parts), 0, []
     with torch.no_grad():
-        for done, batch in enumerate(loader, start=1):
-            accumulator.add(trainer.forward(model, batch[0], batch[1:]), batch[1:])
-            if progress is not None:
-                progress(done, len(loader))
-    cases = [str(loader.data.cases[i].image) for i in loader.indices]
+        for model, loader in parts:
+            model.eval()
+            for batch in loader:
+                accumulator.add(trainer.forward(model, batch[0], batch[1:]), batch[1:])
+                done += 1
+                if progress is not None:
+                    progress(done, batches)
+            cases += [str(loader.data.cases[i].image) for i in loader.indices]
     return accumulator.evaluation(trainer.kind.name, cases)

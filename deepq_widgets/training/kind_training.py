@@ -53,6 +53,7 @@ class KindTraining:
     n_inp = 1  # how many leading batch items are inputs (fastai's DataLoaders.n_inp)
     channels_last = True  # train in channels_last memory format on the CPU
     export_formats: tuple[str, ...] = EXPORT_FORMATS
+    ensemble_activation = ""  # "softmax" / "sigmoid": how a k-fold ensemble averages its members (ensemble.py); "": it cannot
 
     def __init__(self, kind: Any):
         self.kind = kind

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..store import TaskRow
     from ..workspace import Workspace
     from . import distributed
-    from .conclude import refit
+    from .conclude import final_fits
     from .sink import QuietSink
     from .stages import Factory, Run, TaskStopped, build, prepare_data, train
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     distributed.join(args.rank, args.world, args.address, run.device)
     try:
         train(run, built, prepared.data.classes)
-        refit(run, factory, built)
+        final_fits(run, factory, built)
     except TaskStopped:
         print(f"rank {args.rank}: stopped with rank 0", flush=True)
     finally:

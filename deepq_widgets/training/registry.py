@@ -20,6 +20,7 @@ from ..evaluations import MANIFEST, read_card
 from ..files import atomic_write_text
 from ..workspace import Workspace
 from .checkpoint import atomic_save_tensors, load_weights, model_state
+from .ensemble import Ensemble
 
 
 def _slug(text: str) -> str:
@@ -54,9 +55,12 @@ def register_model(
 
 
 def build_network(card: ModelCard, workspace: Workspace | None = None) -> torch.nn.Module:
-    """The card's network, untrained: the task kind builds it as it did for training."""
+    """The card's network, untrained: the task kind builds it as it did for training (each member of an ensemble)."""
     trainer = kinds.get(card.task).trainer
-    return trainer.build_model(card.arch, len(card.classes), card.channels, card.image_size, "none", workspace)
+    networks = [
+        trainer.build_model(card.arch, len(card.classes), card.channels, card.image_size, "none", workspace) for _ in range(card.members)
+    ]
+    return Ensemble(networks, trainer.ensemble_activation) if card.members > 1 else networks[0]
 
 
 def load_model(workspace: Workspace, model_id: str) -> tuple[torch.nn.Module, ModelCard]:

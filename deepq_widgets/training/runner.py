@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..store import ERROR, FINISHED, STOPPED, Store, TaskRow
 from ..workspace import Workspace
-from .conclude import evaluate_best, finish, refit
+from .conclude import evaluate_best, final_fits, finish
 from .distributed import ranks
 from .planning import plan_run
 from .sink import TaskSink
@@ -69,6 +69,6 @@ def run_stages(workspace: Workspace, sink: TaskSink, task: TaskRow) -> None:
     built = build(run, factory, plan)
     with ranks(workspace.root, task, run.folder, plan, run.device):  # one device: nothing to start
         fitted = train(run, built, prepared.data.classes)
-        final = refit(run, factory, built)
-    evaluation = evaluate_best(run, prepared, built, fitted)
-    finish(run, prepared, built, fitted, evaluation, final)
+        final, members = final_fits(run, factory, built)
+    evaluation = evaluate_best(run, factory, built, fitted, members)
+    finish(run, factory, built, fitted, evaluation, final, members)

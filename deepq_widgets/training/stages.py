@@ -30,7 +30,7 @@ from ..contracts import (
 )
 from ..data.cache import CachedData, build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
-from ..data.splits import Split, split_cases
+from ..data.splits import Folds, Split, fold_cases, split_cases
 from ..evaluations import read_card
 from ..kinds.base import TaskKind
 from ..presets import Preset, get_preset
@@ -92,6 +92,7 @@ class Prepared:
     arch: str
     mean: list[float]
     std: list[float]
+    folds: Folds | None = None  # a k-fold ensemble's parts; `split` is its first (the validated fit's)
 
 
 # -- 1. prepare data ----------------------------------------------------------------------------------
@@ -118,16 +119,18 @@ def prepare_data(run: Run, recorded: Plan | None = None) -> Prepared:
         run.sink.event(DataProblemsEvent(problems=data.problems))
     if len(data.cases) < 2:
         raise TaskFailed(f"only {len(data.cases)} of {len(info.usable)} cases could be decoded: " + "; ".join(data.problems[:3]))
-    split = split_cases(data.cases, spec.hyper.valid_pct, spec.seed)
-    if not split.train or not split.valid:
-        raise TaskFailed(f"{len(data.cases)} cases are too few to hold out {spec.hyper.valid_pct}% for validation")
+    folds = fold_cases(data.cases, plan.folds, spec.seed) if plan.folds > 1 else None
+    split = folds.split(0) if folds else split_cases(data.cases, spec.hyper.valid_pct, spec.seed)
+    if not split.train or not split.valid or (folds and not all(folds.parts)):
+        held_out = f"{plan.folds} folds" if folds else f"{spec.hyper.valid_pct}% for validation"
+        raise TaskFailed(f"{len(data.cases)} cases are too few to hold out {held_out}")
     run.sink.event(DataEvent(statistics=data_statistics(run.kind, data, split, [str(p) for p in info.problems])))
     arch = base.arch if base else spec.model.arch
     if arch is None:
         raise TaskFailed("the task names no network (model.arch)")
     entry = zoo.get(arch)
     mean, std = normalisation(entry.mean, entry.std, data.channels)
-    return Prepared(plan, resumed is not None, data, split, preset, base, entry.name, mean, std)
+    return Prepared(plan, resumed is not None, data, split, preset, base, entry.name, mean, std, folds)
 
 
 def checked_dataset(run: Run, preset: Preset | None, base: ModelCard | None) -> DatasetInfo:
@@ -174,17 +177,17 @@ class Factory:
             p.arch, len(p.data.classes), p.data.channels, p.plan.image_size, spec.model.pretrain, self.run.workspace
         )
 
-    def loaders(self, plan: Plan, train: list[int] | None = None) -> list[BatchLoader]:
-        p, seed = self.prepared, self.run.spec.seed
-        targets, train = self.trainer.targets, p.split.train if train is None else train
+    def loaders(self, plan: Plan, split: Split | None = None) -> list[BatchLoader]:
+        p, seed, targets = self.prepared, self.run.spec.seed, self.trainer.targets
+        train, valid = (split or p.split).train, (split or p.split).valid
         return [
             BatchLoader(p.data, train, targets, plan.batch_size, p.mean, p.std, augment=plan.augment, shuffle=True, seed=seed),
-            BatchLoader(p.data, p.split.valid, targets, plan.batch_size, p.mean, p.std),
+            BatchLoader(p.data, valid, targets, plan.batch_size, p.mean, p.std),
         ]
 
-    def learner(self, model: torch.nn.Module, plan: Plan, train: list[int] | None = None) -> Learner:
-        """A learner on the training split, or on the cases `train` (a refit on every case)."""
-        return build_learner(model, self.loaders(plan, train), self.trainer, plan, self.run.device)
+    def learner(self, model: torch.nn.Module, plan: Plan, split: Split | None = None) -> Learner:
+        """A learner on the run's split, or on `split` (a refit's every case, an ensemble member's fold)."""
+        return build_learner(model, self.loaders(plan, split), self.trainer, plan, self.run.device)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from enum import StrEnum
 import ipywidgets as w
 from pydantic import BaseModel
 
+from .. import kinds
 from ..spec import Augmentation, Hyperparameters, Search, SpecError, TaskSpec, field_bounds
 from ..wizard import Wizard
 from .base import UserChanges
@@ -23,6 +24,7 @@ LABELS = {
     "early_stop": "Early stop",
     "patience": "Patience (epochs)",
     "refit": "Refit on all cases",
+    "folds": "Ensemble folds (k)",
     "schedule": "LR schedule",
     "hflip": "Horizontal flip",
     "hflip_p": "Flip probability",
@@ -176,7 +178,7 @@ class HyperForm:
                                 self.image_size.widget,
                                 *h(["batch_size", "epochs", "valid_pct"]),
                                 w.HTML("<b>Tuning</b>"),
-                                *h(["lr", "schedule", "weight_decay", "momentum", "early_stop", "patience", "refit"]),
+                                *h(["lr", "schedule", "weight_decay", "momentum", "early_stop", "patience", "refit", "folds"]),
                             ]
                         ),
                         w.VBox(
@@ -199,6 +201,9 @@ class HyperForm:
         self.image_size.show()
         self.image_size.widget.layout.display = None if self.wizard.rules.picks_network else "none"  # a preset or base model fixes it
         self.hyper.show(s.hyper, refused)
+        ensembles = kinds.get(s.task).ensembles  # a k-fold ensemble averages classifiers' probabilities only
+        for part in (self.hyper.fields["folds"], self.hyper.notes["folds"]):
+            part.layout.display = None if ensembles else "none"
         self.augment.show(s.augment, refused)
         self.search.show(s.search, refused)
         self.warnings.value = "".join(f"<div class='dq-warn'>⚠ {esc(text)}</div>" for text in self.wizard.warnings())

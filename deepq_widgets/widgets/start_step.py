@@ -195,8 +195,10 @@ def image_size_text(spec: TaskSpec, plan: Plan | None) -> str:
 
 def plan_html(plan: Plan) -> str:
     """The plan that will run, and why: what Auto read from the dataset and chose."""
-    settings = f"{plan.image_size} px, batch {plan.batch_size}, up to {plan.epochs} epochs, lr {plan.lr:g} ({plan.schedule.value})" + (
-        ", early stopping" if plan.early_stop else ""
+    settings = (
+        f"{plan.image_size} px, batch {plan.batch_size}, up to {plan.epochs} epochs, lr {plan.lr:g} ({plan.schedule.value})"
+        + (", early stopping" if plan.early_stop else "")
+        + (f"; a {plan.folds}-fold ensemble" if plan.folds > 1 else "")
     )
     notes = "".join(f"<li>{esc(n)}</li>" for n in plan.notes)
     return f"<h3>What will run</h3><p>{esc(settings)}</p><ul class='dq-muted'>{notes}</ul>"

@@ -11,14 +11,17 @@ from deepq_widgets.wizard import Wizard, WizardContext
 FP = Fingerprint(cases=100, classes=2, class_counts={"a": 50, "b": 50}, native_side=64, aspect=1.0, channels=1, modality="Other")
 
 
-def plan(refit: bool = False) -> Plan:
-    return Plan(10, 16, 1e-3, Schedule.one_cycle, 0.01, 0.9, True, 4, Augmentation(), image_size=64, refit=refit)
+def plan(refit: bool = False, folds: int = 1) -> Plan:
+    return Plan(10, 16, 1e-3, Schedule.one_cycle, 0.01, 0.9, True, 4, Augmentation(), image_size=64, refit=refit, folds=folds)
 
 
 def test_estimate_counts_every_epoch_the_validation_passes_and_the_refit():
     speed = Throughput(train=80.0, evaluate=200.0)
     assert estimate_seconds(plan(), FP, 20, speed) == pytest.approx(STARTUP_S + 10 * (80 / 80 + 20 / 200))
     assert estimate_seconds(plan(refit=True), FP, 20, speed) - estimate_seconds(plan(), FP, 20, speed) == pytest.approx(10 * 100 / 80)
+    # a 5-fold ensemble: four more fits of 80 cases, each scored on its 20 (the validation share follows the folds)
+    five = estimate_seconds(plan(folds=5), FP, 30, speed) - estimate_seconds(plan(), FP, 20, speed)
+    assert five == pytest.approx(4 * (10 * 80 / 80 + 20 / 200))
 
 
 def test_throughput_is_kept_per_network_size_device_and_threads(ws):

@@ -54,3 +54,27 @@ def test_multi_label_rare_label_reaches_validation():
     cases = [Case(image=f"{i}.png", labels=("common",) + (("rare",) if i < 6 else ())) for i in range(60)]
     split = split_cases(cases, 20, seed=0)
     assert any("rare" in cases[i].labels for i in split.valid) and any("rare" in cases[i].labels for i in split.train)
+
+
+def test_folds_partition_the_cases_stratified_and_equal_in_size():
+    from deepq_widgets.data.splits import fold_cases
+
+    cases = cases_with({"a": 50, "b": 30, "c": 20})
+    folds = fold_cases(cases, 5, seed=0)
+    assert sorted(i for part in folds.parts for i in part) == list(range(100))  # each case in exactly one fold
+    assert [len(p) for p in folds.parts] == [20] * 5
+    for part in folds.parts:
+        assert Counter(cases[i].labels[0] for i in part) == {"a": 10, "b": 6, "c": 4}
+    member = folds.split(2)
+    assert member.valid == folds.parts[2] and sorted(member.train + member.valid) == list(range(100))
+    assert fold_cases(cases, 5, seed=0) == folds and fold_cases(cases, 5, seed=1) != folds
+
+
+def test_folds_keep_a_patient_in_one_fold_and_sizes_within_one_group():
+    from deepq_widgets.data.splits import fold_cases
+
+    cases = [Case(image=f"{i}.dcm", labels=("a" if i % 3 else "b",), patient=f"p{i // 4}") for i in range(70)]
+    folds = fold_cases(cases, 3, seed=0)
+    owners = [{cases[i].patient for i in part} for part in folds.parts]
+    assert folds.grouped_by == "patient" and not (owners[0] & owners[1] or owners[0] & owners[2] or owners[1] & owners[2])
+    assert max(map(len, folds.parts)) - min(map(len, folds.parts)) <= 4

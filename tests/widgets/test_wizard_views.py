@@ -52,6 +52,7 @@ def test_general_flow_every_step(app):
     model = views[Step.model]
     assert "Recommended: tf_efficientnet_lite" in model.recommendation.value and not app.shell.next.disabled
     assert "On the network: an FCOS detection head" in model.recommendation.value
+    assert model.ensemble.layout.display == "none"  # detections are not averaged into an ensemble
     model.size.value, model.modality.value = 5, "X-ray"
     assert (
         app.wizard.draft.auto.size == 5
@@ -100,6 +101,7 @@ def test_manual_model_zoo_and_hyperparameters(app):
     assert "resnet50.a1_in1k" in browser.compare.value
     assert browser.comparison.selected_index is None  # the long table is folded until asked for
     form = model.form
+    assert form.hyper.fields["folds"].layout.display == "none"  # a segmentation's outputs are not averaged into an ensemble
     form.hyper.fields["epochs"].value = "7"
     form.hyper.fields["schedule"].value = "step"
     assert app.wizard.draft.hyper.epochs == 7 and app.wizard.draft.hyper.schedule.value == "step"
@@ -129,6 +131,35 @@ def test_manual_model_zoo_and_hyperparameters(app):
     app.shell.next.click()
     app.views[Step.start].name.value = "seg manual"
     assert app.wizard.spec().hyper.epochs == 7
+
+
+def test_auto_trains_an_ensemble_when_asked_and_the_start_step_says_so(app):
+    app.wizard.update(flow="general", task="single_label", dataset="ultrasound_lesions", step=Step.model)
+    model = app.views[Step.model]
+    assert model.ensemble.layout.display is None and not model.ensemble.value
+    model.ensemble.value = True
+    assert app.wizard.draft.auto.ensemble
+    app.shell.next.click()
+    app.views[Step.start].name.value = "ensemble"
+    plan = app.views[Step.start].plan.value
+    assert "; a 5-fold ensemble</p>" in plan and "Final model: a 5-fold ensemble" in plan
+    assert app.wizard.forecast().plan.folds == 5
+
+
+def test_a_classifier_may_be_a_k_fold_ensemble_or_a_refit_never_both(app):
+    app.wizard.update(flow="general", task="single_label", dataset="chest_xray_pneumothorax", step=Step.model)
+    model = app.views[Step.model]
+    model.manual.value = True
+    hyper = model.form.hyper
+    assert hyper.fields["folds"].layout.display is None and "1–10, whole number" in hyper.notes["folds"].value
+    hyper.fields["folds"].value = "5"
+    assert app.wizard.draft.hyper.folds == 5 and not app.shell.next.disabled
+    hyper.fields["refit"].value = True
+    assert not app.wizard.draft.hyper.refit and "hyper.refit" in app.wizard.state.refused and app.shell.next.disabled
+    hyper.fields["refit"].value = False
+    hyper.fields["folds"].value = "1"
+    hyper.fields["refit"].value = True
+    assert app.wizard.draft.hyper.refit and app.wizard.draft.hyper.folds == 1
 
 
 def test_out_of_range_value_shows_the_reason_beside_the_field(app):

@@ -23,6 +23,7 @@ KIND = register(
         headline=("auroc", "f1"),
         charts=("roc", "pr"),
         head="a linear classifier on the pooled features (one sigmoid per label)",
+        ensembles=True,
         training="deepq_widgets.kinds.multi_label.training:MultiLabelTraining",
     )
 )

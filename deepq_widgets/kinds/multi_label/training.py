@@ -32,6 +32,8 @@ class MultiLabelAccumulator(ClassificationAccumulator):
 
 
 class MultiLabelTraining(SingleLabelTraining):
+    ensemble_activation = "sigmoid"
+
     def loss(self) -> nn.Module:
         return nn.BCEWithLogitsLoss()
 

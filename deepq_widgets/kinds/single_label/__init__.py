@@ -29,6 +29,7 @@ KIND = register(
         headline=("accuracy", "auroc", "sensitivity", "specificity"),
         charts=("roc", "pr", "confusion"),
         head="a linear classifier on the pooled features (softmax)",
+        ensembles=True,
         training="deepq_widgets.kinds.single_label.training:SingleLabelTraining",
     )
 )

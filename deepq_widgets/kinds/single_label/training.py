@@ -12,6 +12,7 @@ from torch import nn
 from ...contracts import Curve, Evaluation, Gallery, Metrics
 from ...training import metrics
 from ...training.backbones import create_model
+from ...training.ensemble import members_of
 from ...training.kind_training import Accumulator, KindTraining, top_cases
 
 
@@ -87,6 +88,8 @@ class ClassificationAccumulator(Accumulator):
 
 
 class SingleLabelTraining(KindTraining):
+    ensemble_activation = "softmax"
+
     def build_model(self, arch, num_classes, in_chans, image_size, pretrain, workspace) -> nn.Module:
         return create_model(arch, num_classes=num_classes, in_chans=in_chans, pretrain=pretrain, workspace=workspace)
 
@@ -106,18 +109,22 @@ class SingleLabelTraining(KindTraining):
         return {"decision": classes[int(metrics.single_label_decisions(probs, classes, threshold)[0])]}
 
     def predict(self, model, x, classes, heatmap) -> dict[str, Any]:
-        """Scores per class and, when asked, a Grad-CAM heatmap of the top class on the last feature map."""
+        """Scores per class and, when asked, a Grad-CAM heatmap of the top class on the last feature map
+        (an ensemble's: the mean of its members' maps, each for the ensemble's top class)."""
         activate = self.accumulator(classes).activate
+        with torch.no_grad():
+            probs = activate(model(x))[0]
+        scores = {c: float(p) for c, p in zip(classes, probs, strict=True)}
         if not heatmap:
-            with torch.no_grad():
-                probs = activate(model(x))
-            return {"scores": {c: float(p) for c, p in zip(classes, probs[0], strict=True)}, "heatmap": None}
-        feats = model.forward_features(x).detach().requires_grad_(True)
-        logits = model.forward_head(feats)
-        probs = activate(logits)
-        top = int(probs[0].argmax())
-        (grad,) = torch.autograd.grad(logits[0, top], feats)
-        cam = F.relu((grad.mean((2, 3), keepdim=True) * feats.detach()).sum(1))[0]
-        cam = F.interpolate(cam[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
-        cam = cam / cam.max() if float(cam.max()) > 0 else cam
-        return {"scores": {c: float(p) for c, p in zip(classes, probs[0].detach(), strict=True)}, "heatmap": cam.numpy()}
+            return {"scores": scores, "heatmap": None}
+        top = int(probs.argmax())
+        cam = torch.stack([grad_cam(member, x, top) for member in members_of(model)]).mean(0)
+        return {"scores": scores, "heatmap": (cam / cam.max() if float(cam.max()) > 0 else cam).numpy()}
+
+
+def grad_cam(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
+    """Grad-CAM of class `target` on a timm network's last feature map, at the input's size."""
+    feats = model.forward_features(x).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model.forward_head(feats)[0, target], feats)
+    cam = F.relu((grad.mean((2, 3), keepdim=True) * feats.detach()).sum(1))[0]
+    return F.interpolate(cam[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
