@@ -80,7 +80,7 @@ def workspace_context(workspace: Workspace, catalog: CatalogCache | None = None)
     store = Store(workspace.db_path)
 
     def base_models() -> dict[str, ModelCard]:
-        return {card.id: card for card in store.models()}
+        return {card.id: card for card in store.models() if card.retrainable}
 
     return WizardContext(
         datasets=catalog or CatalogCache(workspace),

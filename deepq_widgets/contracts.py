@@ -346,3 +346,13 @@ class ModelCard(Contract):
     created: float = 0.0
     format: Literal["safetensors+json"] = "safetensors+json"
     spec: TaskSpec | None = None
+
+    @property
+    def network(self) -> str:
+        """The network as lists show it: 'tf_efficientnet_lite0.in1k', or '5 × tf_efficientnet_lite0.in1k (ensemble)'."""
+        return f"{self.members} × {self.arch} (ensemble)" if self.members > 1 else self.arch
+
+    @property
+    def retrainable(self) -> bool:
+        """Retrain fine-tunes one network; an ensemble's members are retrained by running its task file again."""
+        return self.members == 1

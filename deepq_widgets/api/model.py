@@ -66,14 +66,14 @@ class Model:
         return export_model(self.workspace, self.id, format, out)
 
     def __repr__(self) -> str:
-        return f"<Model {self.id}: {self.card.task} {self.card.arch} on {self.card.dataset}>"
+        return f"<Model {self.id}: {self.card.task} {self.card.network} on {self.card.dataset}>"
 
     def _repr_html_(self) -> str:
         card = self.card
         figures = headline_text(card.metrics.flat(), kinds.get(card.task).headline)
         cases = f" on {card.metrics.cases} validation cases" if card.metrics.cases else ""
         return (
-            f"<div><b>{html.escape(card.id)}</b> · {html.escape(kinds.get(card.task).title)} · {html.escape(card.arch)} "
+            f"<div><b>{html.escape(card.id)}</b> · {html.escape(kinds.get(card.task).title)} · {html.escape(card.network)} "
             f"· {card.image_size} px · classes {html.escape(', '.join(card.classes))}<div>{html.escape(figures)}{cases}</div></div>"
         )
 

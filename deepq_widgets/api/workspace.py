@@ -96,6 +96,7 @@ class Workspace:
                 "id": m.id,
                 "task": m.task,
                 "arch": m.arch,
+                "members": m.members,
                 "classes": ", ".join(m.classes),
                 "dataset": m.dataset,
                 "source_task": m.source_task,

@@ -19,6 +19,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             "name": m.name,
             "task": m.task,
             "arch": m.arch,
+            "members": m.members,
+            "network": m.network,
             "classes": m.classes,
             "metrics": m.metrics.flat(),
             "dataset": m.dataset,
@@ -32,7 +34,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print_json(rows)
     else:
         for r in rows:
-            print(f"{r['id']:36} {r['task']:13} {r['arch']:30} {', '.join(r['classes'])}")
+            print(f"{r['id']:36} {r['task']:13} {r['network']:30} {', '.join(r['classes'])}")
     return 0
 
 

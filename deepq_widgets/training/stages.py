@@ -138,6 +138,8 @@ def checked_dataset(run: Run, preset: Preset | None, base: ModelCard | None) -> 
     reason = preset.check_dataset(info) if preset is not None else run.kind.dataset_problem(info)
     if reason is None and base is not None and set(info.classes) != set(base.classes):
         reason = f"classes {info.classes} differ from the base model's {base.classes}"
+    if base is not None and not base.retrainable:
+        raise TaskFailed(f"{base.id} is an ensemble of {base.members} networks: run its task file again to retrain it")
     if reason:
         raise TaskFailed(f"dataset {run.spec.dataset!r} cannot train this task: {reason}")
     return info

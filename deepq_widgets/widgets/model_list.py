@@ -102,11 +102,11 @@ class ModelList:
 
     def refresh(self) -> None:
         models = self.store.models()
-        options = [(f"{m.name} — {m.task} — {m.arch}", m.id) for m in models]
+        options = [(f"{m.name} — {m.task} — {m.network}", m.id) for m in models]
         if options != list(self.choice.options):
             self.choice.options = options
         rows = [
-            {"model": m.id, "task": m.task, "network": m.arch, "classes": ", ".join(m.classes), "dataset": m.dataset}
+            {"model": m.id, "task": m.task, "network": m.network, "classes": ", ".join(m.classes), "dataset": m.dataset}
             | {name: format_figure(value, m.metrics.intervals.get(name)) for name, value in m.metrics.headline.items()}
             | {"validation cases": m.metrics.cases or "–"}
             for m in models
@@ -119,7 +119,9 @@ class ModelList:
 
     def _show(self) -> None:
         none = self.choice.value is None
-        self.retrain.disabled = none
+        card = None if none else next((m for m in self.store.models() if m.id == self.choice.value), None)
+        self.retrain.disabled = card is None or not card.retrainable
+        self.retrain.tooltip = "" if card is None or card.retrainable else "An ensemble is retrained by running its task file again."
         self.export.disabled = self.run.disabled = self.evaluate.disabled = none or self.busy
         names = self.datasets()
         if names != list(self.dataset.options):

@@ -3,6 +3,7 @@ a stopped task resumed at the member it was training."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -80,6 +81,18 @@ def test_an_ensemble_scores_every_case_out_of_fold_and_registers_the_average(ws,
     members = np.mean([probabilities(m, card, files[:8]) for m in model.members], axis=0)
     assert probabilities(model, card, files[:8]) == pytest.approx(members, abs=1e-5)
 
+    # Listed as an ensemble; not offered for retraining (one network is fine-tuned there), and refused if named.
+    from deepq_widgets.cli import main
+    from deepq_widgets.context import workspace_context
+
+    assert main(["models", "--workspace", str(ws.root), "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["members"] == K and listed["network"] == f"{K} × tf_efficientnet_lite0.in1k (ensemble)"
+    assert row.model_id not in workspace_context(ws).base_models()
+    retrain = {"name": "again", "flow": "retrain", "dataset": "noisy", "model": {"base_model": row.model_id}, "task": "single_label"}
+    again, _ = run_in_process(ws, retrain)
+    assert again.state == "error" and f"{row.model_id} is an ensemble of {K} networks" in again.error
+
 
 def test_a_stopped_ensemble_resumes_at_the_member_it_was_training(ws, capsys):
     from deepq_widgets.store import Store
@@ -118,3 +131,31 @@ def test_a_stopped_ensemble_resumes_at_the_member_it_was_training(ws, capsys):
     from deepq_widgets.training.registry import load_model
 
     assert load_model(ws, row.model_id)[1].members == K
+
+
+def test_an_ensemble_exports_predicts_with_heatmaps_and_evaluates_like_one_network(ws, capsys):
+    import onnxruntime
+
+    from deepq_widgets.training.dataset_evaluation import evaluate_dataset
+    from deepq_widgets.training.export import export_model, predict, preprocess
+    from deepq_widgets.training.registry import load_model
+
+    noisy_squares(ws)
+    row, _ = run_in_process(ws, folds_spec(ws, capsys, "shipped"))
+    assert row.state == FINISHED, f"{row.error}\n{row.traceback}"
+    model, card = load_model(ws, row.model_id)
+    image = sorted((ws.datasets / "noisy" / "left").glob("*.png"))[0]
+    x = preprocess(image, card)
+    with torch.no_grad():
+        expected = model.eval()(x).numpy()
+    session = onnxruntime.InferenceSession(str(export_model(ws, row.model_id, "onnx", "exports")), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"image": x.numpy()})[0], expected, atol=1e-4)
+    script = torch.jit.load(str(export_model(ws, row.model_id, "torchscript", "exports")))
+    np.testing.assert_allclose(script(x).detach().numpy(), expected, atol=1e-5)
+
+    (said,) = predict(ws, row.model_id, [image], heatmaps=True)
+    assert said["scores"]["right"] == pytest.approx(float(torch.from_numpy(expected).softmax(1)[0, 1]), abs=1e-5)
+    assert said["heatmap"].shape == (64, 64) and said["heatmap"].min() >= 0 and said["heatmap"].max() <= 1
+
+    scored = evaluate_dataset(ws, row.model_id, "noisy")  # the cases it trained on: said so, and scored all the same
+    assert scored.metrics.cases == 2 * PER_CLASS and scored.overlap
