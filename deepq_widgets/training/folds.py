@@ -54,8 +54,9 @@ class Members:
         return (
             f" Out-of-fold figures of a {k}-fold ensemble: each case was scored by the one of its {k} members that never "
             f"trained on it (member 1, the validated fit, chose its epoch on its fold; members 2-{k} trained {self.epochs} "
-            f"epochs without their fold). The registered model averages the {k} members and has seen every case: to score "
-            "it on cases it never saw, evaluate it on an independent dataset."
+            f"epochs without their fold). The registered model averages the {k} members, so it is usually a little better "
+            "than these figures of one member each; it has seen every case: to score it on cases it never saw, evaluate it "
+            "on an independent dataset."
         )
 
 

@@ -83,6 +83,20 @@ def test_a_stopped_two_rank_task_resumes_from_its_checkpoint(demo_copy, capsys):
     assert any("Resumed from the checkpoint" in e.message for e in store.events(task_id, StatusEvent))
 
 
+def test_a_two_rank_task_trains_every_ensemble_member_together(demo_copy, capsys):
+    from deepq_widgets.training.registry import load_model
+
+    ensemble = spec(demo_copy, capsys, "two-rank ensemble", 2, 2)
+    ensemble["hyper"] |= {"folds": 2}
+    row, store = run_in_process(demo_copy, ensemble)
+    assert row.state == FINISHED, f"{row.error}\n{row.traceback}"
+    said = [e.message for e in store.events(row.id, StatusEvent) if e.message.startswith("Ensemble member")]
+    assert len(said) == 1 and said[0].startswith("Ensemble member 2 of 2")  # rank 1 trained it too, and said nothing
+    assert load_model(demo_copy, row.model_id)[1].members == 2
+    # rank 1 took its share of every batch of the member's fit: rank 0's gradient all-reduce waits for it
+    assert (demo_copy.task_dir(row.id) / "rank1.log").is_file()
+
+
 RANK = textwrap.dedent(
     """
     import sys, torch
