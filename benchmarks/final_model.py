@@ -34,14 +34,13 @@ from .trust import (
     DRAWS,
     auto_test_probs,
     digits,
-    draw,
+    lay_out_draw,
     plain_fine_tune,
     plain_test_probs,
     run_task_file,
     score,
     task_file,
     tensors,
-    write_folder,
 )
 
 PATCH = 32
@@ -67,13 +66,7 @@ DATASETS = {"digits": digits, "textures": textures}
 def one_draw(ws, name: str, images: list[np.ndarray], labels: list[str], seed: int) -> dict:
     from deepq_widgets.contracts import PlanEvent
 
-    classes = sorted(set(labels))
-    train, test = draw(labels, seed)
-    dataset = f"{name}_{seed}"
-    write_folder(ws.datasets / dataset, images, labels, train)
-    write_folder(ws.root / "test" / dataset, images, labels, test)
-    files = [ws.root / "test" / dataset / labels[i] / f"{i}.png" for i in test]
-    truth = np.array([classes.index(labels[i]) for i in test])
+    classes, train, test, dataset, files, truth = lay_out_draw(ws, name, images, labels, seed)
 
     def judged(row, wall: float, epochs: int) -> dict:
         found = score(auto_test_probs(ws, row.model_id, files), truth)

@@ -177,16 +177,22 @@ def score(probs: np.ndarray, truth: np.ndarray) -> dict:
     return {"accuracy": float(accuracy_score(truth, probs.argmax(1))), "auroc": float(auroc)}
 
 
-def one_draw(ws, name: str, images: list[np.ndarray], labels: list[str], seed: int) -> dict:
-    from deepq_widgets.contracts import EpochEvent, PlanEvent
-
+def lay_out_draw(ws, name: str, images: list[np.ndarray], labels: list[str], seed: int):
+    """Draw `seed`'s training cases into a workspace dataset and the rest into a test folder: (classes,
+    train, test indices, dataset name, test files, test truth as class indices)."""
     classes = sorted(set(labels))
     train, test = draw(labels, seed)
     dataset = f"{name}_{seed}"
     write_folder(ws.datasets / dataset, images, labels, train)
     write_folder(ws.root / "test" / dataset, images, labels, test)
     files = [ws.root / "test" / dataset / labels[i] / f"{i}.png" for i in test]
-    truth = np.array([classes.index(labels[i]) for i in test])
+    return classes, train, test, dataset, files, np.array([classes.index(labels[i]) for i in test])
+
+
+def one_draw(ws, name: str, images: list[np.ndarray], labels: list[str], seed: int) -> dict:
+    from deepq_widgets.contracts import EpochEvent, PlanEvent
+
+    classes, train, test, dataset, files, truth = lay_out_draw(ws, name, images, labels, seed)
 
     row, auto_wall, store = run_task_file(ws, task_file(ws, dataset, f"{dataset}-{time.time():.0f}"))
     plan_event = store.events(row.id, PlanEvent)[-1]

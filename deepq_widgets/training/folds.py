@@ -40,7 +40,7 @@ class Members:
     epochs: int
 
     def network(self, factory: Factory, i: int) -> torch.nn.Module:
-        model = factory.model()
+        model = factory.model(pretrained=False)
         load_weights(model, load_file(str(self.folder / f"{i}.safetensors")))
         return model
 

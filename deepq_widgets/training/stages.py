@@ -42,7 +42,7 @@ from . import distributed
 from .checkpoint import has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
 from .learner import build_learner, find_lr, fit
 from .loaders import BatchLoader, best_device
-from .registry import load_model
+from .registry import build_network, load_model
 from .sink import TaskSink
 
 SEARCH_WINNER = "search_winner.safetensors"
@@ -171,13 +171,14 @@ class Factory:
         self.run, self.prepared = run, prepared
         self.trainer = run.kind.trainer
 
-    def model(self) -> torch.nn.Module:
+    def model(self, pretrained: bool = True) -> torch.nn.Module:
+        """The network this run trains, from its starting weights; `pretrained` off: its shape only, for
+        weights read next (an ensemble member's)."""
         p, spec = self.prepared, self.run.spec
         if p.base is not None:
-            return load_model(self.run.workspace, p.base.id)[0]
-        return self.trainer.build_model(
-            p.arch, len(p.data.classes), p.data.channels, p.plan.image_size, spec.model.pretrain, self.run.workspace
-        )
+            return load_model(self.run.workspace, p.base.id)[0] if pretrained else build_network(p.base, self.run.workspace)
+        pretrain = spec.model.pretrain if pretrained else "none"
+        return self.trainer.build_model(p.arch, len(p.data.classes), p.data.channels, p.plan.image_size, pretrain, self.run.workspace)
 
     def loaders(self, plan: Plan, split: Split | None = None) -> list[BatchLoader]:
         p, seed, targets = self.prepared, self.run.spec.seed, self.trainer.targets

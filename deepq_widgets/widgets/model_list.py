@@ -115,11 +115,11 @@ class ModelList:
         info = "<h3>All models</h3>" + table(rows, columns) if rows else "<i>No trained models yet.</i>"
         if info != self.info.value:
             self.info.value = info
-        self._show()
+        self._show(models)
 
-    def _show(self) -> None:
+    def _show(self, models: list[ModelCard] | None = None) -> None:
         none = self.choice.value is None
-        card = None if none else next((m for m in self.store.models() if m.id == self.choice.value), None)
+        card = None if none else next((m for m in models or self.store.models() if m.id == self.choice.value), None)
         self.retrain.disabled = card is None or not card.retrainable
         self.retrain.tooltip = "" if card is None or card.retrainable else "An ensemble is retrained by running its task file again."
         self.export.disabled = self.run.disabled = self.evaluate.disabled = none or self.busy
