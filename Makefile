@@ -5,7 +5,7 @@ PORT ?= 8866
 IP ?= 127.0.0.1
 export HF_HUB_OFFLINE := 1
 
-.PHONY: env dashboard test lint bench zoo
+.PHONY: env dashboard test test-fast lint bench zoo
 
 env:
 	scripts/bootstrap.sh
@@ -19,7 +19,12 @@ dashboard: env
 test: env
 	scripts/ensure_chromium.sh
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --durations=25
+
+# The edit loop: everything but the `slow` tests (real training runs, notebooks, the browser).
+test-fast: env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -m "not slow" --durations=10
 
 lint: env
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check deepq_widgets

@@ -14,7 +14,7 @@ from .contracts import ModelCard
 from .data.catalog import DatasetInfo, scan_or_report
 from .duration import read_throughput
 from .presets import load_presets
-from .wizard import WizardContext
+from .wizard_context import WizardContext
 from .workspace import Workspace
 from .zoo.shelf import ZooShelf
 

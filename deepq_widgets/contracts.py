@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, field, fields
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
 from .spec import Augmentation, Schedule, TaskSpec
@@ -65,16 +65,9 @@ class Metrics(Contract):
 
 
 # -- data statistics ------------------------------------------------------------------------------
-class BoxStatistics(Contract):
-    count: int
-    per_image_mean: float
-    side_px_median: float
-    side_px_p10: float
-    side_px_p90: float
-
-
 class DataStatistics(Contract):
-    """Cases per side and class, how the split was made, and what the task kind adds."""
+    """Cases per side and class, how the split was made, and what the task kind adds (`kind`: box sizes,
+    mask areas, a target's spread; the kind's `statistics` writes it and its `describe_statistics` reads it)."""
 
     train: int
     valid: int
@@ -82,9 +75,18 @@ class DataStatistics(Contract):
     valid_counts: dict[str, int]
     split: str
     grouped_by: str | None = None
-    boxes: BoxStatistics | None = None
-    mask_area_fraction: dict[str, float] | None = None
+    kind: dict[str, Any] = Field(default_factory=dict)
     problems: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_fields_recorded_at_top_level(cls, value: Any) -> Any:
+        """Events recorded before the kinds owned their statistics kept `boxes` and `mask_area_fraction` here."""
+        if isinstance(value, dict) and {"boxes", "mask_area_fraction"} & value.keys():
+            value = dict(value)
+            moved = {k: value.pop(k) for k in ("boxes", "mask_area_fraction") if k in value}
+            value["kind"] = {**{k: v for k, v in moved.items() if v is not None}, **value.get("kind", {})}
+        return value
 
 
 # -- the plan of a run -----------------------------------------------------------------------------

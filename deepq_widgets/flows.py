@@ -8,16 +8,14 @@ are where training starts. The wizard asks its flow; it never tests which flow i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import kinds
 from .contracts import ModelCard
 from .data.catalog import DatasetInfo
 from .presets import Preset
 from .spec import Flow, ModelChoice, Tuning
-
-if TYPE_CHECKING:
-    from .wizard import Wizard
+from .wizard_context import Drafting
 
 
 class FlowRules:
@@ -26,28 +24,28 @@ class FlowRules:
     model_title = "Hyperparameter"  # the Model step's title
     picks_network = False  # whether the user chooses the network (else the choice fixes it)
 
-    def choose(self, wizard: Wizard, value: str) -> dict[str, Any]:
+    def choose(self, wizard: Drafting, value: str) -> dict[str, Any]:
         """The draft fields that choosing `value` on the choice step sets."""
         raise NotImplementedError
 
-    def settle(self, wizard: Wizard, changed: set[str]) -> dict[str, Any]:
+    def settle(self, wizard: Drafting, changed: set[str]) -> dict[str, Any]:
         """Draft fields that follow from the fields just changed."""
         return {}
 
-    def preset(self, wizard: Wizard) -> Preset | None:
+    def preset(self, wizard: Drafting) -> Preset | None:
         return None
 
-    def dataset_problem(self, wizard: Wizard, info: DatasetInfo, task: str) -> str | None:
+    def dataset_problem(self, wizard: Drafting, info: DatasetInfo, task: str) -> str | None:
         return kinds.get(task).dataset_problem(info)
 
-    def model_problem(self, wizard: Wizard) -> str | None:
+    def model_problem(self, wizard: Drafting) -> str | None:
         return None  # the preset or the base model fixes the network
 
-    def fixed_network(self, wizard: Wizard) -> str | None:
+    def fixed_network(self, wizard: Drafting) -> str | None:
         """One sentence on the network this flow fixes, for the Model step."""
         return None
 
-    def fixed(self, wizard: Wizard) -> dict[str, Any]:
+    def fixed(self, wizard: Drafting) -> dict[str, Any]:
         """The TaskSpec fields this flow decides, over the user's draft."""
         return {}
 
@@ -55,17 +53,17 @@ class FlowRules:
 class General(FlowRules):
     flow, choice_step, model_title, picks_network = Flow.general, "task", "Model", True
 
-    def choose(self, wizard: Wizard, value: str) -> dict[str, Any]:
+    def choose(self, wizard: Drafting, value: str) -> dict[str, Any]:
         return {"task": kinds.get(value).name}
 
-    def settle(self, wizard: Wizard, changed: set[str]) -> dict[str, Any]:
+    def settle(self, wizard: Drafting, changed: set[str]) -> dict[str, Any]:
         # Full Manual starts from the network Auto select would pick.
         if "tuning" in changed and wizard.draft.tuning is Tuning.manual and not wizard.draft.model.arch:
             rec = wizard.recommendation()
             return {"model": ModelChoice(arch=rec.model)} if rec else {}
         return {}
 
-    def model_problem(self, wizard: Wizard) -> str | None:
+    def model_problem(self, wizard: Drafting) -> str | None:
         d = wizard.draft
         if wizard.task_type() is None:
             return "Choose the task first."
@@ -79,7 +77,7 @@ class General(FlowRules):
             return f"Unknown network {d.model.arch!r}."
         return None
 
-    def fixed(self, wizard: Wizard) -> dict[str, Any]:
+    def fixed(self, wizard: Drafting) -> dict[str, Any]:
         rec = wizard.recommendation() if wizard.draft.tuning is Tuning.auto else None
         if rec is None:
             return {}
@@ -90,7 +88,7 @@ class General(FlowRules):
 class Specialized(FlowRules):
     flow, choice_step = Flow.specialized, "preset"
 
-    def choose(self, wizard: Wizard, value: str) -> dict[str, Any]:
+    def choose(self, wizard: Drafting, value: str) -> dict[str, Any]:
         preset = wizard.context.presets.get(value)
         if preset is None:
             return {"preset": value, "task": None, "dataset": None}
@@ -105,18 +103,18 @@ class Specialized(FlowRules):
             "dataset": None,
         }
 
-    def preset(self, wizard: Wizard) -> Preset | None:
+    def preset(self, wizard: Drafting) -> Preset | None:
         return wizard.context.presets.get(wizard.draft.preset or "")
 
-    def dataset_problem(self, wizard: Wizard, info: DatasetInfo, task: str) -> str | None:
+    def dataset_problem(self, wizard: Drafting, info: DatasetInfo, task: str) -> str | None:
         preset = self.preset(wizard)
         return preset.check_dataset(info) if preset else "Choose a preset first."
 
-    def fixed_network(self, wizard: Wizard) -> str | None:
+    def fixed_network(self, wizard: Drafting) -> str | None:
         p = self.preset(wizard)
         return f"Network fixed by the preset: {p.model.arch}, {p.image_size} px, windows {', '.join(p.windows)}." if p else None
 
-    def fixed(self, wizard: Wizard) -> dict[str, Any]:
+    def fixed(self, wizard: Drafting) -> dict[str, Any]:
         preset = self.preset(wizard)
         return {"model": preset.model, "image_size": preset.image_size, "windows": list(preset.windows)} if preset else {}
 
@@ -124,10 +122,10 @@ class Specialized(FlowRules):
 class Retrain(FlowRules):
     flow, choice_step = Flow.retrain, "base_model"
 
-    def card(self, wizard: Wizard) -> ModelCard | None:
+    def card(self, wizard: Drafting) -> ModelCard | None:
         return wizard.context.base_models().get(wizard.draft.model.base_model or "")
 
-    def choose(self, wizard: Wizard, value: str) -> dict[str, Any]:
+    def choose(self, wizard: Drafting, value: str) -> dict[str, Any]:
         card = wizard.context.base_models().get(value)
         if card is None:
             return {"model": ModelChoice(base_model=value), "task": None, "dataset": None}
@@ -139,18 +137,18 @@ class Retrain(FlowRules):
             "dataset": None,
         }
 
-    def dataset_problem(self, wizard: Wizard, info: DatasetInfo, task: str) -> str | None:
+    def dataset_problem(self, wizard: Drafting, info: DatasetInfo, task: str) -> str | None:
         problem = super().dataset_problem(wizard, info, task)
         card = self.card(wizard)
         if problem is None and card is not None and set(info.classes) != set(card.classes):
             return f"classes must match the base model ({', '.join(card.classes)}); found {', '.join(info.classes)}"
         return problem
 
-    def fixed_network(self, wizard: Wizard) -> str | None:
+    def fixed_network(self, wizard: Drafting) -> str | None:
         card = self.card(wizard)
         return f"Training starts from {card.name} ({card.arch})." if card else None
 
-    def fixed(self, wizard: Wizard) -> dict[str, Any]:
+    def fixed(self, wizard: Drafting) -> dict[str, Any]:
         card = self.card(wizard)
         if card is None:
             return {}

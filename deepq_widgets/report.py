@@ -143,7 +143,7 @@ def data_statistics_html(events: list[AnyEvent], kind: kinds.TaskKind) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(c)}</td><td>{n}</td><td>{data.valid_counts.get(c, 0)}</td></tr>" for c, n in data.train_counts.items()
     )
-    extra = "".join(f"<p>{html.escape(line)}</p>" for line in kind.describe_statistics(data))
+    extra = "".join(f"<p>{html.escape(line)}</p>" for line in kind.describe_statistics(data.kind))
     problems = [p for e in events if isinstance(e, DataProblemsEvent) for p in e.problems] + data.problems
     problem_html = "<div class='dq-problem'>" + "<br>".join(html.escape(p) for p in problems[:10]) + "</div>" if problems else ""
     return (

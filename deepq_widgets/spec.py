@@ -24,16 +24,6 @@ class Flow(StrEnum):
     retrain = "retrain"
 
 
-class TaskType(StrEnum):
-    """The built-in task kinds, by name. The registry in kinds/ is what a spec is checked against,
-    so a kind registered elsewhere is as valid as these."""
-
-    single_label = "single_label"
-    multi_label = "multi_label"
-    detection = "detection"
-    segmentation = "segmentation"
-
-
 def _registered_kind(name: str) -> str:
     try:
         return kinds.get(name).name
@@ -203,7 +193,7 @@ class TaskSpec(_Part):
     name: Annotated[str, AfterValidator(_plain_name)] = Field("", max_length=80, description="Unique task name.")
     description: str = Field("", max_length=2000)
     flow: Flow = Flow.general
-    task: TaskKindName = Field(TaskType.single_label.value, description="A registered task kind (kinds/), e.g. single_label.")
+    task: TaskKindName = Field("single_label", description="A registered task kind (kinds/), e.g. single_label.")
     preset: str | None = None
     dataset: Annotated[str, AfterValidator(_dataset_name)] = Field("", max_length=255)
     model: ModelChoice = Field(default_factory=ModelChoice)

@@ -18,15 +18,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from . import kinds
 from .autoplan import Fingerprint, Plan, make_plan
-from .contracts import ModelCard
 from .data.cache import network_channels
 from .data.catalog import DatasetInfo
 from .duration import Throughput, estimate_seconds, throughput_key
 from .flows import FLOWS, FlowRules
-from .presets import Preset
 from .spec import Flow, Modality, SpecError, TaskSpec, describe_errors
+from .wizard_context import WizardContext
 from .zoo.select import Recommendation
-from .zoo.shelf import ZooShelf
 
 
 class Step(StrEnum):
@@ -43,20 +41,6 @@ STEPS: dict[Flow, list[Step]] = {flow: [Step.flow, Step(r.choice_step), Step.dat
 
 MAX_UPRIGHT_ROTATION = 30  # degrees; radiographs and CT/MR slices are acquired in a standard orientation
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.()")
-
-
-@dataclass
-class WizardContext:
-    """The world as the wizard sees it; each field is cheap to call repeatedly."""
-
-    datasets: Callable[[], dict[str, DatasetInfo]] = dict
-    presets: dict[str, Preset] = field(default_factory=dict)
-    base_models: Callable[[], dict[str, ModelCard]] = dict
-    known_arch: Callable[[str], bool] = lambda arch: True
-    taken_names: Callable[[], set[str]] = set
-    recommend: Callable[[str, Modality, int], Recommendation] | None = None
-    zoo: ZooShelf = field(default_factory=ZooShelf)
-    throughput: Callable[[str], Throughput | None] = lambda key: None  # this machine's measured speed, by throughput_key
 
 
 def blank_draft(**choices: Any) -> TaskSpec:

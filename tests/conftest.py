@@ -42,3 +42,21 @@ def demo_copy(demo_root: Path, tmp_path: Path) -> Workspace:
     target = tmp_path / "ws"
     shutil.copytree(demo_root, target)
     return Workspace(target)
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "two_at_once: needs two processes running at the same moment (two cores)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that needs two processes at once skips, with the reason, where the tests may use one core;
+    in CI (two cores) it never skips: there one core is a broken runner, and it fails."""
+    if item.get_closest_marker("two_at_once") and usable_cores() < 2:
+        why = f"needs two processes at the same moment; this machine lets the tests use {usable_cores()} core"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must have two cores: {why}")
+        pytest.skip(why)

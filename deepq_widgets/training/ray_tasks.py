@@ -28,6 +28,7 @@ from ..spec import SearchMethod
 from ..store import ERROR, FINISHED, Store, TaskRow
 from ..tasks import reap_interrupted
 from ..workspace import Workspace
+from .heartbeat import watch
 from .planning import SEARCHED
 from .sink import E, TaskSink
 
@@ -189,7 +190,6 @@ class RayTasks:
 
 def serve_ray(workspace: Workspace, address: str, threads: int, idle_exit: float) -> int:
     """Run queued tasks on Ray until the queue has been empty for `idle_exit` seconds; returns tasks run."""
-    from .worker import watch
 
     if address == "local":
         ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False, log_to_driver=False)

@@ -159,7 +159,7 @@ def data_statistics(kind: TaskKind, data: CachedData, split: Split, problems: li
         split=split.notice(),
         grouped_by=split.grouped_by,
         problems=problems,
-        **kind.statistics(data, split.train),
+        kind=kind.statistics(data, split.train),
     )
 
 

@@ -15,20 +15,17 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable
 
 from ..devices import gpu_devices
 from ..duration import worker_threads
 from ..store import Store
 from ..tasks import LOCK_NAME, clear_worker_failure, reap_interrupted, record_worker_failure
 from ..workspace import Workspace
+from .heartbeat import watch
 
-BEAT_S = 2.0
 SLOTS_ENV = "DEEPQ_WORKER_SLOTS"
 RAY_ENV = "DEEPQ_RAY_ADDRESS"
 
@@ -100,29 +97,6 @@ def serve_on_ray(workspace: Workspace, address: str, threads: int, idle_exit: fl
         raise
     clear_worker_failure(workspace)
     return serve_ray(workspace, address, threads, idle_exit)
-
-
-def watch(workspace: Workspace, store: Store, pid: int, tasks: Callable[[], list[int]]) -> threading.Event:
-    """Heartbeat the worker and the `tasks()` it runs from a thread, even while data is decoded; SIGTERM asks
-    each task to stop (it ends cleanly as Stopped). The event returned is set by SIGTERM and ends the beats."""
-    done = threading.Event()
-
-    def beat() -> None:
-        beats = Store(workspace.db_path)
-        while not done.wait(BEAT_S):
-            beats.worker_beat(pid)
-            for task_id in tasks():
-                beats.touch(task_id)
-
-    def on_term(signum: int, frame: object) -> None:
-        for task_id in tasks():
-            store.request_stop(task_id)
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_term)
-    store.worker_beat(pid)
-    threading.Thread(target=beat, daemon=True).start()
-    return done
 
 
 def worker_slots() -> int:

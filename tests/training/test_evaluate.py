@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from deepq_widgets import intervals
 from deepq_widgets.cli import main
 from deepq_widgets.store import FINISHED
 from tests.training.conftest import general_spec, run_in_process
@@ -39,7 +40,8 @@ def test_evaluate_scores_a_dataset_and_flags_files_the_model_trained_on(demo_cop
     metrics = result["metrics"]
     assert metrics["cases"] == 30 and 0 <= metrics["accuracy"] <= 1
     low, high = metrics["accuracy_ci"]
-    assert low <= metrics["accuracy"] <= high and high - low > 0.2  # 30 cases: a wide interval
+    wilson = intervals.wilson(round(metrics["accuracy"] * 30), 30)  # the interval of a proportion of 30 cases
+    assert (low, high) == pytest.approx(wilson) and low <= metrics["accuracy"] <= high
     assert "unstable" in metrics["warning"]
     assert any("15 of 30 images are files the model trained or was selected on" in w for w in result["overlap"])
     assert [r["class"] for r in result["per_class"]] == ["benign", "malignant", "normal", "average"]

@@ -77,7 +77,7 @@ def test_detection_csv(demo_copy, capsys):
     metrics = finished(row)
     assert metrics["map50"] > 0.4
     stats = next(e for e in store.events(row.id, DataEvent))
-    assert stats.statistics.boxes.count > 50
+    assert stats.statistics.kind["boxes"]["count"] > 50
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ def node_process(store: Store, task_id: int) -> int:
     return int(re.search(r"process (\d+)", said[0]).group(1))
 
 
+@pytest.mark.two_at_once
 def test_tasks_run_on_ray_stop_and_resume_after_their_process_dies(demo_copy, capsys):
     store = Store(demo_copy.db_path)
     first = submit(demo_copy, tiny_spec(demo_copy, capsys, "ray first", 2))

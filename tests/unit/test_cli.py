@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from deepq_widgets import kinds
 from deepq_widgets.cli import main
 
 
@@ -38,7 +39,7 @@ def test_datasets_json_keys(demo_ws, capsys):
     assert sorted(i["name"] for i in items) == sorted(DEMO_DATASETS)
     for item in items:
         assert {"name", "annotation", "fits", "cases", "classes", "format", "has_studies", "problems"} <= item.keys()
-        assert item["annotation"] in ("single_label", "multi_label", "detection", "segmentation")
+        assert item["annotation"] in kinds.names()
         assert item["format"] in ("dicom", "png", "jpg")
     by_name = {i["name"]: i for i in items}
     assert by_name["chest_cta_embolism"]["has_studies"] and not by_name["lung_nodules"]["has_studies"]

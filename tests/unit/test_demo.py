@@ -3,6 +3,7 @@
 import numpy as np
 import pydicom
 
+from deepq_widgets import kinds
 from deepq_widgets.data.catalog import scan_workspace
 from deepq_widgets.data.demo import create_demo
 from deepq_widgets.data.readers import file_window
@@ -12,7 +13,7 @@ from deepq_widgets.workspace import Workspace
 
 def test_every_task_type_and_preset_has_a_dataset(demo_ws):
     infos = {i.name: i for i in scan_workspace(demo_ws)}
-    for task in ("single_label", "multi_label", "detection", "segmentation"):
+    for task in kinds.names():
         assert any(i.fit(task)[0] for i in infos.values()), task
     for preset in load_presets().values():
         assert [n for n, i in infos.items() if preset.check_dataset(i) is None], preset.id

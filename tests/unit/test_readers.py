@@ -5,7 +5,7 @@ import pydicom
 import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
-from pydicom.pixels import apply_modality_lut, apply_voi_lut, apply_windowing
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from deepq_widgets import read_frames, read_image
 from deepq_widgets.data.readers import ReaderError
@@ -53,8 +53,10 @@ def test_named_windows_match_pydicom_windowing(window):
     w = NAMED_WINDOWS[window]
     ds.WindowCenter, ds.WindowWidth = w.center, w.width
     expected = pydicom_display(ds, hu)
-    np.testing.assert_allclose(read_image(path, windows=[window]).pixels[..., 0], expected, atol=1e-5)
-    assert apply_windowing is not None
+    got = read_image(path, windows=[window]).pixels[..., 0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    low, high = w.center - w.width / 2, w.center + w.width / 2  # the window clips: black below it, white above
+    assert (got[hu <= low - 1] == 0).all() and (got[hu >= high] == 1).all()
 
 
 def test_multi_window_stacking_gives_one_channel_per_window():

@@ -5,13 +5,13 @@ import pytest
 from deepq_widgets.context import CatalogCache
 from deepq_widgets.contracts import ModelCard
 from deepq_widgets.presets import load_presets
-from deepq_widgets.spec import SpecError, TaskType
+from deepq_widgets.spec import SpecError
 from deepq_widgets.wizard import Recommendation, Step, Wizard, WizardContext
 
 ICH = ModelCard(
     id="m1",
     name="ich v1",
-    task=TaskType.multi_label,
+    task="multi_label",
     arch="tf_efficientnet_lite0.in1k",
     classes=["subarachnoid", "subdural", "epidural", "intraparenchymal", "intraventricular"],
     image_size=160,
@@ -59,7 +59,7 @@ def test_general_flow_end_to_end(wizard):
     wizard.next()
     assert [s for s, _, _ in wizard.progress()] == [Step.flow, Step.task, Step.dataset, Step.model, Step.start]
     assert wizard.next() == "Choose a task type."
-    wizard.update(task=TaskType.single_label)
+    wizard.update(task="single_label")
     wizard.next()
     fitting, unfit = wizard.dataset_choices()
     assert set(fitting) == {"ultrasound_lesions", "chest_xray_pneumothorax", "chest_cta_embolism", "thyroid_nodules"}
@@ -92,7 +92,7 @@ def test_general_flow_end_to_end(wizard):
 def test_general_manual_needs_a_known_network(wizard):
     from deepq_widgets.spec import ModelChoice
 
-    wizard.update(flow="general", task=TaskType.detection, dataset="lung_nodules", tuning="manual", step=Step.model)
+    wizard.update(flow="general", task="detection", dataset="lung_nodules", tuning="manual", step=Step.model)
     assert wizard.draft.model.arch == "tf_efficientnet_lite0.in1k"  # Full Manual starts from the recommendation
     wizard.update(model=ModelChoice())
     assert wizard.step_problem(Step.model) == "Choose a network."
@@ -126,7 +126,7 @@ def test_the_draft_is_checked_field_by_field_and_whole_only_at_the_end(wizard):
 
 def test_full_manual_warns_of_flips_from_the_datasets_own_modality(wizard):
     """Full Manual never asks the modality: the DICOM headers say it (here CT), and flips are on by default."""
-    wizard.update(flow="general", task=TaskType.single_label, dataset="chest_cta_embolism", tuning="manual", step=Step.model)
+    wizard.update(flow="general", task="single_label", dataset="chest_cta_embolism", tuning="manual", step=Step.model)
     assert wizard.draft.auto.modality.value == "Other" and wizard.draft.augment.hflip
     assert any("left and right anatomy differ" in w for w in wizard.warnings())
     wizard.update(dataset="ultrasound_lesions")  # PNG files: no modality known, no claim
@@ -165,7 +165,7 @@ def test_retrain_flow_starts_from_the_model(wizard):
     wizard.update(flow="retrain")
     wizard.next()
     wizard.update(base_model="m1")
-    assert wizard.task_type() == TaskType.multi_label
+    assert wizard.task_type() == "multi_label"
     wizard.next()
     fitting, unfit = wizard.dataset_choices()
     assert fitting == ["head_ct_hemorrhage"] and "classes must match" in unfit["fundus_findings"]
@@ -178,7 +178,7 @@ def test_retrain_flow_starts_from_the_model(wizard):
 
 
 def test_back_and_changing_flow_resets_later_choices(wizard):
-    wizard.update(flow="general", task=TaskType.segmentation, dataset="abdomen_organs")
+    wizard.update(flow="general", task="segmentation", dataset="abdomen_organs")
     wizard.next()
     wizard.next()
     assert wizard.state.step is Step.dataset
@@ -207,5 +207,5 @@ def test_spec_lists_every_invalid_step(wizard):
 def test_go_to_refuses_to_skip_invalid_steps(wizard):
     wizard.update(flow="general")
     assert wizard.go_to(Step.start) == "Task type: Choose a task type."
-    wizard.update(task=TaskType.single_label, dataset="ultrasound_lesions")
+    wizard.update(task="single_label", dataset="ultrasound_lesions")
     assert wizard.go_to(Step.start) is None and wizard.state.step is Step.start

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .. import register
 from ..base import TaskKind
 
 
@@ -26,24 +25,23 @@ class Detection(TaskKind):
             }
         }
 
-    def describe_statistics(self, stats) -> list[str]:
-        b = stats.boxes
-        if b is None:
+    def describe_statistics(self, statistics) -> list[str]:
+        b = statistics.get("boxes")
+        if not b:
             return []
-        sides = f"side {b.side_px_p10:.0f}–{b.side_px_p90:.0f} px (median {b.side_px_median:.0f})"
-        return [f"{b.count} boxes, {b.per_image_mean:.2f} per image; {sides}"]
+        sides = f"side {b['side_px_p10']:.0f}–{b['side_px_p90']:.0f} px (median {b['side_px_median']:.0f})"
+        return [f"{b['count']} boxes, {b['per_image_mean']:.2f} per image; {sides}"]
 
 
-KIND = register(
-    Detection(
-        name="detection",
-        title="Object detection",
-        about="Boxes around each finding, e.g. nodules and masses.",
-        annotations=("detection",),
-        headline=("map50",),
-        charts=("pr", "froc"),
-        multiscale=True,
-        head="an FCOS detection head on a 64-channel feature pyramid (strides 8, 16, 32)",
-        training="deepq_widgets.kinds.detection.training:DetectionTraining",
-    )
+KIND = Detection(
+    name="detection",
+    order=30,
+    title="Object detection",
+    about="Boxes around each finding, e.g. nodules and masses.",
+    annotations=("detection",),
+    headline=("map50",),
+    charts=("pr", "froc"),
+    multiscale=True,
+    head="an FCOS detection head on a 64-channel feature pyramid (strides 8, 16, 32)",
+    training="deepq_widgets.kinds.detection.training:DetectionTraining",
 )

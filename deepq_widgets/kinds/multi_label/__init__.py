@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import register
 from ..base import TaskKind
 
 
@@ -14,16 +13,15 @@ class MultiLabel(TaskKind):
         return True  # each finding has its threshold
 
 
-KIND = register(
-    MultiLabel(
-        name="multi_label",
-        title="Multi-label classification",
-        about="Any number of findings per image, e.g. several hemorrhage types.",
-        annotations=("multi_label",),
-        headline=("auroc", "f1"),
-        charts=("roc", "pr"),
-        head="a linear classifier on the pooled features (one sigmoid per label)",
-        ensembles=True,
-        training="deepq_widgets.kinds.multi_label.training:MultiLabelTraining",
-    )
+KIND = MultiLabel(
+    name="multi_label",
+    order=20,
+    title="Multi-label classification",
+    about="Any number of findings per image, e.g. several hemorrhage types.",
+    annotations=("multi_label",),
+    headline=("auroc", "f1"),
+    charts=("roc", "pr"),
+    head="a linear classifier on the pooled features (one sigmoid per label)",
+    ensembles=True,
+    training="deepq_widgets.kinds.multi_label.training:MultiLabelTraining",
 )

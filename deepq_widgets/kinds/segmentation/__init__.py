@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .. import register
 from ..base import TaskKind
 
 
@@ -22,22 +21,22 @@ class Segmentation(TaskKind):
         total = max(int(counts.sum()), 1)
         return {"mask_area_fraction": {c: float(counts[k + 1] / total) for k, c in enumerate(data.classes)}}
 
-    def describe_statistics(self, stats) -> list[str]:
-        if not stats.mask_area_fraction:
+    def describe_statistics(self, statistics) -> list[str]:
+        areas = statistics.get("mask_area_fraction")
+        if not areas:
             return []
-        return ["Mask area: " + ", ".join(f"{c} {v:.1%}" for c, v in stats.mask_area_fraction.items()) + " of the image"]
+        return ["Mask area: " + ", ".join(f"{c} {v:.1%}" for c, v in areas.items()) + " of the image"]
 
 
-KIND = register(
-    Segmentation(
-        name="segmentation",
-        title="Segmentation",
-        about="A class for every pixel, e.g. liver and kidneys.",
-        annotations=("segmentation",),
-        headline=("dice", "iou"),
-        masks=True,
-        multiscale=True,
-        head="a U-Net-style decoder on the encoder's feature levels (cross-entropy plus Dice)",
-        training="deepq_widgets.kinds.segmentation.training:SegmentationTraining",
-    )
+KIND = Segmentation(
+    name="segmentation",
+    order=40,
+    title="Segmentation",
+    about="A class for every pixel, e.g. liver and kidneys.",
+    annotations=("segmentation",),
+    headline=("dice", "iou"),
+    masks=True,
+    multiscale=True,
+    head="a U-Net-style decoder on the encoder's feature levels (cross-entropy plus Dice)",
+    training="deepq_widgets.kinds.segmentation.training:SegmentationTraining",
 )

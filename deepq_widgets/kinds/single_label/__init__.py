@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import register
 from ..base import TaskKind
 
 
@@ -20,16 +19,15 @@ class SingleLabel(TaskKind):
         return classes == 2  # more classes are called by the most probable
 
 
-KIND = register(
-    SingleLabel(
-        name="single_label",
-        title="Single-label classification",
-        about="One label per image, e.g. benign / malignant / normal.",
-        annotations=("single_label",),
-        headline=("accuracy", "auroc", "sensitivity", "specificity"),
-        charts=("roc", "pr", "confusion"),
-        head="a linear classifier on the pooled features (softmax)",
-        ensembles=True,
-        training="deepq_widgets.kinds.single_label.training:SingleLabelTraining",
-    )
+KIND = SingleLabel(
+    name="single_label",
+    order=10,
+    title="Single-label classification",
+    about="One label per image, e.g. benign / malignant / normal.",
+    annotations=("single_label",),
+    headline=("accuracy", "auroc", "sensitivity", "specificity"),
+    charts=("roc", "pr", "confusion"),
+    head="a linear classifier on the pooled features (softmax)",
+    ensembles=True,
+    training="deepq_widgets.kinds.single_label.training:SingleLabelTraining",
 )
