@@ -271,11 +271,33 @@ class Curve(Contract):
 
 
 class Gallery(Contract):
-    """Indices into `Evaluation.cases` of true positives, false positives and false negatives."""
+    """Indices into `Evaluation.cases` of true positives, false positives and false negatives, or of a
+    kind's own outcomes under their titles ("Over-estimated"), with a line under a case where it says more
+    ("true 12.1 mm, predicted 15.3 mm")."""
 
     tp: list[int] = Field(default_factory=list)
     fp: list[int] = Field(default_factory=list)
     fn: list[int] = Field(default_factory=list)
+    outcomes: dict[str, list[int]] = Field(default_factory=dict)
+    notes: dict[int, str] = Field(default_factory=dict)
+
+
+class Series(Contract):
+    name: str
+    x: list[float]
+    y: list[float]
+
+
+class Chart(Contract):
+    """A chart a kind draws from its evaluation (predicted against true values, residuals): data, drawn by
+    plots.chart, so that a new kind's figures need no drawing code outside its folder."""
+
+    title: str
+    x_label: str
+    y_label: str
+    series: list[Series]
+    style: Literal["line", "scatter"] = "line"
+    reference: Literal["", "identity", "zero"] = ""  # a dashed line: y = x, or y = 0
 
 
 class Evaluation(Contract):
@@ -290,6 +312,7 @@ class Evaluation(Contract):
     thresholds: list[float] | None = None
     confusion: list[list[int]] | None = None
     gallery: dict[str, Gallery] = Field(default_factory=dict)
+    charts: list[Chart] = Field(default_factory=list)  # the kind's own charts, beyond the curves
     source: str = ""  # which data the figures come from, and whether the registered model trained on it
     training: Evaluation | None = None  # the same weights on the training cases (the task's evaluation only)
 
@@ -303,14 +326,57 @@ class DatasetEvaluation(Evaluation):
     created: float = 0.0
 
 
+class FoundBox(Contract):
+    """A box a detector found, in the image's pixels: [x0, y0, x1, y1]."""
+
+    label: str
+    score: float
+    box: list[float]
+
+
+class Prediction(Contract):
+    """What a model said of one image, whatever its kind: one line (`summary`), the call at the operating
+    point (`decision`), a number per column (class scores, areas, a measured value), boxes, and the heatmap
+    and mask files written for it. Every reader (the predictions view, the API's table, the CSV) reads these
+    fields and never guesses the kind from the keys."""
+
+    image: str
+    summary: str = ""
+    decision: str = ""
+    values: dict[str, float] = Field(default_factory=dict)
+    boxes: list[FoundBox] = Field(default_factory=list)
+    heatmap_file: str | None = None
+    mask_file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rows_recorded_before_the_type(cls, value: Any) -> Any:
+        """Inference lists stored before this type kept each kind's own keys (scores, findings, detections, area)."""
+        if not isinstance(value, dict) or not {"scores", "findings", "detections", "area"} & value.keys():
+            return value
+        row = {k: v for k, v in value.items() if k in ("image", "summary", "decision", "heatmap_file", "mask_file")}
+        row["values"] = value.get("scores") or value.get("area") or {}
+        row["boxes"] = value.get("detections", [])
+        if "findings" in value:
+            row["decision"] = ", ".join(value["findings"]) or "no finding"
+        if not row.get("summary") and value.get("scores"):
+            top, score = max(value["scores"].items(), key=lambda kv: kv[1])
+            row["summary"] = f"{top} {score:.2f} → {row.get('decision', '')}"
+        elif not row.get("summary"):
+            found = len(row["boxes"])
+            areas = ", ".join(f"{c} {a:.1%}" for c, a in (value.get("area") or {}).items())
+            row["summary"] = areas or f"{found} box{'es' * (found != 1)}"
+        return row
+
+
 class InferenceRun(Contract):
     """A registered model run on every image of a dataset (`deepq predict --dataset`), what it said of
-    each image (scores, boxes or areas; heatmap and mask files in the workspace): the model page's inference list."""
+    each image (heatmap and mask files in the workspace): the model page's inference list."""
 
     model_id: str
     dataset: str
     created: float
-    rows: list[dict[str, Any]]
+    rows: list[Prediction]
 
 
 class TrainingManifest(Contract):

@@ -91,9 +91,11 @@ def bootstrap(
     resamples: int = RESAMPLES,
     seed: int = 0,
     level: float = LEVEL,
+    bounds: Interval | None = (0.0, 1.0),
 ) -> dict[str, Interval]:
-    """Percentile intervals of each figure (in [0, 1]) `statistic(indices)` returns, resampling cases
-    within each stratum (class) so that every resample keeps the class counts."""
+    """Percentile intervals of each figure `statistic(indices)` returns, resampling cases within each
+    stratum (class) so that every resample keeps the class counts. Figures lie within `bounds` (a
+    proportion's [0, 1]); None for figures in a unit (an error in mm) or unbounded below (R²)."""
     groups = _strata(strata)
     rng = np.random.default_rng(seed)
     point = statistic(np.arange(len(strata)))
@@ -104,7 +106,7 @@ def bootstrap(
             if name in draws and value is not None and math.isfinite(value):
                 draws[name].append(value)
     smallest = min((len(g) for g in groups), default=0)
-    found = {name: percentile_interval(np.array(values), float(point[name]), smallest, level) for name, values in draws.items()}
+    found = {name: percentile_interval(np.array(values), float(point[name]), smallest, level, bounds) for name, values in draws.items()}
     return {name: interval for name, interval in found.items() if interval is not None}
 
 
@@ -138,21 +140,24 @@ def weighted_auroc(truth: np.ndarray, score: np.ndarray, weights: np.ndarray) ->
         return np.where(total > 0, pairs / np.where(total > 0, total, 1), np.nan)
 
 
-def percentile_interval(values: np.ndarray, point: float, smallest: int, level: float = LEVEL) -> Interval | None:
-    """The percentile interval of bootstrap values (NaNs dropped), or where they show no spread,
-    the Wilson interval of the point as a proportion of the smallest stratum."""
+def percentile_interval(
+    values: np.ndarray, point: float, smallest: int, level: float = LEVEL, bounds: Interval | None = (0.0, 1.0)
+) -> Interval | None:
+    """The percentile interval of bootstrap values (NaNs dropped), or where they show no spread, the Wilson
+    interval of the point as a proportion of the smallest stratum (a figure without `bounds`: the point)."""
     values = np.asarray(values, float)
     values = values[np.isfinite(values)]
     if not len(values):
         return None
     low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     if high <= low:
-        return _no_spread(point, smallest, level)
+        return _no_spread(point, smallest, level) if bounds == (0.0, 1.0) else (point, point)
     # Resampling n cases of a stratum understates the spread by (n - 1) / n in variance (Rao and Wu, 1988):
     # widen about the point by the smallest stratum's factor, which matters when a class has a handful of cases.
     widen = math.sqrt(smallest / (smallest - 1)) if smallest > 1 else 1.0
     low, high = point - (point - low) * widen, point + (high - point) * widen
-    return float(max(0.0, min(low, point))), float(min(1.0, max(high, point)))
+    floor, ceiling = bounds or (-math.inf, math.inf)
+    return float(max(floor, min(low, point))), float(min(ceiling, max(high, point)))
 
 
 def _strata(strata: np.ndarray) -> list[np.ndarray]:

@@ -77,3 +77,32 @@ def confusion(matrix: list[list[int]], classes: list[str]) -> bytes:
     ax.set_ylabel("true")
     ax.set_title("Confusion matrix", fontsize=10)
     return _png(fig)
+
+
+Points = tuple[Sequence[float], Sequence[float]]
+
+
+def chart(title: str, x_label: str, y_label: str, series: dict[str, Points], style: str, reference: str) -> bytes:
+    """A kind's own chart (contracts.Chart): lines or points per series, with a dashed reference line
+    (`identity`: y = x over the data's range, `zero`: y = 0)."""
+    fig, ax = _figure(4.2, 3.6)
+    xs = [v for x, _ in series.values() for v in x]
+    ys = [v for _, y in series.values() for v in y]
+    for i, (name, (x, y)) in enumerate(series.items()):
+        colour = COLORS[i % len(COLORS)]
+        if style == "scatter":
+            ax.scatter(x, y, s=12, alpha=0.7, color=colour, label=name, linewidths=0)
+        else:
+            ax.plot(x, y, color=colour, label=name)
+    if reference == "identity" and xs:
+        low, high = min(min(xs), min(ys)), max(max(xs), max(ys))
+        ax.plot([low, high], [low, high], ls="--", color="#9aa5b1", lw=0.8, label="identity")
+    elif reference == "zero" and xs:
+        ax.axhline(0.0, ls="--", color="#9aa5b1", lw=0.8)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if len(series) > 1 or reference == "identity":
+        ax.legend(fontsize=8)
+    return _png(fig)

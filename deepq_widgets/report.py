@@ -75,6 +75,9 @@ def charts(evaluation: Evaluation) -> dict[str, bytes]:
             out["Confusion matrix"] = plots.confusion(evaluation.confusion, evaluation.classes)
         elif chart in CHART_TITLES and curves:
             out[CHART_TITLES[chart]] = plots.roc(curves, chart, legend_labels(evaluation, chart))
+    for own in evaluation.charts:  # the kind's own charts, drawn from their data
+        series = {s.name: (s.x, s.y) for s in own.series}
+        out[own.title] = plots.chart(own.title, own.x_label, own.y_label, series, own.style, own.reference)
     return out
 
 
@@ -101,20 +104,26 @@ def thumbnail(path: str, size: int = 96) -> str:
 
 
 def gallery_html(evaluation: Evaluation, per_outcome: int = 4) -> str:
-    """True positive, false positive and false negative cases per class, as thumbnails."""
+    """True positive, false positive and false negative cases per class (or a kind's own outcomes, each
+    case with its note), as thumbnails."""
     cases, parts = evaluation.cases, []
-    for name, outcomes in evaluation.gallery.items():
+    for name, gallery in evaluation.gallery.items():
+        shown = gallery.outcomes or {label: getattr(gallery, key) for key, label in OUTCOMES.items()}
         row = ""
-        for key, label in OUTCOMES.items():
-            imgs = "".join(
-                f"<img src='{thumbnail(cases[i])}' title='{html.escape(Path(cases[i]).name)}' style='margin:2px'>"
-                for i in getattr(outcomes, key)[:per_outcome]
-                if i < len(cases)
-            )
-            cell = f"<div class='dq-muted'>{label}</div>{imgs or '–'}"
+        for label, indices in shown.items():
+            imgs = "".join(_gallery_case(cases[i], gallery.notes.get(i, "")) for i in indices[:per_outcome] if i < len(cases))
+            cell = f"<div class='dq-muted'>{html.escape(label)}</div>{imgs or '–'}"
             row += f"<div style='display:inline-block;vertical-align:top;margin-right:12px'>{cell}</div>"
         parts.append(f"<div><b>{html.escape(name)}</b><br>{row}</div>")
     return "".join(parts)
+
+
+def _gallery_case(path: str, note: str) -> str:
+    title = html.escape(Path(path).name + (f": {note}" if note else ""))
+    image = f"<img src='{thumbnail(path)}' title='{title}' style='margin:2px'>"
+    if not note:
+        return image
+    return f"<div style='display:inline-block;text-align:center;font-size:11px'>{image}<br>{html.escape(note)}</div>"
 
 
 def settings_html(spec: TaskSpec) -> str:

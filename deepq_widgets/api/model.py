@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from .. import kinds
-from ..contracts import DatasetEvaluation, ModelCard
+from ..contracts import DatasetEvaluation, ModelCard, Prediction
 from ..evaluations import read_card, stored_evaluations
 from ..report import dataset_evaluation_html, evaluation_report, headline_text
 from ..workspace import Workspace
@@ -110,9 +110,10 @@ class Evaluation:
 
 
 class Predictions(pd.DataFrame):
-    """One row per image: `image`, `summary`, `decision`, and a column per class score (or box count, or
-    area). `.show(page)` draws a page of thumbnails with what the model found over them; filter or sort the
-    frame first to see, say, the least confident calls (`p.sort_values("malignant").show()`)."""
+    """One row per image: `image`, `summary`, `decision`, and a column per number the model gave (class
+    scores, box counts, areas, a measured value). `.show(page)` draws a page of thumbnails with what the
+    model found over them; filter or sort the frame first to see, say, the least confident calls
+    (`p.sort_values("malignant").show()`)."""
 
     _metadata: ClassVar[list[str]] = ["rows", "workspace", "image_size"]  # kept by pandas through slicing
 
@@ -121,14 +122,10 @@ class Predictions(pd.DataFrame):
         return Predictions
 
     @classmethod
-    def of(cls, rows: list[dict[str, Any]], workspace: Workspace, image_size: int) -> Predictions:
-        from ..widgets.predictions import said
-
+    def of(cls, rows: list[Prediction], workspace: Workspace, image_size: int) -> Predictions:
         table = cls(
             [
-                {"image": r["image"], "summary": said(r), "decision": r.get("decision") or ";".join(r.get("findings", []))}
-                | {c: v for c, v in (r.get("scores") or r.get("area") or {}).items()}
-                | ({"boxes": len(r["detections"])} if "detections" in r else {})
+                {"image": r.image, "summary": r.summary, "decision": r.decision} | r.values | ({"boxes": len(r.boxes)} if r.boxes else {})
                 for r in rows
             ]
         )

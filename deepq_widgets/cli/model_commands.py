@@ -52,7 +52,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     ws = workspace_of(args)
     clean = predict_to_files(ws, args.model, args.images, dataset=args.dataset, overlays=args.heatmaps)
-    print_json(clean)
+    print_json([row.model_dump(mode="json") for row in clean])
     return 0
 
 

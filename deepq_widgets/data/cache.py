@@ -44,7 +44,7 @@ Progress = Callable[[int, int], None]
 def case_key(case: Case) -> str:
     """What a case is: its files' sizes and modification times, its annotation. A corrected file gets a new key."""
     stamps = [f"{p}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in (case.image, case.mask) if p is not None]
-    text = f"{'|'.join(stamps)}|{case.labels}|{case.boxes}|{case.polygons}"
+    text = f"{'|'.join(stamps)}|{case.labels}|{case.boxes}|{case.polygons}" + (f"|{sorted(case.fields.items())}" if case.fields else "")
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -74,10 +74,18 @@ class CachedData:
     boxes: list[list[Box]] = field(default_factory=list)  # in cache pixels
     problems: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    _fields: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def channels(self) -> int:
         return int(self.images.shape[-1])
+
+    def column(self, name: str) -> np.ndarray:
+        """A numeric field a kind's label format read (`Case.fields`), one float per case (NaN where absent):
+        a kind's targets beyond classes, boxes and masks. Computed once."""
+        if name not in self._fields:
+            self._fields[name] = np.array([float(c.fields.get(name, "nan")) for c in self.cases], np.float32)
+        return self._fields[name]
 
 
 class Rows:

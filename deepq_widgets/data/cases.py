@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Case:
     boxes: tuple[Box, ...] = ()
     polygons: tuple[Polygon, ...] = ()
     mask: Path | None = None
+    fields: dict[str, Any] = field(default_factory=dict)  # what a kind's label format read that the core does not interpret
     study: str | None = None
     patient: str | None = None
     width: int = 0
@@ -78,7 +80,7 @@ class Annotations:
     """What a layout reader found in a dataset folder, before the images are probed."""
 
     layout: str
-    annotation: str  # the annotation type: single_label, multi_label, detection or segmentation
+    annotation: str  # the annotation type: single_label, multi_label, detection, segmentation, or a kind's own
     fits: list[str]
     classes: list[str]
     cases: list[Case] = field(default_factory=list)

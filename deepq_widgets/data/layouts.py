@@ -2,8 +2,9 @@
 
 Recognised, in this order:
 - `label.csv` as `path,class` (single-label), `path,class,value` (multi-label) or
-  `image,object,xLeft,yTop,width,height` (detection); paths may be PNG, JPG or DICOM files,
-  or folders holding a DICOM series;
+  `image,object,xLeft,yTop,width,height` (detection), or in a layout a task kind declares
+  (`kinds.base.LabelFormat`: `path,value` for regression); paths may be PNG, JPG or DICOM
+  files, or folders holding a DICOM series;
 - COCO JSON (`*.json` with images, annotations and categories): detection, and
   segmentation when the annotations carry polygons;
 - mask folders: `images/` and `masks/` with matching file stems (segmentation);
@@ -24,6 +25,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from .. import kinds
+from ..kinds.base import LabelFormat
 from .cases import Annotations, Box, Case, Polygon, Problem
 from .readers import IMAGE_SUFFIXES
 
@@ -149,13 +152,19 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
         return Annotations("label_csv", "", [], [], problems=[Problem("layout", "empty label file", str(path))])
     header = [h.strip().lower() for h in rows[0]]
     kind = next((k for k, cols in CSV_COLUMNS.items() if all(c in header for c in cols)), None)
+    declared_by_kind = next((f for f in kinds.label_formats() if all(c in header for c in f.columns)), None)
+    if kind is None and declared_by_kind is not None:
+        return _read_kind_format(path, folder, declared_by_kind, rows[1:], header, read_problems)
     if kind is not None:
         col = {name: header.index(name) for name in CSV_COLUMNS[kind]}
         body = rows[1:]
     else:  # DeepQ's own label files have no header: the column order of the annotation type
+        marked = _marked_format(rows[0], folder)
+        if marked is not None:
+            return _read_kind_format(path, folder, marked, rows, list(marked.columns), read_problems)
         kind = _headerless_kind(rows[0], folder)
         if kind is None:
-            expected = " or ".join(",".join(c) for c in CSV_COLUMNS.values())
+            expected = " or ".join(",".join(c) for c in [*CSV_COLUMNS.values(), *(f.columns for f in kinds.label_formats())])
             message = (
                 f"missing columns: the first row {','.join(rows[0])!r} is neither a header ({expected}) "
                 "nor a row of an image that exists in this folder"
@@ -177,6 +186,37 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
             out.cases.append(case)
     out.classes = _class_list(kind, records, declared)
     _flag_unknown(out, declared, str(path))
+    return out
+
+
+def _marked_format(first: list[str], folder: Path) -> LabelFormat | None:
+    """A kind's format for a label file without a header: its marker file (target.txt) lies beside it and
+    the first row has its number of fields."""
+    width = len([f for f in first if f.strip()])
+    return next((f for f in kinds.label_formats() if f.marker and (folder / f.marker).is_file() and len(f.columns) == width), None)
+
+
+def _read_kind_format(
+    path: Path, folder: Path, fmt: LabelFormat, body: list[list[str]], header: list[str], problems: list[Problem]
+) -> Annotations:
+    """A label file in a layout a kind declares: the kind reads each image's rows and names the classes."""
+    col = {name: header.index(name) for name in fmt.columns}
+    records = [{k: r[i].strip() if i < len(r) else "" for k, i in col.items()} for r in body if any(r)]
+    refused = fmt.refuse(records)
+    if refused:
+        return Annotations("label_csv", "", [], [], problems=[*problems, Problem("layout", refused, str(path))])
+    marker = folder / fmt.marker if fmt.marker else None
+    lines = [ln.strip() for ln in _text(marker, problems).splitlines() if ln.strip()] if marker and marker.is_file() else []
+    out = Annotations("label_csv", fmt.annotation, [fmt.annotation], fmt.classes(lines, records), problems=problems)
+    grouped: dict[str, list[dict[str, str]]] = {}
+    for rec in records:
+        grouped.setdefault(rec[fmt.columns[0]], []).append(rec)
+    for rel, recs in grouped.items():
+        reading = fmt.read_rows(recs, out.classes)
+        if reading.problem:
+            out.problems.append(Problem("layout", f"{rel}: {reading.problem}; left out", str(path)))
+        for image in _expand(rel, folder, folder, str(path), out.problems):
+            out.cases.append(Case(image, labels=reading.labels, fields=dict(reading.fields), problem=reading.problem))
     return out
 
 

@@ -80,8 +80,11 @@ def _tile(case: Case, info: DatasetInfo, size: int, windows, show_identifiers: b
 
 
 def case_caption(case: Case, meta: dict, show_identifiers: bool = False) -> str:
-    """Labels, plus the patient ID and name only when the user asked for identifiers."""
+    """Labels and the values a kind read (a measured quantity), plus the patient ID and name only when the user
+    asked for identifiers."""
     caption = ", ".join(case.labels) if case.labels else "(no finding)"
+    if case.fields:
+        caption += ": " + ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in case.fields.values())
     if show_identifiers:
         who = " ".join(str(meta[k]) for k in ("patient_id", "patient_name") if meta.get(k))
         caption += f"\n{who or case.image.name}"

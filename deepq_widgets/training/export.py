@@ -16,11 +16,11 @@ from typing import Any
 import torch
 
 from .. import kinds
-from ..contracts import ModelCard
+from ..contracts import ModelCard, Prediction
 from ..data.preprocess import read_network_pixels
 from ..files import atomic_write_text
 from ..workspace import Workspace
-from .kind_training import EXPORT_FORMATS
+from .kind_training import EXPORT_FORMATS, Said
 from .loaders import normalise, to_unit
 from .registry import load_model
 
@@ -66,29 +66,28 @@ def preprocess(path: str | Path, card: ModelCard) -> torch.Tensor:
     return normalise(to_unit(torch.from_numpy(pixels)[None]), card.mean, card.std)
 
 
-def predict(workspace: Workspace, model_id: str, paths: list[str | Path], heatmaps: bool = False) -> list[dict[str, Any]]:
-    """What the model says per image: scores and what they call at the model's operating point
-    (classification), detections, or masks and areas (segmentation)."""
+def predict(workspace: Workspace, model_id: str, paths: list[str | Path], heatmaps: bool = False) -> list[Said]:
+    """What the model says per image, as its kind says it (scores and the call at the operating point,
+    boxes, areas and a mask, a measured value), with heatmaps when asked."""
     model, card = load_model(workspace, model_id)
     model.eval()
     trainer = kinds.get(card.task).trainer
     out = []
     for path in paths:
-        said = trainer.predict(model, preprocess(path, card), card.classes, heatmaps)
-        out.append({"image": str(path)} | said | (trainer.decide(said["scores"], card.thresholds) if "scores" in said else {}))
+        said = trainer.predict(model, preprocess(path, card), card.classes, heatmaps, card.thresholds)
+        said.prediction.image = str(path)
+        out.append(said)
     return out
 
 
 def predict_to_files(
     workspace: Workspace, model_id: str, images: list[str | Path], dataset: str | None = None, overlays: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[Prediction]:
     """`predict` on `images` (paths inside the workspace) and every usable case of `dataset`, its heatmaps and
     masks written as PNG files in the workspace folder `overlays` (each row names its own: `heatmap_file`,
     `mask_file`) instead of returned as arrays. A run on a whole dataset is kept in the model's inference
     list. The one function behind `deepq predict` and `Model.predict`."""
     import time
-
-    from PIL import Image
 
     from ..contracts import InferenceRun
     from ..data.catalog import scan_dataset
@@ -103,13 +102,21 @@ def predict_to_files(
     if overlays is not None:
         folder = workspace.resolve(overlays)
         folder.mkdir(parents=True, exist_ok=True)
-        for i, r in enumerate(results):  # numbered: two class folders may hold images of the same name
-            for key, scale in (("heatmap", 255), ("mask", 1)):
-                if r.get(key) is not None:
-                    target = folder / f"{i:05d}-{Path(r['image']).stem}.{key}.png"
-                    Image.fromarray((r[key] * scale).astype("uint8")).save(target)
-                    r[f"{key}_file"] = str(target.relative_to(workspace.root))
-    rows = [{k: v for k, v in r.items() if k not in ("heatmap", "mask")} for r in results]
+        for i, said in enumerate(results):  # numbered: two class folders may hold images of the same name
+            stem = f"{i:05d}-{Path(said.prediction.image).stem}"
+            if said.heatmap is not None:
+                said.prediction.heatmap_file = _png(workspace, (said.heatmap * 255).astype("uint8"), folder / f"{stem}.heatmap.png")
+            if said.mask is not None:
+                said.prediction.mask_file = _png(workspace, said.mask.astype("uint8"), folder / f"{stem}.mask.png")
+    rows = [said.prediction for said in results]
     if dataset is not None and not images:
         record_inference(workspace, InferenceRun(model_id=model_id, dataset=dataset, created=time.time(), rows=rows))
     return rows
+
+
+def _png(workspace: Workspace, pixels: Any, target: Path) -> str:
+    """`pixels` saved as a PNG at `target`; its path in the workspace, as a prediction names it."""
+    from PIL import Image
+
+    Image.fromarray(pixels).save(target)
+    return str(target.relative_to(workspace.root))

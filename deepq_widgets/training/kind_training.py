@@ -7,13 +7,14 @@ the registry and the exporter call these methods and never ask which kind they h
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..contracts import Evaluation, Metrics
+from ..contracts import Evaluation, Metrics, Prediction
 from ..data.cache import CachedData
 from ..kinds.base import EXPORT_FORMATS
 from ..spec import OperatingPoint
@@ -45,6 +46,16 @@ class Accumulator:
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
         """The full evaluation: metrics plus the per-class table, curves and gallery the kind shows."""
         return Evaluation(task=task, classes=self.classes, metrics=self.metrics(final=True), cases=cases)
+
+
+@dataclass
+class Said:
+    """What a model says of one image: the typed prediction, and the arrays written to files beside it
+    (a Grad-CAM heatmap in [0, 1], a class-index mask)."""
+
+    prediction: Prediction
+    heatmap: np.ndarray | None = None
+    mask: np.ndarray | None = None
 
 
 class KindTraining:
@@ -93,14 +104,15 @@ class KindTraining:
     def accumulator(self, classes: Sequence[str]) -> Accumulator:
         raise NotImplementedError
 
-    # -- after training -----------------------------------------------------------------------------
-    def predict(self, model: nn.Module, x: torch.Tensor, classes: list[str], heatmap: bool) -> dict[str, Any]:
-        """What the model says about one preprocessed image (1, C, S, S)."""
-        raise NotImplementedError
+    def adapt(self, model: nn.Module, data: CachedData, train: Sequence[int]) -> None:
+        """Fit a freshly built network to the cases it will train on, before training (a regression head's
+        centre and scale); nothing for most kinds."""
 
-    def decide(self, scores: dict[str, float], thresholds: list[float] | None) -> dict[str, Any]:
-        """What a prediction's scores call at the model's operating point (classification kinds)."""
-        return {}
+    # -- after training -----------------------------------------------------------------------------
+    def predict(self, model: nn.Module, x: torch.Tensor, classes: list[str], heatmap: bool, thresholds: list[float] | None) -> Said:
+        """What the model says about one preprocessed image (1, C, S, S), called at the model's operating
+        point `thresholds` where the kind has one; `image` is left for the caller to name."""
+        raise NotImplementedError
 
 
 def top_cases(indices: np.ndarray, scores: np.ndarray, descending: bool) -> list[int]:

@@ -178,7 +178,9 @@ class Factory:
         if p.base is not None:
             return load_model(self.run.workspace, p.base.id)[0] if pretrained else build_network(p.base, self.run.workspace)
         pretrain = spec.model.pretrain if pretrained else "none"
-        return self.trainer.build_model(p.arch, len(p.data.classes), p.data.channels, p.plan.image_size, pretrain, self.run.workspace)
+        model = self.trainer.build_model(p.arch, len(p.data.classes), p.data.channels, p.plan.image_size, pretrain, self.run.workspace)
+        self.trainer.adapt(model, p.data, p.split.train)
+        return model
 
     def loaders(self, plan: Plan, split: Split | None = None) -> list[BatchLoader]:
         p, seed, targets = self.prepared, self.run.spec.seed, self.trainer.targets

@@ -12,11 +12,11 @@ import csv
 import io
 import math
 from pathlib import Path
-from typing import Any
 
 import ipywidgets as w
 import numpy as np
 
+from ..contracts import Prediction
 from ..data.preview import to_rgb8
 from ..data.readers import ReaderError, read_image
 from ..report import png_uri
@@ -31,7 +31,7 @@ OVERLAY = (255, 64, 32)  # warm red: heatmaps, masks and boxes read on grey-scal
 class PredictionsView:
     def __init__(self, workspace: Workspace):
         self.workspace = workspace
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[Prediction] = []
         self.image_size = 0
         self.page = 0
         self.grid = w.HTML()
@@ -48,7 +48,7 @@ class PredictionsView:
         self.rows, self.widget.layout.display = [], "none"
         self.grid.value = self.where.value = self.download.value = ""
 
-    def show(self, rows: list[dict[str, Any]], image_size: int, name: str) -> None:
+    def show(self, rows: list[Prediction], image_size: int, name: str) -> None:
         """All `rows` of one prediction run; the first page is drawn, the CSV holds every row."""
         self.rows, self.image_size, self.page = rows, image_size, 0
         self.widget.layout.display = None
@@ -72,7 +72,7 @@ class PredictionsView:
         self.grid.value = cards_html(self.workspace, shown, self.image_size)
 
 
-def cards_html(workspace: Workspace, rows: list[dict[str, Any]], image_size: int) -> str:
+def cards_html(workspace: Workspace, rows: list[Prediction], image_size: int) -> str:
     """A thumbnail card per row: the image with what the model found over it, its name, and what was said."""
     cards = []
     for row in rows:
@@ -80,57 +80,42 @@ def cards_html(workspace: Workspace, rows: list[dict[str, Any]], image_size: int
             picture = f"<img src='{png_uri(overlay_thumbnail(workspace, row, image_size))}' width='{THUMB}' height='{THUMB}'>"
         except (ReaderError, OSError) as exc:
             picture = f"<div class='dq-reason'>{esc(exc)}</div>"
-        caption = f"<div class='dq-shot-caption'>{esc(Path(row['image']).name)}<br>{esc(said(row))}</div>"
+        caption = f"<div class='dq-shot-caption'>{esc(Path(row.image).name)}<br>{esc(row.summary)}</div>"
         cards.append(f"<div class='dq-shot' style='width:{THUMB + 8}px'>{picture}{caption}</div>")
     return "<div class='dq-shots'>" + "".join(cards) + "</div>"
 
 
-def overlay_thumbnail(workspace: Workspace, row: dict[str, Any], image_size: int, size: int = THUMB) -> bytes:
+def overlay_thumbnail(workspace: Workspace, row: Prediction, image_size: int, size: int = THUMB) -> bytes:
     """The image as the network saw it (square, its input size), with what the model found over it, as PNG."""
     from PIL import Image, ImageDraw
 
     side = image_size or size
-    rgb = to_rgb8(read_image(row["image"]).pixels)
+    rgb = to_rgb8(read_image(row.image).pixels)
     picture = np.asarray(Image.fromarray(rgb).resize((side, side), Image.BILINEAR), np.float32)
-    for key in ("heatmap_file", "mask_file"):
-        if row.get(key):
-            with Image.open(workspace.resolve(row[key])) as found:
+    for file, is_heatmap in ((row.heatmap_file, True), (row.mask_file, False)):
+        if file:
+            with Image.open(workspace.resolve(file)) as found:
                 weight = np.asarray(found.convert("L").resize((side, side), Image.BILINEAR), np.float32)
-            weight = weight / 255 * 0.55 if key == "heatmap_file" else (weight > 0) * 0.45
+            weight = weight / 255 * 0.55 if is_heatmap else (weight > 0) * 0.45
             picture = picture * (1 - weight[..., None]) + np.array(OVERLAY, np.float32) * weight[..., None]
     image = Image.fromarray(picture.clip(0, 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
     draw, scale = ImageDraw.Draw(image), size / side
-    for box in row.get("detections", []):
-        x0, y0, x1, y1 = (v * scale for v in box["box"])
+    for box in row.boxes:
+        x0, y0, x1, y1 = (v * scale for v in box.box)
         draw.rectangle([x0, y0, x1, y1], outline=OVERLAY, width=2)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def said(row: dict[str, Any]) -> str:
-    """One line: the top class and score, and the decision at the operating point; or boxes; or areas."""
-    if "scores" in row:
-        top, score = max(row["scores"].items(), key=lambda kv: kv[1])
-        decision = row.get("decision") or ", ".join(row.get("findings", [])) or "no finding"
-        return f"{top} {score:.2f} → {decision}"
-    if "detections" in row:
-        found = row["detections"]
-        return f"{len(found)} box{'es' * (len(found) != 1)}" + (f", best {max(d['score'] for d in found):.2f}" if found else "")
-    if "area" in row:
-        return ", ".join(f"{c} {a:.1%}" for c, a in row["area"].items())
-    return ""
-
-
-def predictions_csv(rows: list[dict[str, Any]]) -> str:
-    """Every row: the image, what was said, and each class's score (or box count, or area)."""
-    classes = list(dict.fromkeys(c for r in rows for c in (r.get("scores") or r.get("area") or {})))
+def predictions_csv(rows: list[Prediction]) -> str:
+    """Every row: the image, what was said, the decision, each column's number (class score, area, box count,
+    measured value) and the boxes found."""
+    columns = list(dict.fromkeys(c for r in rows for c in r.values))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["image", "summary", "decision", *classes, "boxes"])
+    writer.writerow(["image", "summary", "decision", *columns, "boxes"])
     for r in rows:
-        values = r.get("scores") or r.get("area") or {}
-        decision = r.get("decision") or ";".join(r.get("findings", []))
-        boxes = len(r["detections"]) if "detections" in r else ""
-        writer.writerow([r["image"], said(r), decision, *(f"{values[c]:.4f}" if c in values else "" for c in classes), boxes])
+        values = [f"{r.values[c]:.4f}" if c in r.values else "" for c in columns]
+        writer.writerow([r.image, r.summary, r.decision, *values, len(r.boxes) if r.boxes else ""])
     return out.getvalue()

@@ -2,8 +2,8 @@
 
 Three DICOM datasets match the specialised presets (head CT for hemorrhage, chest X-ray
 for pneumothorax, CT angiography for pulmonary embolism); five PNG datasets cover every
-task type and annotation layout of the General flow; two more (hard.py) are hard enough that a
-short run lands between 0.7 and 0.9.
+task type and annotation layout of the General flow, and one (measured.py) a number per image for
+regression; two more (hard.py) are hard enough that a short run lands between 0.7 and 0.9.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ...workspace import Workspace
-from . import chest_ct, chest_xray, general, hard, head_ct
+from . import chest_ct, chest_xray, general, hard, head_ct, measured
 
 DEMO_DATASETS: dict[str, Callable[[Path, np.random.Generator], None]] = {
     "head_ct_hemorrhage": head_ct.generate,
@@ -29,6 +29,7 @@ DEMO_DATASETS: dict[str, Callable[[Path, np.random.Generator], None]] = {
     "abdomen_organs": general.abdomen_organs,
     "thyroid_nodules": hard.thyroid_nodules,
     "liver_lesions": hard.liver_lesions,
+    "nodule_diameters": measured.nodule_diameters,
 }
 
 

@@ -16,11 +16,11 @@ import torch
 from fastai.callback.core import Callback
 from torch import nn
 
-from ...contracts import Curve, Evaluation, Gallery, Metrics, PerClassRow
+from ...contracts import Curve, Evaluation, FoundBox, Gallery, Metrics, PerClassRow, Prediction
 from ...training import metrics
 from ...training.augment import warp_boxes
 from ...training.backbones import create_model
-from ...training.kind_training import GALLERY, Accumulator, KindTraining
+from ...training.kind_training import GALLERY, Accumulator, KindTraining, Said
 from ...zoo import get
 
 FPN_CHANNELS = 64
@@ -198,12 +198,14 @@ class DetectionTraining(KindTraining):
     def accumulator(self, classes) -> Accumulator:
         return DetectionAccumulator(classes)
 
-    def predict(self, model, x, classes, heatmap) -> dict[str, Any]:
+    def predict(self, model, x, classes, heatmap, thresholds) -> Said:
         with torch.no_grad():
             det = model(x)["detections"][0]
         found = [
-            {"label": classes[int(c) - 1], "score": float(s), "box": [float(v) for v in b]}
+            FoundBox(label=classes[int(c) - 1], score=float(s), box=[float(v) for v in b])
             for b, c, s in zip(det["boxes"], det["labels"], det["scores"], strict=True)
             if s >= PREDICT_MIN_SCORE
         ]
-        return {"detections": found}
+        summary = f"{len(found)} box{'es' * (len(found) != 1)}" + (f", best {max(b.score for b in found):.2f}" if found else "")
+        counts = {c: float(sum(b.label == c for b in found)) for c in classes}
+        return Said(Prediction(image="", summary=summary, values=counts, boxes=found))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn
@@ -43,6 +41,7 @@ class MultiLabelTraining(SingleLabelTraining):
     def accumulator(self, classes) -> Accumulator:
         return MultiLabelAccumulator(classes)
 
-    def decide(self, scores: dict[str, float], thresholds: list[float] | None) -> dict[str, Any]:
+    def decide(self, scores: dict[str, float], thresholds: list[float] | None) -> str:
+        """Every finding whose score reaches its threshold, or 'no finding'."""
         cut = thresholds or [0.5] * len(scores)
-        return {"findings": [c for (c, p), t in zip(scores.items(), cut, strict=True) if p >= t]}
+        return ", ".join(c for (c, p), t in zip(scores.items(), cut, strict=True) if p >= t) or "no finding"

@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ... import intervals
-from ...contracts import Evaluation, Gallery, Metrics, PerClassRow
+from ...contracts import Evaluation, Gallery, Metrics, PerClassRow, Prediction
 from ...training import metrics
 from ...training.augment import warp_masks
 from ...training.backbones import create_model
-from ...training.kind_training import Accumulator, KindTraining, top_cases
+from ...training.kind_training import Accumulator, KindTraining, Said, top_cases
 
 DECODER_CHANNELS = (96, 64, 48, 32)
 
@@ -125,7 +125,9 @@ class SegmentationTraining(KindTraining):
     def accumulator(self, classes) -> Accumulator:
         return PixelAccumulator(classes)
 
-    def predict(self, model, x, classes, heatmap) -> dict[str, Any]:
+    def predict(self, model, x, classes, heatmap, thresholds) -> Said:
         with torch.no_grad():
             mask = model(x).argmax(1)[0]
-        return {"area": {c: float((mask == k + 1).float().mean()) for k, c in enumerate(classes)}, "mask": mask.numpy().astype(np.uint8)}
+        areas = {c: float((mask == k + 1).float().mean()) for k, c in enumerate(classes)}
+        summary = ", ".join(f"{c} {a:.1%}" for c, a in areas.items())
+        return Said(Prediction(image="", summary=summary, values=areas), mask=mask.numpy().astype(np.uint8))

@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...contracts import Curve, Evaluation, Gallery, Metrics
+from ...contracts import Curve, Evaluation, Gallery, Metrics, Prediction
 from ...training import metrics
 from ...training.backbones import create_model
 from ...training.ensemble import members_of
-from ...training.kind_training import Accumulator, KindTraining, top_cases
+from ...training.kind_training import Accumulator, KindTraining, Said, top_cases
 
 
 class ClassificationAccumulator(Accumulator):
@@ -102,24 +102,32 @@ class SingleLabelTraining(KindTraining):
     def accumulator(self, classes) -> Accumulator:
         return ClassificationAccumulator(classes)
 
-    def decide(self, scores: dict[str, float], thresholds: list[float] | None) -> dict[str, Any]:
+    def decide(self, scores: dict[str, float], thresholds: list[float] | None) -> str:
+        """The class called at the model's operating point (two classes), else the most probable."""
         classes = list(scores)
         probs = np.array([[scores[c] for c in classes]])
         threshold = thresholds[metrics.positive_index(classes)] if thresholds and len(classes) == 2 else None
-        return {"decision": classes[int(metrics.single_label_decisions(probs, classes, threshold)[0])]}
+        return classes[int(metrics.single_label_decisions(probs, classes, threshold)[0])]
 
-    def predict(self, model, x, classes, heatmap) -> dict[str, Any]:
-        """Scores per class and, when asked, a Grad-CAM heatmap of the top class on the last feature map
-        (an ensemble's: the mean of its members' maps, each for the ensemble's top class)."""
+    def predict(self, model, x, classes, heatmap, thresholds) -> Said:
+        """Scores per class, the call at the operating point and, when asked, a Grad-CAM heatmap of the top
+        class on the last feature map (an ensemble's: the mean of its members' maps, each for the ensemble's top class)."""
         activate = self.accumulator(classes).activate
         with torch.no_grad():
             probs = activate(model(x))[0]
         scores = {c: float(p) for c, p in zip(classes, probs, strict=True)}
-        if not heatmap:
-            return {"scores": scores, "heatmap": None}
         top = int(probs.argmax())
-        cam = torch.stack([grad_cam(member, x, top) for member in members_of(model)]).mean(0)
-        return {"scores": scores, "heatmap": (cam / cam.max() if float(cam.max()) > 0 else cam).numpy()}
+        decision = self.decide(scores, thresholds)
+        said = Said(Prediction(image="", summary=f"{classes[top]} {float(probs[top]):.2f} → {decision}", decision=decision, values=scores))
+        if heatmap:
+            cam = torch.stack([grad_cam(member, x, top) for member in members_of(model)]).mean(0)
+            said.heatmap = normalised_map(cam)
+        return said
+
+
+def normalised_map(cam: torch.Tensor) -> np.ndarray:
+    """A heatmap scaled to [0, 1] by its peak (all zeros stays all zeros)."""
+    return (cam / cam.max() if float(cam.max()) > 0 else cam).numpy()
 
 
 def grad_cam(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
