@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from . import kinds
 from .contracts import Plan
-from .data.cache import CHUNK, cache_bytes, describe_size
 from .data.catalog import DatasetInfo
+from .data.footprint import CHUNK, cache_bytes, describe_size
 from .presets import Preset
 from .spec import Augmentation, Flow, Modality, Schedule, Search, TaskSpec, Tuning
 

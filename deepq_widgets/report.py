@@ -169,7 +169,7 @@ def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation |
     sections = [
         f"<h1>{html.escape(task.name)}</h1><p>State: <b>{html.escape(task.state)}</b> · compute {task.compute_s:.0f} s</p>",
         "<h2>Task file</h2>" + settings_html(ran_as(task.spec, events)),
-        "<h2>Data</h2>" + data_statistics_html(events, kinds.get(task.spec.task)),
+        "<h2>Data</h2>" + data_statistics_html(events, kinds.shown(task.spec.task)),
     ]
     if epochs:
         sections.append(

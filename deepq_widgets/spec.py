@@ -11,7 +11,7 @@ import json
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from . import kinds
 
@@ -24,7 +24,9 @@ class Flow(StrEnum):
     retrain = "retrain"
 
 
-def _registered_kind(name: str) -> str:
+def _registered_kind(name: str, info: ValidationInfo) -> str:
+    if (info.context or {}).get("stored"):  # a task file the store kept: read even where its kind is not installed
+        return name
     try:
         return kinds.get(name).name
     except kinds.UnknownTaskKind as exc:
@@ -220,7 +222,8 @@ class TaskSpec(_Part):
             raise ValueError(f"{missing[0]} is required for the {self.flow.value} flow")
         if self.flow is Flow.general and self.tuning is Tuning.manual and not self.model.arch:
             raise ValueError("model.arch is required when a General task is tuned manually")
-        if self.hyper.folds > 1 and not kinds.get(self.task).ensembles:
+        kind = kinds.find(self.task)  # None only for a stored task file whose kind is not installed here
+        if self.hyper.folds > 1 and kind is not None and not kind.ensembles:
             raise ValueError(f"hyper.folds > 1 (a k-fold ensemble) is for classification tasks, not {self.task}")
         return self
 
@@ -235,6 +238,19 @@ class TaskSpec(_Part):
     @classmethod
     def schema_json(cls) -> str:
         return json.dumps(cls.model_json_schema(), indent=2)
+
+
+def stored_spec(text: str) -> tuple[TaskSpec, str | None]:
+    """A task file the store kept, and why this process cannot run it (its kind is not installed or
+    failed to load), or None: a task of a missing kind is still listed, never breaking the list."""
+    data = json.loads(text)
+    try:
+        return parse_spec(data), None
+    except SpecError as exc:
+        try:
+            return TaskSpec.model_validate(data, context={"stored": True}), str(exc)
+        except ValidationError:
+            raise exc from None
 
 
 def parse_spec(data: dict[str, Any]) -> TaskSpec:

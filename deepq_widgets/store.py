@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .contracts import EVENT_ADAPTER, Event, ModelCard, StateEvent, StopRequestedEvent, event_kind
-from .spec import TaskSpec, Tuning
+from .spec import TaskSpec, Tuning, stored_spec
 
 E = TypeVar("E", bound=Event)
 
@@ -96,6 +96,7 @@ class TaskRow:
     error: str | None
     traceback: str | None
     model_id: str | None
+    unreadable: str | None = None  # why this process cannot run it (its task kind is not installed here)
 
     def to_plain(self) -> dict[str, Any]:
         """JSON values, for a process that has no store (a Ray node, a data-parallel rank, a Tune trial)."""
@@ -117,9 +118,14 @@ class TaskRow:
 
 
 def _row(r: sqlite3.Row) -> TaskRow:
+    """A task as stored. One whose task file this process cannot run (its kind is not installed or fails to
+    load) is still a row: listed as an error that says why, so it never breaks the list, the CLI or clean-up."""
     d = dict(r)
-    d["spec"], d["metrics"] = TaskSpec.from_json(d["spec"]), json.loads(d["metrics"])
+    d["spec"], d["unreadable"] = stored_spec(d["spec"])
+    d["metrics"] = json.loads(d["metrics"])
     d["stop_requested"], d["resume"] = bool(d["stop_requested"]), bool(d["resume"])
+    if d["unreadable"]:
+        d["state"], d["error"] = ERROR, f"cannot be run here: {d['unreadable']}"
     return TaskRow(**d)
 
 

@@ -28,6 +28,11 @@ def check_submission(workspace: Workspace, spec: TaskSpec) -> None:
 
 def submission_problems(workspace: Workspace, spec: TaskSpec) -> list[str]:
     problems = [] if spec.name.strip() else ["name: a task needs a name"]
+    if kinds.is_local(spec.task):
+        problems.append(
+            f"task: kind {spec.task!r} was registered in this process only (kinds.register), so the worker would never "
+            f"see it: publish it through the {kinds.GROUP!r} entry point of an installed package"
+        )
     for window in spec.windows:
         if window != FILE_WINDOW:
             try:

@@ -18,8 +18,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from . import kinds
 from .autoplan import Fingerprint, Plan, make_plan
-from .data.cache import network_channels
 from .data.catalog import DatasetInfo
+from .data.footprint import network_channels
 from .duration import Throughput, estimate_seconds, throughput_key
 from .flows import FLOWS, FlowRules
 from .spec import Flow, Modality, SpecError, TaskSpec, describe_errors

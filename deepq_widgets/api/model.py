@@ -70,10 +70,10 @@ class Model:
 
     def _repr_html_(self) -> str:
         card = self.card
-        figures = headline_text(card.metrics.flat(), kinds.get(card.task).headline)
+        figures = headline_text(card.metrics.flat(), kinds.shown(card.task).headline)
         cases = f" on {card.metrics.cases} validation cases" if card.metrics.cases else ""
         return (
-            f"<div><b>{html.escape(card.id)}</b> · {html.escape(kinds.get(card.task).title)} · {html.escape(card.network)} "
+            f"<div><b>{html.escape(card.id)}</b> · {html.escape(kinds.shown(card.task).title)} · {html.escape(card.network)} "
             f"· {card.image_size} px · classes {html.escape(', '.join(card.classes))}<div>{html.escape(figures)}{cases}</div></div>"
         )
 

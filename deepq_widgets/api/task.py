@@ -106,7 +106,7 @@ class Task:
         loss, figures = figure.subplots(1, 2)
         if not history.empty:
             history.plot(x="epoch", y=["train_loss", "valid_loss"], ax=loss, marker=".")
-            headline = [n for n in kinds.get(self.row.spec.task).headline if n in history]
+            headline = [n for n in kinds.shown(self.row.spec.task).headline if n in history]
             history.plot(x="epoch", y=headline, ax=figures, marker=".")
         loss.set_title("Loss")
         figures.set_title("Validation figures")
@@ -135,10 +135,10 @@ class Task:
 
     def _repr_html_(self) -> str:
         task = self.row
-        figures = report.headline_text(task.metrics, kinds.get(task.spec.task).headline)
+        figures = report.headline_text(task.metrics, kinds.shown(task.spec.task).headline)
         return (
             f"<div><b>#{task.id} {html.escape(task.name)}</b> {badge(task.state)} · {task.progress:.0%} · "
-            f"epoch {task.epoch}/{task.epochs or '?'} · {html.escape(kinds.get(task.spec.task).title)} on "
+            f"epoch {task.epoch}/{task.epochs or '?'} · {html.escape(kinds.shown(task.spec.task).title)} on "
             f"{html.escape(task.spec.dataset)}<div>{html.escape(figures)}</div>"
             + (f"<div style='color:#b3261e'>{html.escape(task.error)}</div>" if task.error else "")
             + "</div>"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -29,12 +28,12 @@ from ..children import die_with
 from ..files import atomic_write_text
 from .cases import Box, Case
 from .catalog import DatasetInfo
+from .footprint import CHUNK, network_channels
 from .masks import MaskError, case_mask
 from .preprocess import network_pixels
 from .readers import ReaderError, read_image
 
 CACHE_VERSION = 3
-CHUNK = 256  # cases a decoding process handles at a time
 SAVE_EVERY_S = 5.0  # how often a build records its progress (what a kill can lose)
 PROCESSES_ENV = "DEEPQ_DECODE_PROCESSES"
 
@@ -55,11 +54,6 @@ def dataset_fingerprint(info: DatasetInfo, keys: Sequence[str] | None = None) ->
         h.update(key.encode())
     h.update(json.dumps(info.classes).encode())
     return h.hexdigest()[:16]
-
-
-def cache_bytes(cases: int, size: int, channels: int, masks: bool = False) -> int:
-    """Disk the cache of `cases` cases takes (memory stays bounded: rows are read through a memory map)."""
-    return cases * size * size * (channels + int(masks))
 
 
 @dataclass
@@ -158,11 +152,6 @@ def build_cache(
             free = [row for row in range(index["rows"]) if row not in used]  # also rows a killed build had not recorded
             _decode(info, layout, index, keys, todo, free, progress, processes or decode_processes(), save_every_s)
         return _load(info, layout, index, keys)
-
-
-def network_channels(info: DatasetInfo, windows: Sequence[str]) -> int:
-    """Three channels for colour images or stacked windows, else one (grey-scale)."""
-    return 3 if info.channels == 3 or len(windows) > 1 else 1
 
 
 def decode_processes() -> int:
@@ -328,12 +317,3 @@ def _rows(path: Path, shape: tuple[int, ...], order: np.ndarray) -> Any:
     if len(order) == shape[0] and np.array_equal(order, np.arange(shape[0])):
         return array  # the usual case: rows in case order
     return Rows(array, order)
-
-
-def describe_size(nbytes: int) -> str:
-    """'1.2 GB': for the plan's note on the cache."""
-    if nbytes < 1:
-        return "0 B"
-    units = ["B", "kB", "MB", "GB", "TB"]
-    step = min(int(math.log(nbytes, 1000)), len(units) - 1)
-    return f"{nbytes / 1000**step:.1f} {units[step]}" if step else f"{nbytes} B"

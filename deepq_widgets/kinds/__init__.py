@@ -84,6 +84,18 @@ def get(name: str) -> TaskKind:
     raise UnknownTaskKind(f"unknown task kind {name!r}{hint}")
 
 
+def find(name: str) -> TaskKind | None:
+    """The kind called `name`, or None (a stored task of a kind this process cannot load)."""
+    _load()
+    return _KINDS.get(name)
+
+
+def shown(name: str) -> TaskKind:
+    """The kind called `name` for display: a stand-in titled as missing where this process cannot load it,
+    so that lists and pages of tasks and models of such a kind still show."""
+    return find(name) or TaskKind(name=name, title=f"{name} (kind not installed)", about="", annotations=(), headline=())
+
+
 def all_kinds() -> list[TaskKind]:
     """Every kind, in the order the task step shows them."""
     _load()
@@ -118,10 +130,12 @@ __all__ = [
     "UnknownTaskKind",
     "all_kinds",
     "broken",
+    "find",
     "get",
     "is_local",
     "label_formats",
     "names",
     "register",
+    "shown",
     "unregister",
 ]

@@ -12,8 +12,9 @@ from .style import esc
 
 def describe(card) -> str:
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in card.metrics.headline.items() if v is not None)
+    title = kinds.shown(card.task).title
     return (
-        f"<b>{esc(card.name)}</b> <span class='dq-muted'>({esc(card.id)})</span><br>{esc(kinds.get(card.task).title)} · {esc(card.arch)} · "
+        f"<b>{esc(card.name)}</b> <span class='dq-muted'>({esc(card.id)})</span><br>{esc(title)} · {esc(card.arch)} · "
         f"classes {esc(', '.join(card.classes))} · trained on {esc(card.dataset)}<br>{esc(metrics)}"
     )
 

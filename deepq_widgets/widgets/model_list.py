@@ -224,7 +224,7 @@ class ModelList:
 
 def headline_card(card: ModelCard) -> str:
     """The model's headline figure, large, with its interval and what it was measured on (DeepQ's model page)."""
-    headline = kinds.get(card.task).headline[0]
+    headline = next(iter(kinds.shown(card.task).headline), "")
     value = card.metrics.headline.get(headline)
     if value is None:
         return ""
@@ -232,7 +232,7 @@ def headline_card(card: ModelCard) -> str:
     interval = f"95% interval {low:.2f}–{high:.2f}, " if low is not None else ""
     cases = f"{card.metrics.cases} validation cases" if card.metrics.cases else "the validation cases"
     return (
-        f"<div class='dq-card dq-headline'><div class='dq-muted'>{esc(card.name)} · {esc(kinds.get(card.task).title)}</div>"
+        f"<div class='dq-card dq-headline'><div class='dq-muted'>{esc(card.name)} · {esc(kinds.shown(card.task).title)}</div>"
         f"<div class='dq-big'>{esc(headline.upper())} {value:.2f}</div>"
         f"<div class='dq-muted'>{interval}on {cases} of {esc(card.dataset)}</div></div>"
     )
@@ -256,7 +256,7 @@ def inference_list_html(workspace: Workspace, card: ModelCard, runs: list[Infere
     evaluated, and the first image with what the model found over it."""
     if not runs:
         return ""
-    headline = kinds.get(card.task).headline[0]
+    headline = next(iter(kinds.shown(card.task).headline), "")
     scored = {e.dataset: e for e in stored_evaluations(workspace, card.id)}
     rows = []
     for run in runs:

@@ -68,7 +68,7 @@ class Monitor:
         epochs = task.epochs or "?"
         text = (
             f"Epoch {task.epoch} / {epochs} · elapsed {duration(task.elapsed(time.time()))} · compute {duration(task.compute_s)}"
-            + "".join(f" · {esc(part)}" for part in [headline_text(task.metrics, kinds.get(task.spec.task).headline)] if part)
+            + "".join(f" · {esc(part)}" for part in [headline_text(task.metrics, kinds.shown(task.spec.task).headline)] if part)
             + (f"<div class='dq-warn'>⚠ {esc(task.metrics['warning'])}</div>" if task.metrics.get("warning") else "")
         )
         said = self._latest_status(store, task)

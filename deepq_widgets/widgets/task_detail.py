@@ -35,7 +35,7 @@ class TaskDetail:
             return
         self._shown = key
         self.spec.value = task_file_html(task.name, task.spec, events)
-        self.data.value = report.data_statistics_html(events, kinds.get(task.spec.task))
+        self.data.value = report.data_statistics_html(events, kinds.shown(task.spec.task))
         epochs = [e for e in events if isinstance(e, EpochEvent)]
         verdict, why = diagnose_fit(epochs)
         plans = [e.plan for e in events if isinstance(e, PlanEvent)]  # the latest: what a resumed run trains with

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.layering import floor, violations
+from tests.unit.layering import cycles, floor, violations
 
 PKG = Path(__file__).resolve().parents[2] / "deepq_widgets"
 
@@ -25,30 +25,60 @@ def test_the_floors_are_the_documented_ones():
 
 BROKEN = {
     "training imports widgets by a relative alias": ("training/leak.py", "from .. import widgets as w\n", "imports deepq_widgets.widgets"),
+    "training imports widgets by an absolute alias": ("training/leak.py", "from deepq_widgets import widgets\n", "imports deepq_widgets.widgets"),
     "widgets import training": ("widgets/leak.py", "from ..training import runner\n", "views talk to the store"),
     "data imports torch at module level": ("data/leak.py", "import torch\n", "imports torch at module level"),
-    "the wizard imports fastai even lazily": ("wizard_leak.py", "def f():\n    import fastai\n", "imports fastai"),
+    "the data layer imports fastai even lazily": ("data/leak.py", "def f():\n    import fastai\n", "imports fastai"),
     "a kind's pure part imports the store": ("kinds/detection/leak.py", "from ...store import Store\n", "a higher floor"),
     "the kind registry imports the catalog": ("kinds/leak.py", "from ..data import catalog\n", "a higher floor"),
     "a widget imports torch": ("widgets/leak.py", "def f():\n    import torch\n", "views talk to the store"),
+    "an import under `if not TYPE_CHECKING:` runs": (
+        "kinds/leak.py",
+        "from typing import TYPE_CHECKING\nif not TYPE_CHECKING:\n    from ..data.catalog import DatasetInfo\n",
+        "a higher floor",
+    ),
+    "the else branch of `if TYPE_CHECKING:` runs": (
+        "kinds/leak.py",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    pass\nelse:\n    from ..store import Store\n",
+        "a higher floor",
+    ),
+    "a new top-level module belongs to no floor": ("newcomer.py", "X = 1\n", "belongs to no floor"),
+    "a pure module imports the cache builder": ("autoplan.py", "from .data.cache import build_cache\n", "cache builder"),
 }
+
+
+def copy_package(tmp_path: Path) -> Path:
+    copy = tmp_path / "deepq_widgets"
+    shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
 def test_the_check_fails_when_a_rule_is_broken(case, tmp_path):
     relative, source, message = BROKEN[case]
-    copy = tmp_path / "deepq_widgets"
-    shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copy = copy_package(tmp_path)
     (copy / relative).write_text(source)
     found = violations(copy)
     assert len(found) == 1 and message in found[0] and relative.split("/")[-1] in found[0], found
 
 
 def test_imports_under_type_checking_are_not_imports(tmp_path):
-    copy = tmp_path / "deepq_widgets"
-    shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "spec_hint.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .data.catalog import DatasetInfo\n")
+    copy = copy_package(tmp_path)
+    (copy / "kinds" / "hint.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..data.catalog import DatasetInfo\n")
     assert violations(copy) == []
+
+
+def test_the_package_has_no_import_cycle():
+    assert cycles(PKG) == []
+
+
+def test_a_cycle_through_a_lazy_import_or_a_type_hint_is_found(tmp_path):
+    copy = copy_package(tmp_path)
+    (copy / "data" / "loop_a.py").write_text("from . import loop_b\n")
+    (copy / "data" / "loop_b.py").write_text("def f():\n    from . import loop_a\n")
+    (copy / "data" / "hint_a.py").write_text("from .hint_b import X\n")
+    (copy / "data" / "hint_b.py").write_text("from typing import TYPE_CHECKING\nX = 1\nif TYPE_CHECKING:\n    from .hint_a import Y\n")
+    assert sorted(cycles(copy)) == [["deepq_widgets.data.hint_a", "deepq_widgets.data.hint_b"], ["deepq_widgets.data.loop_a", "deepq_widgets.data.loop_b"]]
 
 
 def test_no_unpickling_anywhere():

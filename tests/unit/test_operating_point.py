@@ -49,11 +49,13 @@ def test_two_class_evaluation_calls_the_finding_at_the_chosen_threshold_and_keep
     # predict applies the kept threshold, not the most probable class
     trainer = kinds.get("single_label").trainer
     below = {"normal": 1 - (t - 0.01), "nodule": t - 0.01}
-    assert trainer.decide({"normal": 1 - t, "nodule": t}, evaluation.thresholds)["decision"] == "nodule"
-    assert trainer.decide(below, evaluation.thresholds)["decision"] == "normal"
+    assert trainer.decide({"normal": 1 - t, "nodule": t}, evaluation.thresholds) == "nodule"
+    assert trainer.decide(below, evaluation.thresholds) == "normal"
 
 
 def test_multi_label_findings_are_called_per_class_threshold():
     trainer = kinds.get("multi_label").trainer
     called = trainer.decide({"a": 0.3, "b": 0.3, "c": 0.9}, [0.2, 0.5, 0.95])
-    assert called == {"findings": ["a"]}
+    assert called == "a"
+    assert trainer.decide({"a": 0.1, "b": 0.3, "c": 0.9}, [0.2, 0.5, 0.95]) == "no finding"
+    assert trainer.decide({"a": 0.3, "b": 0.6, "c": 0.9}, [0.2, 0.5, 0.95]) == "a, b"
