@@ -11,8 +11,8 @@ TUTORIALS = sorted((Path(__file__).resolve().parents[2] / "notebooks" / "tutoria
 pytestmark = pytest.mark.slow
 
 
-def test_there_are_five_tutorials_each_with_a_parameters_cell():
-    assert len(TUTORIALS) == 5
+def test_there_are_six_tutorials_each_with_a_parameters_cell():
+    assert len(TUTORIALS) == 6
     for path in TUTORIALS:
         cells = nbformat.read(path, as_version=4).cells
         assert sum("parameters" in c.metadata.get("tags", []) for c in cells) == 1, path.name

@@ -49,8 +49,9 @@ def test_predict_scores_and_heatmaps(trained, capsys):
     images = sorted((ws.datasets / "ultrasound_lesions" / "benign").glob("*.png"))[:2]
     results = predict(ws, model_id, images, heatmaps=True)
     for r in results:
-        assert sum(r["scores"].values()) == pytest.approx(1.0, abs=1e-5)
-        assert r["heatmap"].shape == (64, 64) and r["heatmap"].min() >= 0 and r["heatmap"].max() <= 1
+        assert sum(r.prediction.values.values()) == pytest.approx(1.0, abs=1e-5)
+        assert r.prediction.decision in r.prediction.values and r.prediction.summary.endswith(f"→ {r.prediction.decision}")
+        assert r.heatmap.shape == (64, 64) and r.heatmap.min() >= 0 and r.heatmap.max() <= 1
     assert main(["predict", "--workspace", str(ws.root), model_id, "--dataset", "ultrasound_lesions", "--heatmaps", "heat"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out) == 120 and len(list((ws.root / "heat").glob("*.heatmap.png"))) == 120

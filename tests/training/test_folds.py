@@ -154,8 +154,8 @@ def test_an_ensemble_exports_predicts_with_heatmaps_and_evaluates_like_one_netwo
     np.testing.assert_allclose(script(x).detach().numpy(), expected, atol=1e-5)
 
     (said,) = predict(ws, row.model_id, [image], heatmaps=True)
-    assert said["scores"]["right"] == pytest.approx(float(torch.from_numpy(expected).softmax(1)[0, 1]), abs=1e-5)
-    assert said["heatmap"].shape == (64, 64) and said["heatmap"].min() >= 0 and said["heatmap"].max() <= 1
+    assert said.prediction.values["right"] == pytest.approx(float(torch.from_numpy(expected).softmax(1)[0, 1]), abs=1e-5)
+    assert said.heatmap.shape == (64, 64) and said.heatmap.min() >= 0 and said.heatmap.max() <= 1
 
     scored = evaluate_dataset(ws, row.model_id, "noisy")  # the cases it trained on: said so, and scored all the same
     assert scored.metrics.cases == 2 * PER_CLASS and scored.overlap

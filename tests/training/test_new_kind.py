@@ -1,4 +1,4 @@
-"""A fifth task kind, registered in a test, plugs in without touching any other module."""
+"""A kind registered in the test's process plugs into the runner, evaluation and prediction without touching any other module."""
 
 import json
 
@@ -36,7 +36,7 @@ def test_a_registered_kind_is_offered_trained_evaluated_and_predicted(any_findin
     assert evaluation.task == "any_finding" and evaluation.metrics.headline["auroc"] == row.metrics["auroc"]
     image = next((demo_copy.datasets / "ultrasound_lesions" / "malignant").glob("*.png"))
     (result,) = predict(demo_copy, row.model_id, [image])
-    assert 0.0 <= result["finding"] <= 1.0
+    assert 0.0 <= result.prediction.values["finding"] <= 1.0 and result.prediction.summary.startswith("finding")
 
 
 def test_an_unregistered_kind_is_refused_with_close_matches():

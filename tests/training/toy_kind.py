@@ -1,7 +1,9 @@
 """A task kind that exists only in the tests: "any finding" (binary) on single-label datasets.
 
-It proves the registry: registered here, it trains, evaluates, registers and predicts through
-the same runner, CLI and wizard as the built-in kinds, with no edit anywhere else.
+Registered in the test's process (`kinds.register`), it trains, evaluates, registers and predicts through
+the same runner, CLI and wizard as the published kinds. Only there: `tasks.submit` refuses it, since a
+worker (another process) would never see it; a kind for real use is published through the
+`deepq_widgets.kinds` entry point, as the built-in ones are (kinds/regression/ is the worked example).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepq_widgets.contracts import Metrics
+from deepq_widgets.contracts import Metrics, Prediction
 from deepq_widgets.kinds import TaskKind
 from deepq_widgets.training.backbones import create_model
-from deepq_widgets.training.kind_training import Accumulator, KindTraining
+from deepq_widgets.training.kind_training import Accumulator, KindTraining, Said
 from deepq_widgets.training.metrics import _auroc
 
 NORMAL = "normal"
@@ -57,6 +59,7 @@ class AnyFindingTraining(KindTraining):
     def accumulator(self, classes) -> Accumulator:
         return AnyFindingAccumulator(classes)
 
-    def predict(self, model, x, classes, heatmap) -> dict[str, Any]:
+    def predict(self, model, x, classes, heatmap, thresholds) -> Said:
         with torch.no_grad():
-            return {"finding": float(model(x)[0, 0].sigmoid())}
+            score = float(model(x)[0, 0].sigmoid())
+        return Said(Prediction(image="", summary=f"finding {score:.2f}", values={"finding": score}))
