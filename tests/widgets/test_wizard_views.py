@@ -266,3 +266,31 @@ def test_devices_are_chosen_where_there_are_several_gpus(demo_copy, monkeypatch)
                 assert app.wizard.draft.devices == 1 and "1 (the CPU)" in start.summary.value
         finally:
             app.close()
+
+
+def test_regression_through_the_general_flow_auto_and_full_manual(app):
+    """The fifth kind is offered, finds its dataset, recommends a network and starts, as any kind does."""
+    views = app.views
+    card_button(views[Step.flow], "general").click()
+    app.shell.next.click()
+    assert list(views[Step.task].cards)[-1] == "regression"  # shown last, by its order
+    card_button(views[Step.task], "regression").click()
+    app.shell.next.click()
+    ds = views[Step.dataset]
+    assert [v for _, v in ds.choice.options] == [None, "nodule_diameters"]
+    assert "annotated for single-label" in ds.unfit.value
+    ds.choice.value = "nodule_diameters"
+    assert ds.preview.value[:4] == b"\x89PNG" and "120</b> usable cases" in ds.summary.value
+    app.shell.next.click()
+    model = views[Step.model]
+    assert "scaled to the quantity&#x27;s unit" in model.recommendation.value and model.ensemble.layout.display == "none"
+    model.manual.value = True  # Full Manual: the zoo and every hyperparameter
+    model.form.hyper.fields["epochs"].value = "12"
+    assert app.wizard.draft.hyper.epochs == 12 and not app.shell.next.disabled
+    app.shell.next.click()
+    start = views[Step.start]
+    start.name.value = "diameter from the wizard"
+    assert "Regression" in start.summary.value and not start.start.disabled
+    start.start.click()
+    (task,) = Store(app.workspace.db_path).tasks()
+    assert (task.spec.task, task.spec.dataset, task.spec.hyper.epochs) == ("regression", "nodule_diameters", 12)
