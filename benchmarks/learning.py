@@ -152,7 +152,7 @@ def compare(ws, name: str, flow_args: list[str], eval_dataset: str | None) -> di
     plain_scores, plain_wall, plain_epochs = plain_fine_tune(data, split.train, plain_loader, task, size, auto_wall)
     plan = store.events(row.id, PlanEvent)[-1].plan
     return {
-        "auto": auto_scores | {"wall_s": auto_wall, "epochs_run": row.epoch, "epochs_planned": plan.epochs, "lr": plan.lr},
+        "auto": auto_scores | {"wall_s": auto_wall, "epochs_run": row.epoch, "epochs_planned": plan.hyper.epochs, "lr": plan.hyper.lr},
         "plain": plain_scores | {"wall_s": plain_wall, "epochs": plain_epochs},
         "image_size": size,
         "train_cases": len(split.train),

@@ -41,9 +41,9 @@ def run(ws, method: str) -> dict:
     trials = store.events(row.id, SearchTrialEvent)
     return scores("single_label", *predict(model, loader, "single_label"), card.classes) | {
         "wall_s": wall,
-        "lr": plan.lr,
-        "weight_decay": plan.weight_decay,
-        "batch_size": plan.batch_size,
+        "lr": plan.hyper.lr,
+        "weight_decay": plan.hyper.weight_decay,
+        "batch_size": plan.hyper.batch_size,
         "final_run_epochs": row.epoch,
         "search_reports": len(trials),
         "pruned": sum(t.pruned for t in trials),

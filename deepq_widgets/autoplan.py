@@ -20,7 +20,7 @@ from .contracts import Plan
 from .data.catalog import DatasetInfo
 from .data.footprint import CHUNK, cache_bytes, describe_size
 from .presets import Preset
-from .spec import Augmentation, Flow, Modality, Schedule, Search, TaskSpec, Tuning
+from .spec import Augmentation, Flow, Hyperparameters, Modality, Schedule, Search, TaskSpec, Tuning
 
 __all__ = ["Fingerprint", "Plan", "auto_augment", "make_plan", "resolved_spec"]
 
@@ -84,18 +84,9 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
     n_train = fingerprint.train_cases(h.valid_pct)
     if spec.tuning is Tuning.manual:
         return Plan(
-            h.epochs,
-            min(h.batch_size, n_train),
-            h.lr,
-            h.schedule,
-            h.weight_decay,
-            h.momentum,
-            h.early_stop,
-            h.patience,
+            h.model_copy(update={"batch_size": min(h.batch_size, n_train)}),
             spec.augment,
-            image_size=spec.image_size,
-            refit=h.refit,
-            folds=h.folds,
+            spec.image_size,
             notes=[
                 "Full Manual: settings as given in the task file.",
                 cache_note(spec, fingerprint, spec.image_size),
@@ -126,7 +117,9 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
     patience = max(4, epochs // 4)
     folds = auto_folds(spec, fingerprint, notes)
     notes += final_model_note(False, folds)
-    return Plan(epochs, bs, lr, Schedule.one_cycle, AUTO_WEIGHT_DECAY, 0.9, True, patience, augment, finder, notes, image_size, folds=folds)
+    planned = {"epochs": epochs, "batch_size": bs, "lr": lr, "schedule": Schedule.one_cycle, "weight_decay": AUTO_WEIGHT_DECAY}
+    planned |= {"momentum": 0.9, "early_stop": True, "patience": patience, "refit": False, "folds": folds}
+    return Plan(Hyperparameters.model_validate(h.model_dump() | planned), augment, image_size, lr_find_iters=finder, notes=notes)
 
 
 def auto_folds(spec: TaskSpec, fingerprint: Fingerprint, notes: list[str]) -> int:
@@ -220,20 +213,7 @@ def resolved_spec(spec: TaskSpec, plan: Plan, arch: str) -> TaskSpec:
 
     A search's winning settings are in the plan; the search itself is not repeated.
     """
-    hyper = spec.hyper.model_copy(
-        update={
-            "epochs": plan.epochs,
-            "batch_size": plan.batch_size,
-            "lr": plan.lr,
-            "schedule": plan.schedule,
-            "weight_decay": plan.weight_decay,
-            "momentum": plan.momentum,
-            "early_stop": plan.early_stop,
-            "patience": plan.patience,
-            "refit": plan.refit,
-            "folds": plan.folds,
-        }
-    )
+    hyper = plan.hyper.model_copy(update={"valid_pct": spec.hyper.valid_pct})  # a plan recorded flat lacks it
     model = spec.model.model_copy(update={"arch": arch})
     return spec.model_copy(
         update={

@@ -8,13 +8,13 @@ every reader sees. Pure (pydantic only): the dashboard kernel imports this witho
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, field, fields
+from dataclasses import asdict, field, fields, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
-from .spec import Augmentation, Schedule, TaskSpec
+from .spec import Augmentation, Hyperparameters, TaskSpec
 
 Number = float | None  # None where a figure is undefined (an AUROC with one class present)
 
@@ -92,35 +92,43 @@ class DataStatistics(Contract):
 # -- the plan of a run -----------------------------------------------------------------------------
 @dataclass
 class Plan:
-    """What a run actually does: the TaskSpec's settings, or in Auto mode the planned ones (autoplan.py)."""
+    """What a run actually does: the TaskSpec's hyperparameters (Full Manual), or in Auto mode the planned
+    ones (autoplan.py), as one `Hyperparameters` object: a hyperparameter added to the spec is in every plan.
+    Change a plan with `but(...)`, which copies it (plans are shared between a run's stages)."""
 
-    epochs: int
-    batch_size: int
-    lr: float
-    schedule: Schedule
-    weight_decay: float
-    momentum: float
-    early_stop: bool
-    patience: int
+    hyper: Hyperparameters
     augment: Augmentation
-    lr_find_iters: int = 0
-    notes: list[str] = field(default_factory=list)
     image_size: int = 0  # the side the network trains at (0 in plans recorded before it was planned: the spec's)
-    refit: bool = False  # after the validated fit, train a fresh network on every case for its best number of epochs
+    lr_find_iters: int = 0
     devices: int = 1  # the ranks of a data-parallel fit (GPUs, or CPU processes): training/distributed.py
-    folds: int = 1  # > 1: after the validated fit (fold 1), a network for each other fold; the model is their ensemble
+    notes: list[str] = field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recorded_flat(cls, value: Any) -> Any:
+        """Plans recorded before they held a Hyperparameters object kept its fields at the top level."""
+        if isinstance(value, dict) and "hyper" not in value:
+            names = Hyperparameters.model_fields
+            value = {k: v for k, v in value.items() if k not in names} | {"hyper": {k: v for k, v in value.items() if k in names}}
+        return value
+
+    def but(self, **changes: Any) -> Plan:
+        """A copy with `changes`, hyperparameters (epochs=3) and the plan's own fields (lr_find_iters=0) alike,
+        each checked against its range."""
+        mine = {k: changes.pop(k) for k in list(changes) if k in {f.name for f in fields(self)}}
+        hyper = Hyperparameters.model_validate(self.hyper.model_dump() | changes) if changes else self.hyper.model_copy()
+        return replace(self, **mine | {"hyper": hyper, "notes": list(mine.get("notes", self.notes))})
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["schedule"] = self.schedule.value
+        d["hyper"] = self.hyper.model_dump(mode="json")
         d["augment"] = self.augment.model_dump(mode="json")
         return d
 
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
         """The inverse of `to_dict`; other keys (a plan event carries the device and more) are ignored."""
-        known = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
-        return cls(**known | {"schedule": Schedule(data["schedule"]), "augment": Augmentation.model_validate(data["augment"])})
+        return TypeAdapter(cls).validate_python(data)
 
 
 # -- events ---------------------------------------------------------------------------------------

@@ -57,12 +57,12 @@ def write_throughput(workspace: Workspace, key: str, throughput: Throughput) -> 
 def estimate_seconds(plan: Plan, fingerprint: Fingerprint, valid_pct: int, throughput: Throughput) -> float:
     """The longest the run takes: every planned epoch (early stopping may end it sooner), the refit or the
     other members of a k-fold ensemble, the start."""
-    n_train = fingerprint.train_cases(round(100 / plan.folds) if plan.folds > 1 else valid_pct)
+    n_train = fingerprint.train_cases(round(100 / plan.hyper.folds) if plan.hyper.folds > 1 else valid_pct)
     n_valid = fingerprint.cases - n_train
     epoch = n_train / throughput.train + n_valid / throughput.evaluate
-    refit = plan.epochs * fingerprint.cases / throughput.train if plan.refit else 0.0
-    members = (plan.folds - 1) * (plan.epochs * n_train / throughput.train + n_valid / throughput.evaluate)
-    return STARTUP_S + plan.epochs * epoch + refit + members
+    refit = plan.hyper.epochs * fingerprint.cases / throughput.train if plan.hyper.refit else 0.0
+    members = (plan.hyper.folds - 1) * (plan.hyper.epochs * n_train / throughput.train + n_valid / throughput.evaluate)
+    return STARTUP_S + plan.hyper.epochs * epoch + refit + members
 
 
 def describe_seconds(seconds: float) -> str:

@@ -267,7 +267,7 @@ class Wizard:
         fingerprint = Fingerprint.of(info, spec.auto.modality)
         plan = make_plan(spec, fingerprint, self.rules.preset(self))
         channels = network_channels(info, spec.windows)
-        key = throughput_key(spec.model.arch or "", plan.image_size, channels, plan.batch_size)
+        key = throughput_key(spec.model.arch or "", plan.image_size, channels, plan.hyper.batch_size)
         speed = throughput or self.context.throughput(key)
         seconds = estimate_seconds(plan, fingerprint, spec.hyper.valid_pct, speed) if speed else None
         return Forecast(spec, plan, channels, key, seconds)

@@ -78,12 +78,12 @@ def cmd_spec(args: argparse.Namespace) -> int:
     forecast = wizard.forecast(spec)
     if forecast is not None:  # what will run, and why, beside the task file
         plan = forecast.plan
-        settings = f"plan: {plan.image_size} px, batch {plan.batch_size}, up to {plan.epochs} epochs, lr {plan.lr:g}"
+        settings = f"plan: {plan.image_size} px, batch {plan.hyper.batch_size}, up to {plan.hyper.epochs} epochs, lr {plan.hyper.lr:g}"
         print("\n".join(f"# {line}" for line in [settings, *plan.notes]), file=sys.stderr)
         if args.estimate:
             from ..training.throughput import measured
 
-            speed = measured(workspace_of(args), spec.model.arch, plan.image_size, forecast.channels, plan.batch_size)
+            speed = measured(workspace_of(args), spec.model.arch, plan.image_size, forecast.channels, plan.hyper.batch_size)
             took = describe_seconds(wizard.forecast(spec, speed).seconds)
             print(f"# takes at most {took} here (measured: {speed.train:.0f} training img/s)", file=sys.stderr)
     print(spec.to_json())

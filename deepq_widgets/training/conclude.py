@@ -5,7 +5,7 @@ Split from stages.py, which prepares, builds and fits; `runner.run_task` calls b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -80,7 +80,7 @@ class Refit:
 def validated_epochs(run: Run, plan: Plan) -> int:
     """The epochs the validated fit chose: its best epoch's (all of them when none was best)."""
     best = [e.epoch for e in run.sink.events(EpochEvent) if e.best]
-    epochs = max(best) + 1 if best else plan.epochs
+    epochs = max(best) + 1 if best else plan.hyper.epochs
     if (group := distributed.current()) is not None:
         epochs = int(group.leaders([epochs])[0])  # rank 0's epoch log is the one written
     return epochs
@@ -90,11 +90,11 @@ def refit(run: Run, factory: Factory, built: Built) -> Refit | None:
     """When the plan says so: a fresh network trained on every case for as many epochs as the validated
     fit's best (AutoGluon's refit_full). None otherwise. Its figures stay those of the validated fit."""
     plan = built.plan
-    if not plan.refit:
+    if not plan.hyper.refit:
         return None
     split = factory.prepared.split
     everything = Split(sorted([*split.train, *split.valid]), split.valid, split.grouped_by)
-    again = replace(plan, epochs=validated_epochs(run, plan), early_stop=False, lr_find_iters=0, notes=[])
+    again = plan.but(epochs=validated_epochs(run, plan), early_stop=False, lr_find_iters=0, notes=[])
     run.sink.status(f"Refitting on all {len(everything.train)} cases for {again.epochs} epochs, the validated fit's best")
     learn = factory.learner(factory.model(), again, everything)
     stop, parallel = stop_and_parallel(run)
@@ -107,7 +107,7 @@ def refit(run: Run, factory: Factory, built: Built) -> Refit | None:
 def final_fits(run: Run, factory: Factory, built: Built) -> tuple[Refit | None, Members | None]:
     """After the validated fit, what the plan asks for the final model: a refit on every case, or the other
     members of a k-fold ensemble (or neither)."""
-    members = train_members(run, factory, built, validated_epochs(run, built.plan)) if built.plan.folds > 1 else None
+    members = train_members(run, factory, built, validated_epochs(run, built.plan)) if built.plan.hyper.folds > 1 else None
     return refit(run, factory, built), members
 
 

@@ -1,4 +1,4 @@
-"""Stage 5b of a run: a k-fold ensemble (`plan.folds` > 1), the alternative to a refit on every case.
+"""Stage 5b of a run: a k-fold ensemble (`plan.hyper.folds` > 1), the alternative to a refit on every case.
 
 The validated fit is member 1: it trained on every fold but the first and chose its number of epochs
 on that one. Each other member is a fresh network trained on every fold but its own, for that many
@@ -13,7 +13,7 @@ was training. In a data-parallel task every rank trains every member; only rank 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -65,7 +65,7 @@ def train_members(run: Run, factory: Factory, built: Built, epochs: int) -> Memb
     folds = factory.prepared.folds
     if folds is None:
         return None
-    plan = replace(built.plan, epochs=epochs, early_stop=False, lr_find_iters=0, notes=[])
+    plan = built.plan.but(epochs=epochs, early_stop=False, lr_find_iters=0, notes=[])
     folder, k = run.folder / MEMBERS, len(folds.parts)
     for i in range(1, k):
         path = folder / f"{i}.safetensors"

@@ -26,9 +26,10 @@ def build_learner(model: torch.nn.Module, loaders: list[BatchLoader], trainer: K
     channels_last on the CPU where the kind allows it. Quiet: every epoch goes to the store."""
     dls = DataLoaders(*loaders, device=device)
     dls.n_inp = trainer.n_inp
-    opt = partial(Adam, mom=plan.momentum, wd=plan.weight_decay, decouple_wd=True)
+    h = plan.hyper
+    opt = partial(Adam, mom=h.momentum, wd=h.weight_decay, decouple_wd=True)
     learn = Learner(
-        dls, model.to(device), loss_func=trainer.loss(), opt_func=opt, splitter=trainer.param_groups, wd=plan.weight_decay, train_bn=True
+        dls, model.to(device), loss_func=trainer.loss(), opt_func=opt, splitter=trainer.param_groups, wd=h.weight_decay, train_bn=True
     )
     if device.type == "cuda":
         learn.to_fp16()
@@ -44,17 +45,18 @@ def build_learner(model: torch.nn.Module, loaders: list[BatchLoader], trainer: K
 
 
 def fit(learn: Learner, plan: Plan, cbs: list, start_epoch: int = 0) -> None:
-    """Train `plan.epochs` with the plan's schedule, from `start_epoch` when resumed."""
-    m = plan.momentum
-    if plan.schedule is Schedule.one_cycle:
+    """Train `plan.hyper.epochs` with the plan's schedule, from `start_epoch` when resumed."""
+    h = plan.hyper
+    m = h.momentum
+    if h.schedule is Schedule.one_cycle:
         moms = (min(m + 0.05, 0.99), max(m - 0.05, 0.0), min(m + 0.05, 0.99))
-        learn.fit_one_cycle(plan.epochs, plan.lr, moms=moms, cbs=cbs, start_epoch=start_epoch)
-    elif plan.schedule is Schedule.step:
+        learn.fit_one_cycle(h.epochs, h.lr, moms=moms, cbs=cbs, start_epoch=start_epoch)
+    elif h.schedule is Schedule.step:
         # Step decay: x0.1 at half way and again at three quarters.
-        lrs = [SchedNo(plan.lr, plan.lr), SchedNo(plan.lr / 10, plan.lr / 10), SchedNo(plan.lr / 100, plan.lr / 100)]
-        learn.fit(plan.epochs, plan.lr, cbs=[*cbs, ParamScheduler({"lr": combine_scheds([0.5, 0.25, 0.25], lrs)})], start_epoch=start_epoch)
+        lrs = [SchedNo(h.lr, h.lr), SchedNo(h.lr / 10, h.lr / 10), SchedNo(h.lr / 100, h.lr / 100)]
+        learn.fit(h.epochs, h.lr, cbs=[*cbs, ParamScheduler({"lr": combine_scheds([0.5, 0.25, 0.25], lrs)})], start_epoch=start_epoch)
     else:
-        learn.fit(plan.epochs, plan.lr, cbs=cbs, start_epoch=start_epoch)
+        learn.fit(h.epochs, h.lr, cbs=cbs, start_epoch=start_epoch)
 
 
 def find_lr(learn: Learner, plan: Plan) -> float:
@@ -73,10 +75,10 @@ def find_lr(learn: Learner, plan: Plan) -> float:
         finite = next((i for i, v in enumerate(losses) if math.isnan(v)), len(losses))
         suggestion = valley(torch.tensor(lrs[:finite]), torch.tensor(losses[:finite]), plan.lr_find_iters)[0]
     except Exception:  # a diverging or too-short curve: keep the policy rate
-        return plan.lr
+        return plan.hyper.lr
     finally:
         snapshot.restore(learn)
-    return float(min(max(suggestion, plan.lr / 3), plan.lr * 3))
+    return float(min(max(suggestion, plan.hyper.lr / 3), plan.hyper.lr * 3))
 
 
 class _InMemoryLRFinder(LRFinder):

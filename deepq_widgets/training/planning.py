@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +65,9 @@ def searched_plan(run: Run) -> Plan | None:
 
 def on_devices(run: Run, plan: Plan) -> Plan:
     """The ranks the fit has here (the task's `devices`, as far as this machine goes), said in the plan's notes."""
-    devices, note = devices_for(run.spec.devices, run.device, plan.batch_size)
+    devices, note = devices_for(run.spec.devices, run.device, plan.hyper.batch_size)
     notes = [n for n in plan.notes if not n.startswith(DEVICES_NOTE_STARTS)]  # a resumed run says it again
-    return replace(plan, devices=devices, notes=notes + ([note] if note else []))
+    return plan.but(devices=devices, notes=notes + ([note] if note else []))
 
 
 def _report(run: Run):
@@ -89,7 +88,7 @@ def trial_search(run: Run, factory: Factory, plan: Plan) -> Plan:
         return cb.best
 
     best = tune(plan, search.method, search.trials, n_train, run.spec.seed, train_trial, _report(run))
-    plan = replace(plan, **best, lr_find_iters=0, notes=list(plan.notes))
+    plan = plan.but(**best, lr_find_iters=0, notes=list(plan.notes))
     chose = ", ".join(f"{k} {v:g}" for k, v in best.items())
     plan.notes.append(f"Search ({search.method.value}, {search.trials} trials) chose {chose}.")
     return plan
@@ -105,7 +104,7 @@ def population_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     fresh, population_dir, names = model_state(model), run.folder / "population", itertools.count()
 
     def train_member(params: dict[str, Any], state: Path | None) -> tuple[Path, float]:
-        member_plan = replace(plan, **params, epochs=1, schedule=Schedule.constant, early_stop=False, lr_find_iters=0, notes=[])
+        member_plan = plan.but(**params, epochs=1, schedule=Schedule.constant, early_stop=False, lr_find_iters=0, notes=[])
         learn = factory.learner(model, member_plan)
         learn.create_opt()
         if state is None:
@@ -126,10 +125,10 @@ def population_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     os.replace(winner.state / "last.safetensors", run.folder / SEARCH_WINNER)
     shutil.rmtree(population_dir)
     done = search_epochs(plan)
-    plan = replace(plan, **winner.params, epochs=max(1, plan.epochs - done), lr_find_iters=0, notes=list(plan.notes))
+    plan = plan.but(**winner.params, epochs=max(1, plan.hyper.epochs - done), lr_find_iters=0, notes=list(plan.notes))
     settings = ", ".join(f"{k} {v:g}" for k, v in winner.params.items())
     plan.notes.append(
         f"Population-based training ({members} members, {done} epochs each): member {winner.id} won with {settings}; "
-        f"the run continues from its weights for {plan.epochs} more epochs."
+        f"the run continues from its weights for {plan.hyper.epochs} more epochs."
     )
     return plan

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
 
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     shared = json.loads(Path(args.shared).read_text())
     task = TaskRow.from_plain(shared["task"])
-    plan = replace(Plan.from_dict(shared["plan"]), lr_find_iters=0)  # what rank 0 trains, its rate found
+    plan = Plan.from_dict(shared["plan"]).but(lr_find_iters=0)  # what rank 0 trains, its rate found
     run = Run.start(Workspace(args.workspace), QuietSink(task.id), task, rank=args.rank)
     prepared = prepare_data(run, plan)
     factory = Factory(run, prepared)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -73,7 +73,7 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, method is SearchMethod.grid, n_train)
-        trial_plan = replace(plan, **params, epochs=budget, early_stop=False, lr_find_iters=0, notes=[])
+        trial_plan = plan.but(**params, epochs=budget, early_stop=False, lr_find_iters=0, notes=[])
 
         def on_epoch(epoch: int, loss: float) -> bool:
             trial.report(loss, epoch)
@@ -92,7 +92,7 @@ def tune(
 
 def search_epochs(plan: Plan) -> int:
     """Epochs each trial (or each PBT member) trains: a quarter of the full run, at least 2."""
-    return max(2, math.ceil(plan.epochs / 4))
+    return max(2, math.ceil(plan.hyper.epochs / 4))
 
 
 @dataclass

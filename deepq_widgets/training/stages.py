@@ -10,7 +10,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -119,10 +119,10 @@ def prepare_data(run: Run, recorded: Plan | None = None) -> Prepared:
         run.sink.event(DataProblemsEvent(problems=data.problems))
     if len(data.cases) < 2:
         raise TaskFailed(f"only {len(data.cases)} of {len(info.usable)} cases could be decoded: " + "; ".join(data.problems[:3]))
-    folds = fold_cases(data.cases, plan.folds, spec.seed) if plan.folds > 1 else None
+    folds = fold_cases(data.cases, plan.hyper.folds, spec.seed) if plan.hyper.folds > 1 else None
     split = folds.split(0) if folds else split_cases(data.cases, spec.hyper.valid_pct, spec.seed)
     if not split.train or not split.valid or (folds and not all(folds.parts)):
-        held_out = f"{plan.folds} folds" if folds else f"{spec.hyper.valid_pct}% for validation"
+        held_out = f"{plan.hyper.folds} folds" if folds else f"{spec.hyper.valid_pct}% for validation"
         raise TaskFailed(f"{len(data.cases)} cases are too few to hold out {held_out}")
     run.sink.event(DataEvent(statistics=data_statistics(run.kind, data, split, [str(p) for p in info.problems])))
     arch = base.arch if base else spec.model.arch
@@ -186,8 +186,8 @@ class Factory:
         p, seed, targets = self.prepared, self.run.spec.seed, self.trainer.targets
         train, valid = (split or p.split).train, (split or p.split).valid
         return [
-            BatchLoader(p.data, train, targets, plan.batch_size, p.mean, p.std, augment=plan.augment, shuffle=True, seed=seed),
-            BatchLoader(p.data, valid, targets, plan.batch_size, p.mean, p.std),
+            BatchLoader(p.data, train, targets, plan.hyper.batch_size, p.mean, p.std, augment=plan.augment, shuffle=True, seed=seed),
+            BatchLoader(p.data, valid, targets, plan.hyper.batch_size, p.mean, p.std),
         ]
 
     def learner(self, model: torch.nn.Module, plan: Plan, split: Split | None = None) -> Learner:
@@ -227,9 +227,9 @@ def build(run: Run, factory: Factory, plan: Plan) -> Built:
         built.start_epoch, built.best_loss, built.compute_s = ckpt["epoch"] + 1, ckpt["best_loss"], ckpt["compute_s"]
         run.sink.status(f"Resumed from the checkpoint of epoch {built.start_epoch}")
     elif plan.lr_find_iters:
-        plan.lr = find_lr(built.learn, plan)
-        plan.notes.append(f"Learning rate {plan.lr:.2g} from a {plan.lr_find_iters}-step finder.")
-    run.sink.progress(epochs=plan.epochs)
+        plan.hyper.lr = find_lr(built.learn, plan)
+        plan.notes.append(f"Learning rate {plan.hyper.lr:.2g} from a {plan.lr_find_iters}-step finder.")
+    run.sink.progress(epochs=plan.hyper.epochs)
     data = p.data
     ran_as = resolved_spec(run.spec, plan, p.arch)
     run.sink.event(PlanEvent(plan=plan, arch=p.arch, device=str(run.device), in_chans=data.channels, mean=p.mean, std=p.std, ran_as=ran_as))
@@ -254,17 +254,17 @@ def train(run: Run, built: Built, classes: list[str]) -> Fitted:
         clock,
         cb.ValidationMetrics(run.kind.trainer.accumulator(classes)),
         cb.LossMeans(),
-        cb.LiveProgress(run.sink, plan.epochs, clock),
+        cb.LiveProgress(run.sink, plan.hyper.epochs, clock),
         stop,
         keep_best,
-        cb.EpochLog(run.sink, plan.epochs, clock, start),
+        cb.EpochLog(run.sink, plan.hyper.epochs, clock, start),
         *parallel,
     ]
     if run.rank == 0:
         cbs.append(cb.Checkpoint(run.folder / CHECKPOINT, clock, start, facts={"dataset": built.dataset}))
-    if plan.early_stop:
-        cbs.append(cb.EarlyStop(run.sink, plan.patience, built.best_loss, start))
-    if start < plan.epochs:
+    if plan.hyper.early_stop:
+        cbs.append(cb.EarlyStop(run.sink, plan.hyper.patience, built.best_loss, start))
+    if start < plan.hyper.epochs:
         fit(built.learn, plan, cbs, start)
     if stop.requested:
         raise TaskStopped()
@@ -312,4 +312,4 @@ def resumed_plan(run: Run) -> Plan | None:
     if not previous:
         return None
     plan = previous[-1].plan
-    return replace(plan, lr_find_iters=0, image_size=plan.image_size or run.spec.image_size)
+    return plan.but(lr_find_iters=0, image_size=plan.image_size or run.spec.image_size)

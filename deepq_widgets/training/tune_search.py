@@ -101,7 +101,7 @@ def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     else:
         best = min(run.sink.events(SearchTrialEvent), key=lambda t: t.valid_loss)  # these trials and those before
         params = {"lr": best.params["lr"], "weight_decay": best.params["weight_decay"], "batch_size": int(best.params["batch_size"])}
-        plan = replace(plan, **params, lr_find_iters=0, notes=list(plan.notes))
+        plan = plan.but(**params, lr_find_iters=0, notes=list(plan.notes))
         chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
         plan.notes.append(f"Search on Ray Tune ({search.method.value}, {search.trials} trials) chose {chose}.")
     shutil.rmtree(storage, ignore_errors=True)  # done: the plan (and a PBT winner's weights) are kept elsewhere
@@ -144,10 +144,10 @@ def pbt_winner(run: Run, plan: Plan, members: list[dict[str, Any]], budget: int)
     params = {k: best["params"][k] for k in SETTINGS}
     shutil.copyfile(Path(best["folder"]) / "last.safetensors", run.folder / SEARCH_WINNER)
     chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
-    plan = replace(plan, **params, epochs=max(1, plan.epochs - budget), lr_find_iters=0, notes=list(plan.notes))
+    plan = plan.but(**params, epochs=max(1, plan.hyper.epochs - budget), lr_find_iters=0, notes=list(plan.notes))
     plan.notes.append(
         f"Population-based training on Ray Tune ({run.spec.search.trials} members, {budget} epochs each): the winner had "
-        f"{chose}; the run continues from its weights for {plan.epochs} more epochs."
+        f"{chose}; the run continues from its weights for {plan.hyper.epochs} more epochs."
     )
     return plan
 
@@ -230,7 +230,7 @@ def train_trial(config: dict[str, Any], root: str, task: dict[str, Any], plan: d
         learn = factory.learner(factory.model(), trial_plan)
         fit(learn, trial_plan, [TrialCallback(lambda epoch, loss: _report(epoch, loss), lambda: False)])
         return
-    member_plan = replace(trial_plan, epochs=1, schedule=Schedule.constant)
+    member_plan = trial_plan.but(epochs=1, schedule=Schedule.constant)
     learn = factory.learner(factory.model(), member_plan)
     learn.create_opt()
     me, start, copied = tune.get_context().get_trial_id(), 0, ""

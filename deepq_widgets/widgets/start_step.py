@@ -90,7 +90,7 @@ class StartStep(StepView):
 
         def run() -> None:
             try:
-                deepq(self.workspace, "throughput", *argv, "--batch", str(plan.batch_size))
+                deepq(self.workspace, "throughput", *argv, "--batch", str(plan.hyper.batch_size))
                 self.refresh()
             except RuntimeError as exc:
                 self.duration.value = f"<div class='dq-reason'>{esc(exc)}</div>"
@@ -195,10 +195,11 @@ def image_size_text(spec: TaskSpec, plan: Plan | None) -> str:
 
 def plan_html(plan: Plan) -> str:
     """The plan that will run, and why: what Auto read from the dataset and chose."""
+    h = plan.hyper
     settings = (
-        f"{plan.image_size} px, batch {plan.batch_size}, up to {plan.epochs} epochs, lr {plan.lr:g} ({plan.schedule.value})"
-        + (", early stopping" if plan.early_stop else "")
-        + (f"; a {plan.folds}-fold ensemble" if plan.folds > 1 else "")
+        f"{plan.image_size} px, batch {h.batch_size}, up to {h.epochs} epochs, lr {h.lr:g} ({h.schedule.value})"
+        + (", early stopping" if h.early_stop else "")
+        + (f"; a {h.folds}-fold ensemble" if h.folds > 1 else "")
     )
     notes = "".join(f"<li>{esc(n)}</li>" for n in plan.notes)
     return f"<h3>What will run</h3><p>{esc(settings)}</p><ul class='dq-muted'>{notes}</ul>"

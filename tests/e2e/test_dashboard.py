@@ -175,6 +175,7 @@ def test_retrain_flow_lists_the_model_just_trained(page, voila_url):
         ("Multi-label classification", "fundus_findings", "one sigmoid per label"),
         ("Object detection", "lung_nodules", "FCOS detection head"),
         ("Segmentation", "abdomen_organs", "U-Net-style decoder"),
+        ("Regression", "nodule_diameters", "scaled to the quantity"),
     ],
 )
 def test_every_task_type_walks_to_start(page, voila_url, task, dataset, head):

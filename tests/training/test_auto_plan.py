@@ -32,10 +32,10 @@ def test_auto_plans_from_the_images_and_its_task_file_repeats_the_run(ws, capsys
     event = store.events(row.id, PlanEvent)[-1]
     plan, ran_as = event.plan, event.ran_as
     assert plan.image_size == 64  # 24 px images: upscaled to the floor, not to the recommended size
-    assert plan.batch_size == 8  # 38 training cases: a multiple of 8 that leaves at least 4 steps an epoch
+    assert plan.hyper.batch_size == 8  # 38 training cases: a multiple of 8 that leaves at least 4 steps an epoch
     assert any("Images are 24 px" in note for note in plan.notes)
-    assert ran_as.tuning.value == "manual" and ran_as.image_size == 64 and ran_as.hyper.epochs == plan.epochs
-    assert (ran_as.hyper.batch_size, ran_as.hyper.lr, ran_as.augment) == (plan.batch_size, plan.lr, plan.augment)
+    assert ran_as.tuning.value == "manual" and ran_as.image_size == 64 and ran_as.hyper.epochs == plan.hyper.epochs
+    assert (ran_as.hyper.batch_size, ran_as.hyper.lr, ran_as.augment) == (plan.hyper.batch_size, plan.hyper.lr, plan.augment)
 
     assert_task_file_as_run_repeats(ws, row, store, ran_as)
 
@@ -52,7 +52,7 @@ def test_a_run_whose_learning_rate_came_from_the_finder_repeats_bit_for_bit(ws, 
     assert row.state == FINISHED, f"{row.error}\n{row.traceback}"
     event = store.events(row.id, PlanEvent)[-1]
     assert event.plan.lr_find_iters >= 4 and any("-step finder" in note for note in event.plan.notes)
-    assert event.ran_as.hyper.lr == event.plan.lr != 1e-3
+    assert event.ran_as.hyper.lr == event.plan.hyper.lr != 1e-3
     assert not [p for p in ws.root.rglob("*") if p.suffix in (".pth", ".pt", ".pkl", ".pickle")]  # no pickle, ever
     assert_task_file_as_run_repeats(ws, row, store, event.ran_as)
 

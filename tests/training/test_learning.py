@@ -136,7 +136,7 @@ def test_random_search_runs_optuna_trials(demo_copy, capsys):
     assert len(trials) == 3 and len({t.params["lr"] for t in trials}) == 3
     plan = next(e for e in store.events(row.id, PlanEvent))
     chosen = min((t for t in trials if not t.pruned), key=lambda t: t.valid_loss).params
-    assert plan.plan.lr == chosen["lr"] and any("Search" in n for n in plan.plan.notes)
+    assert plan.plan.hyper.lr == chosen["lr"] and any("Search" in n for n in plan.plan.notes)
 
 
 def test_population_based_training_continues_from_the_winner(demo_copy, capsys):
@@ -148,7 +148,7 @@ def test_population_based_training_continues_from_the_winner(demo_copy, capsys):
     last = [r for r in reports if r.round == 1]
     winner = min(last, key=lambda r: r.valid_loss)
     plan = next(e for e in store.events(row.id, PlanEvent))
-    assert plan.plan.epochs == 6 - 2 and plan.plan.lr == winner.params["lr"]
+    assert plan.plan.hyper.epochs == 6 - 2 and plan.plan.hyper.lr == winner.params["lr"]
     assert "Population-based" in " ".join(plan.plan.notes)
     assert "winner" in next(e for e in store.events(row.id, ModelEvent)).source
     assert len(store.events(row.id, EpochEvent)) == 4

@@ -109,13 +109,13 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
             assert sorted(t.trial for t in trials) == [0, 1, 2, 3]  # every trial once, as in-process: none run twice
             assert any("Search on Ray Tune (random, 4 trials) chose" in n for n in plan.notes)
             best = min(trials, key=lambda t: t.valid_loss)
-            assert plan.lr == pytest.approx(best.params["lr"]) and plan.batch_size == best.params["batch_size"]  # the winner trains
+            assert plan.hyper.lr == pytest.approx(best.params["lr"]) and plan.hyper.batch_size == best.params["batch_size"]  # the winner trains
         else:
             assert {(t.trial, t.round) for t in trials} == {(m, r) for m in range(4) for r in (0, 1, 2)}  # 4 members, 3 rounds
             assert any("Population-based training on Ray Tune (4 members" in n for n in plan.notes)
-            assert plan.epochs == 9  # the run continues from the winner for the epochs left
+            assert plan.hyper.epochs == 9  # the run continues from the winner for the epochs left
             assert "population-based search's winner" in store.events(task_id, ModelEvent)[-1].source
-        assert row.model_id and [e.epoch for e in store.events(task_id, EpochEvent)] == list(range(plan.epochs))
+        assert row.model_id and [e.epoch for e in store.events(task_id, EpochEvent)] == list(range(plan.hyper.epochs))
     for worker in store.workers():
         os.kill(worker["pid"], signal.SIGTERM)
     wait_for(lambda: not worker_alive(demo_copy), timeout=60)

@@ -5,14 +5,15 @@ import pytest
 from deepq_widgets.autoplan import Fingerprint, Plan
 from deepq_widgets.context import CatalogCache
 from deepq_widgets.duration import STARTUP_S, Throughput, estimate_seconds, read_throughput, throughput_key, write_throughput
-from deepq_widgets.spec import Augmentation, Schedule
+from deepq_widgets.spec import Augmentation, Hyperparameters
 from deepq_widgets.wizard import Wizard, WizardContext
 
 FP = Fingerprint(cases=100, classes=2, class_counts={"a": 50, "b": 50}, native_side=64, aspect=1.0, channels=1, modality="Other")
 
 
 def plan(refit: bool = False, folds: int = 1) -> Plan:
-    return Plan(10, 16, 1e-3, Schedule.one_cycle, 0.01, 0.9, True, 4, Augmentation(), image_size=64, refit=refit, folds=folds)
+    hyper = Hyperparameters(epochs=10, batch_size=16, lr=1e-3, weight_decay=0.01, patience=4, refit=refit, folds=folds)
+    return Plan(hyper, Augmentation(), image_size=64)
 
 
 def test_estimate_counts_every_epoch_the_validation_passes_and_the_refit():

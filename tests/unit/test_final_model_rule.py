@@ -18,9 +18,9 @@ def auto(ensemble: bool, task: str = "single_label") -> dict:
 
 def test_auto_trains_one_network_unless_an_ensemble_is_asked_for():
     plan = make_plan(parse_spec(auto(False)), fingerprint(100))
-    assert plan.folds == 1 and not any("ensemble" in note for note in plan.notes)
+    assert plan.hyper.folds == 1 and not any("ensemble" in note for note in plan.notes)
     plan = make_plan(parse_spec(auto(True)), fingerprint(100))
-    assert plan.folds == 5 and any(note.startswith("Final model: a 5-fold ensemble") for note in plan.notes)
+    assert plan.hyper.folds == 5 and any(note.startswith("Final model: a 5-fold ensemble") for note in plan.notes)
     ran_as = resolved_spec(parse_spec(auto(True)), plan, "tf_efficientnet_lite0.in1k")
     assert ran_as.tuning.value == "manual" and ran_as.hyper.folds == 5 and not ran_as.hyper.refit
 
@@ -34,12 +34,12 @@ def test_auto_trains_one_network_unless_an_ensemble_is_asked_for():
 )
 def test_an_ensemble_asked_for_where_the_rule_says_no_is_refused_in_the_plan(cases, task, says):
     plan = make_plan(parse_spec(auto(True, task)), fingerprint(cases))
-    assert plan.folds == 1 and any(note.startswith(says) for note in plan.notes)
+    assert plan.hyper.folds == 1 and any(note.startswith(says) for note in plan.notes)
 
 
 def test_full_manual_trains_the_folds_its_task_file_names():
     spec = parse_spec(auto(False) | {"tuning": "manual", "model": {"arch": "tf_efficientnet_lite0.in1k"}, "hyper": {"folds": 3}})
     plan = make_plan(spec, fingerprint(100))
-    assert plan.folds == 3 and any(note.startswith("Final model: a 3-fold ensemble") for note in plan.notes)
+    assert plan.hyper.folds == 3 and any(note.startswith("Final model: a 3-fold ensemble") for note in plan.notes)
     refit = spec.model_copy(update={"hyper": spec.hyper.model_copy(update={"folds": 1, "refit": True})})
     assert any(note.startswith("Final model: refit on every case") for note in make_plan(refit, fingerprint(100)).notes)

@@ -3,14 +3,14 @@
 import math
 
 from deepq_widgets.autoplan import Plan
-from deepq_widgets.spec import Augmentation, Schedule
+from deepq_widgets.spec import Augmentation, Hyperparameters
 from deepq_widgets.training.search import PERTURB, population_based, search_epochs
 
 BEST_LR = 1e-3
 
 
 def toy_plan(epochs: int = 12) -> Plan:
-    return Plan(epochs, 16, 1e-3, Schedule.one_cycle, 0.0, 0.9, True, 3, Augmentation())
+    return Plan(Hyperparameters(epochs=epochs, batch_size=16, lr=1e-3, weight_decay=0.0, patience=3), Augmentation())
 
 
 def toy_trainer(calls: list):

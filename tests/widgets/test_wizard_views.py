@@ -143,7 +143,7 @@ def test_auto_trains_an_ensemble_when_asked_and_the_start_step_says_so(app):
     app.views[Step.start].name.value = "ensemble"
     plan = app.views[Step.start].plan.value
     assert "; a 5-fold ensemble</p>" in plan and "Final model: a 5-fold ensemble" in plan
-    assert app.wizard.forecast().plan.folds == 5
+    assert app.wizard.forecast().plan.hyper.folds == 5
 
 
 def test_a_classifier_may_be_a_k_fold_ensemble_or_a_refit_never_both(app):
