@@ -13,6 +13,7 @@ from typing import Any
 from . import kinds
 from .contracts import ModelCard
 from .data.catalog import DatasetInfo
+from .dataset_fit import fit_problems
 from .presets import Preset
 from .spec import Flow, ModelChoice, Tuning
 from .wizard_context import Drafting
@@ -36,7 +37,7 @@ class FlowRules:
         return None
 
     def dataset_problem(self, wizard: Drafting, info: DatasetInfo, task: str) -> str | None:
-        return kinds.get(task).dataset_problem(info)
+        return "; ".join(fit_problems(info, task)) or None
 
     def model_problem(self, wizard: Drafting) -> str | None:
         return None  # the preset or the base model fixes the network
@@ -108,7 +109,7 @@ class Specialized(FlowRules):
 
     def dataset_problem(self, wizard: Drafting, info: DatasetInfo, task: str) -> str | None:
         preset = self.preset(wizard)
-        return preset.check_dataset(info) if preset else "Choose a preset first."
+        return "; ".join(fit_problems(info, task, preset)) or None if preset else "Choose a preset first."
 
     def fixed_network(self, wizard: Drafting) -> str | None:
         p = self.preset(wizard)
@@ -138,11 +139,8 @@ class Retrain(FlowRules):
         }
 
     def dataset_problem(self, wizard: Drafting, info: DatasetInfo, task: str) -> str | None:
-        problem = super().dataset_problem(wizard, info, task)
         card = self.card(wizard)
-        if problem is None and card is not None and set(info.classes) != set(card.classes):
-            return f"classes must match the base model ({', '.join(card.classes)}); found {', '.join(info.classes)}"
-        return problem
+        return "; ".join(fit_problems(info, task, base_classes=card.classes if card else None)) or None
 
     def fixed_network(self, wizard: Drafting) -> str | None:
         card = self.card(wizard)

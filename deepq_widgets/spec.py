@@ -36,10 +36,26 @@ def _registered_kind(name: str, info: ValidationInfo) -> str:
 TaskKindName = Annotated[str, AfterValidator(_registered_kind)]
 
 
-def _plain_name(name: str) -> str:
-    """A task name is shown in the dashboard, the terminal and reports: printable text, no markup."""
+MAX_NAME = 80
+
+
+def name_problem(name: str) -> str | None:
+    """The task-name rule, the one the wizard, submission and the task file share: a name is shown in the
+    dashboard, the terminal and reports, so it is printable text (any script) without markup, at most 80
+    characters. None when `name` keeps it."""
+    if not name.strip():
+        return "a task needs a name"
+    if len(name) > MAX_NAME:
+        return f"a task name has at most {MAX_NAME} characters"
     if not name.isprintable() or any(c in name for c in "<>"):
-        raise ValueError("a task name may not hold control characters (terminal escapes, line breaks) or < >")
+        return "a task name may not hold control characters (terminal escapes, line breaks) or < >"
+    return None
+
+
+def _plain_name(name: str) -> str:
+    problem = name_problem(name) if name else None  # a draft may have no name yet; submission requires one
+    if problem:
+        raise ValueError(problem)
     return name
 
 
@@ -192,7 +208,7 @@ class ModelChoice(_Part):
 
 class TaskSpec(_Part):
     version: int = SPEC_VERSION
-    name: Annotated[str, AfterValidator(_plain_name)] = Field("", max_length=80, description="Unique task name.")
+    name: Annotated[str, AfterValidator(_plain_name)] = Field("", description="Unique task name.")
     description: str = Field("", max_length=2000)
     flow: Flow = Flow.general
     task: TaskKindName = Field("single_label", description="A registered task kind (kinds/), e.g. single_label.")

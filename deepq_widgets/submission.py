@@ -12,8 +12,9 @@ from __future__ import annotations
 from . import kinds
 from .data.catalog import scan_dataset
 from .data.windowing import FILE_WINDOW, resolve_window
+from .dataset_fit import fit_problems
 from .presets import Preset, get_preset
-from .spec import Flow, SpecError, TaskSpec
+from .spec import Flow, SpecError, TaskSpec, name_problem
 from .store import Store
 from .workspace import Workspace, WorkspaceError
 from .zoo.catalog import get as zoo_entry
@@ -27,7 +28,7 @@ def check_submission(workspace: Workspace, spec: TaskSpec) -> None:
 
 
 def submission_problems(workspace: Workspace, spec: TaskSpec) -> list[str]:
-    problems = [] if spec.name.strip() else ["name: a task needs a name"]
+    problems = [f"name: {problem}" for problem in [name_problem(spec.name)] if problem]
     if kinds.is_local(spec.task):
         problems.append(
             f"task: kind {spec.task!r} was registered in this process only (kinds.register), so the worker would never "
@@ -78,7 +79,4 @@ def _dataset(workspace: Workspace, spec: TaskSpec, preset: Preset | None, classe
         info = scan_dataset(workspace, spec.dataset)
     except (WorkspaceError, OSError, ValueError) as exc:
         return [f"dataset: {spec.dataset!r} cannot be read: {exc}"]
-    reason = preset.check_dataset(info) if preset is not None else kinds.get(spec.task).dataset_problem(info)
-    if reason is None and classes is not None and set(info.classes) != set(classes):
-        reason = f"its classes ({', '.join(info.classes)}) differ from the base model's ({', '.join(classes)})"
-    return [f"dataset: {spec.dataset!r} cannot train this task: {reason}"] if reason else []
+    return [f"dataset: {spec.dataset!r} cannot train this task: {reason}" for reason in fit_problems(info, spec.task, preset, classes)]

@@ -22,7 +22,7 @@ from .data.catalog import DatasetInfo
 from .data.footprint import network_channels
 from .duration import Throughput, estimate_seconds, throughput_key
 from .flows import FLOWS, FlowRules
-from .spec import Flow, Modality, SpecError, TaskSpec, describe_errors
+from .spec import Flow, Modality, SpecError, TaskSpec, describe_errors, name_problem
 from .wizard_context import WizardContext
 from .zoo.select import Recommendation
 
@@ -40,7 +40,6 @@ class Step(StrEnum):
 STEPS: dict[Flow, list[Step]] = {flow: [Step.flow, Step(r.choice_step), Step.dataset, Step.model, Step.start] for flow, r in FLOWS.items()}
 
 MAX_UPRIGHT_ROTATION = 30  # degrees; radiographs and CT/MR slices are acquired in a standard orientation
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.()")
 
 
 def blank_draft(**choices: Any) -> TaskSpec:
@@ -332,11 +331,9 @@ def _name_problem(wizard: Wizard) -> str | None:
     name = wizard.draft.name.strip()
     if not name:
         return "A task name is required."
-    if len(name) > 80:
-        return "The task name must be at most 80 characters."
-    bad = sorted(set(name) - NAME_CHARS)
-    if bad:
-        return f"The task name may not contain {' '.join(repr(c) for c in bad)}."
+    problem = name_problem(name)
+    if problem:
+        return problem[0].upper() + problem[1:] + "."
     if name in wizard.context.taken_names():
         return f"A task named {name!r} already exists; choose another name."
     return None

@@ -8,7 +8,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from .. import workspace as folders
-from ..choices import build_spec
+from ..choices import build_spec, options
 from ..spec import TaskSpec
 from ..store import Store
 from ..tasks import submit
@@ -125,12 +125,15 @@ class Workspace:
 
 
 def spec(workspace: str | os.PathLike | Workspace | None = None, flow: str = "general", **choices: Any) -> TaskSpec:
-    """`dq.spec(flow="general", task="single_label", dataset="ultrasound_lesions", tuning="auto", name=...)`:
-    a task file built and checked exactly as the wizard and `deepq spec` build it. Choices: task, preset,
-    dataset, model (zoo arch.tag, or a registry id to retrain), pretrain, tuning, modality, size, epochs,
-    search, trials, image_size, operating_point ("youden" or "sensitivity:0.9"), seed, name."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     return ws.spec(flow, **choices)
+
+
+spec.__doc__ = (  # the choices are the table `deepq spec` makes its flags from: one list, never out of date
+    '`dq.spec(flow="general", task="single_label", dataset="ultrasound_lesions", tuning="auto", name=...)`: a task file '
+    "built and checked exactly as the wizard and `deepq spec` build it. Choices:\n"
+    + "\n".join(f"    {o.name}: {o.help}" for o in options())
+)
 
 
 __all__ = ["Html", "Workspace", "spec"]

@@ -1,4 +1,5 @@
-"""What every `deepq` command shares: the command table, JSON output, the workspace argument."""
+"""What every `deepq` command shares: the command table (each command with its arguments, beside its
+handler), JSON output, the workspace argument."""
 
 from __future__ import annotations
 
@@ -6,16 +7,39 @@ import argparse
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..workspace import Workspace
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+Handler = Callable[[argparse.Namespace], int]
+Argument = tuple[tuple[str, ...], dict[str, Any]]
 
 
-def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    COMMANDS[fn.__name__.removeprefix("cmd_")] = fn
-    return fn
+@dataclass(frozen=True)
+class Command:
+    run: Handler
+    help: str
+    arguments: tuple[Argument, ...]
+
+
+COMMANDS: dict[str, Command] = {}  # in the order `deepq --help` lists them
+
+
+def arg(*names: str, **options: Any) -> Argument:
+    """One argument of a command, as `argparse.add_argument` takes it; `choices` may be a function (read when
+    the parser is built: the task kinds, say)."""
+    return names, options
+
+
+def command(help: str, *arguments: Argument) -> Callable[[Handler], Handler]:
+    """Register `cmd_<name>` as `deepq <name>` with its help and arguments (every command also takes --workspace)."""
+
+    def register(fn: Handler) -> Handler:
+        COMMANDS[fn.__name__.removeprefix("cmd_")] = Command(fn, help, arguments)
+        return fn
+
+    return register
 
 
 def print_json(data: Any) -> None:

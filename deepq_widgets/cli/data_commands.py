@@ -6,11 +6,29 @@ import argparse
 import sys
 from pathlib import Path
 
+from .. import kinds
+from ..choices import options
+from ..spec import Flow, Modality
 from ..workspace import Workspace
-from .common import command, print_json, workspace_of
+from .common import Argument, arg, command, print_json, workspace_of
 
 
-@command
+def spec_arguments() -> list[Argument]:
+    """A flag per choice of the task file (choices.options(): every hyperparameter included), typed as it is."""
+    out = []
+    for o in options():
+        if o.type is bool:
+            out.append(arg(o.flag, action=argparse.BooleanOptionalAction, help=o.help))
+        else:
+            out.append(arg(o.flag, type=o.type, choices=o.values, default=o.default, help=o.help))
+    return out
+
+
+@command(
+    "create the demo workspace datasets",
+    arg("--seed", type=int, default=0),
+    arg("--force", action="store_true", help="remake datasets that exist"),
+)
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..data.demo import create_demo
 
@@ -21,7 +39,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "list the workspace datasets",
+    arg("--task", choices=kinds.names),
+    arg("--json", action="store_true"),
+)
 def cmd_datasets(args: argparse.Namespace) -> int:
     from ..data.catalog import scan_workspace
 
@@ -41,7 +63,14 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "write a page of case thumbnails as PNG",
+    arg("dataset"),
+    arg("--out", required=True),
+    arg("--page", type=int, default=0, help="page number, from 0"),
+    arg("--page-size", type=int, default=24),
+    arg("--show-identifiers", action="store_true", help="draw patient identifiers (off by default)"),
+)
 def cmd_preview(args: argparse.Namespace) -> int:
     from ..data.catalog import scan_dataset
     from ..data.preview import page_count, render_preview
@@ -54,7 +83,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command("print the TaskSpec JSON schema")
 def cmd_schema(args: argparse.Namespace) -> int:
     from ..spec import TaskSpec
 
@@ -62,14 +91,18 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "print a validated TaskSpec JSON, refusing what the wizard refuses",
+    arg("--flow", required=True, choices=[f.value for f in Flow]),
+    *spec_arguments(),
+    arg("--estimate", action="store_true", help="measure this machine's speed (a few seconds) and say how long the plan takes"),
+)
 def cmd_spec(args: argparse.Namespace) -> int:
     from ..choices import build_spec
     from ..duration import describe_seconds
     from ..spec import SpecError
 
-    choices = {k: getattr(args, k) for k in ("task", "preset", "dataset", "model", "pretrain", "tuning", "modality", "size", "ensemble")}
-    choices |= {k: getattr(args, k) for k in ("epochs", "search", "trials", "image_size", "operating_point", "seed", "name", "devices")}
+    choices = {o.name: getattr(args, o.name) for o in options()}
     try:
         spec, wizard = build_spec(workspace_of(args), args.flow, **choices)
     except SpecError as exc:
@@ -91,7 +124,14 @@ def cmd_spec(args: argparse.Namespace) -> int:
 
 
 # -- zoo, recommend, presets -----------------------------------------------------------------
-@command
+@command(
+    "list the model zoo",
+    arg("--task", choices=kinds.names),
+    arg("--family"),
+    arg("--search", help="words that must all appear in the name, family or pretraining"),
+    arg("--offline", action="store_true", help="only entries whose weights are on this machine"),
+    arg("--json", action="store_true"),
+)
 def cmd_zoo(args: argparse.Namespace) -> int:
     from .. import kinds, zoo
 
@@ -113,7 +153,13 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "Auto select: a network for a task, modality and size preference",
+    arg("--task", required=True, choices=kinds.names),
+    arg("--modality", required=True, choices=[m.value for m in Modality]),
+    arg("--size", type=int, default=2, choices=range(1, 6)),
+    arg("--json", action="store_true"),
+)
 def cmd_recommend(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -128,7 +174,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "list the specialised presets",
+    arg("--json", action="store_true"),
+)
 def cmd_presets(args: argparse.Namespace) -> int:
     from ..presets import load_presets
 
@@ -141,7 +190,13 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "measure how fast this machine trains a network (kept in the workspace for estimates)",
+    arg("--arch", required=True),
+    arg("--size", type=int, required=True),
+    arg("--channels", type=int, default=3),
+    arg("--batch", type=int, default=32),
+)
 def cmd_throughput(args: argparse.Namespace) -> int:
     from ..training.throughput import measured
 

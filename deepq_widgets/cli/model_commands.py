@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from .common import command, print_json, workspace_of
+from ..kinds.base import EXPORT_FORMATS
+from .common import arg, command, print_json, workspace_of
 
 
-@command
+@command(
+    "list the model registry",
+    arg("--json", action="store_true"),
+)
 def cmd_models(args: argparse.Namespace) -> int:
     from ..evaluations import stored_evaluations, stored_inferences, summary
     from ..store import Store
@@ -38,7 +42,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "export a registered model: safetensors (+JSON), torchscript or onnx",
+    arg("model"),
+    arg("--format", choices=list(EXPORT_FORMATS), default="onnx"),
+    arg("--out", default="exports", help="folder inside the workspace"),
+)
 def cmd_export(args: argparse.Namespace) -> int:
     from ..training.export import export_model
 
@@ -46,7 +55,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "run a registered model on images or a whole dataset",
+    arg("model"),
+    arg("images", nargs="*", help="image paths inside the workspace"),
+    arg("--dataset", help="also every usable case of this dataset (the run is kept in the model's inference list)"),
+    arg("--heatmaps", help="write Grad-CAM heatmaps (and masks) to this folder in the workspace"),
+)
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..training.export import predict_to_files
 
@@ -56,7 +71,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "score a registered model on a labelled dataset it never trained on (figures with 95% intervals)",
+    arg("model"),
+    arg("--dataset", required=True),
+    arg("--report", help="also write the HTML insight report to this file in the workspace"),
+    arg("--json", action="store_true"),
+)
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import sys
 

@@ -9,14 +9,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..intervals import format_figure
+from ..store import STATES
 from ..workspace import Workspace
-from .common import command, print_json, workspace_of
+from .common import arg, command, print_json, workspace_of
 
 if TYPE_CHECKING:
     from ..store import Store
 
 
-@command
+@command(
+    "submit a task file and follow it to the end",
+    arg("task_file"),
+    arg("--detach", action="store_true", help="print the task id and return at once"),
+)
 def cmd_run(args: argparse.Namespace) -> int:
     from ..spec import TaskSpec
     from ..tasks import submit
@@ -59,7 +64,11 @@ def _follow(ws: Workspace, task_id: int) -> int:
         time.sleep(1.0)
 
 
-@command
+@command(
+    "list tasks",
+    arg("--state", action="append", choices=list(STATES)),
+    arg("--json", action="store_true"),
+)
 def cmd_tasks(args: argparse.Namespace) -> int:
     from ..store import Store
     from ..tasks import reap_interrupted
@@ -75,7 +84,10 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "stop a task (it ends as Stopped)",
+    arg("id", type=int),
+)
 def cmd_stop(args: argparse.Namespace) -> int:
     from ..tasks import stop
 
@@ -84,7 +96,11 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "continue an interrupted, failed or stopped task from its last checkpoint",
+    arg("id", type=int),
+    arg("--detach", action="store_true"),
+)
 def cmd_resume(args: argparse.Namespace) -> int:
     from ..tasks import resume
 
@@ -94,7 +110,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0 if args.detach else _follow(ws, args.id)
 
 
-@command
+@command(
+    "run the worker in the foreground",
+    arg("--idle-exit", type=float, default=60.0, help="seconds of empty queue before exiting"),
+    arg("--threads", type=int, default=None, help="torch threads per task (default: the cores, shared by the slots)"),
+    arg("--slots", type=int, default=None, help="tasks at once (default: $DEEPQ_WORKER_SLOTS, else one per GPU, else 1)"),
+    arg("--ray", metavar="ADDRESS", help="run each task on this Ray cluster ('local': start Ray here; $DEEPQ_RAY_ADDRESS)"),
+)
 def cmd_worker(args: argparse.Namespace) -> int:
     from ..training.worker import serve
 
@@ -102,7 +124,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
+@command(
+    "serve the dashboard with Voilà on this workspace",
+    arg("--demo", action="store_true", help="make the demo datasets first (skipped when they exist)"),
+    arg("--port", type=int, default=8866),
+    arg("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface: then a token is required)"),
+    arg("--token", help="the token a network address requires (default: $DEEPQ_TOKEN, else a new random one, printed)"),
+    arg("--allow-host", action="append", help="another name browsers use for this server (repeatable)"),
+    arg("--no-preheat", action="store_true", help="start each page's kernel on demand (saves one idle kernel, ~5 s per page)"),
+)
 def cmd_serve(args: argparse.Namespace) -> int:
     """Replace this process with Voilà (behind the Host check of `serving`), so that signals reach the server itself."""
     from .. import serving

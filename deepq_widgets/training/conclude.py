@@ -95,13 +95,13 @@ def refit(run: Run, factory: Factory, built: Built) -> Refit | None:
     split = factory.prepared.split
     everything = Split(sorted([*split.train, *split.valid]), split.valid, split.grouped_by)
     again = plan.but(epochs=validated_epochs(run, plan), early_stop=False, lr_find_iters=0, notes=[])
-    run.sink.status(f"Refitting on all {len(everything.train)} cases for {again.epochs} epochs, the validated fit's best")
+    run.sink.status(f"Refitting on all {len(everything.train)} cases for {again.hyper.epochs} epochs, the validated fit's best")
     learn = factory.learner(factory.model(), again, everything)
     stop, parallel = stop_and_parallel(run)
     fit(learn, again, [stop, *parallel])
     if stop.requested:
         raise TaskStopped()
-    return Refit(learn.model, again.epochs, len(everything.train))
+    return Refit(learn.model, again.hyper.epochs, len(everything.train))
 
 
 def final_fits(run: Run, factory: Factory, built: Built) -> tuple[Refit | None, Members | None]:

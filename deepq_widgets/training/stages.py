@@ -31,6 +31,7 @@ from ..contracts import (
 from ..data.cache import CachedData, build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
 from ..data.splits import Folds, Split, fold_cases, split_cases
+from ..dataset_fit import fit_problems
 from ..evaluations import read_card
 from ..kinds.base import TaskKind
 from ..presets import Preset, get_preset
@@ -135,13 +136,11 @@ def prepare_data(run: Run, recorded: Plan | None = None) -> Prepared:
 
 def checked_dataset(run: Run, preset: Preset | None, base: ModelCard | None) -> DatasetInfo:
     info = scan_dataset(run.workspace, run.spec.dataset)
-    reason = preset.check_dataset(info) if preset is not None else run.kind.dataset_problem(info)
-    if reason is None and base is not None and set(info.classes) != set(base.classes):
-        reason = f"classes {info.classes} differ from the base model's {base.classes}"
+    problems = fit_problems(info, run.spec.task, preset, base.classes if base else None)
     if base is not None and not base.retrainable:
         raise TaskFailed(f"{base.id} is an ensemble of {base.members} networks: run its task file again to retrain it")
-    if reason:
-        raise TaskFailed(f"dataset {run.spec.dataset!r} cannot train this task: {reason}")
+    if problems:
+        raise TaskFailed(f"dataset {run.spec.dataset!r} cannot train this task: {'; '.join(problems)}")
     return info
 
 

@@ -53,11 +53,13 @@ def run_reference(ws) -> dict:
     }
 
 
-# Another CPU runs other oneDNN kernels: on a 2-core AMD EPYC the first train loss was 0.67676 against
-# the stored 0.67749 (1.1e-3 relative). Across CPUs the figures agree to these tolerances; on one machine
-# two runs agree exactly (checked below, run against run).
-ACROSS_CPUS_LOSS = 2e-2  # relative
-ACROSS_CPUS_METRIC = 5e-2  # absolute, on figures between 0 and 1
+# Another CPU runs other oneDNN kernels. Measured on 2026-12-06, this reference (made at 5199b47 on the first
+# machine) against 44eee1f on a second machine: train losses 0.67676 / 0.60113 against 0.67749 / 0.60212 (0.2%),
+# validation losses 0.6262 / 0.6231 against 0.6295 / 0.6340 (1.7%), and the validation figures of this 2-epoch
+# run on 24 cases up to 0.18 apart (F1 at a threshold chosen on those cases): they are not a cross-CPU check.
+# So across CPUs the losses carry it, within these tolerances; on one machine two runs agree bit for bit.
+ACROSS_CPUS_TRAIN_LOSS = 1e-2  # relative
+ACROSS_CPUS_VALID_LOSS = 5e-2  # relative
 
 
 @pytest.mark.slow
@@ -77,10 +79,9 @@ def test_the_reference_task_file_gives_the_stored_figures_and_the_same_figures_t
     first, second = runs
     assert first == second  # the same machine, the same task file: bit for bit
     want = json.loads(REFERENCE.read_text())
-    assert first["train_loss"] == pytest.approx(want["train_loss"], rel=ACROSS_CPUS_LOSS)
-    assert first["valid_loss"] == pytest.approx(want["valid_loss"], rel=ACROSS_CPUS_LOSS)
-    assert first["metrics"].keys() == want["metrics"].keys()
-    assert first["metrics"] == pytest.approx(want["metrics"], abs=ACROSS_CPUS_METRIC)
+    assert first["train_loss"] == pytest.approx(want["train_loss"], rel=ACROSS_CPUS_TRAIN_LOSS)
+    assert first["valid_loss"] == pytest.approx(want["valid_loss"], rel=ACROSS_CPUS_VALID_LOSS)
+    assert first["metrics"].keys() == want["metrics"].keys() and all(0 <= v <= 1 for v in first["metrics"].values())
 
 
 if __name__ == "__main__":  # regenerate the reference (only when a change of figures is intended)

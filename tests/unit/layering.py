@@ -30,6 +30,7 @@ TOP_LEVEL = {  # deepq_widgets.<name> (a module, or a package's every module unl
     "zoo": "core",  # zoo/catalog.py is foundation
     "autoplan": "core",
     "duration": "core",
+    "dataset_fit": "core",
     "intervals": "core",
     "evaluations": "core",
     "store": "core",

@@ -185,3 +185,28 @@ def test_only_this_servers_names_pass_the_host_check(host, allowed):
     from deepq_widgets.serving import host_allowed
 
     assert host_allowed(host, ["lab-box", "10.0.0.5"]) is allowed
+
+
+def test_every_hyperparameter_is_a_spec_flag_and_an_api_choice_from_one_table(demo_ws, capsys):
+    """A hyperparameter added to spec.py reaches `deepq spec` and `dq.spec` with no other line."""
+    import argparse
+
+    import deepq_widgets as dq
+    from deepq_widgets.choices import options
+    from deepq_widgets.cli import build_parser
+    from deepq_widgets.spec import Hyperparameters
+
+    spec_parser = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["spec"]
+    flags = {flag for action in spec_parser._actions for flag in action.option_strings}
+    for name in Hyperparameters.model_fields:
+        assert "--" + name.replace("_", "-") in flags and f"    {name}: " in dq.spec.__doc__, name
+    assert [o.name for o in options()][:2] == ["task", "preset"]
+    argv = ["spec", "--workspace", str(demo_ws.root), "--flow", "general", "--task", "regression", "--dataset", "nodule_diameters"]
+    argv += ["--model", "tf_efficientnet_lite0.in1k", "--lr", "3e-4", "--no-early-stop", "--schedule", "step", "--name", "flags"]
+    assert main(argv) == 0
+    hyper = json.loads(capsys.readouterr().out)["hyper"]
+    assert (hyper["lr"], hyper["early_stop"], hyper["schedule"]) == (3e-4, False, "step")
+    assert main([*argv[:-2], "--patience", "500", "--name", "bad"]) == 2
+    assert "hyper.patience must be between 1 and 50" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="colour: not a choice; choose from task, preset"):
+        dq.spec(demo_ws.root, task="single_label", colour="blue")
