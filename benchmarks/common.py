@@ -27,9 +27,9 @@ def timeit(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
 
 def demo_workspace(path: str | Path = "/tmp/deepq-bench-ws"):
     from deepq_widgets.data.demo import create_demo
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
-    ws = Workspace(path)
+    ws = WorkspacePaths(path)
     create_demo(ws)
     return ws
 

@@ -16,9 +16,9 @@ from .common import save, timeit
 
 def catalog_10k(root: Path) -> float:
     from deepq_widgets.data.catalog import scan_dataset
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
-    ws = Workspace(root)
+    ws = WorkspacePaths(root)
     folder = ws.datasets / "big"
     if not (folder / "label.csv").exists():
         folder.mkdir(parents=True, exist_ok=True)
@@ -65,10 +65,10 @@ def dicom_throughput() -> dict[str, float]:
 
 def demo_generation(root: Path) -> float:
     from deepq_widgets.data.demo import create_demo
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
     start = time.perf_counter()
-    create_demo(Workspace(root), force=True)
+    create_demo(WorkspacePaths(root), force=True)
     return time.perf_counter() - start
 
 

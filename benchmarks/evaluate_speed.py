@@ -22,10 +22,10 @@ def workspace_with_digits(root: Path):
     from PIL import Image
     from sklearn.datasets import load_digits
 
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
     shutil.rmtree(root, ignore_errors=True)
-    ws = Workspace(root)
+    ws = WorkspacePaths(root)
     digits = load_digits()
     for i in range(CASES):
         k = i % len(digits.images)

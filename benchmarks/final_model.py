@@ -118,11 +118,11 @@ def summary(draws: list[dict]) -> dict:
 
 
 def main(only: tuple[str, ...] = ()) -> dict:
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
     root = Path("/tmp/deepq-bench-final-model")
     shutil.rmtree(root, ignore_errors=True)
-    ws = Workspace(root)
+    ws = WorkspacePaths(root)
     results: dict = {}
     for name, load in DATASETS.items():
         if only and name not in only:

@@ -78,8 +78,8 @@ def peak_mb():  # VmHWM: ru_maxrss would start from the parent's peak, kept acro
     return int(line.split()[1]) / 1024
 from deepq_widgets.data.cache import build_cache
 from deepq_widgets.data.catalog import scan_dataset
-from deepq_widgets.workspace import Workspace
-ws = Workspace(sys.argv[1])
+from deepq_widgets.workspace import WorkspacePaths
+ws = WorkspacePaths(sys.argv[1])
 info = scan_dataset(ws, "ct_20k")
 start = time.perf_counter()
 data = build_cache(info, ws.root / sys.argv[3], int(sys.argv[4]), processes=int(sys.argv[2]))
@@ -100,9 +100,9 @@ def cache_build(ws, processes: int, where: str) -> dict:
 
 def main() -> dict:
     from deepq_widgets.data.catalog import scan_dataset
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
-    ws = Workspace(ROOT)
+    ws = WorkspacePaths(ROOT)
     make_png_sets(ws)
     make_dicom_slices(ws)
     catalogue = {}

@@ -24,13 +24,13 @@ SEARCH_SIZES = (64, 160)  # trials of ~1.5 s (start-up dominates) and of ~10 s (
 
 
 def fresh_workspace(name: str):
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
     base = demo_workspace(ROOT / "base")
     root = ROOT / name
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(base.root, root, ignore=shutil.ignore_patterns("tasks", "models", "*.db*"))
-    return Workspace(root)
+    return WorkspacePaths(root)
 
 
 def spec(ws, name: str, search: str | None = None, size: int = TINY["image_size"]):

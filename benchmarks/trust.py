@@ -241,11 +241,11 @@ def one_draw(ws, name: str, images: list[np.ndarray], labels: list[str], seed: i
 
 
 def main(only: tuple[str, ...] = ()) -> dict:
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
     root = Path("/tmp/deepq-bench-trust")
     shutil.rmtree(root, ignore_errors=True)
-    ws = Workspace(root)
+    ws = WorkspacePaths(root)
     previous = RESULTS / "trust.json"  # a run of some datasets keeps the others' results
     results: dict = json.loads(previous.read_text()) if only and previous.is_file() else {}
     results.pop("date", None)

@@ -82,9 +82,9 @@ def main() -> dict:
     ws = demo_workspace()
     copy = Path(tempfile.mkdtemp()) / "ws"
     shutil.copytree(ws.root, copy, ignore=shutil.ignore_patterns("tasks", "models", "*.sqlite*", "voila-*.log"))
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
-    ws = Workspace(copy)
+    ws = WorkspacePaths(copy)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         preheated, cold = measure(browser, ws, preheat=True), measure(browser, ws, preheat=False)

@@ -31,7 +31,7 @@ from .widgets.task_detail import TaskDetail
 from .widgets.task_list import TaskList
 from .widgets.task_step import TaskStep
 from .wizard import Step, Wizard, WizardState
-from .workspace import Workspace
+from .workspace import WorkspacePaths
 
 PREHEAT_ENV = "VOILA_PREHEAT"  # "True" in a kernel Voilà starts ahead of a page (its preheat pool)
 TABS = ["Create new task", "Tasks", "Models"]
@@ -40,7 +40,7 @@ TABS = ["Create new task", "Tasks", "Models"]
 class App:
     """The dashboard. Display it in a notebook cell, or serve the notebook with Voilà."""
 
-    def __init__(self, workspace: Workspace, poll_interval: float = 1.0, start_worker: bool = True):
+    def __init__(self, workspace: WorkspacePaths, poll_interval: float = 1.0, start_worker: bool = True):
         self.workspace, self.start_worker = workspace, start_worker
         self.store = Store(workspace.db_path)
         self.catalog = CatalogCache(workspace)
@@ -169,8 +169,8 @@ class App:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def build_app(workspace: str | os.PathLike | Workspace | None = None, **kwargs: Any) -> App:
+def build_app(workspace: str | os.PathLike | WorkspacePaths | None = None, **kwargs: Any) -> App:
     """The dashboard for `workspace` (default: $DEEPQ_WORKSPACE or ./workspace)."""
     workspace = getattr(workspace, "folder", workspace)  # the notebook API's dq.Workspace holds the folder
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    ws = workspace if isinstance(workspace, WorkspacePaths) else WorkspacePaths(workspace)
     return App(ws, **kwargs)

@@ -18,7 +18,7 @@ from . import kinds
 from .context import workspace_context
 from .spec import Hyperparameters, Modality, ModelChoice, Search, SearchMethod, SpecError, TaskSpec, Tuning
 from .wizard import Wizard
-from .workspace import Workspace
+from .workspace import WorkspacePaths
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def options() -> tuple[Option, ...]:
     return TASK_OPTIONS + hyper_options()
 
 
-def build_spec(workspace: Workspace, flow: str, **chosen: Any) -> tuple[TaskSpec, Wizard]:
+def build_spec(workspace: WorkspacePaths, flow: str, **chosen: Any) -> tuple[TaskSpec, Wizard]:
     """The task file, and the wizard that built it (its `forecast` says what will run), from `flow` and any of
     `options()` by name. `model` is a zoo `arch.tag` (General) or a registry model id (Retrain);
     `operating_point` is "youden" or "RULE:TARGET". Raises SpecError naming every choice that is wrong."""

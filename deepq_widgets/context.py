@@ -15,7 +15,7 @@ from .data.catalog import DatasetInfo, scan_or_report
 from .duration import read_throughput
 from .presets import load_presets
 from .wizard_context import WizardContext
-from .workspace import Workspace
+from .workspace import WorkspacePaths
 from .zoo.shelf import ZooShelf
 
 
@@ -26,7 +26,7 @@ class CatalogCache:
     when that first scan is done. Calls are serialised by a lock.
     """
 
-    def __init__(self, workspace: Workspace):
+    def __init__(self, workspace: WorkspacePaths):
         self.workspace = workspace
         self._entries: dict[str, tuple[tuple[int, ...], DatasetInfo]] = {}
         self._lock = threading.Lock()
@@ -72,7 +72,7 @@ def _signature(folder: Path) -> tuple[int, ...]:
     return tuple(stamps)
 
 
-def workspace_context(workspace: Workspace, catalog: CatalogCache | None = None) -> WizardContext:
+def workspace_context(workspace: WorkspacePaths, catalog: CatalogCache | None = None) -> WizardContext:
     """A WizardContext reading this workspace; each call sees the current files and store."""
     from . import zoo
     from .store import Store

@@ -290,7 +290,7 @@ class Gallery(Contract):
     notes: dict[int, str] = Field(default_factory=dict)
 
 
-class Series(Contract):
+class ChartSeries(Contract):
     name: str
     x: list[float]
     y: list[float]
@@ -303,7 +303,7 @@ class Chart(Contract):
     title: str
     x_label: str
     y_label: str
-    series: list[Series]
+    series: list[ChartSeries]
     style: Literal["line", "scatter"] = "line"
     reference: Literal["", "identity", "zero"] = ""  # a dashed line: y = x, or y = 0
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from .autoplan import Fingerprint, Plan
 from .devices import has_gpu
 from .files import atomic_write_text
-from .workspace import Workspace
+from .workspace import WorkspacePaths
 
 FILE = "throughput.json"
 STARTUP_S = 6.0  # worker start, network build, final evaluation (benchmarks/README.md, the trust benchmark)
@@ -41,13 +41,13 @@ def throughput_key(arch: str, size: int, channels: int, batch: int, device: str 
     return f"{arch}|{size}px|{channels}ch|batch{batch}|{device}|{threads or worker_threads()}threads"
 
 
-def read_throughput(workspace: Workspace, key: str) -> Throughput | None:
+def read_throughput(workspace: WorkspacePaths, key: str) -> Throughput | None:
     path = workspace.root / FILE
     known = json.loads(path.read_text()) if path.is_file() else {}
     return Throughput(**known[key]) if key in known else None
 
 
-def write_throughput(workspace: Workspace, key: str, throughput: Throughput) -> None:
+def write_throughput(workspace: WorkspacePaths, key: str, throughput: Throughput) -> None:
     path = workspace.root / FILE
     known = json.loads(path.read_text()) if path.is_file() else {}
     known[key] = asdict(throughput)

@@ -11,27 +11,27 @@ from pathlib import Path
 
 from .contracts import DatasetEvaluation, InferenceRun, ModelCard, TrainingManifest
 from .files import atomic_write_text
-from .workspace import Workspace
+from .workspace import WorkspacePaths
 
 MANIFEST = "training_cases.json"  # the TrainingManifest beside model.json
 
 
-def evaluations_dir(workspace: Workspace, model_id: str) -> Path:
+def evaluations_dir(workspace: WorkspacePaths, model_id: str) -> Path:
     return workspace.model_dir(model_id) / "evaluations"
 
 
-def evaluation_path(workspace: Workspace, model_id: str, dataset: str) -> Path:
+def evaluation_path(workspace: WorkspacePaths, model_id: str, dataset: str) -> Path:
     return evaluations_dir(workspace, model_id) / f"{dataset}.json"
 
 
-def stored_evaluations(workspace: Workspace, model_id: str) -> list[DatasetEvaluation]:
+def stored_evaluations(workspace: WorkspacePaths, model_id: str) -> list[DatasetEvaluation]:
     """The evaluations of a model on datasets, newest first."""
     folder = evaluations_dir(workspace, model_id)
     found = [DatasetEvaluation.model_validate_json(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
     return sorted(found, key=lambda e: e.created, reverse=True)
 
 
-def record_inference(workspace: Workspace, run: InferenceRun) -> Path:
+def record_inference(workspace: WorkspacePaths, run: InferenceRun) -> Path:
     """Keep `run` as the model's latest inference run on its dataset."""
     path = workspace.model_dir(run.model_id) / "inferences" / f"{run.dataset}.json"
     path.parent.mkdir(exist_ok=True)
@@ -39,14 +39,14 @@ def record_inference(workspace: Workspace, run: InferenceRun) -> Path:
     return path
 
 
-def stored_inferences(workspace: Workspace, model_id: str) -> list[InferenceRun]:
+def stored_inferences(workspace: WorkspacePaths, model_id: str) -> list[InferenceRun]:
     """The model's inference runs on datasets, newest first."""
     folder = workspace.model_dir(model_id) / "inferences"
     found = [InferenceRun.model_validate_json(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
     return sorted(found, key=lambda run: run.created, reverse=True)
 
 
-def read_card(workspace: Workspace, model_id: str) -> ModelCard:
+def read_card(workspace: WorkspacePaths, model_id: str) -> ModelCard:
     """A registered model's model.json."""
     path = workspace.model_dir(model_id) / "model.json"
     if not path.is_file():
@@ -54,7 +54,7 @@ def read_card(workspace: Workspace, model_id: str) -> ModelCard:
     return ModelCard.model_validate_json(path.read_text())
 
 
-def read_manifest(workspace: Workspace, model_id: str) -> TrainingManifest | None:
+def read_manifest(workspace: WorkspacePaths, model_id: str) -> TrainingManifest | None:
     path = workspace.model_dir(model_id) / MANIFEST
     return TrainingManifest.model_validate_json(path.read_text()) if path.is_file() else None
 

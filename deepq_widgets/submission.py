@@ -16,18 +16,18 @@ from .dataset_fit import fit_problems
 from .presets import Preset, get_preset
 from .spec import Flow, SpecError, TaskSpec, name_problem
 from .store import Store
-from .workspace import Workspace, WorkspaceError
+from .workspace import WorkspaceError, WorkspacePaths
 from .zoo.catalog import get as zoo_entry
 
 
-def check_submission(workspace: Workspace, spec: TaskSpec) -> None:
+def check_submission(workspace: WorkspacePaths, spec: TaskSpec) -> None:
     """Raise SpecError listing every reason `spec` cannot run in `workspace`."""
     problems = submission_problems(workspace, spec)
     if problems:
         raise SpecError(problems)
 
 
-def submission_problems(workspace: Workspace, spec: TaskSpec) -> list[str]:
+def submission_problems(workspace: WorkspacePaths, spec: TaskSpec) -> list[str]:
     problems = [f"name: {problem}" for problem in [name_problem(spec.name)] if problem]
     if kinds.is_local(spec.task):
         problems.append(
@@ -52,7 +52,7 @@ def submission_problems(workspace: Workspace, spec: TaskSpec) -> list[str]:
     return problems
 
 
-def _network(workspace: Workspace, spec: TaskSpec) -> tuple[list[str] | None, str | None]:
+def _network(workspace: WorkspacePaths, spec: TaskSpec) -> tuple[list[str] | None, str | None]:
     """The base model's classes (retraining), and what is wrong with the network, if anything."""
     if spec.flow is Flow.retrain:
         card = next((m for m in Store(workspace.db_path).models() if m.id == spec.model.base_model), None)
@@ -70,7 +70,7 @@ def _network(workspace: Workspace, spec: TaskSpec) -> tuple[list[str] | None, st
     return None, None
 
 
-def _dataset(workspace: Workspace, spec: TaskSpec, preset: Preset | None, classes: list[str] | None) -> list[str]:
+def _dataset(workspace: WorkspacePaths, spec: TaskSpec, preset: Preset | None, classes: list[str] | None) -> list[str]:
     if not spec.dataset:
         return ["dataset: the task names no dataset"]
     if spec.dataset not in workspace.dataset_names():

@@ -18,7 +18,7 @@ from pathlib import Path
 from .spec import TaskSpec
 from .store import ERROR, RUNNING, STOPPED, Store, StoreError
 from .submission import check_submission
-from .workspace import Workspace
+from .workspace import WorkspacePaths
 
 STALE_S = 120.0  # a running task with no heartbeat for this long and a dead worker is interrupted
 LOCK_NAME = ".worker.lock"
@@ -30,7 +30,7 @@ class WorkerFailed(RuntimeError):
     """The worker could not start; the message says why (its error) and when it is tried again."""
 
 
-def submit(workspace: Workspace, spec: TaskSpec, start_worker: bool = True) -> int:
+def submit(workspace: WorkspacePaths, spec: TaskSpec, start_worker: bool = True) -> int:
     """Check the task against the workspace (SpecError naming each problem), queue it (Waiting) and
     make sure a worker will pick it up."""
     check_submission(workspace, spec)
@@ -43,7 +43,7 @@ def submit(workspace: Workspace, spec: TaskSpec, start_worker: bool = True) -> i
     return task_id
 
 
-def set_aside_stale_folder(workspace: Workspace, task_id: int) -> Path | None:
+def set_aside_stale_folder(workspace: WorkspacePaths, task_id: int) -> Path | None:
     """A new task never inherits the folder of an earlier task with its id (left by a database that was
     reset): that folder is renamed `<id>.stale-<time>`, so no checkpoint of another task is resumed."""
     folder = workspace.tasks / str(task_id)
@@ -54,7 +54,7 @@ def set_aside_stale_folder(workspace: Workspace, task_id: int) -> Path | None:
     return aside
 
 
-def worker_alive(workspace: Workspace) -> bool:
+def worker_alive(workspace: WorkspacePaths) -> bool:
     """True when some process holds the workspace's worker lock."""
     path = workspace.root / LOCK_NAME
     path.touch(exist_ok=True)
@@ -67,7 +67,7 @@ def worker_alive(workspace: Workspace) -> bool:
         return False
 
 
-def ensure_worker(workspace: Workspace) -> bool:
+def ensure_worker(workspace: WorkspacePaths) -> bool:
     """Start a detached worker unless one is alive; returns True when one was started.
 
     Raises WorkerFailed while the last worker's failure to start is recent. The worker runs
@@ -93,16 +93,16 @@ def ensure_worker(workspace: Workspace) -> bool:
     return True
 
 
-def record_worker_failure(workspace: Workspace, error: str) -> None:
+def record_worker_failure(workspace: WorkspacePaths, error: str) -> None:
     """What stopped a worker from starting, for `ensure_worker` and the dashboard to report."""
     (workspace.tasks / FAILURE_NAME).write_text(json.dumps({"error": error, "at": time.time()}))
 
 
-def clear_worker_failure(workspace: Workspace) -> None:
+def clear_worker_failure(workspace: WorkspacePaths) -> None:
     (workspace.tasks / FAILURE_NAME).unlink(missing_ok=True)
 
 
-def worker_failure(workspace: Workspace, now: float | None = None) -> str | None:
+def worker_failure(workspace: WorkspacePaths, now: float | None = None) -> str | None:
     """The error of a worker that failed to start less than RETRY_S ago, else None."""
     try:
         found = json.loads((workspace.tasks / FAILURE_NAME).read_text())
@@ -143,11 +143,11 @@ def reap_interrupted(store: Store, now: float | None = None) -> list[int]:
     return reaped
 
 
-def stop(workspace: Workspace, task_id: int) -> None:
+def stop(workspace: WorkspacePaths, task_id: int) -> None:
     Store(workspace.db_path).request_stop(task_id)
 
 
-def resume(workspace: Workspace, task_id: int, start_worker: bool = True) -> None:
+def resume(workspace: WorkspacePaths, task_id: int, start_worker: bool = True) -> None:
     """Queue an interrupted, failed or stopped task again; it continues from its last checkpoint."""
     store = Store(workspace.db_path)
     reap_interrupted(store)

@@ -17,7 +17,7 @@ class WorkspaceError(ValueError):
     """A path refused by the workspace, or a workspace that cannot be used."""
 
 
-class Workspace:
+class WorkspacePaths:
     """A folder with `datasets/`, `tasks/`, `models/`, `weights/` and `deepq.sqlite`."""
 
     SUBDIRS = ("datasets", "tasks", "models", "weights")
@@ -32,7 +32,7 @@ class Workspace:
             raise WorkspaceError(f"workspace {self.root} does not exist")
 
     def __repr__(self) -> str:
-        return f"Workspace({str(self.root)!r})"
+        return f"WorkspacePaths({str(self.root)!r})"
 
     @property
     def datasets(self) -> Path:

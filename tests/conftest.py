@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from deepq_widgets.workspace import Workspace
+from deepq_widgets.workspace import WorkspacePaths
 
 
 @pytest.fixture(scope="session")
@@ -21,27 +21,27 @@ def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from deepq_widgets.data.demo import create_demo
 
     root = tmp_path_factory.mktemp("demo") / "ws"
-    create_demo(Workspace(root))
+    create_demo(WorkspacePaths(root))
     return root
 
 
 @pytest.fixture(scope="session")
-def demo_ws(demo_root: Path) -> Workspace:
+def demo_ws(demo_root: Path) -> WorkspacePaths:
     """Read-only use of the demo workspace."""
-    return Workspace(demo_root)
+    return WorkspacePaths(demo_root)
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return Workspace(tmp_path / "ws")
+def ws(tmp_path: Path) -> WorkspacePaths:
+    return WorkspacePaths(tmp_path / "ws")
 
 
 @pytest.fixture
-def demo_copy(demo_root: Path, tmp_path: Path) -> Workspace:
+def demo_copy(demo_root: Path, tmp_path: Path) -> WorkspacePaths:
     """A private copy of the demo workspace that a test may change."""
     target = tmp_path / "ws"
     shutil.copytree(demo_root, target)
-    return Workspace(target)
+    return WorkspacePaths(target)
 
 
 def usable_cores() -> int:

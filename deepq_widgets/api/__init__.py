@@ -9,8 +9,8 @@ notebook), calling the same functions as the dashboard and the `deepq` commands.
 """
 
 from .display import Html
-from .model import Evaluation, Model, Predictions
+from .model import Model, ModelEvaluation, Predictions
 from .task import Task, TaskFailed
 from .workspace import Workspace, spec
 
-__all__ = ["Evaluation", "Html", "Model", "Predictions", "Task", "TaskFailed", "Workspace", "spec"]
+__all__ = ["Html", "Model", "ModelEvaluation", "Predictions", "Task", "TaskFailed", "Workspace", "spec"]

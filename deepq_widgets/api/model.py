@@ -14,18 +14,18 @@ from .. import kinds
 from ..contracts import DatasetEvaluation, ModelCard, Prediction
 from ..evaluations import read_card, stored_evaluations
 from ..report import dataset_evaluation_html, evaluation_report, headline_text
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .display import Html
 
 
 class Model:
     """A handle on one registered model of a workspace."""
 
-    def __init__(self, workspace: Workspace, model_id: str):
+    def __init__(self, workspace: WorkspacePaths, model_id: str):
         self.workspace, self.id = workspace, model_id
         self.card: ModelCard = read_card(workspace, model_id)
 
-    def evaluate(self, dataset: str, progress: bool = True) -> Evaluation:
+    def evaluate(self, dataset: str, progress: bool = True) -> ModelEvaluation:
         """Score the model on every usable case of a labelled `dataset` (kept with the model, as the
         dashboard's "Evaluate on dataset"): figures with 95% intervals, overlap warnings, the report."""
         from tqdm.auto import tqdm
@@ -40,14 +40,14 @@ class Model:
             bar.refresh()
 
         try:
-            return Evaluation(evaluate_dataset(self.workspace, self.id, dataset, advance))
+            return ModelEvaluation(evaluate_dataset(self.workspace, self.id, dataset, advance))
         finally:
             for bar in bars.values():
                 bar.close()
 
-    def evaluations(self) -> list[Evaluation]:
+    def evaluations(self) -> list[ModelEvaluation]:
         """The evaluations kept with the model, newest first."""
-        return [Evaluation(e) for e in stored_evaluations(self.workspace, self.id)]
+        return [ModelEvaluation(e) for e in stored_evaluations(self.workspace, self.id)]
 
     def predict(self, images: list[str | Path] | None = None, dataset: str | None = None, heatmaps: bool = True) -> Predictions:
         """What the model says of each image (paths inside the workspace) or of every case of `dataset`: one
@@ -78,7 +78,7 @@ class Model:
         )
 
 
-class Evaluation:
+class ModelEvaluation:
     """A model's evaluation on a dataset: shown as its inference insight report; `.table` per class."""
 
     def __init__(self, found: DatasetEvaluation):
@@ -122,7 +122,7 @@ class Predictions(pd.DataFrame):
         return Predictions
 
     @classmethod
-    def of(cls, rows: list[Prediction], workspace: Workspace, image_size: int) -> Predictions:
+    def of(cls, rows: list[Prediction], workspace: WorkspacePaths, image_size: int) -> Predictions:
         table = cls(
             [
                 {"image": r.image, "summary": r.summary, "decision": r.decision} | r.values | ({"boxes": len(r.boxes)} if r.boxes else {})

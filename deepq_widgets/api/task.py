@@ -11,7 +11,7 @@ from .. import kinds, report
 from ..contracts import EpochEvent
 from ..store import ENDED, ERROR, Store, TaskRow
 from ..tasks import ensure_worker, reap_interrupted, resume, stop, worker_alive
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .display import Html, badge
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class TaskFailed(RuntimeError):
 class Task:
     """A handle on one task of a workspace; every property reads the store afresh."""
 
-    def __init__(self, workspace: Workspace, task_id: int):
+    def __init__(self, workspace: WorkspacePaths, task_id: int):
         self.workspace, self.id = workspace, task_id
         self.store = Store(workspace.db_path)
 

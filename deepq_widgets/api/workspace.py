@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 class Workspace:
     """`dq.Workspace(path)`: datasets, tasks and models of one workspace folder (default $DEEPQ_WORKSPACE or ./workspace)."""
 
-    def __init__(self, path: str | os.PathLike | folders.Workspace | None = None):
-        self.folder = path if isinstance(path, folders.Workspace) else folders.Workspace(path)
+    def __init__(self, path: str | os.PathLike | folders.WorkspacePaths | None = None):
+        self.folder = path if isinstance(path, folders.WorkspacePaths) else folders.WorkspacePaths(path)
         self.root = self.folder.root
         self.store = Store(self.folder.db_path)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 
 Handler = Callable[[argparse.Namespace], int]
 Argument = tuple[tuple[str, ...], dict[str, Any]]
@@ -58,5 +58,5 @@ def strict(data: Any) -> Any:
     return data
 
 
-def workspace_of(args: argparse.Namespace) -> Workspace:
-    return Workspace(args.workspace)
+def workspace_of(args: argparse.Namespace) -> WorkspacePaths:
+    return WorkspacePaths(args.workspace)

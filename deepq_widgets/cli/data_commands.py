@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import kinds
 from ..choices import options
 from ..spec import Flow, Modality
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .common import Argument, arg, command, print_json, workspace_of
 
 
@@ -135,7 +135,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
 def cmd_zoo(args: argparse.Namespace) -> int:
     from .. import kinds, zoo
 
-    ws = Workspace(args.workspace, create=False) if Path(args.workspace).is_dir() else None
+    ws = WorkspacePaths(args.workspace, create=False) if Path(args.workspace).is_dir() else None
     fits = kinds.get(args.task).fits_network if args.task else None
     entries = [
         zoo.entry_summary(e, ws) | {"tasks": [k.name for k in kinds.all_kinds() if k.fits_network(e)]}
@@ -165,7 +165,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
     from .. import zoo
 
-    ws = Workspace(args.workspace, create=False) if Path(args.workspace).is_dir() else None
+    ws = WorkspacePaths(args.workspace, create=False) if Path(args.workspace).is_dir() else None
     rec = asdict(zoo.recommend(args.task, args.modality, args.size, workspace=ws))
     if args.json:
         print_json(rec)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..intervals import format_figure
 from ..store import STATES
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .common import arg, command, print_json, workspace_of
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _follow(ws, task_id)
 
 
-def _follow(ws: Workspace, task_id: int) -> int:
+def _follow(ws: WorkspacePaths, task_id: int) -> int:
     """A terminal progress bar until the task ends; non-zero exit on Error."""
     import time
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import kinds
 from ..spec import Modality
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .cases import Case, Problem
 from .layouts import printable, read_layout
 from .masks import MaskError, load_mask
@@ -91,7 +91,7 @@ class DatasetInfo:
         }
 
 
-def scan_dataset(workspace: Workspace, name: str) -> DatasetInfo:
+def scan_dataset(workspace: WorkspacePaths, name: str) -> DatasetInfo:
     """Catalogue one dataset folder of the workspace. A folder that is a symbolic link is not followed
     (it could lead anywhere): it is listed with that problem and no cases."""
     link = workspace.datasets / name
@@ -109,12 +109,12 @@ def scan_dataset(workspace: Workspace, name: str) -> DatasetInfo:
     return info
 
 
-def scan_workspace(workspace: Workspace) -> list[DatasetInfo]:
+def scan_workspace(workspace: WorkspacePaths) -> list[DatasetInfo]:
     """Every dataset; one that cannot be scanned at all is listed with its error, never hiding the others."""
     return [scan_or_report(workspace, name) for name in workspace.dataset_names()]
 
 
-def scan_or_report(workspace: Workspace, name: str) -> DatasetInfo:
+def scan_or_report(workspace: WorkspacePaths, name: str) -> DatasetInfo:
     """scan_dataset, or the dataset listed with the error that stopped its scan."""
     try:
         return scan_dataset(workspace, name)

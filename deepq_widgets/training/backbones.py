@@ -8,7 +8,7 @@ import timm
 import torch
 from timm.models import adapt_input_conv
 
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from ..zoo import WeightsUnavailable, get, load_pretrained_state
 
 
@@ -17,7 +17,7 @@ def create_model(
     num_classes: int,
     in_chans: int = 3,
     pretrain: str = "default",
-    workspace: Workspace | None = None,
+    workspace: WorkspacePaths | None = None,
     **kwargs: Any,
 ):
     """A timm model with pretrained weights (unless pretrain='none'), head sized for `num_classes`.

@@ -20,7 +20,7 @@ from ..data.catalog import DatasetInfo, scan_dataset
 from ..data.hashing import file_sha256
 from ..evaluations import evaluation_path, read_card, read_manifest
 from ..files import atomic_write_text
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .evaluate import evaluate, inference_network
 from .loaders import BatchLoader, best_device
 from .registry import load_model
@@ -33,7 +33,7 @@ class EvaluationRefused(ValueError):
     """The dataset cannot score this model; the message says why."""
 
 
-def evaluate_dataset(workspace: Workspace, model_id: str, dataset: str, progress: Progress | None = None) -> DatasetEvaluation:
+def evaluate_dataset(workspace: WorkspacePaths, model_id: str, dataset: str, progress: Progress | None = None) -> DatasetEvaluation:
     """Evaluate `model_id` on every usable case of `dataset`; stored as models/<id>/evaluations/<dataset>.json."""
     card = read_card(workspace, model_id)
     kind = kinds.get(card.task)

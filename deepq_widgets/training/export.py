@@ -19,13 +19,13 @@ from .. import kinds
 from ..contracts import ModelCard, Prediction
 from ..data.preprocess import read_network_pixels
 from ..files import atomic_write_text
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .kind_training import EXPORT_FORMATS, Said
 from .loaders import normalise, to_unit
 from .registry import load_model
 
 
-def export_model(workspace: Workspace, model_id: str, fmt: str, out_dir: str | Path) -> Path:
+def export_model(workspace: WorkspacePaths, model_id: str, fmt: str, out_dir: str | Path) -> Path:
     """Write the model in `fmt` to `out_dir` (inside the workspace); returns the file written."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
@@ -66,7 +66,7 @@ def preprocess(path: str | Path, card: ModelCard) -> torch.Tensor:
     return normalise(to_unit(torch.from_numpy(pixels)[None]), card.mean, card.std)
 
 
-def predict(workspace: Workspace, model_id: str, paths: list[str | Path], heatmaps: bool = False) -> list[Said]:
+def predict(workspace: WorkspacePaths, model_id: str, paths: list[str | Path], heatmaps: bool = False) -> list[Said]:
     """What the model says per image, as its kind says it (scores and the call at the operating point,
     boxes, areas and a mask, a measured value), with heatmaps when asked."""
     model, card = load_model(workspace, model_id)
@@ -81,7 +81,7 @@ def predict(workspace: Workspace, model_id: str, paths: list[str | Path], heatma
 
 
 def predict_to_files(
-    workspace: Workspace, model_id: str, images: list[str | Path], dataset: str | None = None, overlays: str | None = None
+    workspace: WorkspacePaths, model_id: str, images: list[str | Path], dataset: str | None = None, overlays: str | None = None
 ) -> list[Prediction]:
     """`predict` on `images` (paths inside the workspace) and every usable case of `dataset`, its heatmaps and
     masks written as PNG files in the workspace folder `overlays` (each row names its own: `heatmap_file`,
@@ -114,7 +114,7 @@ def predict_to_files(
     return rows
 
 
-def _png(workspace: Workspace, pixels: Any, target: Path) -> str:
+def _png(workspace: WorkspacePaths, pixels: Any, target: Path) -> str:
     """`pixels` saved as a PNG at `target`; its path in the workspace, as a prediction names it."""
     from PIL import Image
 

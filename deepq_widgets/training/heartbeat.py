@@ -7,12 +7,12 @@ import threading
 from collections.abc import Callable
 
 from ..store import Store
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 
 BEAT_S = 2.0  # how often the worker and its running tasks say they are alive (the reaper waits longer)
 
 
-def watch(workspace: Workspace, store: Store, pid: int, tasks: Callable[[], list[int]]) -> threading.Event:
+def watch(workspace: WorkspacePaths, store: Store, pid: int, tasks: Callable[[], list[int]]) -> threading.Event:
     """Heartbeat the worker and the `tasks()` it runs from a thread, even while data is decoded; SIGTERM asks
     each task to stop (it ends cleanly as Stopped). The event returned is set by SIGTERM and ends the beats."""
     done = threading.Event()

@@ -18,7 +18,7 @@ from ..contracts import Evaluation, Metrics, Prediction
 from ..data.cache import CachedData
 from ..kinds.base import EXPORT_FORMATS
 from ..spec import OperatingPoint
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 
 GALLERY = 8  # cases per class and outcome in the evaluation gallery
 
@@ -71,7 +71,7 @@ class KindTraining:
 
     # -- the network ------------------------------------------------------------------------------
     def build_model(
-        self, arch: str, num_classes: int, in_chans: int, image_size: int, pretrain: str, workspace: Workspace | None
+        self, arch: str, num_classes: int, in_chans: int, image_size: int, pretrain: str, workspace: WorkspacePaths | None
     ) -> nn.Module:
         raise NotImplementedError
 

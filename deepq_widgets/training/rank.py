@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from ..contracts import Plan
     from ..store import TaskRow
-    from ..workspace import Workspace
+    from ..workspace import WorkspacePaths
     from . import distributed
     from .conclude import final_fits
     from .sink import QuietSink
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     shared = json.loads(Path(args.shared).read_text())
     task = TaskRow.from_plain(shared["task"])
     plan = Plan.from_dict(shared["plan"]).but(lr_find_iters=0)  # what rank 0 trains, its rate found
-    run = Run.start(Workspace(args.workspace), QuietSink(task.id), task, rank=args.rank)
+    run = Run.start(WorkspacePaths(args.workspace), QuietSink(task.id), task, rank=args.rank)
     prepared = prepare_data(run, plan)
     factory = Factory(run, prepared)
     built = build(run, factory, plan)

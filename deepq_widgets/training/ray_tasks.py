@@ -27,7 +27,7 @@ from ..contracts import EVENT_ADAPTER, Event, ModelCard, PlanEvent, StatusEvent
 from ..spec import SearchMethod
 from ..store import ERROR, FINISHED, Store, TaskRow
 from ..tasks import reap_interrupted
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .heartbeat import watch
 from .planning import SEARCHED
 from .sink import E, TaskSink
@@ -104,7 +104,7 @@ def run_on_node(root: str, task: dict[str, Any], mailbox: Any, earlier: list[str
     what = "Searching" if search else "Running"
     sink.status(f"{what} on Ray node {platform.node()} (process {os.getpid()}, {threads} threads)")
     try:
-        return asdict(run_reported(Workspace(root), sink, row, search_stages if search else None))
+        return asdict(run_reported(WorkspacePaths(root), sink, row, search_stages if search else None))
     finally:
         sink.flush()
 
@@ -120,7 +120,7 @@ class Dispatched:
 class RayTasks:
     """The worker's side: dispatch claimed tasks, carry their messages into the store, record how they end."""
 
-    def __init__(self, workspace: Workspace, store: Store, threads: int):
+    def __init__(self, workspace: WorkspacePaths, store: Store, threads: int):
         self.workspace, self.store, self.threads = workspace, store, threads
         self.running: dict[int, Dispatched] = {}
         resources = ray.cluster_resources()
@@ -188,7 +188,7 @@ class RayTasks:
         return outcome["state"]
 
 
-def serve_ray(workspace: Workspace, address: str, threads: int, idle_exit: float) -> int:
+def serve_ray(workspace: WorkspacePaths, address: str, threads: int, idle_exit: float) -> int:
     """Run queued tasks on Ray until the queue has been empty for `idle_exit` seconds; returns tasks run."""
 
     if address == "local":

@@ -18,7 +18,7 @@ from .. import kinds
 from ..contracts import ModelCard, TrainingManifest
 from ..evaluations import MANIFEST, read_card
 from ..files import atomic_write_text
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .checkpoint import atomic_save_tensors, load_weights, model_state
 from .ensemble import Ensemble
 
@@ -31,12 +31,12 @@ def model_id_for(name: str, task_id: int) -> str:
     return f"{_slug(name)}-t{task_id}"
 
 
-class ModelList(Protocol):
+class RegisteredModels(Protocol):
     def add_model(self, card: ModelCard) -> None: ...
 
 
 def register_model(
-    workspace: Workspace, listing: ModelList, model: torch.nn.Module, card: ModelCard, manifest: TrainingManifest | None = None
+    workspace: WorkspacePaths, listing: RegisteredModels, model: torch.nn.Module, card: ModelCard, manifest: TrainingManifest | None = None
 ) -> ModelCard:
     """Write the model folder atomically, then list it (in the store, or through a run's sink); returns the card."""
     card = card.model_copy(update={"created": time.time()})
@@ -54,7 +54,7 @@ def register_model(
     return card
 
 
-def build_network(card: ModelCard, workspace: Workspace | None = None) -> torch.nn.Module:
+def build_network(card: ModelCard, workspace: WorkspacePaths | None = None) -> torch.nn.Module:
     """The card's network, untrained: the task kind builds it as it did for training (each member of an ensemble)."""
     trainer = kinds.get(card.task).trainer
     networks = [
@@ -63,7 +63,7 @@ def build_network(card: ModelCard, workspace: Workspace | None = None) -> torch.
     return Ensemble(networks, trainer.ensemble_activation) if card.members > 1 else networks[0]
 
 
-def load_model(workspace: Workspace, model_id: str) -> tuple[torch.nn.Module, ModelCard]:
+def load_model(workspace: WorkspacePaths, model_id: str) -> tuple[torch.nn.Module, ModelCard]:
     """The network of a registered model with its exact weights, and its card."""
     card = read_card(workspace, model_id)
     model = build_network(card, workspace)

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..store import ERROR, FINISHED, STOPPED, Store, TaskRow
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .conclude import evaluate_best, final_fits, finish
 from .distributed import ranks
 from .planning import plan_run
 from .sink import TaskSink
-from .stages import Factory, Run, TaskFailed, TaskStopped, build, prepare_data, train
+from .stages import Factory, Run, TaskCannotRun, TaskStopped, build, prepare_data, train
 
-Stages = Callable[[Workspace, TaskSink, TaskRow], None]
+Stages = Callable[[WorkspacePaths, TaskSink, TaskRow], None]
 
 
 @dataclass(frozen=True)
@@ -33,27 +33,27 @@ class Outcome:
     traceback: str | None = None
 
 
-def run_task(workspace: Workspace, store: Store, task: TaskRow) -> str:
+def run_task(workspace: WorkspacePaths, store: Store, task: TaskRow) -> str:
     """Run `task` here to its end and record the outcome; returns the final state."""
     outcome = run_reported(workspace, TaskSink(store, task.id), task)
     store.set_state(task.id, outcome.state, error=outcome.error, traceback=outcome.traceback)
     return outcome.state
 
 
-def run_reported(workspace: Workspace, sink: TaskSink, task: TaskRow, stages: Stages | None = None) -> Outcome:
+def run_reported(workspace: WorkspacePaths, sink: TaskSink, task: TaskRow, stages: Stages | None = None) -> Outcome:
     """Run `task` (or only `stages` of it), reporting through `sink`; every ending is an Outcome, none an exception."""
     try:
         (stages or run_stages)(workspace, sink, task)
     except TaskStopped:
         return Outcome(STOPPED)
-    except TaskFailed as exc:
+    except TaskCannotRun as exc:
         return Outcome(ERROR, str(exc), traceback.format_exc())
     except Exception as exc:  # any failure must reach the user with its traceback
         return Outcome(ERROR, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     return Outcome(FINISHED)
 
 
-def search_stages(workspace: Workspace, sink: TaskSink, task: TaskRow) -> None:
+def search_stages(workspace: WorkspacePaths, sink: TaskSink, task: TaskRow) -> None:
     """Only the search (its plan kept in the task's folder): on Ray it runs apart from the training, so that
     its trials, not the task, hold the cluster's resources meanwhile."""
     run = Run.start(workspace, sink, task)
@@ -61,7 +61,7 @@ def search_stages(workspace: Workspace, sink: TaskSink, task: TaskRow) -> None:
     plan_run(run, Factory(run, prepared))
 
 
-def run_stages(workspace: Workspace, sink: TaskSink, task: TaskRow) -> None:
+def run_stages(workspace: WorkspacePaths, sink: TaskSink, task: TaskRow) -> None:
     run = Run.start(workspace, sink, task)
     prepared = prepare_data(run)
     factory = Factory(run, prepared)

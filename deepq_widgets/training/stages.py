@@ -37,7 +37,7 @@ from ..kinds.base import TaskKind
 from ..presets import Preset, get_preset
 from ..spec import Flow, SearchMethod, TaskSpec
 from ..store import TaskRow
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from . import callbacks as cb
 from . import distributed
 from .checkpoint import has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
@@ -50,7 +50,7 @@ SEARCH_WINNER = "search_winner.safetensors"
 CHECKPOINT = "checkpoint"  # the set `deepq resume` continues from (checkpoint.py)
 
 
-class TaskFailed(RuntimeError):
+class TaskCannotRun(RuntimeError):
     """A task that cannot run; the message is what the user sees."""
 
 
@@ -60,7 +60,7 @@ class TaskStopped(Exception):
 
 @dataclass
 class Run:
-    workspace: Workspace
+    workspace: WorkspacePaths
     task: TaskRow
     sink: TaskSink  # the run's only way to the store
     spec: TaskSpec
@@ -70,7 +70,7 @@ class Run:
     rank: int = 0  # a data-parallel fit's other ranks (rank.py) train and report nothing
 
     @classmethod
-    def start(cls, workspace: Workspace, sink: TaskSink, task: TaskRow, rank: int = 0) -> Run:
+    def start(cls, workspace: WorkspacePaths, sink: TaskSink, task: TaskRow, rank: int = 0) -> Run:
         spec = task.spec
         seed_everything(spec.seed)
         device = best_device()
@@ -119,16 +119,16 @@ def prepare_data(run: Run, recorded: Plan | None = None) -> Prepared:
     if data.problems:
         run.sink.event(DataProblemsEvent(problems=data.problems))
     if len(data.cases) < 2:
-        raise TaskFailed(f"only {len(data.cases)} of {len(info.usable)} cases could be decoded: " + "; ".join(data.problems[:3]))
+        raise TaskCannotRun(f"only {len(data.cases)} of {len(info.usable)} cases could be decoded: " + "; ".join(data.problems[:3]))
     folds = fold_cases(data.cases, plan.hyper.folds, spec.seed) if plan.hyper.folds > 1 else None
     split = folds.split(0) if folds else split_cases(data.cases, spec.hyper.valid_pct, spec.seed)
     if not split.train or not split.valid or (folds and not all(folds.parts)):
         held_out = f"{plan.hyper.folds} folds" if folds else f"{spec.hyper.valid_pct}% for validation"
-        raise TaskFailed(f"{len(data.cases)} cases are too few to hold out {held_out}")
+        raise TaskCannotRun(f"{len(data.cases)} cases are too few to hold out {held_out}")
     run.sink.event(DataEvent(statistics=data_statistics(run.kind, data, split, [str(p) for p in info.problems])))
     arch = base.arch if base else spec.model.arch
     if arch is None:
-        raise TaskFailed("the task names no network (model.arch)")
+        raise TaskCannotRun("the task names no network (model.arch)")
     entry = zoo.get(arch)
     mean, std = normalisation(entry.mean, entry.std, data.channels)
     return Prepared(plan, resumed is not None, data, split, preset, base, entry.name, mean, std, folds)
@@ -138,9 +138,9 @@ def checked_dataset(run: Run, preset: Preset | None, base: ModelCard | None) -> 
     info = scan_dataset(run.workspace, run.spec.dataset)
     problems = fit_problems(info, run.spec.task, preset, base.classes if base else None)
     if base is not None and not base.retrainable:
-        raise TaskFailed(f"{base.id} is an ensemble of {base.members} networks: run its task file again to retrain it")
+        raise TaskCannotRun(f"{base.id} is an ensemble of {base.members} networks: run its task file again to retrain it")
     if problems:
-        raise TaskFailed(f"dataset {run.spec.dataset!r} cannot train this task: {'; '.join(problems)}")
+        raise TaskCannotRun(f"dataset {run.spec.dataset!r} cannot train this task: {'; '.join(problems)}")
     return info
 
 
@@ -219,7 +219,7 @@ def build(run: Run, factory: Factory, plan: Plan) -> Built:
         built.learn.create_opt()
         ckpt = load_checkpoint(run.folder / CHECKPOINT, built.learn.model, built.learn.opt)
         if ckpt.get("dataset") != p.data.fingerprint:
-            raise TaskFailed(
+            raise TaskCannotRun(
                 f"dataset {run.spec.dataset!r} changed since the checkpoint of epoch {ckpt['epoch'] + 1} "
                 "(files added, removed, edited or relabelled): resuming would mix two datasets; start a new task"
             )

@@ -24,10 +24,10 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from ..store import Store
-    from ..workspace import Workspace
+    from ..workspace import WorkspacePaths
     from .runner import run_task
 
-    workspace = Workspace(args.workspace)
+    workspace = WorkspacePaths(args.workspace)
     store = Store(workspace.db_path)
     state = run_task(workspace, store, store.task(args.task))
     print(f"task {args.task}: {state}", flush=True)

@@ -13,7 +13,7 @@ import time
 import torch
 
 from ..duration import Throughput, read_throughput, throughput_key, write_throughput
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .backbones import create_model
 from .loaders import best_device
 
@@ -56,7 +56,7 @@ def measure(arch: str, size: int, channels: int, batch: int) -> Throughput:
     return Throughput(train=rates[0], evaluate=rates[1])
 
 
-def measured(workspace: Workspace, arch: str, size: int, channels: int, batch: int) -> Throughput:
+def measured(workspace: WorkspacePaths, arch: str, size: int, channels: int, batch: int) -> Throughput:
     """The throughput kept in the workspace, measured now when there is none."""
     key = throughput_key(arch, size, channels, batch, threads=torch.get_num_threads())
     found = read_throughput(workspace, key)

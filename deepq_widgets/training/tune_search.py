@@ -40,7 +40,7 @@ from ray.tune.stopper import Stopper
 from ..contracts import Plan, SearchTrialEvent
 from ..spec import Schedule, SearchMethod
 from ..store import TaskRow
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .callbacks import TrialCallback
 from .checkpoint import load_checkpoint, save_checkpoint, snapshot
 from .learner import fit
@@ -268,7 +268,7 @@ def prepared_factory(root: str, task: dict[str, Any], plan: Plan) -> Factory:
     of the same search, which then starts training at once."""
     key = (root, task["id"])
     if key not in _FACTORIES:
-        run = Run.start(Workspace(root), QuietSink(task["id"]), TaskRow.from_plain(task))
+        run = Run.start(WorkspacePaths(root), QuietSink(task["id"]), TaskRow.from_plain(task))
         _FACTORIES.clear()  # one search's data per process
         _FACTORIES[key] = Factory(run, prepare_data(run, plan))
     return _FACTORIES[key]

@@ -23,7 +23,7 @@ from ..devices import gpu_devices
 from ..duration import worker_threads
 from ..store import Store
 from ..tasks import LOCK_NAME, clear_worker_failure, reap_interrupted, record_worker_failure
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .heartbeat import watch
 
 SLOTS_ENV = "DEEPQ_WORKER_SLOTS"
@@ -31,7 +31,7 @@ RAY_ENV = "DEEPQ_RAY_ADDRESS"
 
 
 def serve(
-    workspace: Workspace, idle_exit: float = 60.0, threads: int | None = None, slots: int | None = None, ray_address: str | None = None
+    workspace: WorkspacePaths, idle_exit: float = 60.0, threads: int | None = None, slots: int | None = None, ray_address: str | None = None
 ) -> int:
     """Run queued tasks until the queue has been empty for `idle_exit` seconds; returns tasks run. With a Ray
     address (or $DEEPQ_RAY_ADDRESS) each task runs as a Ray task on the cluster instead (ray_tasks.py)."""
@@ -89,7 +89,7 @@ def serve(
     return ran
 
 
-def serve_on_ray(workspace: Workspace, address: str, threads: int, idle_exit: float) -> int:
+def serve_on_ray(workspace: WorkspacePaths, address: str, threads: int, idle_exit: float) -> int:
     try:
         from .ray_tasks import serve_ray
     except ImportError as exc:  # reported by ensure_worker and the dashboard, not restarted every second
@@ -109,7 +109,7 @@ def worker_slots() -> int:
     return max(1, len(gpu_devices()))
 
 
-def serve_slots(workspace: Workspace, idle_exit: float, slots: int, threads: int) -> int:
+def serve_slots(workspace: WorkspacePaths, idle_exit: float, slots: int, threads: int) -> int:
     """Claim up to `slots` tasks at once, each run by a task process with `threads` torch threads (or its own GPU)."""
     store, pid, gpus = Store(workspace.db_path), os.getpid(), gpu_devices()
     running: dict[int, tuple[subprocess.Popen, int]] = {}  # task -> (its process, its slot)
@@ -143,7 +143,7 @@ def serve_slots(workspace: Workspace, idle_exit: float, slots: int, threads: int
     return ran
 
 
-def start_task_process(workspace: Workspace, task_id: int, threads: int, gpu: str | None) -> subprocess.Popen:
+def start_task_process(workspace: WorkspacePaths, task_id: int, threads: int, gpu: str | None) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "DEEPQ_THREADS": str(threads)}
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    serve(Workspace(args.workspace), args.idle_exit, args.threads, args.slots, args.ray)
+    serve(WorkspacePaths(args.workspace), args.idle_exit, args.threads, args.slots, args.ray)
     return 0
 
 

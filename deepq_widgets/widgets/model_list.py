@@ -25,7 +25,7 @@ from ..evaluations import evaluation_path, stored_evaluations, stored_inferences
 from ..intervals import format_figure
 from ..report import dataset_evaluation_html, evaluation_report, load_evaluation, png_uri
 from ..store import Store
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .evaluation_view import EvaluationView
 from .predictions import PredictionsView, overlay_thumbnail
 from .style import download_link, esc, table
@@ -35,7 +35,7 @@ MIME = {".onnx": "application/octet-stream", ".json": "application/json", ".safe
 PROGRESS_LINE = re.compile(r"(decoding|scoring) (\d+)/(\d+)")  # what `deepq evaluate` writes to stderr
 
 
-def deepq(workspace: Workspace, *args: str, progress: Callable[[str], None] | None = None) -> str:
+def deepq(workspace: WorkspacePaths, *args: str, progress: Callable[[str], None] | None = None) -> str:
     """Run a `deepq` command in a child process; its output, or its error message raised.
     `progress` hears each line (or carriage-return update) the command writes to stderr."""
     command = [sys.executable, "-I", "-m", "deepq_widgets.cli", *args, "--workspace", str(workspace.root)]
@@ -57,7 +57,7 @@ def deepq(workspace: Workspace, *args: str, progress: Callable[[str], None] | No
 
 
 class ModelList:
-    def __init__(self, store: Store, workspace: Workspace, on_retrain: Callable[[str], None], datasets: Callable[[], list[str]]):
+    def __init__(self, store: Store, workspace: WorkspacePaths, on_retrain: Callable[[str], None], datasets: Callable[[], list[str]]):
         self.store, self.workspace, self.on_retrain, self.datasets = store, workspace, on_retrain, datasets
         self.busy, self._lock = False, threading.Lock()
         self.choice = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
@@ -251,7 +251,7 @@ def evaluations_html(found: list[DatasetEvaluation]) -> str:
     return "<h3>Evaluations on datasets</h3>" + table(rows, list(dict.fromkeys(k for r in rows for k in r)))
 
 
-def inference_list_html(workspace: Workspace, card: ModelCard, runs: list[InferenceRun]) -> str:
+def inference_list_html(workspace: WorkspacePaths, card: ModelCard, runs: list[InferenceRun]) -> str:
     """DeepQ's inference list: each run's dataset, images, date, the accuracy where the dataset was also
     evaluated, and the first image with what the model found over it."""
     if not runs:
@@ -275,7 +275,7 @@ def inference_list_html(workspace: Workspace, card: ModelCard, runs: list[Infere
     return f"<h3>Inference list ({len(runs)})</h3>" + table(rows, list(rows[0]), fmt=lambda _, v: str(v))
 
 
-def first_thumbnail(workspace: Workspace, card: ModelCard, run: InferenceRun, size: int = 48) -> str:
+def first_thumbnail(workspace: WorkspacePaths, card: ModelCard, run: InferenceRun, size: int = 48) -> str:
     if not run.rows:
         return "–"
     try:

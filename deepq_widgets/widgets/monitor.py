@@ -16,7 +16,7 @@ from ..insight import loss_chart, metric_chart
 from ..report import headline_text
 from ..store import RUNNING, WAITING, Store, TaskRow
 from ..tasks import stop
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .style import esc
 
 
@@ -26,7 +26,7 @@ def duration(seconds: float) -> str:
 
 
 class Monitor:
-    def __init__(self, workspace: Workspace):
+    def __init__(self, workspace: WorkspacePaths):
         self.workspace = workspace
         self.task_id: int | None = None
         self.header = w.HTML()

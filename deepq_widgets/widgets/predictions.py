@@ -20,7 +20,7 @@ from ..contracts import Prediction
 from ..data.preview import to_rgb8
 from ..data.readers import ReaderError, read_image
 from ..report import png_uri
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .style import download_link, esc
 
 PAGE = 12
@@ -29,7 +29,7 @@ OVERLAY = (255, 64, 32)  # warm red: heatmaps, masks and boxes read on grey-scal
 
 
 class PredictionsView:
-    def __init__(self, workspace: Workspace):
+    def __init__(self, workspace: WorkspacePaths):
         self.workspace = workspace
         self.rows: list[Prediction] = []
         self.image_size = 0
@@ -72,7 +72,7 @@ class PredictionsView:
         self.grid.value = cards_html(self.workspace, shown, self.image_size)
 
 
-def cards_html(workspace: Workspace, rows: list[Prediction], image_size: int) -> str:
+def cards_html(workspace: WorkspacePaths, rows: list[Prediction], image_size: int) -> str:
     """A thumbnail card per row: the image with what the model found over it, its name, and what was said."""
     cards = []
     for row in rows:
@@ -85,7 +85,7 @@ def cards_html(workspace: Workspace, rows: list[Prediction], image_size: int) ->
     return "<div class='dq-shots'>" + "".join(cards) + "</div>"
 
 
-def overlay_thumbnail(workspace: Workspace, row: Prediction, image_size: int, size: int = THUMB) -> bytes:
+def overlay_thumbnail(workspace: WorkspacePaths, row: Prediction, image_size: int, size: int = THUMB) -> bytes:
     """The image as the network saw it (square, its input size), with what the model found over it, as PNG."""
     from PIL import Image, ImageDraw
 

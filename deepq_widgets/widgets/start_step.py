@@ -14,7 +14,7 @@ from ..devices import gpu_devices
 from ..duration import describe_seconds
 from ..spec import OperatingPoint, OperatingRule, SpecError, TaskSpec, Tuning
 from ..wizard import Step, Wizard
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .base import StepView
 from .hyper_form import Section
 from .model_list import deepq
@@ -24,7 +24,7 @@ from .style import download_link, esc
 class StartStep(StepView):
     step = Step.start
 
-    def __init__(self, wizard: Wizard, on_start: Callable[[TaskSpec], None], workspace: Workspace):
+    def __init__(self, wizard: Wizard, on_start: Callable[[TaskSpec], None], workspace: WorkspacePaths):
         super().__init__(wizard)
         self.on_start, self.workspace = on_start, workspace
         self.name = w.Text(description="Task name", placeholder="required, unique", continuous_update=True, layout=w.Layout(width="480px"))

@@ -9,13 +9,13 @@ from ..contracts import AnyEvent, DataEvent, EpochEvent, PlanEvent, ran_as
 from ..insight import class_balance, diagnose_fit
 from ..spec import TaskSpec
 from ..store import Store
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .evaluation_view import EvaluationView
 from .style import download_link, esc
 
 
 class TaskDetail:
-    def __init__(self, workspace: Workspace):
+    def __init__(self, workspace: WorkspacePaths):
         self.workspace = workspace
         self.spec, self.data, self.training, self.download = w.HTML(), w.HTML(), w.HTML(), w.HTML()
         self.evaluation = EvaluationView()

@@ -15,7 +15,7 @@ from .. import kinds
 from ..devices import has_gpu
 from ..resources import data_dir
 from ..spec import Modality
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .catalog import get
 from .weights import is_offline, weight_source
 
@@ -34,7 +34,7 @@ def _policy() -> dict[str, Any]:
     return yaml.safe_load((data_dir("zoo") / "recommend.yaml").read_text())
 
 
-def recommend(task: str, modality: Modality | str, size: int, workspace: Workspace | None = None) -> Recommendation:
+def recommend(task: str, modality: Modality | str, size: int, workspace: WorkspacePaths | None = None) -> Recommendation:
     """Network, image size, batch size and learning rate for Auto select, with the reason.
 
     The ladder in zoo/recommend.yaml is sorted by parameters, so a larger size preference

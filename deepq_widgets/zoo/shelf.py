@@ -7,13 +7,13 @@ view and a test can hand it a shelf of its own.
 from __future__ import annotations
 
 from .. import kinds
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .catalog import UnknownModel, ZooEntry, get, query
 from .weights import offline_entries, pretrain_sources, weight_source
 
 
 class ZooShelf:
-    def __init__(self, workspace: Workspace | None = None):
+    def __init__(self, workspace: WorkspacePaths | None = None):
         self.workspace = workspace
 
     def entries(self, task: str | None = None, text: str = "", offline_only: bool = False) -> list[ZooEntry]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from ..workspace import Workspace
+from ..workspace import WorkspacePaths
 from .catalog import ZooEntry, get
 
 WEIGHTS_ENV = "DEEPQ_WEIGHTS_DIR"
@@ -37,12 +37,12 @@ class WeightsUnavailable(RuntimeError):
     """No source has the pretrained weights; the message says where to put them."""
 
 
-def entry_summary(entry: ZooEntry, workspace: Workspace | None = None) -> dict[str, Any]:
+def entry_summary(entry: ZooEntry, workspace: WorkspacePaths | None = None) -> dict[str, Any]:
     """An entry as JSON, with whether its weights are on this machine now."""
     return asdict(entry) | {"offline_available": weight_source(entry.name, workspace) is not None}
 
 
-def offline_entries(entries: list[ZooEntry], workspace: Workspace | None = None) -> list[ZooEntry]:
+def offline_entries(entries: list[ZooEntry], workspace: WorkspacePaths | None = None) -> list[ZooEntry]:
     """The entries whose pretrained weights are on this machine now."""
     return [e for e in entries if weight_source(e.name, workspace) is not None]
 
@@ -65,7 +65,7 @@ class PretrainSource:
 
 
 # -- pretraining sources ---------------------------------------------------------------------
-def pretrain_sources(arch_tag: str, workspace: Workspace | None = None) -> dict[str, str]:
+def pretrain_sources(arch_tag: str, workspace: WorkspacePaths | None = None) -> dict[str, str]:
     """id -> title of every pretraining usable for `arch_tag`: its own, user-registered, none."""
     entry = get(arch_tag)
     out = {"default": f"{entry.pretrain} (timm {entry.tag})"}
@@ -76,7 +76,7 @@ def pretrain_sources(arch_tag: str, workspace: Workspace | None = None) -> dict[
     return out
 
 
-def registered_sources(workspace: Workspace | None = None) -> dict[str, PretrainSource]:
+def registered_sources(workspace: WorkspacePaths | None = None) -> dict[str, PretrainSource]:
     """User pretraining sources: small YAML files in <weights>/sources/ (workspace or DEEPQ_WEIGHTS_DIR)."""
     out = {}
     for folder in _weight_dirs(workspace):
@@ -88,7 +88,7 @@ def registered_sources(workspace: Workspace | None = None) -> dict[str, Pretrain
 
 
 def register_source(
-    workspace: Workspace, source_id: str, title: str, arch: str, file: str, modality: str = "Other", description: str = ""
+    workspace: WorkspacePaths, source_id: str, title: str, arch: str, file: str, modality: str = "Other", description: str = ""
 ) -> Path:
     """Write the small data file that makes a checkpoint a pretraining choice for `arch`."""
     get(arch)
@@ -106,7 +106,7 @@ def register_source(
 
 
 # -- weight resolution ---------------------------------------------------------------------
-def _weight_dirs(workspace: Workspace | None) -> list[Path]:
+def _weight_dirs(workspace: WorkspacePaths | None) -> list[Path]:
     dirs = []
     if os.environ.get(WEIGHTS_ENV):
         dirs.append(Path(os.environ[WEIGHTS_ENV]).expanduser())
@@ -125,7 +125,7 @@ class WeightSource:
     location: str
 
 
-def weight_source(name: str, workspace: Workspace | None = None) -> WeightSource | None:
+def weight_source(name: str, workspace: WorkspacePaths | None = None) -> WeightSource | None:
     """Where the pretrained weights of `name` can be had right now without a download."""
     entry = get(name)
     if entry.name in PACKAGE_WEIGHTS:
@@ -185,12 +185,12 @@ def is_offline() -> bool:
     return not _ONLINE["hub"]
 
 
-def where_to_put(name: str, workspace: Workspace | None = None) -> str:
+def where_to_put(name: str, workspace: WorkspacePaths | None = None) -> str:
     folder = workspace.weights if workspace else Path(os.environ.get(WEIGHTS_ENV, "<workspace>/weights"))
     return f"{folder}/{get(name).name}.safetensors"
 
 
-def load_pretrained_state(name: str, workspace: Workspace | None = None, pretrain: str = "default") -> dict[str, Any]:
+def load_pretrained_state(name: str, workspace: WorkspacePaths | None = None, pretrain: str = "default") -> dict[str, Any]:
     """The pretrained state dict (torch tensors) for `name`, from the first source that has it."""
     from safetensors.torch import load_file
 

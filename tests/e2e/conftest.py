@@ -56,7 +56,7 @@ def browser():
 @pytest.fixture(scope="module")
 def e2e_ws(demo_root, tmp_path_factory):
     """The demo workspace plus `tiny_lesions` (30 cases), so an Auto run finishes in about a minute."""
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
     root = tmp_path_factory.mktemp("e2e") / "ws"
     shutil.copytree(demo_root, root)
@@ -64,7 +64,7 @@ def e2e_ws(demo_root, tmp_path_factory):
         (root / "datasets" / "tiny_lesions" / label).mkdir(parents=True)
         for path in sorted((root / "datasets" / "ultrasound_lesions" / label).glob("*.png"))[:10]:
             shutil.copy(path, root / "datasets" / "tiny_lesions" / label / path.name)
-    return Workspace(root)
+    return WorkspacePaths(root)
 
 
 @contextlib.contextmanager

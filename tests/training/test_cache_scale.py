@@ -17,7 +17,7 @@ from deepq_widgets.data.cache import build_cache
 from deepq_widgets.data.catalog import scan_dataset
 from deepq_widgets.data.preprocess import network_pixels
 from deepq_widgets.data.readers import read_image
-from deepq_widgets.workspace import Workspace
+from deepq_widgets.workspace import WorkspacePaths
 
 pytestmark = pytest.mark.slow
 CASES, SIZE = 20_000, 160  # a 512 MB cache from 16 px images
@@ -29,9 +29,9 @@ def peak_mb():  # VmHWM: ru_maxrss would start from pytest's own peak, kept acro
     return int(line.split()[1]) / 1024
 from deepq_widgets.data.cache import build_cache
 from deepq_widgets.data.catalog import scan_dataset
-from deepq_widgets.workspace import Workspace
+from deepq_widgets.workspace import WorkspacePaths
 seen = []
-data = build_cache(scan_dataset(Workspace(sys.argv[1]), "many"), Workspace(sys.argv[1]).root / "cache", {SIZE},
+data = build_cache(scan_dataset(WorkspacePaths(sys.argv[1]), "many"), WorkspacePaths(sys.argv[1]).root / "cache", {SIZE},
                    processes=2, progress=lambda done, total: seen.append(total), save_every_s=0.05)
 print(json.dumps({{"cases": len(data.cases), "decoded": seen[-1] if seen else 0,
                   "rss_mb": peak_mb(),
@@ -41,7 +41,7 @@ print(json.dumps({{"cases": len(data.cases), "decoded": seen[-1] if seen else 0,
 
 @pytest.fixture(scope="module")
 def many(tmp_path_factory):
-    ws = Workspace(tmp_path_factory.mktemp("scale") / "ws")
+    ws = WorkspacePaths(tmp_path_factory.mktemp("scale") / "ws")
     rng = np.random.default_rng(0)
     for label in ("a", "b"):
         folder = ws.datasets / "many" / label

@@ -19,11 +19,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def trained(demo_root, tmp_path_factory):
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
     root = tmp_path_factory.mktemp("reg") / "ws"
     shutil.copytree(demo_root, root)
-    return Workspace(root)
+    return WorkspacePaths(root)
 
 
 def test_a_diameter_is_learnt_judged_reported_evaluated_predicted_and_exported(trained, capsys):

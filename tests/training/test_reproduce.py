@@ -66,14 +66,14 @@ ACROSS_CPUS_VALID_LOSS = 5e-2  # relative
 def test_the_reference_task_file_gives_the_stored_figures_and_the_same_figures_twice(demo_root, tmp_path):
     import shutil
 
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
     threads = torch.get_num_threads()
     runs = []
     try:
         for n in range(2):
             shutil.copytree(demo_root, tmp_path / f"ws{n}")
-            runs.append(run_reference(Workspace(tmp_path / f"ws{n}")))
+            runs.append(run_reference(WorkspacePaths(tmp_path / f"ws{n}")))
     finally:
         torch.set_num_threads(threads)
     first, second = runs
@@ -88,11 +88,11 @@ if __name__ == "__main__":  # regenerate the reference (only when a change of fi
     import tempfile
 
     from deepq_widgets.data.demo import create_demo
-    from deepq_widgets.workspace import Workspace
+    from deepq_widgets.workspace import WorkspacePaths
 
     os.environ["HF_HUB_OFFLINE"] = "1"
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace(Path(tmp) / "ws")
+        ws = WorkspacePaths(Path(tmp) / "ws")
         create_demo(ws)
         REFERENCE.write_text(json.dumps(run_reference(ws), indent=2) + "\n")
     print(REFERENCE.read_text())

@@ -8,7 +8,7 @@ from deepq_widgets.data.catalog import scan_workspace
 from deepq_widgets.data.demo import create_demo
 from deepq_widgets.data.readers import file_window
 from deepq_widgets.presets import load_presets
-from deepq_widgets.workspace import Workspace
+from deepq_widgets.workspace import WorkspacePaths
 
 
 def test_every_task_type_and_preset_has_a_dataset(demo_ws):
@@ -52,7 +52,7 @@ def test_hounsfield_units_are_realistic(demo_ws):
 
 
 def test_generation_is_seeded(tmp_path):
-    a, b = Workspace(tmp_path / "a"), Workspace(tmp_path / "b")
+    a, b = WorkspacePaths(tmp_path / "a"), WorkspacePaths(tmp_path / "b")
     create_demo(a, only=["lung_nodules"])
     create_demo(b, only=["lung_nodules"])
     assert (a.datasets / "lung_nodules" / "label.csv").read_text() == (b.datasets / "lung_nodules" / "label.csv").read_text()

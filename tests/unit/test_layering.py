@@ -98,3 +98,16 @@ def test_ray_is_imported_only_by_a_worker_given_ray():
         "print('ray' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == ["False"]
+
+
+def test_no_two_classes_share_a_name():
+    """A name means one thing across the package (a reader never wonders which `Evaluation` this is)."""
+    import ast
+    from collections import defaultdict
+
+    where = defaultdict(list)
+    for path in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                where[node.name].append(str(path.relative_to(PKG)))
+    assert {name: paths for name, paths in where.items() if len(paths) > 1} == {}

@@ -1,30 +1,30 @@
 import pytest
 
-from deepq_widgets.workspace import Workspace, WorkspaceError
+from deepq_widgets.workspace import WorkspaceError, WorkspacePaths
 
 
 def test_creates_its_folders(tmp_path):
-    ws = Workspace(tmp_path / "w")
+    ws = WorkspacePaths(tmp_path / "w")
     assert all((ws.root / d).is_dir() for d in ("datasets", "tasks", "models", "weights"))
     assert ws.db_path.name == "deepq.sqlite"
 
 
 @pytest.mark.parametrize("bad", ["../outside", "/etc/passwd", "datasets/../../x", "~/somewhere"])
 def test_paths_outside_are_refused(tmp_path, bad):
-    ws = Workspace(tmp_path / "w")
+    ws = WorkspacePaths(tmp_path / "w")
     with pytest.raises(WorkspaceError, match="outside the workspace"):
         ws.resolve(bad)
 
 
 def test_symlink_escape_is_refused(tmp_path):
-    ws = Workspace(tmp_path / "w")
+    ws = WorkspacePaths(tmp_path / "w")
     (ws.datasets / "link").symlink_to(tmp_path)
     with pytest.raises(WorkspaceError):
         ws.resolve("datasets/link/secret.png")
 
 
 def test_inside_paths_resolve(tmp_path):
-    ws = Workspace(tmp_path / "w")
+    ws = WorkspacePaths(tmp_path / "w")
     assert ws.resolve("datasets/a.png") == ws.root / "datasets" / "a.png"
     assert ws.dataset_dir("demo") == ws.datasets / "demo"
     with pytest.raises(WorkspaceError):

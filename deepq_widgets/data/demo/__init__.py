@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...workspace import Workspace
+from ...workspace import WorkspacePaths
 from . import chest_ct, chest_xray, general, hard, head_ct, measured
 
 DEMO_DATASETS: dict[str, Callable[[Path, np.random.Generator], None]] = {
@@ -33,7 +33,7 @@ DEMO_DATASETS: dict[str, Callable[[Path, np.random.Generator], None]] = {
 }
 
 
-def create_demo(workspace: Workspace, seed: int = 0, force: bool = False, only: list[str] | None = None) -> dict[str, float]:
+def create_demo(workspace: WorkspacePaths, seed: int = 0, force: bool = False, only: list[str] | None = None) -> dict[str, float]:
     """Write the demo datasets that are missing (all of them with `force`); seconds per dataset."""
     timings = {}
     for index, (name, make) in enumerate(DEMO_DATASETS.items()):

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ... import intervals
-from ...contracts import Chart, Evaluation, Gallery, Metrics, Prediction, Series
+from ...contracts import Chart, ChartSeries, Evaluation, Gallery, Metrics, Prediction
 from ...training.backbones import create_model
 from ...training.kind_training import GALLERY, Accumulator, KindTraining, Said
 from ..single_label.training import grad_cam, normalised_map
@@ -92,7 +92,7 @@ class RegressionAccumulator(Accumulator):
                     title="Predicted against true",
                     x_label=f"true {name}",
                     y_label=f"predicted {name}",
-                    series=[Series(name="cases", x=truth.tolist(), y=pred.tolist())],
+                    series=[ChartSeries(name="cases", x=truth.tolist(), y=pred.tolist())],
                     style="scatter",
                     reference="identity",
                 ),
@@ -100,7 +100,7 @@ class RegressionAccumulator(Accumulator):
                     title="Residuals",
                     x_label=f"predicted {name}",
                     y_label="predicted − true",
-                    series=[Series(name="cases", x=pred.tolist(), y=error.tolist())],
+                    series=[ChartSeries(name="cases", x=pred.tolist(), y=error.tolist())],
                     style="scatter",
                     reference="zero",
                 ),
