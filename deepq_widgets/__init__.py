@@ -6,6 +6,8 @@ must appear before torch and fastai have finished importing.
 
 from __future__ import annotations
 
+import sys
+import types
 from importlib import import_module
 from typing import Any
 
@@ -30,3 +32,18 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'deepq_widgets' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """`dq.spec` is the function that builds a task file, and `deepq_widgets.spec` the module that defines one:
+    importing the module would set the package's `spec` to it (and `dq.spec(...)` would fail, module not
+    callable). The package keeps its lazy names instead; `from deepq_widgets.spec import TaskSpec` reads the
+    module as ever (`import deepq_widgets.spec as m` would give the function: import names from it instead)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -23,7 +23,8 @@ from .folds import Members, evaluate_out_of_fold, train_members
 from .learner import fit
 from .loaders import BatchLoader
 from .registry import model_id_for, register_model
-from .stages import CHECKPOINT, Built, Factory, Fitted, Prepared, Run, TaskStopped, stop_and_parallel
+from .run_types import Built, Fitted, Prepared, Run, TaskStopped
+from .stages import CHECKPOINT, Factory, stop_and_parallel
 
 TRAINING_EVALUATION_CASES = 500  # enough for the training-set view, bounded on a large dataset
 

@@ -205,6 +205,15 @@ def join(rank: int, world: int, address: str, device: torch.device, store: dist.
     return _current
 
 
+@contextlib.contextmanager
+def joined(rank: int, world: int, address: str, device: torch.device) -> Iterator[Group]:
+    """In rank 0's group for the fit and the final fits (another rank's side of `ranks`), left whatever happens."""
+    try:
+        yield join(rank, world, address, device)
+    finally:
+        leave()
+
+
 def leave() -> None:
     global _current
     F.batch_norm = _local_batch_norm

@@ -26,7 +26,8 @@ from .ensemble import Ensemble
 from .evaluate import evaluate_parts
 from .learner import fit
 from .loaders import BatchLoader
-from .stages import Built, Factory, Prepared, Run, TaskStopped, stop_and_parallel
+from .run_types import Built, Prepared, Run, TaskStopped
+from .stages import Factory, stop_and_parallel
 
 MEMBERS = "members"  # the task folder's finished members: <i>.safetensors, i = 1 .. k-1 (member 0 is the validated fit)
 

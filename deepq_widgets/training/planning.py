@@ -19,8 +19,9 @@ from .callbacks import TrialCallback
 from .checkpoint import load_checkpoint, load_weights, model_state, save_checkpoint, snapshot
 from .distributed import DEVICES_NOTE_STARTS, devices_for
 from .learner import fit
+from .run_types import Run, TaskStopped
 from .search import population_based, search_epochs, tune
-from .stages import SEARCH_WINNER, Factory, Run, TaskStopped
+from .stages import SEARCH_WINNER, Factory
 
 SEARCHED = "search.json"  # the plan a finished search chose
 

@@ -35,25 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     from ..store import TaskRow
     from ..workspace import WorkspacePaths
     from . import distributed
-    from .conclude import final_fits
+    from .pipeline import Stage, run_until
+    from .run_types import Run, TaskStopped
     from .sink import QuietSink
-    from .stages import Factory, Run, TaskStopped, build, prepare_data, train
 
     shared = json.loads(Path(args.shared).read_text())
     task = TaskRow.from_plain(shared["task"])
     plan = Plan.from_dict(shared["plan"]).but(lr_find_iters=0)  # what rank 0 trains, its rate found
     run = Run.start(WorkspacePaths(args.workspace), QuietSink(task.id), task, rank=args.rank)
-    prepared = prepare_data(run, plan)
-    factory = Factory(run, prepared)
-    built = build(run, factory, plan)
-    distributed.join(args.rank, args.world, args.address, run.device)
-    try:
-        train(run, built, prepared.data.classes)
-        final_fits(run, factory, built)
+    try:  # joins rank 0's group once built, for the fit and the final fits
+        run_until(run, Stage.final_fits, recorded=plan, together=distributed.joined(args.rank, args.world, args.address, run.device))
     except TaskStopped:
         print(f"rank {args.rank}: stopped with rank 0", flush=True)
-    finally:
-        distributed.leave()
     return 0
 
 

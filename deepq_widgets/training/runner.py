@@ -15,11 +15,9 @@ from dataclasses import dataclass
 
 from ..store import ERROR, FINISHED, STOPPED, Store, TaskRow
 from ..workspace import WorkspacePaths
-from .conclude import evaluate_best, final_fits, finish
-from .distributed import ranks
-from .planning import plan_run
+from .pipeline import Stage, run_until
+from .run_types import Run, TaskCannotRun, TaskStopped
 from .sink import TaskSink
-from .stages import Factory, Run, TaskCannotRun, TaskStopped, build, prepare_data, train
 
 Stages = Callable[[WorkspacePaths, TaskSink, TaskRow], None]
 
@@ -56,19 +54,8 @@ def run_reported(workspace: WorkspacePaths, sink: TaskSink, task: TaskRow, stage
 def search_stages(workspace: WorkspacePaths, sink: TaskSink, task: TaskRow) -> None:
     """Only the search (its plan kept in the task's folder): on Ray it runs apart from the training, so that
     its trials, not the task, hold the cluster's resources meanwhile."""
-    run = Run.start(workspace, sink, task)
-    prepared = prepare_data(run)
-    plan_run(run, Factory(run, prepared))
+    run_until(Run.start(workspace, sink, task), Stage.plan)
 
 
 def run_stages(workspace: WorkspacePaths, sink: TaskSink, task: TaskRow) -> None:
-    run = Run.start(workspace, sink, task)
-    prepared = prepare_data(run)
-    factory = Factory(run, prepared)
-    plan = plan_run(run, factory)
-    built = build(run, factory, plan)
-    with ranks(workspace.root, task, run.folder, plan, run.device):  # one device: nothing to start
-        fitted = train(run, built, prepared.data.classes)
-        final, members = final_fits(run, factory, built)
-    evaluation = evaluate_best(run, factory, built, fitted, members)
-    finish(run, factory, built, fitted, evaluation, final, members)
+    run_until(Run.start(workspace, sink, task))

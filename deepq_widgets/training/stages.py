@@ -1,24 +1,18 @@
-"""The stages of a run up to the fit: prepare data -> plan -> build learner -> fit (conclude.py: refit, evaluate, register).
-
-Each stage is a function of typed inputs with a typed output; `runner.run_task` calls them
-in order. What every stage shares (workspace, sink, spec, task kind, folder, device) is a `Run`.
-"""
+"""The stages of a run up to the fit: prepare data, build the learner, fit (planning.py plans; conclude.py
+refits, evaluates and registers). Each is a function of typed inputs with a typed output (run_types.py);
+pipeline.py calls them in order."""
 
 from __future__ import annotations
 
-import os
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from fastai.learner import Learner
 from safetensors.torch import load_file
 
-from .. import kinds, zoo
+from .. import zoo
 from ..autoplan import Fingerprint, Plan, make_plan, resolved_spec
 from ..contracts import (
     DataEvent,
@@ -30,70 +24,22 @@ from ..contracts import (
 )
 from ..data.cache import CachedData, build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
-from ..data.splits import Folds, Split, fold_cases, split_cases
+from ..data.splits import Split, fold_cases, split_cases
 from ..dataset_fit import fit_problems
 from ..evaluations import read_card
 from ..kinds.base import TaskKind
 from ..presets import Preset, get_preset
-from ..spec import Flow, SearchMethod, TaskSpec
-from ..store import TaskRow
-from ..workspace import WorkspacePaths
+from ..spec import Flow, SearchMethod
 from . import callbacks as cb
 from . import distributed
 from .checkpoint import has_checkpoint, load_checkpoint, load_weights, model_state, weights_digest
 from .learner import build_learner, find_lr, fit
-from .loaders import BatchLoader, best_device
+from .loaders import BatchLoader
 from .registry import build_network, load_model
-from .sink import TaskSink
+from .run_types import Built, Fitted, Prepared, Run, TaskCannotRun, TaskStopped
 
 SEARCH_WINNER = "search_winner.safetensors"
 CHECKPOINT = "checkpoint"  # the set `deepq resume` continues from (checkpoint.py)
-
-
-class TaskCannotRun(RuntimeError):
-    """A task that cannot run; the message is what the user sees."""
-
-
-class TaskStopped(Exception):
-    """The user stopped the task (during the search or the fit)."""
-
-
-@dataclass
-class Run:
-    workspace: WorkspacePaths
-    task: TaskRow
-    sink: TaskSink  # the run's only way to the store
-    spec: TaskSpec
-    kind: TaskKind
-    folder: Path
-    device: torch.device
-    rank: int = 0  # a data-parallel fit's other ranks (rank.py) train and report nothing
-
-    @classmethod
-    def start(cls, workspace: WorkspacePaths, sink: TaskSink, task: TaskRow, rank: int = 0) -> Run:
-        spec = task.spec
-        seed_everything(spec.seed)
-        device = best_device()
-        if rank and device.type == "cuda":
-            device = torch.device("cuda", rank)
-            torch.cuda.set_device(device)
-        return cls(workspace, task, sink, spec, kinds.get(spec.task), workspace.task_dir(task.id), device, rank)
-
-
-@dataclass
-class Prepared:
-    """The decoded cases, their split, the network they train and the plan: what the later stages need."""
-
-    plan: Plan  # the policy's plan, or the one a resumed run trained with
-    resumed: bool
-    data: CachedData
-    split: Split
-    preset: Preset | None
-    base: ModelCard | None
-    arch: str
-    mean: list[float]
-    std: list[float]
-    folds: Folds | None = None  # a k-fold ensemble's parts; `split` is its first (the validated fit's)
 
 
 # -- 1. prepare data ----------------------------------------------------------------------------------
@@ -162,6 +108,11 @@ def data_statistics(kind: TaskKind, data: CachedData, split: Split, problems: li
     )
 
 
+def prepare(run: Run, recorded: Plan | None = None) -> Factory:
+    """Stage 1 and what every later stage builds from: the prepared data in a Factory of networks and learners."""
+    return Factory(run, prepare_data(run, recorded))
+
+
 # -- 3. build the learner -----------------------------------------------------------------------------
 class Factory:
     """Makes networks and learners for this run: once for the fit, many times for a search."""
@@ -192,16 +143,6 @@ class Factory:
     def learner(self, model: torch.nn.Module, plan: Plan, split: Split | None = None) -> Learner:
         """A learner on the run's split, or on `split` (a refit's every case, an ensemble member's fold)."""
         return build_learner(model, self.loaders(plan, split), self.trainer, plan, self.run.device)
-
-
-@dataclass
-class Built:
-    learn: Learner
-    plan: Plan
-    start_epoch: int = 0
-    best_loss: float = float("inf")
-    compute_s: float = 0.0
-    dataset: str = ""  # the fingerprint of the cases it trains on, kept with each checkpoint
 
 
 def build(run: Run, factory: Factory, plan: Plan) -> Built:
@@ -236,12 +177,6 @@ def build(run: Run, factory: Factory, plan: Plan) -> Built:
 
 
 # -- 4. fit ---------------------------------------------------------------------------------------------
-@dataclass
-class Fitted:
-    best_state: dict[str, torch.Tensor] | None  # None when no epoch ran in this process (resumed at the end)
-    compute_s: float
-
-
 def train(run: Run, built: Built, classes: list[str]) -> Fitted:
     """Fit to the end (or early stop); raises TaskStopped when the user stops it. In a data-parallel fit
     every rank runs this; only rank 0 keeps checkpoints (the others' sink reports nothing)."""
@@ -296,13 +231,6 @@ def normalisation(mean: tuple[float, ...], std: tuple[float, ...], channels: int
     if channels == len(mean):
         return list(mean), list(std)
     return [float(np.mean(mean))] * channels, [float(np.mean(std))] * channels
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
 
 
 def resumed_plan(run: Run) -> Plan | None:

@@ -44,10 +44,11 @@ from ..workspace import WorkspacePaths
 from .callbacks import TrialCallback
 from .checkpoint import load_checkpoint, save_checkpoint, snapshot
 from .learner import fit
+from .run_types import Run, TaskStopped
 from .search import GRID, explore, sampler_for, search_epochs
 from .search import space as search_space
 from .sink import QuietSink
-from .stages import SEARCH_WINNER, Factory, Run, TaskStopped, prepare_data
+from .stages import SEARCH_WINNER, Factory, prepare
 
 TRIAL_THREADS = 1  # a trial's CPUs and torch threads on a cluster without GPUs
 SETTINGS = ("lr", "weight_decay", "batch_size")
@@ -270,7 +271,7 @@ def prepared_factory(root: str, task: dict[str, Any], plan: Plan) -> Factory:
     if key not in _FACTORIES:
         run = Run.start(WorkspacePaths(root), QuietSink(task["id"]), TaskRow.from_plain(task))
         _FACTORIES.clear()  # one search's data per process
-        _FACTORIES[key] = Factory(run, prepare_data(run, plan))
+        _FACTORIES[key] = prepare(run, plan)  # the pipeline's first stage (pipeline.py), the trial trains the rest
     return _FACTORIES[key]
 
 

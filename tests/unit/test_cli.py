@@ -207,6 +207,6 @@ def test_every_hyperparameter_is_a_spec_flag_and_an_api_choice_from_one_table(de
     hyper = json.loads(capsys.readouterr().out)["hyper"]
     assert (hyper["lr"], hyper["early_stop"], hyper["schedule"]) == (3e-4, False, "step")
     assert main([*argv[:-2], "--patience", "500", "--name", "bad"]) == 2
-    assert "hyper.patience must be between 1 and 50" in capsys.readouterr().err
+    assert "patience must be between 1 and 50 (got 500)" in capsys.readouterr().err
     with pytest.raises(ValueError, match="colour: not a choice; choose from task, preset"):
         dq.spec(demo_ws.root, task="single_label", colour="blue")

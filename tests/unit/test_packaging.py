@@ -49,3 +49,15 @@ def test_wheel_ships_the_data_folders_and_finds_them(tmp_path):
         check=True,
     ).stdout.split()
     assert out[0].startswith(str(target)) and int(out[1]) >= 200
+
+
+def test_dq_spec_stays_the_function_after_the_spec_module_is_imported():
+    import subprocess
+    import sys
+
+    code = (
+        "import deepq_widgets as dq, deepq_widgets.spec, deepq_widgets.api; from deepq_widgets.spec import TaskSpec; "
+        "print(callable(dq.spec), dq.spec.__module__, TaskSpec.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "deepq_widgets.api.workspace", "deepq_widgets.spec"]
