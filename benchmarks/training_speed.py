@@ -72,7 +72,7 @@ def trainer_vs_loop(ws, batches: int) -> dict:
     from deepq_widgets.store import Store
     from deepq_widgets.training import callbacks as cb
     from deepq_widgets.training.backbones import create_model
-    from deepq_widgets.training.sink import TaskSink
+    from deepq_widgets.training.sink import StoreSink
 
     data = cached(ws, "ultrasound_lesions", 128)
     train = loaders(data, batches)
@@ -88,7 +88,7 @@ def trainer_vs_loop(ws, batches: int) -> dict:
     learn = Learner(DataLoaders(train, valid, device="cpu"), make(), loss_func=torch.nn.CrossEntropyLoss())
     learn.remove_cb(ProgressCallback)
     learn.logger = lambda *_: None
-    sink, clock = TaskSink(store, task), cb.ComputeClock()
+    sink, clock = StoreSink(store, task), cb.ComputeClock()
     run_callbacks = [
         clock,
         cb.ValidationMetrics(kinds.get("single_label").trainer.accumulator(data.classes)),

@@ -89,6 +89,37 @@ class DataStatistics(Contract):
         return value
 
 
+# -- a checkpoint set -------------------------------------------------------------------------------------
+class CheckpointInfo(Contract):
+    """checkpoint.json of a checkpoint set (training/checkpoint.py): what the weights beside it are. A run's set
+    says its epoch, best loss, compute time and dataset; a search member's says its round, loss and settings."""
+
+    epoch: int = -1  # the last epoch (round) the weights finished
+    best_loss: float | None = None
+    compute_s: float = 0.0
+    dataset: str = ""  # the fingerprint of the cases it trains on: a resumed task refuses a changed dataset
+    member: str | None = None  # a population-based search's member (Tune's trial id)
+    valid_loss: float | None = None
+    params: dict[str, float] = Field(default_factory=dict)  # a search member's settings
+    optimizer: dict[str, Any] = Field(default_factory=dict)  # the optimizer state's layout (its tensors: optim.safetensors)
+
+
+# -- how far a task is --------------------------------------------------------------------------------
+class Progress(Contract):
+    """How far a task is, between its events: what the task list and the monitor show. A field left None is
+    left as it was (the store also takes each report as a heartbeat)."""
+
+    progress: float | None = None  # 0..1
+    epoch: int | None = None  # epochs done
+    epochs: int | None = None  # epochs planned
+    compute_s: float | None = None
+    metrics: dict[str, Any] | None = None  # Metrics.flat() of the latest figures
+    model_id: str | None = None  # the registered model, at the end
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
 # -- the plan of a run -----------------------------------------------------------------------------
 @dataclass
 class Plan:

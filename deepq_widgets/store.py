@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .contracts import EVENT_ADAPTER, Event, ModelCard, StateEvent, StopRequestedEvent, event_kind
+from .contracts import EVENT_ADAPTER, Event, ModelCard, Progress, StateEvent, StopRequestedEvent, event_kind
 from .spec import TaskSpec, Tuning, stored_spec
 
 E = TypeVar("E", bound=Event)
@@ -227,11 +227,9 @@ class Store:
             )
             self._event(db, task_id, StateEvent(state=state, error=error))
 
-    def update_progress(self, task_id: int, **fields: Any) -> None:
-        """Heartbeat plus any of progress, epoch, epochs, compute_s, metrics, model_id."""
-        allowed = {"progress", "epoch", "epochs", "compute_s", "metrics", "model_id"}
-        assert set(fields) <= allowed, set(fields) - allowed
-        values = {k: json.dumps(v) if k == "metrics" else v for k, v in fields.items()} | {"heartbeat": time.time()}
+    def update_progress(self, task_id: int, progress: Progress) -> None:
+        """A heartbeat, and the fields of `progress` that are given."""
+        values = {k: json.dumps(v) if k == "metrics" else v for k, v in progress.changes().items()} | {"heartbeat": time.time()}
         sets = ", ".join(f"{k} = ?" for k in values)
         with self._tx() as db:
             db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", (*values.values(), task_id))

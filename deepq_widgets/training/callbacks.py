@@ -24,7 +24,7 @@ import torch
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.tracker import EarlyStoppingCallback
 
-from ..contracts import EarlyStopEvent, EpochEvent, Metrics
+from ..contracts import CheckpointInfo, EarlyStopEvent, EpochEvent, Metrics, Progress
 from .checkpoint import BackgroundWriter, model_state, save_checkpoint, snapshot
 from .kind_training import Accumulator
 from .sink import TaskSink
@@ -105,7 +105,7 @@ class LiveProgress(Callback):
             return
         self.last = now
         done = self.learn.epoch + (self.learn.iter + 1) / max(self.learn.n_iter, 1) * (1.0 if self.training else 0.0)
-        self.sink.progress(progress=min(done / self.epochs, 1.0), compute_s=self.compute.seconds())  # the epoch count: EpochLog
+        self.sink.progress(Progress(progress=min(done / self.epochs, 1.0), compute_s=self.compute.seconds()))  # the epoch count: EpochLog
 
 
 class StopOnRequest(Callback):
@@ -151,9 +151,9 @@ class Checkpoint(ResumableCallback):
 
     order = 62
 
-    def __init__(self, folder: Path, clock: ComputeClock, start_epoch: int = 0, facts: dict | None = None):
+    def __init__(self, folder: Path, clock: ComputeClock, start_epoch: int = 0, dataset: str = ""):
         super().__init__(start_epoch)
-        self.folder, self.compute, self.facts = folder, clock, facts or {}
+        self.folder, self.compute, self.dataset = folder, clock, dataset
         self.writer = BackgroundWriter()
         self.waiting: list[Callable[[], None]] = []
 
@@ -167,7 +167,7 @@ class Checkpoint(ResumableCallback):
         keep_best = self.learn.keep_best
         best = keep_best.state if keep_best.improved else None
         weights, optim, plain = snapshot(self.learn.model, self.learn.opt, best)
-        info = {"epoch": self.learn.epoch, "best_loss": keep_best.best_loss, "compute_s": self.compute.seconds(), **self.facts}
+        info = CheckpointInfo(epoch=self.learn.epoch, best_loss=keep_best.best_loss, compute_s=self.compute.seconds(), dataset=self.dataset)
         reports, self.waiting = self.waiting, []
 
         def job() -> None:
@@ -204,11 +204,11 @@ class EpochLog(ResumableCallback):
             seconds=self.compute.clock() - self.t_epoch,
             best=self.learn.keep_best.improved,
         )
-        fields = {"progress": (epoch + 1) / self.epochs, "epoch": epoch + 1, "compute_s": self.compute.seconds(), "metrics": metrics.flat()}
+        progress = Progress(progress=(epoch + 1) / self.epochs, epoch=epoch + 1, compute_s=self.compute.seconds(), metrics=metrics.flat())
 
         def report() -> None:
             self.sink.event(event)
-            self.sink.progress(**fields)
+            self.sink.progress(progress)
 
         checkpoint = getattr(self.learn, "checkpoint", None)
         if checkpoint is not None:

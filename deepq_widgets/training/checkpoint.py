@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..contracts import CheckpointInfo
+
 BEST = "best.safetensors"
 
 
@@ -91,7 +93,7 @@ def save_checkpoint(
     weights: dict[str, torch.Tensor],
     optim: dict[str, torch.Tensor],
     plain: dict[str, Any],
-    info: dict[str, Any],
+    info: CheckpointInfo,
     best: dict[str, torch.Tensor] | None = None,
 ) -> None:
     """Replace the set in `folder` by last.safetensors (weights), optim.safetensors, best.safetensors
@@ -108,7 +110,7 @@ def save_checkpoint(
             save_tensors(best, tmp / BEST)
         elif previous is not None and (previous / BEST).is_file():
             os.link(previous / BEST, tmp / BEST)  # unchanged since the last set: shared, not copied
-        (tmp / "checkpoint.json").write_text(json.dumps({**info, "optimizer": plain}, indent=2, default=_plain))
+        (tmp / "checkpoint.json").write_text(json.dumps(info.model_dump() | {"optimizer": plain}, indent=2, default=_plain))
         for path in tmp.iterdir():
             _fsync(path)
         _fsync(tmp)
@@ -179,16 +181,20 @@ class BackgroundWriter:
             raise error
 
 
-def load_checkpoint(folder: Path, model: torch.nn.Module, opt: Any) -> dict[str, Any]:
+def read_info(folder: Path) -> CheckpointInfo:
+    """checkpoint.json of the set at `folder` (a best loss of infinity is written as JSON's Infinity)."""
+    return CheckpointInfo.model_validate(json.loads((folder / "checkpoint.json").read_text()))
+
+
+def load_checkpoint(folder: Path, model: torch.nn.Module, opt: Any) -> CheckpointInfo:
     """Restore weights (and optimizer state when `opt` is given); returns checkpoint.json."""
     found = complete_set(folder)
     if found is None:
         raise FileNotFoundError(f"no complete checkpoint in {folder}")
-    folder = found
-    info = json.loads((folder / "checkpoint.json").read_text())
-    load_weights(model, load_file(str(folder / "last.safetensors")))
-    if opt is not None and info["optimizer"]["state"]:
-        opt.load_state_dict(_unflatten_optimizer(load_file(str(folder / "optim.safetensors")), info["optimizer"]))
+    info = read_info(found)
+    load_weights(model, load_file(str(found / "last.safetensors")))
+    if opt is not None and info.optimizer.get("state"):
+        opt.load_state_dict(_unflatten_optimizer(load_file(str(found / "optim.safetensors")), info.optimizer))
     return info
 
 

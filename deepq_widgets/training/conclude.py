@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..autoplan import Plan
-from ..contracts import EpochEvent, Evaluation, ModelCard, TrainingManifest
+from ..contracts import EpochEvent, Evaluation, ModelCard, Progress, TrainingManifest
 from ..data.cache import CachedData
 from ..data.hashing import file_sha256
 from ..data.splits import Split
@@ -146,7 +146,7 @@ def finish(
         spec=spec,
     )
     card = register_model(run.workspace, run.sink, model.float().cpu(), card, training_manifest(data))
-    run.sink.progress(progress=1.0, metrics=evaluation.metrics.flat(), model_id=card.id, compute_s=fitted.compute_s)
+    run.sink.progress(Progress(progress=1.0, metrics=evaluation.metrics.flat(), model_id=card.id, compute_s=fitted.compute_s))
     return card
 
 

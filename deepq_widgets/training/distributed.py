@@ -19,7 +19,6 @@ the optimizer state exactly those of a one-device run.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from fastai.callback.core import Callback
 
-from ..contracts import Plan
+from ..contracts import Contract, Plan
 from ..files import atomic_write_text
 from ..store import TaskRow
 
@@ -243,6 +242,13 @@ def devices_for(requested: int, device: torch.device, batch_size: int) -> tuple[
     return n, note
 
 
+class SharedWithRanks(Contract):
+    """ranks.json: the task and the plan rank 0 trains, for the other ranks (they never open the store)."""
+
+    task: TaskRow
+    plan: Plan
+
+
 @contextlib.contextmanager
 def ranks(workspace_root: Path, task: TaskRow, folder: Path, plan: Plan, device: torch.device) -> Iterator[Group | None]:
     """Rank 0's side: start ranks 1..N-1 for this task, wait until they are ready, and train as one group
@@ -254,8 +260,7 @@ def ranks(workspace_root: Path, task: TaskRow, folder: Path, plan: Plan, device:
     if world <= 1:
         yield None
         return
-    shared = {"task": task.to_plain(), "plan": plan.to_dict()}
-    atomic_write_text(json.dumps(shared), folder / RANKS_FILE)
+    atomic_write_text(SharedWithRanks(task=task, plan=plan).to_json(), folder / RANKS_FILE)
     threads = torch.get_num_threads()
     share = max(1, threads // world) if device.type == "cpu" else threads
     store = dist.TCPStore("127.0.0.1", 0, world, is_master=True, wait_for_workers=False, timeout=COLLECTIVE_TIMEOUT)

@@ -45,9 +45,7 @@ class Made:
     evaluation: Evaluation | None = None
 
 
-def run_until(
-    run: Run, last: Stage = Stage.register, recorded: Plan | None = None, together: AbstractContextManager | None = None
-) -> Made:
+def run_until(run: Run, last: Stage = Stage.register, recorded: Plan | None = None, together: AbstractContextManager | None = None) -> Made:
     """Run the stages from the first to `last`. `recorded`: the plan rank 0 recorded, which the other ranks of a
     data-parallel fit (and a Tune trial) train instead of planning. The fit and the final fits run `together`
     with the other ranks: by default rank 0 starts them (nothing to start on one device); another rank passes
@@ -70,4 +68,3 @@ def run_until(
     if last >= Stage.register:
         finish(run, made.factory, made.built, made.fitted, made.evaluation, made.final, made.members)
     return made
-

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..autoplan import Plan
-from ..contracts import SearchTrialEvent
+from ..contracts import CheckpointInfo, SearchTrialEvent
 from ..files import atomic_write_text
 from ..spec import Schedule, SearchMethod
 from .callbacks import TrialCallback
@@ -117,7 +117,7 @@ def population_search(run: Run, factory: Factory, plan: Plan) -> Plan:
         if cb.stopped_by_user:
             raise TaskStopped()
         out = population_dir / str(next(names))  # never overwritten: several members may start from one state
-        save_checkpoint(out, *snapshot(learn.model, learn.opt), {"valid_loss": cb.best})
+        save_checkpoint(out, *snapshot(learn.model, learn.opt), CheckpointInfo(valid_loss=cb.best))
         return out, cb.best
 
     winner = population_based(

@@ -12,7 +12,6 @@ checkpoint, no model. It ends with rank 0.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -31,17 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from ..contracts import Plan
-    from ..store import TaskRow
     from ..workspace import WorkspacePaths
     from . import distributed
     from .pipeline import Stage, run_until
     from .run_types import Run, TaskStopped
     from .sink import QuietSink
 
-    shared = json.loads(Path(args.shared).read_text())
-    task = TaskRow.from_plain(shared["task"])
-    plan = Plan.from_dict(shared["plan"]).but(lr_find_iters=0)  # what rank 0 trains, its rate found
+    shared = distributed.SharedWithRanks.model_validate_json(Path(args.shared).read_text())
+    task, plan = shared.task, shared.plan.but(lr_find_iters=0)  # what rank 0 trains, its rate found
     run = Run.start(WorkspacePaths(args.workspace), QuietSink(task.id), task, rank=args.rank)
     try:  # joins rank 0's group once built, for the fit and the final fits
         run_until(run, Stage.final_fits, recorded=plan, together=distributed.joined(args.rank, args.world, args.address, run.device))

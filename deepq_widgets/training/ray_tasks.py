@@ -15,15 +15,15 @@ store is opened by the worker alone, never over the network file system.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import ray
+from pydantic import Field, TypeAdapter
 
-from ..contracts import EVENT_ADAPTER, Event, ModelCard, PlanEvent, StatusEvent
+from ..contracts import EVENT_ADAPTER, AnyEvent, Contract, Event, ModelCard, PlanEvent, Progress, StatusEvent
 from ..spec import SearchMethod
 from ..store import ERROR, FINISHED, Store, TaskRow
 from ..tasks import reap_interrupted
@@ -36,18 +36,38 @@ DRAIN_S = 0.5  # how often the worker empties the mailboxes into the store
 SEARCHED_STATE = "searched"  # a task's search ended; its training is dispatched next (not a store state)
 
 
+class EventMail(Contract):
+    kind: Literal["event"] = "event"
+    event: AnyEvent
+
+
+class ProgressMail(Contract):
+    kind: Literal["progress"] = "progress"
+    progress: Progress
+
+
+class ModelMail(Contract):
+    kind: Literal["model"] = "model"
+    card: ModelCard
+
+
+Mail = Annotated[EventMail | ProgressMail | ModelMail, Field(discriminator="kind")]
+MAIL: TypeAdapter[Mail] = TypeAdapter(Mail)
+
+
 @ray.remote(num_cpus=0)
 class Mailbox:
-    """One task's messages between its Ray task and the worker, kept in order (one caller each way)."""
+    """One task's messages between its Ray task and the worker, kept in order (one caller each way). They travel
+    as JSON of the `Mail` types (Ray pickles what it carries: plain text is all it carries here)."""
 
     def __init__(self) -> None:
-        self.messages: list[tuple[str, str]] = []
+        self.messages: list[str] = []
         self.stop = False
 
-    def put(self, kind: str, payload: str) -> None:
-        self.messages.append((kind, payload))
+    def put(self, mail: str) -> None:
+        self.messages.append(mail)
 
-    def drain(self) -> list[tuple[str, str]]:
+    def drain(self) -> list[str]:
         messages, self.messages = self.messages, []
         return messages
 
@@ -66,12 +86,15 @@ class MailboxSink(TaskSink):
         self.mailbox, self.task_id = mailbox, task_id
         self.sent: list[Event] = [EVENT_ADAPTER.validate_json(e) for e in earlier]
 
+    def send(self, mail: EventMail | ProgressMail | ModelMail) -> None:
+        self.mailbox.put.remote(mail.to_json())
+
     def event(self, event: Event) -> None:
         self.sent.append(event)
-        self.mailbox.put.remote("event", event.model_dump_json(by_alias=True))
+        self.send(EventMail(event=event))
 
-    def progress(self, **fields: Any) -> None:
-        self.mailbox.put.remote("progress", json.dumps(fields))
+    def progress(self, progress: Progress) -> None:
+        self.send(ProgressMail(progress=progress))
 
     def stop_requested(self) -> bool:
         return bool(ray.get(self.mailbox.stop_requested.remote()))
@@ -80,7 +103,7 @@ class MailboxSink(TaskSink):
         return [e for e in self.sent if isinstance(e, kind)]
 
     def add_model(self, card: ModelCard) -> None:
-        self.mailbox.put.remote("model", card.model_dump_json(by_alias=True))
+        self.send(ModelMail(card=card))
 
     def flush(self) -> None:
         """Until the mailbox has every message sent (calls from one caller run in order): then the worker,
@@ -158,14 +181,14 @@ class RayTasks:
                 ended.append((task_id, self._end(task_id, d)))
         return ended
 
-    def _deliver(self, task_id: int, messages: list[tuple[str, str]]) -> None:
-        for kind, payload in messages:
-            if kind == "event":
-                self.store.add_event(task_id, EVENT_ADAPTER.validate_json(payload))
-            elif kind == "progress":
-                self.store.update_progress(task_id, **json.loads(payload))
-            elif kind == "model":
-                self.store.add_model(ModelCard.model_validate_json(payload))
+    def _deliver(self, task_id: int, messages: list[str]) -> None:
+        for mail in map(MAIL.validate_json, messages):
+            if isinstance(mail, EventMail):
+                self.store.add_event(task_id, mail.event)
+            elif isinstance(mail, ProgressMail):
+                self.store.update_progress(task_id, mail.progress)
+            else:
+                self.store.add_model(mail.card)
 
     def _end(self, task_id: int, d: Dispatched) -> str:
         del self.running[task_id]

@@ -17,7 +17,7 @@ from ..store import ERROR, FINISHED, STOPPED, Store, TaskRow
 from ..workspace import WorkspacePaths
 from .pipeline import Stage, run_until
 from .run_types import Run, TaskCannotRun, TaskStopped
-from .sink import TaskSink
+from .sink import StoreSink, TaskSink
 
 Stages = Callable[[WorkspacePaths, TaskSink, TaskRow], None]
 
@@ -33,7 +33,7 @@ class Outcome:
 
 def run_task(workspace: WorkspacePaths, store: Store, task: TaskRow) -> str:
     """Run `task` here to its end and record the outcome; returns the final state."""
-    outcome = run_reported(workspace, TaskSink(store, task.id), task)
+    outcome = run_reported(workspace, StoreSink(store, task.id), task)
     store.set_state(task.id, outcome.state, error=outcome.error, traceback=outcome.traceback)
     return outcome.state
 

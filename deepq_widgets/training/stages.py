@@ -21,6 +21,7 @@ from ..contracts import (
     ModelCard,
     ModelEvent,
     PlanEvent,
+    Progress,
 )
 from ..data.cache import CachedData, build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
@@ -159,17 +160,17 @@ def build(run: Run, factory: Factory, plan: Plan) -> Built:
     if run.task.resume and has_checkpoint(run.folder / CHECKPOINT):
         built.learn.create_opt()
         ckpt = load_checkpoint(run.folder / CHECKPOINT, built.learn.model, built.learn.opt)
-        if ckpt.get("dataset") != p.data.fingerprint:
+        if ckpt.dataset != p.data.fingerprint:
             raise TaskCannotRun(
-                f"dataset {run.spec.dataset!r} changed since the checkpoint of epoch {ckpt['epoch'] + 1} "
+                f"dataset {run.spec.dataset!r} changed since the checkpoint of epoch {ckpt.epoch + 1} "
                 "(files added, removed, edited or relabelled): resuming would mix two datasets; start a new task"
             )
-        built.start_epoch, built.best_loss, built.compute_s = ckpt["epoch"] + 1, ckpt["best_loss"], ckpt["compute_s"]
+        built.start_epoch, built.best_loss, built.compute_s = ckpt.epoch + 1, ckpt.best_loss, ckpt.compute_s
         run.sink.status(f"Resumed from the checkpoint of epoch {built.start_epoch}")
     elif plan.lr_find_iters:
         plan.hyper.lr = find_lr(built.learn, plan)
         plan.notes.append(f"Learning rate {plan.hyper.lr:.2g} from a {plan.lr_find_iters}-step finder.")
-    run.sink.progress(epochs=plan.hyper.epochs)
+    run.sink.progress(Progress(epochs=plan.hyper.epochs))
     data = p.data
     ran_as = resolved_spec(run.spec, plan, p.arch)
     run.sink.event(PlanEvent(plan=plan, arch=p.arch, device=str(run.device), in_chans=data.channels, mean=p.mean, std=p.std, ran_as=ran_as))
@@ -195,7 +196,7 @@ def train(run: Run, built: Built, classes: list[str]) -> Fitted:
         *parallel,
     ]
     if run.rank == 0:
-        cbs.append(cb.Checkpoint(run.folder / CHECKPOINT, clock, start, facts={"dataset": built.dataset}))
+        cbs.append(cb.Checkpoint(run.folder / CHECKPOINT, clock, start, dataset=built.dataset))
     if plan.hyper.early_stop:
         cbs.append(cb.EarlyStop(run.sink, plan.hyper.patience, built.best_loss, start))
     if start < plan.hyper.epochs:

@@ -20,12 +20,11 @@ every member had finished, each member from its checkpoint there (our own checkp
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import shutil
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,12 @@ from ray.tune.schedulers import MedianStoppingRule, PopulationBasedTraining
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
-from ..contracts import Plan, SearchTrialEvent
+from ..contracts import CheckpointInfo, Plan, SearchTrialEvent
 from ..spec import Schedule, SearchMethod
 from ..store import TaskRow
 from ..workspace import WorkspacePaths
 from .callbacks import TrialCallback
-from .checkpoint import load_checkpoint, save_checkpoint, snapshot
+from .checkpoint import load_checkpoint, read_info, save_checkpoint, snapshot
 from .learner import fit
 from .run_types import Run, TaskStopped
 from .search import GRID, explore, sampler_for, search_epochs
@@ -65,12 +64,12 @@ def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     done = [] if pbt else run.sink.events(SearchTrialEvent)
     members = population_at_last_round(storage / "search", run.folder / "population", search.trials) if pbt else []
     shutil.rmtree(storage, ignore_errors=True)  # Tune's own files: never read back
-    if members and members[0]["epoch"] + 1 >= budget:  # every member had trained every round: only the plan was left
+    if members and members[0].info.epoch + 1 >= budget:  # every member had trained every round: only the plan was left
         run.sink.status("The population had trained all its rounds before the interruption: its winner trains the task")
         mirrored = {(t.trial, t.round) for t in run.sink.events(SearchTrialEvent)}
         for i, m in enumerate(members):  # the last round's results that the stop kept from the store
-            if (i, m["epoch"]) not in mirrored:
-                run.sink.event(SearchTrialEvent(trial=i, round=m["epoch"], params=m["params"], valid_loss=m["valid_loss"]))
+            if (i, m.info.epoch) not in mirrored:
+                run.sink.event(SearchTrialEvent(trial=i, round=m.info.epoch, params=m.info.params, valid_loss=m.info.valid_loss))
         return pbt_winner(run, plan, members, budget)
     if search.method is SearchMethod.pbt:
         space, config = pbt_config(search.trials, run.spec.seed, n_train, members)
@@ -109,22 +108,30 @@ def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     return plan
 
 
-def last_checkpoints(experiment: Path) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class MemberState:
+    """A PBT member's checkpoint set: what its checkpoint.json says, and where the set lies."""
+
+    info: CheckpointInfo
+    folder: Path
+
+
+def last_checkpoints(experiment: Path) -> list[MemberState]:
     """Each PBT member at its latest checkpoint (our checkpoint.json): its settings, epoch, loss and folder."""
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str | None, MemberState] = {}
     for info_file in experiment.glob("*/checkpoint_*/set/checkpoint.json"):
-        info = json.loads(info_file.read_text())
-        if info["member"] not in latest or info["epoch"] > latest[info["member"]]["epoch"]:
-            latest[info["member"]] = info | {"folder": str(info_file.parent)}
+        info = read_info(info_file.parent)
+        if info.member not in latest or info.epoch > latest[info.member].info.epoch:
+            latest[info.member] = MemberState(info, info_file.parent)
     return list(latest.values())
 
 
-def population_at_last_round(experiment: Path, keep: Path, size: int) -> list[dict[str, Any]]:
+def population_at_last_round(experiment: Path, keep: Path, size: int) -> list[MemberState]:
     """An interrupted PBT's `size` members at the last round every member had finished (our checkpoint.json files in
     Tune's folder, copied to `keep`), in the order Tune created them; none unless every member had finished one."""
     by_trial: dict[str, dict[int, Path]] = {}
     for info_file in experiment.glob("*/checkpoint_*/set/checkpoint.json"):
-        by_trial.setdefault(info_file.parents[2].name, {})[json.loads(info_file.read_text())["epoch"]] = info_file.parent
+        by_trial.setdefault(info_file.parents[2].name, {})[read_info(info_file.parent).epoch] = info_file.parent
     if len(by_trial) < size:
         return []
     last = min(max(epochs) for epochs in by_trial.values())
@@ -135,15 +142,15 @@ def population_at_last_round(experiment: Path, keep: Path, size: int) -> list[di
         if reached:
             folder = keep / str(i)
             shutil.copytree(epochs[max(reached)], folder)
-            members.append(json.loads((folder / "checkpoint.json").read_text()) | {"folder": str(folder)})
+            members.append(MemberState(read_info(folder), folder))
     return members
 
 
-def pbt_winner(run: Run, plan: Plan, members: list[dict[str, Any]], budget: int) -> Plan:
+def pbt_winner(run: Run, plan: Plan, members: list[MemberState], budget: int) -> Plan:
     """The member with the lowest last loss: its settings, and its weights saved for the run to continue from."""
-    best = min(members, key=lambda m: m["valid_loss"])
-    params = {k: best["params"][k] for k in SETTINGS}
-    shutil.copyfile(Path(best["folder"]) / "last.safetensors", run.folder / SEARCH_WINNER)
+    best = min(members, key=lambda m: m.info.valid_loss if m.info.valid_loss is not None else float("inf"))
+    params = {k: best.info.params[k] for k in SETTINGS}
+    shutil.copyfile(best.folder / "last.safetensors", run.folder / SEARCH_WINNER)
     chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
     plan = plan.but(**params, epochs=max(1, plan.hyper.epochs - budget), lr_find_iters=0, notes=list(plan.notes))
     plan.notes.append(
@@ -177,7 +184,7 @@ def grid_config(trials: int, seed: int, done: list[SearchTrialEvent]) -> tuple[d
     return {}, TuneConfig(num_samples=len(left), search_alg=algo, reuse_actors=True)
 
 
-def pbt_config(trials: int, seed: int, n_train: int, members: list[dict[str, Any]]) -> tuple[dict[str, Any], TuneConfig]:
+def pbt_config(trials: int, seed: int, n_train: int, members: list[MemberState]) -> tuple[dict[str, Any], TuneConfig]:
     """Tune's PopulationBasedTraining with search.py's exploration; the population drawn from random search's space,
     or, going on after an interruption, the members as they were at the last round all had finished."""
     explore_with = Explore(seed)
@@ -194,8 +201,8 @@ def pbt_config(trials: int, seed: int, n_train: int, members: list[dict[str, Any
     config.num_samples = 1  # one trial per member: the grid over them
     space: dict[str, Any] = {"member": tune.grid_search(list(range(len(members))))}
     for key in SETTINGS:
-        space[key] = tune.sample_from(lambda spec, key=key: members[spec.config["member"]]["params"][key])
-    space["start"] = tune.sample_from(lambda spec: members[spec.config["member"]]["folder"])
+        space[key] = tune.sample_from(lambda spec, key=key: members[spec.config["member"]].info.params[key])
+    space["start"] = tune.sample_from(lambda spec: str(members[spec.config["member"]].folder))
     return space, config
 
 
@@ -239,11 +246,11 @@ def train_trial(config: dict[str, Any], root: str, task: dict[str, Any], plan: d
     if (checkpoint := tune.get_checkpoint()) is not None:
         with checkpoint.as_directory() as folder:
             info = load_checkpoint(Path(folder) / "set", learn.model, learn.opt)
-        copied = "" if info["member"] == me else info["member"]
+        copied = "" if info.member == me else (info.member or "")
     elif config.get("start"):  # an interrupted population going on: this member's checkpoint
         info = load_checkpoint(Path(config["start"]), learn.model, learn.opt)
     if info is not None:
-        start = info["epoch"] + 1
+        start = info.epoch + 1
         learn.opt.set_hyper("lr", params["lr"])  # the loaded optimizer state carries the member's old settings
         learn.opt.set_hyper("wd", params["weight_decay"])
     for epoch in range(start, budget):
@@ -256,7 +263,7 @@ def train_trial(config: dict[str, Any], root: str, task: dict[str, Any], plan: d
 def report_member(learn: Any, epoch: int, loss: float, me: str, params: dict[str, Any], copied: str) -> None:
     """A PBT member's round: its loss, with its weights and optimizer state as the checkpoint (our own format)."""
     with tempfile.TemporaryDirectory() as folder:
-        info = {"epoch": epoch, "member": me, "valid_loss": loss, "params": params}
+        info = CheckpointInfo(epoch=epoch, member=me, valid_loss=loss, params=params)
         save_checkpoint(Path(folder) / "set", *snapshot(learn.model, learn.opt), info)
         tune.report({"valid_loss": loss, "epoch": epoch, "copied_from": copied}, checkpoint=Checkpoint.from_directory(folder))
 
