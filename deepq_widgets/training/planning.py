@@ -20,7 +20,7 @@ from .checkpoint import load_checkpoint, load_weights, model_state, save_checkpo
 from .distributed import DEVICES_NOTE_STARTS, devices_for
 from .learner import fit
 from .run_types import Run, TaskStopped
-from .search import population_based, search_epochs, tune
+from .search import population_based, search_epochs, tune, winner_plan
 from .stages import SEARCH_WINNER, Factory
 
 SEARCHED = "search.json"  # the plan a finished search chose
@@ -89,10 +89,7 @@ def trial_search(run: Run, factory: Factory, plan: Plan) -> Plan:
         return cb.best
 
     best = tune(plan, search.method, search.trials, n_train, run.spec.seed, train_trial, _report(run))
-    plan = plan.but(**best, lr_find_iters=0, notes=list(plan.notes))
-    chose = ", ".join(f"{k} {v:g}" for k, v in best.items())
-    plan.notes.append(f"Search ({search.method.value}, {search.trials} trials) chose {chose}.")
-    return plan
+    return winner_plan(plan, best, f"Search ({search.method.value}, {search.trials} trials)")
 
 
 def population_search(run: Run, factory: Factory, plan: Plan) -> Plan:
@@ -126,10 +123,6 @@ def population_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     os.replace(winner.state / "last.safetensors", run.folder / SEARCH_WINNER)
     shutil.rmtree(population_dir)
     done = search_epochs(plan)
-    plan = plan.but(**winner.params, epochs=max(1, plan.hyper.epochs - done), lr_find_iters=0, notes=list(plan.notes))
-    settings = ", ".join(f"{k} {v:g}" for k, v in winner.params.items())
-    plan.notes.append(
-        f"Population-based training ({members} members, {done} epochs each): member {winner.id} won with {settings}; "
-        f"the run continues from its weights for {plan.hyper.epochs} more epochs."
+    return winner_plan(
+        plan, winner.params, f"Population-based training ({members} members, {done} epochs each; member {winner.id} won)", done
     )
-    return plan

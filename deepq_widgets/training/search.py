@@ -109,6 +109,18 @@ class Member:
 PERTURB = (0.8, 1.25)  # explore: multiply a continuous setting by one of these
 
 
+def winner_plan(plan: Plan, params: dict[str, Any], search: str, rounds: int = 0) -> Plan:
+    """The plan for the rest of the run once a search (in-process or on Ray Tune) has its winner: the winner's
+    settings; after population-based training, whose members trained `rounds` epochs each, the run goes on from
+    the winner's weights for the epochs left. Its note says so, naming the `search`."""
+    rest = {"epochs": max(1, plan.hyper.epochs - rounds)} if rounds else {}
+    out = plan.but(**params, **rest, lr_find_iters=0, notes=list(plan.notes))
+    settings = ", ".join(f"{k} {v:g}" for k, v in params.items())
+    goes_on = f"; the run continues from its weights for {out.hyper.epochs} more epochs." if rounds else "."
+    out.notes.append(f"{search} chose {settings}{goes_on}")
+    return out
+
+
 def explore(params: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     """Perturb the learning rate and weight decay; members may drift past the sampled ranges,
     within bounds where fine-tuning stays stable."""

@@ -44,7 +44,7 @@ from .callbacks import TrialCallback
 from .checkpoint import load_checkpoint, read_info, save_checkpoint, snapshot
 from .learner import fit
 from .run_types import Run, TaskStopped
-from .search import GRID, explore, sampler_for, search_epochs
+from .search import GRID, explore, sampler_for, search_epochs, winner_plan
 from .search import space as search_space
 from .sink import QuietSink
 from .stages import SEARCH_WINNER, Factory, prepare
@@ -101,9 +101,7 @@ def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     else:
         best = min(run.sink.events(SearchTrialEvent), key=lambda t: t.valid_loss)  # these trials and those before
         params = {"lr": best.params["lr"], "weight_decay": best.params["weight_decay"], "batch_size": int(best.params["batch_size"])}
-        plan = plan.but(**params, lr_find_iters=0, notes=list(plan.notes))
-        chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
-        plan.notes.append(f"Search on Ray Tune ({search.method.value}, {search.trials} trials) chose {chose}.")
+        plan = winner_plan(plan, params, f"Search on Ray Tune ({search.method.value}, {search.trials} trials)")
     shutil.rmtree(storage, ignore_errors=True)  # done: the plan (and a PBT winner's weights) are kept elsewhere
     return plan
 
@@ -151,13 +149,9 @@ def pbt_winner(run: Run, plan: Plan, members: list[MemberState], budget: int) ->
     best = min(members, key=lambda m: m.info.valid_loss if m.info.valid_loss is not None else float("inf"))
     params = {k: best.info.params[k] for k in SETTINGS}
     shutil.copyfile(best.folder / "last.safetensors", run.folder / SEARCH_WINNER)
-    chose = ", ".join(f"{k} {v:g}" for k, v in params.items())
-    plan = plan.but(**params, epochs=max(1, plan.hyper.epochs - budget), lr_find_iters=0, notes=list(plan.notes))
-    plan.notes.append(
-        f"Population-based training on Ray Tune ({run.spec.search.trials} members, {budget} epochs each): the winner had "
-        f"{chose}; the run continues from its weights for {plan.hyper.epochs} more epochs."
+    return winner_plan(
+        plan, params, f"Population-based training on Ray Tune ({run.spec.search.trials} members, {budget} epochs each)", budget
     )
-    return plan
 
 
 GOAL = {"metric": "valid_loss", "mode": "min"}
