@@ -273,7 +273,10 @@ def event_kind(cls: type[Event]) -> str:
 
 # -- evaluation -----------------------------------------------------------------------------------
 class PerClassRow(Contract):
-    """One row of the per-class table; which figures are present depends on the task kind."""
+    """One row of the per-class table; which figures are present depends on the task kind. The figures named
+    here come in this order; a kind may add its own (numbers, by name), which follow."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     name: str = Field(alias="class")
     threshold: Number = None  # the score at which the class is called (the operating point)
@@ -295,8 +298,17 @@ class PerClassRow(Contract):
     def _no_nan(cls, value: Any) -> Any:
         return _finite(value)
 
+    @model_validator(mode="after")
+    def _kind_figures_are_numbers(self) -> PerClassRow:
+        for name, value in (self.model_extra or {}).items():
+            if value is not None and not isinstance(value, int | float):
+                raise ValueError(f"per-class figure {name!r} must be a number (got {value!r})")
+            if isinstance(value, float) and not math.isfinite(value):
+                self.model_extra[name] = None
+        return self
+
     def figures(self) -> dict[str, Number]:
-        """The figures this row has, in table order."""
+        """The figures this row has, in table order (the kind's own last)."""
         dumped = self.model_dump(exclude={"name", "intervals"})
         return {k: v for k, v in dumped.items() if k in self.model_fields_set or v is not None}
 
