@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from deepq_widgets.contracts import EpochEvent
+from deepq_widgets.contracts import CheckpointInfo, EpochEvent
 from deepq_widgets.store import ERROR, FINISHED
 from deepq_widgets.training.checkpoint import complete_set, load_checkpoint, save_checkpoint
 from tests.training.conftest import general_spec, run_in_process
@@ -22,8 +22,8 @@ def epoch_of(folder) -> int:
 
 def test_a_set_replaces_the_last_whole_and_shares_unchanged_best_weights(tmp_path):
     folder = tmp_path / "checkpoint"
-    save_checkpoint(folder, tensors(1), {}, {"state": [], "hypers": []}, {"epoch": 0}, best=tensors(1))
-    save_checkpoint(folder, tensors(2), {}, {"state": [], "hypers": []}, {"epoch": 1})  # no better epoch: best kept
+    save_checkpoint(folder, tensors(1), {}, {"state": [], "hypers": []}, CheckpointInfo(epoch=0), best=tensors(1))
+    save_checkpoint(folder, tensors(2), {}, {"state": [], "hypers": []}, CheckpointInfo(epoch=1))  # no better epoch: best kept
     assert epoch_of(folder) == 1
     model = torch.nn.Module()
     model.register_buffer("w", torch.zeros(4))
@@ -39,14 +39,14 @@ def test_a_kill_at_any_point_of_a_write_leaves_one_complete_set(tmp_path, monkey
     from deepq_widgets.training import checkpoint
 
     folder = tmp_path / "checkpoint"
-    save_checkpoint(folder, tensors(1), {}, {"state": [], "hypers": []}, {"epoch": 0}, best=tensors(1))
+    save_checkpoint(folder, tensors(1), {}, {"state": [], "hypers": []}, CheckpointInfo(epoch=0), best=tensors(1))
 
     def killed(*_):
         raise KeyboardInterrupt  # the process dies here
 
     monkeypatch.setattr(checkpoint, "_fsync", killed)  # mid-write: files written, not yet swapped in
     with pytest.raises(KeyboardInterrupt):
-        save_checkpoint(folder, tensors(2), {}, {"state": [], "hypers": []}, {"epoch": 1})
+        save_checkpoint(folder, tensors(2), {}, {"state": [], "hypers": []}, CheckpointInfo(epoch=1))
     monkeypatch.undo()
     assert epoch_of(folder) == 0
     (tmp_path / ".checkpoint.999999.tmp").mkdir()  # what SIGKILL mid-write leaves (no finally runs)
@@ -61,19 +61,19 @@ def test_a_kill_at_any_point_of_a_write_leaves_one_complete_set(tmp_path, monkey
 
     monkeypatch.setattr(type(folder), "rename", lambda self, dst: rename_then_die(self, dst))
     with pytest.raises(KeyboardInterrupt):
-        save_checkpoint(folder, tensors(2), {}, {"state": [], "hypers": []}, {"epoch": 1})
+        save_checkpoint(folder, tensors(2), {}, {"state": [], "hypers": []}, CheckpointInfo(epoch=1))
     monkeypatch.undo()
     assert not folder.exists() and epoch_of(folder) == 0  # the set put aside is still complete
-    save_checkpoint(folder, tensors(3), {}, {"state": [], "hypers": []}, {"epoch": 2})
+    save_checkpoint(folder, tensors(3), {}, {"state": [], "hypers": []}, CheckpointInfo(epoch=2))
     assert epoch_of(folder) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
 
 
 @pytest.mark.slow
 def test_the_store_never_runs_ahead_of_the_checkpoint(demo_copy, capsys, monkeypatch):
-    from deepq_widgets.training.sink import TaskSink
+    from deepq_widgets.training.sink import StoreSink
 
     seen = []
-    report = TaskSink.event
+    report = StoreSink.event
 
     def event(sink, e):
         if isinstance(e, EpochEvent):
@@ -81,7 +81,7 @@ def test_the_store_never_runs_ahead_of_the_checkpoint(demo_copy, capsys, monkeyp
             seen.append((e.epoch, epoch_of(folder)))
         report(sink, e)
 
-    monkeypatch.setattr(TaskSink, "event", event)  # observes what is on disk when each epoch is stored
+    monkeypatch.setattr(StoreSink, "event", event)  # observes what is on disk when each epoch is stored
     spec = general_spec(
         demo_copy, capsys, "single_label", "ultrasound_lesions", "sets", hyper__epochs=3, hyper__early_stop=False, image_size=64
     )

@@ -168,7 +168,7 @@ def test_retrain_flow_starts_from_the_model(wizard):
     assert wizard.task_type() == "multi_label"
     wizard.next()
     fitting, unfit = wizard.dataset_choices()
-    assert fitting == ["head_ct_hemorrhage"] and "classes must match" in unfit["fundus_findings"]
+    assert fitting == ["head_ct_hemorrhage"] and "differ from the base model's" in unfit["fundus_findings"]
     wizard.update(dataset="head_ct_hemorrhage", tuning="manual")
     wizard.next()
     wizard.next()
