@@ -84,7 +84,7 @@ def tune_search(run: Run, factory: Factory, plan: Plan) -> Plan:
     )
     trial.__name__ = f"task_{run.task.id}"  # Tune registers trainables by name, per job: two searches at once must differ
     again = f" (going on from {len(done)} trials run before it was interrupted)" if done else ""
-    again = again or (f" (going on from round {members[0]['epoch'] + 2}, each member from its checkpoint)" if members else "")
+    again = again or (f" (going on from round {members[0].info.epoch + 2}, each member from its checkpoint)" if members else "")
     run.sink.status(f"Hyperparameter search on Ray Tune: {search.method.value}, {search.trials} trials{again}, {resources} each")
     mirror, stopper = MirrorTrials(run, pbt, budget, first=len(done)), UserStop(run.sink.stop_requested)
     if config.num_samples > 0:

@@ -99,7 +99,7 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
     wait_for(lambda: all(store.task(t).state in (FINISHED, ERROR) for t in searches.values()), timeout=600)
     said = {m: " ".join(e.message for e in store.events(t, StatusEvent)) for m, t in searches.items()}
     assert "trials run before it was interrupted" in said["random"]
-    assert re.search(r"going on from round \d, each member from its checkpoint", said["pbt"])
+    assert re.search(r"going on from round \d, each member from its checkpoint", said["pbt"]), (said["pbt"], store.task(searches["pbt"]).error)
     for method, task_id in searches.items():
         row = store.task(task_id)
         assert row.state == FINISHED, row.error
