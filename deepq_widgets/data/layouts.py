@@ -190,8 +190,7 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
 
 
 def _marked_format(first: list[str], folder: Path) -> LabelFormat | None:
-    """A kind's format for a label file without a header: its marker file (target.txt) lies beside it and
-    the first row has its number of fields."""
+    """A kind's format for a label file without a header: its marker (target.txt) is here, the row its width."""
     width = len([f for f in first if f.strip()])
     return next((f for f in kinds.label_formats() if f.marker and (folder / f.marker).is_file() and len(f.columns) == width), None)
 

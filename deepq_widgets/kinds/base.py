@@ -87,7 +87,7 @@ class TaskKind:
     head: str = ""  # what sits on the backbone, said in the Model step and the summary
     ensembles: bool = False  # its networks' outputs average into a k-fold ensemble (training/ensemble.py)
     label_formats: tuple[LabelFormat, ...] = ()  # label.csv layouts this kind reads beyond the built-in ones
-    lower_is_better: tuple[str, ...] = ()  # headline figures where less is better (an error in mm)
+    target_noun: tuple[str, str] = ("class", "classes")  # what its dataset's classes are, one and several ("quantity")
 
     def dataset_problem(self, info: DatasetView) -> str | None:
         """Why `info` cannot train this kind, or None when it can."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from .. import kinds
 from ..data.catalog import DatasetInfo
 from ..data.preview import page_count, render_preview
 from ..wizard import Step, Wizard
@@ -111,5 +112,7 @@ def describe(info: DatasetInfo) -> str:
     )
     modality = f" · {esc(', '.join(info.modalities))}" if info.modalities else ""
     kind = f"{esc(info.format.upper())}{modality} · {esc(info.layout.replace('_', ' '))}"
-    head = f"<b>{len(info.usable)}</b> usable cases of {len(info.cases)} · {len(info.classes)} classes · {kind}"
-    return f"{head}<br>Classes: {counts}{split}{problem_html}"
+    one, several = next((k.target_noun for k in kinds.all_kinds() if info.annotation in k.annotations), ("class", "classes"))
+    noun = one if len(info.classes) == 1 else several
+    head = f"<b>{len(info.usable)}</b> usable cases of {len(info.cases)} · {len(info.classes)} {noun} · {kind}"
+    return f"{head}<br>{noun.capitalize()}: {counts}{split}{problem_html}"

@@ -100,7 +100,7 @@ KIND = Regression(
     about="A number per image, e.g. bone age, ejection fraction or a nodule's diameter.",
     annotations=("regression",),
     headline=("mae", "rmse", "r2"),
-    lower_is_better=("mae", "rmse"),
+    target_noun=("quantity", "quantities"),
     head="a linear output on the pooled features, scaled to the quantity's unit (squared error)",
     label_formats=(
         LabelFormat("regression", ("path", VALUE), read_rows=read_rows, classes=target_name, marker=TARGET_FILE, refuse=refuse),

@@ -1,0 +1,218 @@
+"""What a run leaves and a model says: the evaluation (per-class rows, curves, charts, gallery), predictions,
+what a model trained on, and the model card."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from ..spec import TaskSpec
+from .base import Contract, Metrics, Number, _finite
+
+
+# -- evaluation -----------------------------------------------------------------------------------
+class PerClassRow(Contract):
+    """One row of the per-class table; which figures are present depends on the task kind. The figures named
+    here come in this order; a kind may add its own (numbers, by name), which follow."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    name: str = Field(alias="class")
+    threshold: Number = None  # the score at which the class is called (the operating point)
+    sensitivity: Number = None
+    specificity: Number = None
+    precision: Number = None
+    recall: Number = None
+    accuracy: Number = None
+    f1: Number = None
+    dor: Number = None
+    auc: Number = None
+    ap50: Number = None
+    dice: Number = None
+    iou: Number = None
+    intervals: dict[str, tuple[float, float]] = Field(default_factory=dict)  # 95% CI of the figures that have one
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nan(cls, value: Any) -> Any:
+        return _finite(value)
+
+    @model_validator(mode="after")
+    def _kind_figures_are_numbers(self) -> PerClassRow:
+        for name, value in (self.model_extra or {}).items():
+            if value is not None and not isinstance(value, int | float):
+                raise ValueError(f"per-class figure {name!r} must be a number (got {value!r})")
+            if isinstance(value, float) and not math.isfinite(value):
+                self.model_extra[name] = None
+        return self
+
+    def figures(self) -> dict[str, Number]:
+        """The figures this row has, in table order (the kind's own last)."""
+        dumped = self.model_dump(exclude={"name", "intervals"})
+        return {k: v for k, v in dumped.items() if k in self.model_fields_set or v is not None}
+
+
+class Curve(Contract):
+    fpr: list[float] | None = None
+    tpr: list[float] | None = None
+    precision: list[float] | None = None
+    recall: list[float] | None = None
+    fp_per_image: list[float] | None = None
+
+
+class Gallery(Contract):
+    """Indices into `Evaluation.cases` of true positives, false positives and false negatives, or of a
+    kind's own outcomes under their titles ("Over-estimated"), with a line under a case where it says more
+    ("true 12.1 mm, predicted 15.3 mm")."""
+
+    tp: list[int] = Field(default_factory=list)
+    fp: list[int] = Field(default_factory=list)
+    fn: list[int] = Field(default_factory=list)
+    outcomes: dict[str, list[int]] = Field(default_factory=dict)
+    notes: dict[int, str] = Field(default_factory=dict)
+
+
+class ChartSeries(Contract):
+    name: str
+    x: list[float]
+    y: list[float]
+
+
+class Chart(Contract):
+    """A chart a kind draws from its evaluation (predicted against true values, residuals): data, drawn by
+    plots.chart, so that a new kind's figures need no drawing code outside its folder."""
+
+    title: str
+    x_label: str
+    y_label: str
+    series: list[ChartSeries]
+    style: Literal["line", "scatter"] = "line"
+    reference: Literal["", "identity", "zero"] = ""  # a dashed line: y = x, or y = 0
+
+
+class Evaluation(Contract):
+    """The final evaluation of the kept weights: evaluation.json in the task folder."""
+
+    task: str
+    classes: list[str]
+    metrics: Metrics
+    cases: list[str]
+    per_class: list[PerClassRow] = Field(default_factory=list)
+    curves: dict[str, Curve] = Field(default_factory=dict)
+    thresholds: list[float] | None = None
+    confusion: list[list[int]] | None = None
+    gallery: dict[str, Gallery] = Field(default_factory=dict)
+    charts: list[Chart] = Field(default_factory=list)  # the kind's own charts, beyond the curves
+    source: str = ""  # which data the figures come from, and whether the registered model trained on it
+    training: Evaluation | None = None  # the same weights on the training cases (the task's evaluation only)
+
+
+class DatasetEvaluation(Evaluation):
+    """A registered model scored on a labelled dataset (`deepq evaluate`): models/<id>/evaluations/<dataset>.json."""
+
+    model_id: str
+    dataset: str
+    overlap: list[str] = Field(default_factory=list)  # warnings: files or patients shared with the training data
+    created: float = 0.0
+
+
+class FoundBox(Contract):
+    """A box a detector found, in the image's pixels: [x0, y0, x1, y1]."""
+
+    label: str
+    score: float
+    box: list[float]
+
+
+class Prediction(Contract):
+    """What a model said of one image, whatever its kind: one line (`summary`), the call at the operating
+    point (`decision`), a number per column (class scores, areas, a measured value), boxes, and the heatmap
+    and mask files written for it. Every reader (the predictions view, the API's table, the CSV) reads these
+    fields and never guesses the kind from the keys."""
+
+    image: str
+    summary: str = ""
+    decision: str = ""
+    values: dict[str, float] = Field(default_factory=dict)
+    boxes: list[FoundBox] = Field(default_factory=list)
+    heatmap_file: str | None = None
+    mask_file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rows_recorded_before_the_type(cls, value: Any) -> Any:
+        """Inference lists stored before this type kept each kind's own keys (scores, findings, detections, area)."""
+        if not isinstance(value, dict) or not {"scores", "findings", "detections", "area"} & value.keys():
+            return value
+        row = {k: v for k, v in value.items() if k in ("image", "summary", "decision", "heatmap_file", "mask_file")}
+        row["values"] = value.get("scores") or value.get("area") or {}
+        row["boxes"] = value.get("detections", [])
+        if "findings" in value:
+            row["decision"] = ", ".join(value["findings"]) or "no finding"
+        if not row.get("summary") and value.get("scores"):
+            top, score = max(value["scores"].items(), key=lambda kv: kv[1])
+            row["summary"] = f"{top} {score:.2f} → {row.get('decision', '')}"
+        elif not row.get("summary"):
+            found = len(row["boxes"])
+            areas = ", ".join(f"{c} {a:.1%}" for c, a in (value.get("area") or {}).items())
+            row["summary"] = areas or f"{found} box{'es' * (found != 1)}"
+        return row
+
+
+class InferenceRun(Contract):
+    """A registered model run on every image of a dataset (`deepq predict --dataset`), what it said of
+    each image (heatmap and mask files in the workspace): the model page's inference list."""
+
+    model_id: str
+    dataset: str
+    created: float
+    rows: list[Prediction]
+
+
+class TrainingManifest(Contract):
+    """What a model was trained and selected on (train and validation cases), to tell a test set
+    that overlaps it: content hashes of the image files, patient and study identifiers."""
+
+    files_sha256: list[str] = Field(default_factory=list)
+    patients: list[str] = Field(default_factory=list)
+    studies: list[str] = Field(default_factory=list)
+
+
+# -- the model card -------------------------------------------------------------------------------
+class ModelCard(Contract):
+    """model.json of a registered model: everything needed to rebuild, judge and retrain it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
+
+    id: str
+    name: str
+    task: str
+    arch: str
+    classes: list[str]
+    image_size: int
+    channels: int
+    members: int = Field(1, ge=1, le=10)  # > 1: a k-fold ensemble of that many networks, whose outputs it averages
+    windows: list[str] = Field(default_factory=list)
+    mean: list[float]
+    std: list[float]
+    metrics: Metrics = Field(default_factory=Metrics)
+    thresholds: list[float] | None = None
+    dataset: str = ""
+    dataset_fingerprint: str = ""
+    base_model: str | None = None
+    source_task: int | None = None
+    created: float = 0.0
+    format: Literal["safetensors+json"] = "safetensors+json"
+    spec: TaskSpec | None = None
+
+    @property
+    def network(self) -> str:
+        """The network as lists show it: 'tf_efficientnet_lite0.in1k', or '5 × tf_efficientnet_lite0.in1k (ensemble)'."""
+        return f"{self.members} × {self.arch} (ensemble)" if self.members > 1 else self.arch
+
+    @property
+    def retrainable(self) -> bool:
+        """Retrain fine-tunes one network; an ensemble's members are retrained by running its task file again."""
+        return self.members == 1
