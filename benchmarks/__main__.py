@@ -1,4 +1,5 @@
-"""python -m benchmarks [data_layer ui training_speed voila learning search trust final_model evaluate_speed kill_resume scale scale_out]"""
+"""python -m benchmarks [data_layer ui training_speed voila learning search trust final_model evaluate_speed kill_resume scale
+scale_out regression]"""
 
 import importlib
 import sys
@@ -16,6 +17,7 @@ ALL = [
     "kill_resume",
     "scale",
     "scale_out",
+    "regression",
 ]
 
 for name in sys.argv[1:] or ALL:

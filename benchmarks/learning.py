@@ -92,11 +92,11 @@ def predict(model, loader, task: str) -> tuple[np.ndarray, np.ndarray]:
 
 def plain_fine_tune(data, train_idx, eval_loader, task: str, image_size: int, budget_s: float) -> tuple[dict, float, int]:
     """AdamW 1e-3, cosine, all layers, no augmentation; as many epochs as fit in `budget_s`."""
-    from deepq_widgets import zoo
+    from deepq_widgets.training.backbones import create_model
     from deepq_widgets.training.loaders import BatchLoader
 
     torch.manual_seed(0)
-    model = zoo.create_model("tf_efficientnet_lite0.in1k", len(data.classes), in_chans=data.channels).to(memory_format=torch.channels_last)
+    model = create_model("tf_efficientnet_lite0.in1k", len(data.classes), in_chans=data.channels).to(memory_format=torch.channels_last)
     loader = BatchLoader(data, train_idx, targets_for(task), 32, [0.5] * data.channels, [0.5] * data.channels, shuffle=True, seed=0)
     loader.channels_last = True
     loss_fn = torch.nn.CrossEntropyLoss() if task == "single_label" else torch.nn.BCEWithLogitsLoss()

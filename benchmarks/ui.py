@@ -17,7 +17,7 @@ def main() -> dict:
     )
     build = min(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) for _ in range(3))
 
-    from deepq_widgets import zoo
+    from deepq_widgets import kinds, zoo
     from deepq_widgets.app import build_app
     from deepq_widgets.wizard import Step
 
@@ -42,5 +42,6 @@ def main() -> dict:
     step("Back", app.shell.back.click)
     app.close()
     zoo.query()
-    filtering = {q: timeit(lambda q=q: zoo.query(task="detection", text=q), repeat=20) for q in ["", "res", "convnext in22k", "lite"]}
+    fits = kinds.get("detection").fits_network
+    filtering = {q: timeit(lambda q=q: zoo.query(fits=fits, text=q), repeat=20) for q in ["", "res", "convnext in22k", "lite"]}
     return save("ui", {"build_app_s": build, "step_transition_s": transitions, "zoo_query_s": filtering})
