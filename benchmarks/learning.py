@@ -137,10 +137,10 @@ def compare(ws, name: str, flow_args: list[str], eval_dataset: str | None) -> di
     spec = spec_for(ws, flow_args, f"bench-{name}-{time.time():.0f}")
     row, auto_wall, store = run_auto(ws, spec)
     assert row.state == "finished", row.error
-    task, size, windows = spec["task"], spec["image_size"], spec["windows"]
+    model, card = load_model(ws, row.model_id)
+    task, size, windows = spec["task"], card.image_size, spec["windows"]  # the side Auto planned and trained at (the spec's is a cap)
     data = build_cache(scan_dataset(ws, spec["dataset"]), ws.root / "cache", size, windows)
     split = split_cases(data.cases, spec["hyper"]["valid_pct"], spec["seed"])
-    model, card = load_model(ws, row.model_id)
     if eval_dataset:  # a held-out test set
         test = build_cache(scan_dataset(ws, eval_dataset), ws.root / "cache", size, windows, channels=data.channels)
         eval_data, eval_idx = test, np.arange(len(test.cases))

@@ -128,11 +128,11 @@ def compare(ws, name: str, draw: int) -> dict:
     spec = spec_for(ws, args, f"bench-{name}-{draw}-{time.time():.0f}")
     row, auto_wall, _ = run_auto(ws, spec)
     assert row.state == "finished", row.error
-    size, targets = spec["image_size"], kinds.get("regression").trainer.targets
+    model, card = load_model(ws, row.model_id)
+    size, targets = card.image_size, kinds.get("regression").trainer.targets  # the side Auto planned and trained at
     data = build_cache(scan_dataset(ws, name), ws.root / "cache", size)
     split = split_cases(data.cases, spec["hyper"]["valid_pct"], spec["seed"])
     test = build_cache(scan_dataset(ws, f"{name}_test"), ws.root / "cache", size, channels=data.channels)
-    model, card = load_model(ws, row.model_id)
     auto = figures(*predict(model, BatchLoader(test, np.arange(len(test.cases)), targets, 64, card.mean, card.std)))
     plain_loader = BatchLoader(test, np.arange(len(test.cases)), targets, 64, [0.5] * data.channels, [0.5] * data.channels)
     plain, plain_wall, plain_epochs = plain_fine_tune(data, split.train, plain_loader, auto_wall)

@@ -113,8 +113,7 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
     else:
         notes.append(f"Learning rate from a {finder}-step finder, kept within a safe band around {lr:g}.")
     augment = preset.augment if preset else auto_augment(spec.auto.modality, fingerprint.channels)
-    augment, changed = kinds.get(spec.task).planned_augment(augment)
-    notes += [_augment_reason(augment, preset), *([changed] if changed else [])]
+    notes.append(_augment_reason(augment, preset))
     patience = max(4, epochs // 4)
     folds = auto_folds(spec, fingerprint, notes)
     notes += final_model_note(False, folds)
@@ -186,8 +185,7 @@ def _augment_reason(augment: Augmentation, preset: Preset | None) -> str:
     if preset:
         return "Augmentation: the preset's, tuned for its anatomy."
     flip = "with horizontal flips (left and right eyes are both normal)" if augment.hflip else "no flips (left and right differ)"
-    crops = "small crops, shifts" if augment.resized_crop else "shifts"
-    return f"Augmentation: {crops} and rotations up to {augment.rotate_deg:g}°, {flip}."
+    return f"Augmentation: small crops, shifts and rotations up to {augment.rotate_deg:g}°, {flip}."
 
 
 def auto_augment(modality: Modality, channels: int) -> Augmentation:

@@ -107,11 +107,6 @@ class TaskKind:
         """Whether a zoo network can serve this kind (detection and segmentation need multi-scale features)."""
         return entry.multiscale or not self.multiscale
 
-    def planned_augment(self, augment: Any) -> tuple[Any, str | None]:
-        """The augmentation Auto planned (a spec.Augmentation), as this kind trains with it, and the plan's note
-        when it changed it: a regression of a size keeps no random zoom, say."""
-        return augment, None
-
     def statistics(self, data: Any, train: list[int]) -> dict[str, Any]:
         """What this kind adds to the data statistics (box sizes, mask areas, the target's spread), from the
         cached data: JSON values, kept in `DataStatistics.kind` and read back by `describe_statistics`."""

@@ -119,20 +119,3 @@ def test_rows_kept_before_the_prediction_type_read_as_predictions():
     assert b.decision == "x, y" and c.boxes[0].label == "nodule" and c.summary == "1 box"
     assert d.summary == "liver 25.0%" and d.mask_file == "m.png"
     assert Prediction(image="e.png", values={"diameter (mm)": 12.5}).values == {"diameter (mm)": 12.5}
-
-
-def test_auto_plans_no_random_zoom_for_a_measured_size_and_says_why(demo_ws):
-    from deepq_widgets.autoplan import Fingerprint, make_plan
-    from deepq_widgets.spec import parse_spec
-
-    def plan(task, dataset):
-        spec = parse_spec({"name": "p", "task": task, "dataset": dataset})
-        return make_plan(spec, Fingerprint.of(scan_dataset(demo_ws, dataset), spec.auto.modality))
-
-    measured, classified = plan("regression", "nodule_diameters"), plan("single_label", "ultrasound_lesions")
-    assert not measured.augment.resized_crop and classified.augment.resized_crop
-    assert any(n.startswith("No random zoom") for n in measured.notes)
-    assert any(n.startswith("Augmentation: shifts and rotations") for n in measured.notes)
-    manual = parse_spec({"name": "m", "task": "regression", "dataset": "nodule_diameters", "tuning": "manual", "model": {"arch": "tf_efficientnet_lite0.in1k"}})
-    kept = make_plan(manual, Fingerprint.of(scan_dataset(demo_ws, "nodule_diameters"), manual.auto.modality))
-    assert kept.augment.resized_crop  # Full Manual: the task file's augmentation, as given

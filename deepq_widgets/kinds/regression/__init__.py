@@ -66,15 +66,6 @@ def refuse(rows: list[dict[str, str]]) -> str | None:
 
 @dataclass(frozen=True, eq=False)
 class Regression(TaskKind):
-    def planned_augment(self, augment: Any) -> tuple[Any, str | None]:
-        """No random zoom: a resized crop rescales the image, and so what a size or a magnification measures
-        (up to 15% of a diameter at the default crop scale): label noise. Shifts, flips and rotations keep it;
-        a target that does not scale with the image (an age, a grade) can have it back in Full Manual."""
-        if not augment.resized_crop:
-            return augment, None
-        why = "No random zoom (resized crop): it would change the number when the number measures a size."
-        return augment.model_copy(update={"resized_crop": False}), why
-
     def statistics(self, data: Any, train: list[int]) -> dict[str, Any]:
         import numpy as np
 
