@@ -157,7 +157,7 @@ def data_statistics_html(events: list[AnyEvent], kind: kinds.TaskKind) -> str:
     problem_html = "<div class='dq-problem'>" + "<br>".join(html.escape(p) for p in problems[:10]) + "</div>" if problems else ""
     return (
         f"<p>{data.train} training and {data.valid} validation cases. {html.escape(data.split)}</p>"
-        f"<table class='dq-table'><tr><th>class</th><th>train</th><th>valid</th></tr>{rows}</table>{extra}{problem_html}"
+        f"<table class='dq-table'><tr><th>{kind.target_noun[0]}</th><th>train</th><th>valid</th></tr>{rows}</table>{extra}{problem_html}"
     )
 
 

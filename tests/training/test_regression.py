@@ -48,6 +48,7 @@ def test_a_diameter_is_learnt_judged_reported_evaluated_predicted_and_exported(t
     assert all(png[:4] == b"\x89PNG" for png in charts(evaluation).values())
     report = build_report(store.task(row.id), store.events(row.id), evaluation)
     assert "nodule diameter (mm) on the training cases" in report and "Over-estimated" in report and "predicted" in report
+    assert "<th>quantity</th><th>train</th><th>valid</th>" in report  # what the cases are counted by
 
     test_set = ws.datasets / "nodule_test"
     shutil.copytree(ws.datasets / "nodule_diameters", test_set)
