@@ -24,12 +24,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepq", description="Medical-imaging training tasks from the command line.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, found in COMMANDS.items():
-        p = sub.add_parser(name, help=found.help)
+        p = sub.add_parser(name, help=literal(found.help))
         p.add_argument("--workspace", default=os.environ.get("DEEPQ_WORKSPACE", "workspace"), help="workspace folder (default ./workspace)")
         for names, given in found.arguments:
             choices = given.get("choices")
-            p.add_argument(*names, **given | ({"choices": choices()} if callable(choices) else {}))
+            resolved = {"choices": choices()} if callable(choices) else {}
+            p.add_argument(*names, **given | resolved | ({"help": literal(given["help"])} if given.get("help") else {}))
     return parser
+
+
+def literal(text: str) -> str:
+    """A help text as written: argparse formats help with %, so "95% intervals" would fail `deepq --help`."""
+    return text.replace("%", "%%")
 
 
 def main(argv: list[str] | None = None) -> int:

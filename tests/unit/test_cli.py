@@ -210,3 +210,14 @@ def test_every_hyperparameter_is_a_spec_flag_and_an_api_choice_from_one_table(de
     assert "patience must be between 1 and 50 (got 500)" in capsys.readouterr().err
     with pytest.raises(ValueError, match="colour: not a choice; choose from task, preset"):
         dq.spec(demo_ws.root, task="single_label", colour="blue")
+
+
+def test_help_prints_for_deepq_and_every_command(capsys):
+    """`deepq --help` is the first command a new user types; a help text with a bare % once broke it."""
+    from deepq_widgets.cli.common import COMMANDS
+
+    for argv in (["--help"], *([name, "--help"] for name in COMMANDS)):
+        with pytest.raises(SystemExit) as ended:
+            main(argv)
+        assert ended.value.code == 0, argv
+    assert "95% intervals" in capsys.readouterr().out
