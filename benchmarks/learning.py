@@ -100,6 +100,13 @@ def plain_fine_tune(data, train_idx, eval_loader, task: str, image_size: int, bu
     loader = BatchLoader(data, train_idx, targets_for(task), 32, [0.5] * data.channels, [0.5] * data.channels, shuffle=True, seed=0)
     loader.channels_last = True
     loss_fn = torch.nn.CrossEntropyLoss() if task == "single_label" else torch.nn.BCEWithLogitsLoss()
+    wall, epochs = fit_in_budget(model, loader, loss_fn, budget_s)
+    return scores(task, *predict(model, eval_loader, task), data.classes), wall, epochs
+
+
+def fit_in_budget(model, loader, loss_fn, budget_s: float) -> tuple[float, int]:
+    """The plain loop: AdamW at lr 1e-3, cosine decay over as many epochs as fit in `budget_s` (a warm-up epoch,
+    then a second that measures the pace); returns the wall seconds and the epochs."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     start = time.perf_counter()
 
@@ -122,8 +129,7 @@ def plain_fine_tune(data, train_idx, eval_loader, task: str, image_size: int, bu
     for _ in range(epochs - 2):
         epoch()
         sched.step()
-    wall = time.perf_counter() - start
-    return scores(task, *predict(model, eval_loader, task), data.classes), wall, epochs
+    return time.perf_counter() - start, epochs
 
 
 def compare(ws, name: str, flow_args: list[str], eval_dataset: str | None) -> dict:

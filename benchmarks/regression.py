@@ -13,7 +13,6 @@ test set: MAE, RMSE and R².
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from .common import demo_workspace, save, threads
-from .learning import run_auto, spec_for
+from .learning import fit_in_budget, run_auto, spec_for
 
 TRAIN, TEST = 125, 300  # 125 -> 100 training + 25 validation cases at valid_pct 20
 DRAWS = (0, 1, 2)
@@ -90,29 +89,7 @@ def plain_fine_tune(data, train_idx, eval_loader, budget_s: float) -> tuple[dict
     targets = kinds.get("regression").trainer.targets
     loader = BatchLoader(data, train_idx, targets, 32, [0.5] * data.channels, [0.5] * data.channels, shuffle=True, seed=0)
     loader.channels_last = True
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
-    start = time.perf_counter()
-
-    def epoch() -> None:
-        model.train()
-        for x, y in loader:
-            loss = torch.nn.functional.mse_loss(model(x)[:, 0], (y - centre) / scale)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-    epoch()  # warm-up epoch (slower), then a second one measures the pace
-    second = time.perf_counter()
-    epoch()
-    pace = time.perf_counter() - second
-    epochs = max(2, 2 + math.floor((budget_s - (time.perf_counter() - start)) / pace))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    sched.step()
-    sched.step()
-    for _ in range(epochs - 2):
-        epoch()
-        sched.step()
-    wall = time.perf_counter() - start
+    wall, epochs = fit_in_budget(model, loader, lambda out, y: torch.nn.functional.mse_loss(out[:, 0], (y - centre) / scale), budget_s)
     return figures(*predict(model, eval_loader, centre, scale)), wall, epochs
 
 
