@@ -36,6 +36,9 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
 
+TRIALS = 8  # a search's trials when none are named (the task file's own default, 1, is no search)
+
+
 def _names(enum: type[Enum]) -> Callable[[], list[str]]:
     return lambda: [member.value for member in enum]
 
@@ -51,7 +54,7 @@ TASK_OPTIONS = (
     Option("size", "Auto select model preference, 1 (small) to 5 (large)", int),
     Option("ensemble", "Auto: a 5-fold ensemble on datasets under 300 cases (about 3x the time)", bool),
     Option("search", "hyperparameter search method", values=_names(SearchMethod)),
-    Option("trials", "search trials (1-48)", int, default=8),
+    Option("trials", "search trials (1-48)", int, default=TRIALS),
     Option("image_size", "side of the square network input, in pixels", int),
     Option("operating_point", "where findings are called: youden (default), sensitivity:0.9 or specificity:0.95"),
     Option("seed", "random seed; the same seed reproduces the task", int),
@@ -79,7 +82,7 @@ def build_spec(workspace: WorkspacePaths, flow: str, **chosen: Any) -> tuple[Tas
     """The task file, and the wizard that built it (its `forecast` says what will run), from `flow` and any of
     `options()` by name. `model` is a zoo `arch.tag` (General) or a registry model id (Retrain);
     `operating_point` is "youden" or "RULE:TARGET". Raises SpecError naming every choice that is wrong."""
-    known = {o.name: o for o in options()}
+    known = [o.name for o in options()]
     unknown = sorted(set(chosen) - set(known))
     if unknown:
         raise SpecError([f"{name}: not a choice; choose from {', '.join(known)}" for name in unknown])
@@ -101,7 +104,7 @@ def build_spec(workspace: WorkspacePaths, flow: str, **chosen: Any) -> tuple[Tas
     if hyper:
         wizard.set_hyper(**hyper)
     if "search" in given:
-        wizard.update(search=Search(method=given["search"], trials=given.get("trials", 8)))
+        wizard.update(search=Search(method=given["search"], trials=given.get("trials", TRIALS)))
     auto = {k: given[k] for k in ("modality", "size", "ensemble") if k in given}
     if auto:
         wizard.set_auto(**auto)
