@@ -20,7 +20,7 @@ from .contracts import Plan
 from .data.catalog import DatasetInfo
 from .data.footprint import CHUNK, cache_bytes, describe_size
 from .presets import Preset
-from .spec import Augmentation, Flow, Hyperparameters, Modality, Schedule, Search, TaskSpec, Tuning
+from .spec import Augmentation, Flow, Hyperparameters, Modality, Schedule, Search, StudyModel, TaskSpec, Tuning
 
 __all__ = ["Fingerprint", "Plan", "auto_augment", "make_plan", "resolved_spec"]
 
@@ -32,6 +32,8 @@ BATCH = 32  # the largest Auto batch; smaller sets get smaller batches (at least
 LR_FIND_SHARE, LR_FIND_MIN_ITERS, LR_FIND_MAX_ITERS = 0.2, 24, 100
 AUTO_LR, AUTO_WEIGHT_DECAY = 1e-3, 0.01
 ENSEMBLE_FOLDS, ENSEMBLE_BELOW = 5, 300  # Auto's ensemble, when asked for: 5 folds, for fewer than 300 cases
+STUDY_BATCH, STUDY_SLICES = 8, 16  # studies: at most 8 studies of 16 slices a step (128 slices, as an image batch)
+EVAL_SLICES = 4  # a study is scored on up to this many times the slices it trains on per step
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,14 @@ class Fingerprint:
     aspect: float  # median width / height
     channels: int
     modality: Modality
+    slices: int = 0  # studies: slices in all (0: the cases are images)
+    median_slices: int = 0  # studies: slices in the median study
+    slice_labelled: int = 0  # studies that carry slice labels
 
     @classmethod
     def of(cls, info: DatasetInfo, modality: Modality = Modality.other) -> Fingerprint:
         usable = info.usable
+        depths = [c.volume.depth for c in usable if c.volume is not None]
         sides = [max(c.width, c.height) for c in usable if c.width and c.height]
         aspects = [c.width / c.height for c in usable if c.width and c.height]
         return cls(
@@ -59,6 +65,9 @@ class Fingerprint:
             aspect=float(statistics.median(aspects)) if aspects else 1.0,
             channels=info.channels or 1,
             modality=modality,
+            slices=sum(depths),
+            median_slices=int(statistics.median(depths)) if depths else 0,
+            slice_labelled=sum(1 for c in usable if c.volume is not None and c.volume.slice_labels),
         )
 
     def train_cases(self, valid_pct: int) -> int:
@@ -66,8 +75,9 @@ class Fingerprint:
 
     def describe(self) -> str:
         side = f"{self.native_side} px (median longest side)" if self.native_side else "of unknown size"
+        cases = f"{self.cases} studies of {self.median_slices} slices (median)" if self.slices else f"{self.cases} cases"
         return (
-            f"{self.cases} cases in {self.classes} classes, images {side}, {self.channels} channel(s), "
+            f"{cases} in {self.classes} classes, images {side}, {self.channels} channel(s), "
             f"modality {self.modality.value}; class balance {balance(self.class_counts)}."
         )
 
@@ -98,12 +108,13 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
     image_size = _image_size(spec, fingerprint, notes)
     notes.append(cache_note(spec, fingerprint, image_size))
     largest = preset.hyper.batch_size if preset else BATCH
-    bs = max(8, min(largest, n_train // 4) // 8 * 8)
+    study = study_plan(fingerprint, n_train, largest, notes) if fingerprint.slices else {}
+    bs = study.get("batch_size") or max(8, min(largest, n_train // 4) // 8 * 8)
     steps = max(1, n_train // bs)
     epochs = min(max(math.ceil(STEP_BUDGET / steps), MIN_EPOCHS), MAX_EPOCHS)
     notes.append(
-        f"Batch {bs} (a multiple of 8, at least 4 steps an epoch over {n_train} training cases); "
-        f"{epochs} epochs of {steps} steps, about {STEP_BUDGET} optimizer steps in all, with early stopping."
+        (f"Batch {bs} studies" if study else f"Batch {bs} (a multiple of 8, at least 4 steps an epoch over {n_train} training cases)")
+        + f"; {epochs} epochs of {steps} steps, about {STEP_BUDGET} optimizer steps in all, with early stopping."
     )
     lr = preset.hyper.lr if preset else AUTO_LR
     finder = min(int(LR_FIND_SHARE * epochs * steps), LR_FIND_MAX_ITERS)
@@ -118,8 +129,25 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
     folds = auto_folds(spec, fingerprint, notes)
     notes += final_model_note(False, folds)
     planned = {"epochs": epochs, "batch_size": bs, "lr": lr, "schedule": Schedule.one_cycle, "weight_decay": AUTO_WEIGHT_DECAY}
-    planned |= {"momentum": 0.9, "early_stop": True, "patience": patience, "refit": False, "folds": folds}
+    planned |= {"momentum": 0.9, "early_stop": True, "patience": patience, "refit": False, "folds": folds} | study
     return Plan(Hyperparameters.model_validate(h.model_dump() | planned), augment, image_size, lr_find_iters=finder, notes=notes)
+
+
+def study_plan(fingerprint: Fingerprint, n_train: int, largest: int, notes: list[str]) -> dict:
+    """Studies: how many slices of each study a step reads, how many studies a step holds, how slices pool."""
+    slices = min(fingerprint.median_slices, STUDY_SLICES)
+    batch = max(2, min(largest, STUDY_BATCH, n_train // 8))
+    labelled = (
+        f" Slice labels on {fingerprint.slice_labelled} studies are shown in the data report; the network learns from the study labels."
+        if fingerprint.slice_labelled
+        else ""
+    )
+    notes.append(
+        f"Studies of {fingerprint.median_slices} slices (median), labelled per study: multiple-instance learning, a slice "
+        f"encoder whose features a learned attention pools over each study, {slices} slices a study per step, spread over "
+        f"its volume (memory bounded by {batch * slices} slices a step); scored on up to {EVAL_SLICES * slices} slices a study.{labelled}"
+    )
+    return {"slices": slices, "batch_size": batch, "study_model": StudyModel.attention}
 
 
 def auto_folds(spec: TaskSpec, fingerprint: Fingerprint, notes: list[str]) -> int:
@@ -154,9 +182,11 @@ def final_model_note(refit: bool, folds: int) -> list[str]:
 def cache_note(spec: TaskSpec, fingerprint: Fingerprint, image_size: int) -> str:
     """How much disk the training cache takes, said before it is built."""
     channels = 3 if fingerprint.channels == 3 or len(spec.windows) > 1 else 1
-    size = cache_bytes(fingerprint.cases, image_size, channels, masks=bool(spec.task) and kinds.get(spec.task).masks)
+    rows = fingerprint.slices or fingerprint.cases
+    size = cache_bytes(rows, image_size, channels, masks=bool(spec.task) and kinds.get(spec.task).masks)
+    what = f"{rows:,} slices" if fingerprint.slices else f"{fingerprint.cases:,} cases"
     return (
-        f"Cache: the {fingerprint.cases:,} cases decoded once at {image_size} px take {describe_size(size)} on disk, read "
+        f"Cache: the {what} decoded once at {image_size} px take {describe_size(size)} on disk, read "
         f"through a memory map; decoding holds about {CHUNK} cases per process in memory."
     )
 

@@ -95,6 +95,13 @@ class SearchMethod(StrEnum):
     pbt = "pbt"
 
 
+class StudyModel(StrEnum):
+    """How a study-level kind reads a study's slices (the kinds that read volumes)."""
+
+    attention = "attention"  # multiple-instance learning: slice features weighed by a learned attention
+    max = "max"  # multiple-instance learning: the most telling slice decides
+
+
 class OperatingRule(StrEnum):
     youden = "youden"
     sensitivity = "sensitivity"
@@ -138,6 +145,15 @@ class Hyperparameters(_Part):
         10,
         "k-fold ensemble (k >= 2): k networks, each trained without one k-th of the cases and scored on it; the model "
         "averages them and its figures are out-of-fold, on every case. Classification only; not with refit.",
+    )
+
+    study_model: StudyModel = Field(
+        StudyModel.attention,
+        description="Studies: how the slices' features make the study's: a learned attention over the slices, or the "
+        "slice that says most (max).",
+    )
+    slices: int = _range(
+        16, 2, 128, "Studies: slices a study contributes to one training step, spread over the volume (memory is bounded by it)."
     )
 
     @model_validator(mode="after")

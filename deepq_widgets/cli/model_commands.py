@@ -58,7 +58,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 @command(
     "run a registered model on images or a whole dataset",
     arg("model"),
-    arg("images", nargs="*", help="image paths inside the workspace"),
+    arg("images", nargs="*", help="image paths inside the workspace (for a study model: series folders, NIfTI volumes)"),
     arg("--dataset", help="also every usable case of this dataset (the run is kept in the model's inference list)"),
     arg("--heatmaps", help="write Grad-CAM heatmaps (and masks) to this folder in the workspace"),
 )

@@ -139,6 +139,8 @@ class Prediction(Contract):
     boxes: list[FoundBox] = Field(default_factory=list)
     heatmap_file: str | None = None
     mask_file: str | None = None
+    slice_scores: dict[str, list[float]] = Field(default_factory=dict)  # a study's: a curve over its slices, in patient order
+    key_slices: list[int] = Field(default_factory=list)  # a study's: the slices its heatmap covers, most telling first
 
     @model_validator(mode="before")
     @classmethod

@@ -32,6 +32,7 @@ from .footprint import CHUNK, network_channels
 from .masks import MaskError, case_mask
 from .preprocess import network_pixels
 from .readers import ReaderError, read_image
+from .studies import SliceRef, slice_pixels
 
 CACHE_VERSION = 3
 SAVE_EVERY_S = 5.0  # how often a build records its progress (what a kill can lose)
@@ -41,10 +42,36 @@ Progress = Callable[[int, int], None]
 
 
 def case_key(case: Case) -> str:
-    """What a case is: its files' sizes and modification times, its annotation. A corrected file gets a new key."""
-    stamps = [f"{p}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in (case.image, case.mask) if p is not None]
+    """What a case is: its files' sizes and modification times (a study's: its slices'), its annotation. A
+    corrected file gets a new key."""
+    if case.volume is not None:
+        stamps = [slice_key(ref) for ref in case.volume.slices] + [str(sorted(case.volume.slice_labels.items()))]
+    else:
+        stamps = [f"{p}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in (case.image, case.mask) if p is not None]
     text = f"{'|'.join(stamps)}|{case.labels}|{case.boxes}|{case.polygons}" + (f"|{sorted(case.fields.items())}" if case.fields else "")
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def slice_key(ref: SliceRef) -> str:
+    """What one slice is: its file's size and modification time, and its frame. A study's slices are cached once
+    each, under this key, so a study relabelled or regrouped decodes nothing again."""
+    stat = ref.path.stat()
+    return hashlib.sha256(f"{ref.path}|{stat.st_size}|{stat.st_mtime_ns}|{ref.frame}".encode()).hexdigest()[:20]
+
+
+Unit = Case | SliceRef  # what one cache row holds: an image case, or one slice of a study
+
+
+def _units(cases: Sequence[Case]) -> tuple[list[str], list[Unit]]:
+    """The rows the cases need, each once: an image case's, or each slice of a study."""
+    units: dict[str, Unit] = {}
+    for case in cases:
+        if case.volume is None:
+            units.setdefault(case_key(case), case)
+        else:
+            for ref in case.volume.slices:
+                units.setdefault(slice_key(ref), ref)
+    return list(units), list(units.values())
 
 
 def dataset_fingerprint(info: DatasetInfo, keys: Sequence[str] | None = None) -> str:
@@ -58,7 +85,8 @@ def dataset_fingerprint(info: DatasetInfo, keys: Sequence[str] | None = None) ->
 
 @dataclass
 class CachedData:
-    """Decoded cases ready for training: uint8 images (N, S, S, C) plus targets."""
+    """Decoded cases ready for training: uint8 images (N, S, S, C) plus targets. For studies, `images` holds the
+    slices' rows and `slices[i]` the rows of case i's slices, in patient order."""
 
     images: Any  # np.memmap, or Rows when some cases were decoded out of order
     cases: list[Case]
@@ -68,6 +96,7 @@ class CachedData:
     boxes: list[list[Box]] = field(default_factory=list)  # in cache pixels
     problems: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    slices: list[np.ndarray] | None = None  # studies: each case's rows in `images`
     _fields: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -139,7 +168,7 @@ def build_cache(
     key = hashlib.sha256(json.dumps([CACHE_VERSION, size, list(windows), want, masks]).encode()).hexdigest()[:16]
     layout = Layout(root / f"{info.name}-{key}", size, want, list(windows), masks)
     layout.folder.mkdir(parents=True, exist_ok=True)
-    keys = [case_key(c) for c in info.usable]
+    keys, units = _units(info.usable)
     with open(layout.folder / "lock", "w") as lock:  # one builder at a time (a task and an evaluation, say)
         fcntl.flock(lock, fcntl.LOCK_EX)
         index = _read_index(layout)
@@ -150,8 +179,8 @@ def build_cache(
         if todo:
             used = set(index["slots"].values())
             free = [row for row in range(index["rows"]) if row not in used]  # also rows a killed build had not recorded
-            _decode(info, layout, index, keys, todo, free, progress, processes or decode_processes(), save_every_s)
-        return _load(info, layout, index, keys)
+            _decode(info, layout, index, keys, units, todo, free, progress, processes or decode_processes(), save_every_s)
+        return _load(info, layout, index)
 
 
 def decode_processes() -> int:
@@ -185,13 +214,14 @@ def _decode(
     layout: Layout,
     index: dict[str, Any],
     keys: list[str],
+    units: list[Unit],
     todo: list[int],
     free: list[int],
     progress: Progress | None,
     processes: int,
     save_every_s: float,
 ) -> None:
-    """Give each case to decode a row (a freed one first, else a new one at the end), decode in chunks,
+    """Give each unit (an image case, a study's slice) to decode a row (a freed one first, else a new one at the end), decode in chunks,
     and record the finished chunks every few seconds."""
     slots = free[: len(todo)] + list(range(index["rows"], index["rows"] + max(0, len(todo) - len(free))))
     index["rows"] = max(index["rows"], max(slots) + 1)
@@ -200,8 +230,7 @@ def _decode(
             with open(layout.folder / name, "ab") as fh:
                 fh.truncate(index["rows"] * row)  # sparse: the disk fills as rows are written
     chunks = [(todo[i : i + CHUNK], slots[i : i + CHUNK]) for i in range(0, len(todo), CHUNK)]
-    usable = info.usable
-    jobs = [(list(info.classes), layout, [usable[c] for c in cases], rows) for cases, rows in chunks]
+    jobs = [(list(info.classes), layout, [units[c] for c in cases], rows) for cases, rows in chunks]
     done, saved = 0, time.monotonic()
 
     def record(cases: list[int], rows: list[int], results: list[tuple[list | None, str | None]]) -> None:
@@ -238,20 +267,23 @@ def _decode_chunk_job(job: tuple) -> list[tuple[list | None, str | None]]:
     return _decode_chunk(*job)
 
 
-def _decode_chunk(classes: list[str], layout: Layout, cases: list[Case], rows: list[int]) -> list[tuple[list | None, str | None]]:
-    """Decode `cases` and write each into its row (positioned writes, no memory map: memory stays one
-    chunk); per case, its boxes in cache pixels, or the problem that left it out."""
+def _decode_chunk(classes: list[str], layout: Layout, units: list[Unit], rows: list[int]) -> list[tuple[list | None, str | None]]:
+    """Decode `units` and write each into its row (positioned writes, no memory map: memory stays one
+    chunk); per unit, its boxes in cache pixels, or the problem that left it out."""
     from PIL import Image
 
     size = layout.size
     out = []
     with open(layout.folder / "images.u8", "r+b") as images, _maybe_open(layout.folder / "masks.u8", layout.masks) as masks:
-        for case, row in zip(cases, rows, strict=True):
+        for unit, row in zip(units, rows, strict=True):
+            case = unit if isinstance(unit, Case) else Case(unit.path)
             try:
-                data = read_image(case.image, windows=layout.windows or None)
+                data = (
+                    read_image(unit.image, windows=layout.windows or None) if isinstance(unit, Case) else slice_pixels(unit, layout.windows)
+                )
                 h, w = data.pixels.shape[:2]
-                mask = case_mask(case, classes, w, h) if layout.masks else None
-            except (ReaderError, MaskError, OSError) as exc:  # changed since it was catalogued: this case's problem only
+                mask = case_mask(case, classes, w, h) if layout.masks and isinstance(unit, Case) else None
+            except (ReaderError, MaskError, OSError, ValueError) as exc:  # changed since it was catalogued: this case's problem only
                 out.append((None, str(exc) if isinstance(exc, ReaderError) else f"{case.mask or case.image}: {exc}"))
                 continue
             os.pwrite(
@@ -285,16 +317,15 @@ class _maybe_open:
 
 
 # -- loading -----------------------------------------------------------------------------------------
-def _load(info: DatasetInfo, layout: Layout, index: dict[str, Any], keys: list[str]) -> CachedData:
+def _load(info: DatasetInfo, layout: Layout, index: dict[str, Any]) -> CachedData:
+    if info.volumes:
+        return _load_studies(info, layout, index)
     usable = info.usable  # a property that filters every case: once, not once per case
+    keys = [case_key(c) for c in usable]
     kept = [i for i, k in enumerate(keys) if k in index["slots"]]
     cases = [usable[i] for i in kept]
     order = np.array([index["slots"][keys[i]] for i in kept], np.int64)
-    labels = np.zeros((len(cases), len(info.classes)), np.float32)
-    for i, case in enumerate(cases):
-        for label in case.labels:
-            if label in info.classes:
-                labels[i, info.classes.index(label)] = 1.0
+    labels = _labels(cases, info.classes)
     rows = max(index["rows"], 1)
     images = _rows(layout.folder / "images.u8", (rows, layout.size, layout.size, layout.channels), order)
     masks = _rows(layout.folder / "masks.u8", (rows, layout.size, layout.size), order) if layout.masks else None
@@ -308,6 +339,43 @@ def _load(info: DatasetInfo, layout: Layout, index: dict[str, Any], keys: list[s
         problems=[index["problems"][k] for k in keys if k in index["problems"]],
         fingerprint=dataset_fingerprint(info, keys),
     )
+
+
+def _load_studies(info: DatasetInfo, layout: Layout, index: dict[str, Any]) -> CachedData:
+    """Studies whose every slice decoded, each with the rows of its slices; a slice that did not decode is
+    its study's problem."""
+    cases, slices, problems, keys = [], [], [], []
+    for case in info.usable:
+        refs = case.volume.slices if case.volume is not None else ()
+        failed = [index["problems"][k] for k in map(slice_key, refs) if k in index["problems"]]
+        if not refs or failed:
+            problems.append(f"{case.title}: {failed[0] if failed else 'not a study'}; the study is left out")
+            continue
+        cases.append(case)
+        slices.append(np.array([index["slots"][slice_key(ref)] for ref in refs], np.int64))
+        keys.append(case_key(case))
+    shape = (max(index["rows"], 1), layout.size, layout.size, layout.channels)
+    images = np.memmap(layout.folder / "images.u8", np.uint8, mode="r", shape=shape) if cases else np.zeros((0, *shape[1:]), np.uint8)
+    return CachedData(
+        images=images,
+        cases=cases,
+        classes=list(info.classes),
+        labels=_labels(cases, info.classes),
+        boxes=[[] for _ in cases],
+        problems=problems,
+        fingerprint=dataset_fingerprint(info, keys),
+        slices=slices,
+    )
+
+
+def _labels(cases: list[Case], classes: list[str]) -> np.ndarray:
+    """(N, K) multi-hot class labels."""
+    labels = np.zeros((len(cases), len(classes)), np.float32)
+    for i, case in enumerate(cases):
+        for label in case.labels:
+            if label in classes:
+                labels[i, classes.index(label)] = 1.0
+    return labels
 
 
 def _rows(path: Path, shape: tuple[int, ...], order: np.ndarray) -> Any:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .studies import Volume
+
 
 @dataclass(frozen=True)
 class Box:
@@ -41,14 +43,15 @@ class Polygon:
 
 @dataclass
 class Case:
-    """One training example: an image and its annotation."""
+    """One training example: an image, or a study (`volume`: its slices in patient order), and its annotation."""
 
-    image: Path
+    image: Path  # the image file; for a study, its folder or volume file
     labels: tuple[str, ...] = ()
     boxes: tuple[Box, ...] = ()
     polygons: tuple[Polygon, ...] = ()
     mask: Path | None = None
     fields: dict[str, Any] = field(default_factory=dict)  # what a kind's label format read that the core does not interpret
+    volume: Volume | None = None  # set when the case is a study
     study: str | None = None
     patient: str | None = None
     width: int = 0
@@ -60,6 +63,18 @@ class Case:
         return self.problem is None
 
     @property
+    def files(self) -> list[Path]:
+        """The image files the case is read from: its image, or each file of its study once."""
+        if self.volume is None:
+            return [self.image]
+        return list(dict.fromkeys(ref.path for ref in self.volume.slices))
+
+    @property
+    def title(self) -> str:
+        """How the case is named to the user: the image's path, or the study's name."""
+        return self.volume.name if self.volume is not None else str(self.image)
+
+    @property
     def group(self) -> str:
         """What must not be split across train and validation: patient, else study, else the image."""
         return self.patient or self.study or str(self.image)
@@ -67,7 +82,7 @@ class Case:
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # missing_file, unreadable, unknown_class, few_cases, imbalance, layout, box, mask, outside
+    kind: str  # missing_file, unreadable, unknown_class, few_cases, imbalance, layout, box, mask, outside, study
     message: str
     file: str | None = None
 

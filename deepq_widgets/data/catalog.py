@@ -62,6 +62,11 @@ class DatasetInfo:
         return any(c.study or c.patient for c in self.cases)
 
     @property
+    def volumes(self) -> bool:
+        """Whether its cases are studies (series or volumes), not images."""
+        return any(c.volume is not None for c in self.cases)
+
+    @property
     def balance(self) -> dict[str, str]:
         largest = max(self.class_counts.values(), default=0)
         return {name: balance_grade(n, largest) for name, n in self.class_counts.items()}
@@ -87,6 +92,7 @@ class DatasetInfo:
             "modalities": self.modalities,
             "has_studies": self.has_studies,
             "studies": len({c.study for c in self.cases if c.study}),
+            "volumes": self.volumes,
             "problems": [str(p) for p in self.problems],
         }
 
@@ -128,6 +134,13 @@ def _probe_cases(info: DatasetInfo) -> None:
     channels: Counter[int] = Counter()
     modalities: set[str] = set()
     for case in info.cases:
+        if case.volume is not None:  # a study: its headers were read with its series
+            meta = case.volume.meta
+            formats[meta.get("format") or case.volume.format] += 1
+            channels[int(meta.get("channels") or 1)] += 1
+            case.study, case.patient = meta.get("study_uid"), meta.get("patient_id")
+            modalities.update([meta["modality"]] if meta.get("modality") else [])
+            continue
         p = probe(case.image)
         if p.format:
             formats[p.format] += 1

@@ -29,6 +29,7 @@ from .. import kinds
 from ..kinds.base import LabelFormat
 from .cases import Annotations, Box, Case, Polygon, Problem
 from .readers import IMAGE_SUFFIXES
+from .study_layouts import STUDY, class_folder_studies, names_study, study_cases
 
 LABEL_CSV_NAMES = ("label.csv", "labels.csv")
 SINGLE = "single_label"
@@ -108,9 +109,10 @@ def _inside_dir(path: Path, root: Path) -> bool:
     return path.is_dir() and path.resolve().is_relative_to(root)
 
 
-def _images_in(folder: Path, root: Path, problems: list[Problem]) -> list[Path]:
-    """The image files under `folder`, never leaving `root`: links are followed only to files inside it,
-    never to folders, and a name that is not UTF-8 is reported, not listed."""
+def _images_in(folder: Path, root: Path, problems: list[Problem], every: bool = False) -> list[Path]:
+    """The image files (`every`: all files, a series' DICOM files often have no suffix) under `folder`, never
+    leaving `root`: links are followed only to files inside it, never to folders, and a name that is not
+    UTF-8 is reported, not listed."""
     if not folder.resolve().is_relative_to(root):
         problems.append(Problem("outside", "folder leads outside the dataset folder (a symbolic link); not read", printable(folder)))
         return []
@@ -121,7 +123,10 @@ def _images_in(folder: Path, root: Path, problems: list[Problem]) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in links)
         for name in files:
             path = Path(top) / name
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
+            if not every and path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if every and not path.is_file():  # a FIFO or a device in a series folder: never opened
+                problems.append(Problem("unreadable", "not a regular file; not read", printable(path)))
                 continue
             if not _utf8(name):
                 problems.append(Problem("unreadable", "file name is not valid UTF-8; rename it", printable(path)))
@@ -177,6 +182,8 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
     grouped: dict[str, list[dict[str, str]]] = {}
     for rec in records:
         grouped.setdefault(rec["image" if kind == DETECTION else "path"], []).append(rec)
+    if kind == SINGLE and _names_studies(grouped, folder):
+        return _read_study_rows(grouped, path, folder, declared, records, out)
     for rel, recs in grouped.items():
         labels, boxes = _labels_from_rows(kind, recs, path, out.problems)
         for image in _expand(rel, folder, folder, str(path), out.problems):
@@ -185,6 +192,35 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
                 case.problem = "no class given in the label file"
             out.cases.append(case)
     out.classes = _class_list(kind, records, declared)
+    _flag_unknown(out, declared, str(path))
+    return out
+
+
+def _names_studies(grouped: dict[str, list[dict[str, str]]], folder: Path) -> bool:
+    """Whether any row of a label file names a series folder or a volume (inside the dataset)."""
+    for rel in grouped:
+        path = (folder / Path(rel).expanduser()).resolve() if rel else None
+        if path is not None and path.is_relative_to(folder) and names_study(path):
+            return True
+    return False
+
+
+def _read_study_rows(
+    grouped: dict[str, list[dict[str, str]]], path: Path, folder: Path, declared: list[str] | None, records: list, out: Annotations
+) -> Annotations:
+    """A label file of studies: rows naming a folder or volume label the study, rows naming files label slices."""
+    studies, slices = {}, {}
+    for rel, recs in grouped.items():
+        labels, _ = _labels_from_rows(SINGLE, recs, path, out.problems)
+        target = _resolve(rel, folder, folder, str(path), out.problems)
+        if target is not None:
+            (studies if names_study(target) else slices)[target] = labels
+    out.annotation, out.fits = STUDY, [STUDY]
+    out.cases = study_cases(studies, slices, lambda p: _images_in(p, folder, out.problems, every=True), str(path), out.problems)
+    for case in out.cases:
+        if not case.labels and case.problem is None:
+            case.problem = "no class given in the label file"
+    out.classes = _class_list(SINGLE, records, declared)
     _flag_unknown(out, declared, str(path))
     return out
 
@@ -269,16 +305,24 @@ def _class_list(kind: str, records: list[dict[str, str]], declared: list[str] | 
     return list(dict.fromkeys(r[key] for r in records if r[key]))  # in order of first appearance
 
 
-def _expand(rel: str, base: Path, root: Path, source: str, problems: list[Problem]) -> list[Path]:
-    """A label's path (relative to `base`) names a file, or a folder that holds a DICOM series (one
-    case per slice); either must resolve inside the dataset folder `root`."""
+def _resolve(rel: str, base: Path, root: Path, source: str, problems: list[Problem]) -> Path | None:
+    """A label's path (relative to `base`), resolved; None (and a problem) when empty or outside `root`."""
     if not rel:
         problems.append(Problem("layout", "a row has an empty path", source))
-        return []
+        return None
     given = Path(rel).expanduser()
     path = (given if given.is_absolute() else base / given).resolve()
     if not path.is_relative_to(root):
         problems.append(Problem("outside", f"path {rel!r} leads outside the dataset folder {root}; refused", source))
+        return None
+    return path
+
+
+def _expand(rel: str, base: Path, root: Path, source: str, problems: list[Problem]) -> list[Path]:
+    """A label's path names a file, or a folder of images (one case per image: single-label rows naming a
+    folder are studies, read by `_read_study_rows`); it must resolve inside the dataset folder `root`."""
+    path = _resolve(rel, base, root, source, problems)
+    if path is None:
         return []
     if path.is_dir():
         slices = _images_in(path, root, problems)
@@ -389,8 +433,14 @@ def _read_mask_folders(folder: Path, declared: list[str] | None) -> Annotations:
 
 
 def _read_class_folders(folder: Path, subdirs: list[Path]) -> Annotations:
+    """One folder per class, of images, or of studies (series folders or volumes: each one case)."""
     out = Annotations("class_folders", SINGLE, [SINGLE], [d.name for d in subdirs])
     for sub in subdirs:
+        studies = class_folder_studies(sub, folder, lambda p: _images_in(p, folder, out.problems, every=True), out.problems)
+        if studies is not None:
+            out.annotation, out.fits = STUDY, [STUDY]
+            out.cases.extend(studies)
+            continue
         images = _images_in(sub, folder, out.problems)
         if not images:
             out.problems.append(Problem("few_cases", "class folder holds no images", str(sub)))

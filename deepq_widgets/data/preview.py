@@ -11,13 +11,16 @@ import io
 import math
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from .cases import Case
 from .catalog import DatasetInfo
 from .masks import case_mask
-from .readers import ReaderError, read_image
+from .readers import ImageData, ReaderError, read_image
+from .studies import slice_pixels, study_files, volumes_at
+from .study_layouts import names_study
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]
 CAPTION_H = 42
@@ -64,8 +67,8 @@ def _tile(case: Case, info: DatasetInfo, size: int, windows, show_identifiers: b
     if not case.usable:
         return Image.new("RGB", (size, size), (60, 20, 20)), _fit_text(f"✗ {case.problem}", size), True
     try:
-        data = read_image(case.image, windows=windows)
-    except ReaderError as exc:
+        data = slice_pixels(case.volume.slices[case.volume.depth // 2], windows) if case.volume else read_image(case.image, windows=windows)
+    except (ReaderError, OSError, ValueError) as exc:
         return Image.new("RGB", (size, size), (60, 20, 20)), _fit_text(f"✗ {exc}", size), True
     rgb = to_rgb8(data.pixels)
     h, w = rgb.shape[:2]
@@ -79,10 +82,25 @@ def _tile(case: Case, info: DatasetInfo, size: int, windows, show_identifiers: b
     return tile, _fit_text(case_caption(case, data.meta, show_identifiers), size), False
 
 
+def read_shown(path: str | Path, slice_index: int | None = None, windows=None) -> ImageData:
+    """An image as shown to the user: the file, or a study's slice `slice_index` (its middle one by default)."""
+    path = Path(path)
+    if not names_study(path):
+        return read_image(path, windows=windows)
+    volumes, _ = volumes_at(path, study_files(path) if path.is_dir() else [])
+    volume = next((v for v in volumes if v.problem is None and v.depth), None)
+    if volume is None:
+        raise ReaderError(f"{path}: no readable study")
+    index = volume.depth // 2 if slice_index is None else min(max(slice_index, 0), volume.depth - 1)
+    return slice_pixels(volume.slices[index], windows)
+
+
 def case_caption(case: Case, meta: dict, show_identifiers: bool = False) -> str:
     """Labels and the values a kind read (a measured quantity), plus the patient ID and name only when the user
     asked for identifiers."""
     caption = ", ".join(case.labels) if case.labels else "(no finding)"
+    if case.volume is not None:
+        caption += f" · {case.volume.depth} slices"
     if case.fields:
         caption += ": " + ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in case.fields.values())
     if show_identifiers:

@@ -88,6 +88,7 @@ class TaskKind:
     ensembles: bool = False  # its networks' outputs average into a k-fold ensemble (training/ensemble.py)
     label_formats: tuple[LabelFormat, ...] = ()  # label.csv layouts this kind reads beyond the built-in ones
     target_noun: tuple[str, str] = ("class", "classes")  # what its dataset's classes are, one and several ("quantity")
+    volumes: bool = False  # its cases are studies (series or volumes of slices), not images
 
     def dataset_problem(self, info: DatasetView) -> str | None:
         """Why `info` cannot train this kind, or None when it can."""

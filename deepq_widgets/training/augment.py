@@ -74,6 +74,11 @@ class Jitter:
     def take(self, keep: slice) -> Jitter:
         return Jitter(*(None if f is None else f[keep] for f in (self.brightness, self.contrast, self.saturation, self.hue)))
 
+    def repeat(self, times: int) -> Jitter:
+        """Each image's factors `times` over in a row: one study's slices jittered alike."""
+        fields = (self.brightness, self.contrast, self.saturation, self.hue)
+        return Jitter(*(None if f is None else f.repeat_interleave(times) for f in fields))
+
 
 def jitter_factors(aug: Augmentation, n: int, channels: int, generator: torch.Generator) -> Jitter:
     """Brightness and contrast for every image; saturation and hue only where there are 3 channels."""

@@ -54,7 +54,7 @@ def evaluate_on_training_cases(run: Run, prepared: Prepared, built: Built, thres
     if len(train) > TRAINING_EVALUATION_CASES:
         train = sorted(np.random.default_rng(run.spec.seed).choice(train, TRAINING_EVALUATION_CASES, replace=False).tolist())
     valid = built.learn.dls.valid
-    loader = BatchLoader(prepared.data, train, valid.targets, valid.bs, valid.mean, valid.std).to(valid.device)
+    loader = BatchLoader(prepared.data, train, valid.targets, valid.bs, valid.mean, valid.std, slices=valid.slices).to(valid.device)
     loader.channels_last = valid.channels_last
     found = evaluate(built.learn.model, loader, run.kind.trainer, prepared.data.classes, thresholds=thresholds)
     sampled = f"{len(train)} of the {len(prepared.split.train)}" if len(train) < len(prepared.split.train) else f"All {len(train)}"
@@ -153,7 +153,7 @@ def finish(
 def training_manifest(data: CachedData) -> TrainingManifest:
     """The files (by content) and the patients and studies the model trained and was selected on."""
     return TrainingManifest(
-        files_sha256=sorted({file_sha256(c.image) for c in data.cases}),
+        files_sha256=sorted({file_sha256(f) for c in data.cases for f in c.files}),
         patients=sorted({c.patient for c in data.cases if c.patient}),
         studies=sorted({c.study for c in data.cases if c.study}),
     )

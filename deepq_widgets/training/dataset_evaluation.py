@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from .. import kinds
 from ..contracts import DatasetEvaluation, TrainingManifest
@@ -76,10 +77,11 @@ def overlap_warnings(manifest: TrainingManifest | None, info: DatasetInfo) -> li
         return ["The model's training cases are not recorded (it was registered before they were), so overlap was not checked."]
     out = []
     trained = set(manifest.files_sha256)
-    shared = [c.image.name for c in info.usable if file_sha256(c.image) in trained]
+    shared = [Path(c.title).name for c in info.usable if any(file_sha256(f) in trained for f in c.files)]
     if shared:
+        noun = "studies hold" if info.volumes else "images are"
         out.append(
-            f"{len(shared)} of {len(info.usable)} images are files the model trained or was selected on "
+            f"{len(shared)} of {len(info.usable)} {noun} files the model trained or was selected on "
             f"(same content), e.g. {', '.join(shared[:3])}: these figures overstate how it does on new cases."
         )
     for what, field, known in (("patients", "patient", manifest.patients), ("studies", "study", manifest.studies)):

@@ -1,7 +1,8 @@
 """Export a registered model, and run it on new images.
 
 Formats: `safetensors` (the weights and model.json, as stored), `torchscript` (a traced
-module) and `onnx` (opset 17, dynamic batch); a task kind may allow fewer (a detector's
+module) and `onnx` (opset 17, dynamic batch; a study model's also a dynamic slice axis: the slice
+encoder and the pooling in one graph); a task kind may allow fewer (a detector's
 post-processing is Python, so detection exports safetensors only). Prediction prepares each
 image with the same function as the training cache (data/preprocess.py), so the network sees
 the pixels it was trained on; classification adds Grad-CAM heatmaps.
@@ -13,16 +14,21 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .. import kinds
 from ..contracts import ModelCard, Prediction
-from ..data.preprocess import read_network_pixels
+from ..data.preprocess import network_pixels, read_network_pixels
+from ..data.studies import Volume, slice_pixels, study_files, volumes_at
+from ..data.study_layouts import names_study
 from ..files import atomic_write_text
 from ..workspace import WorkspacePaths
 from .kind_training import EXPORT_FORMATS, Said
 from .loaders import normalise, to_unit
 from .registry import load_model
+
+EXAMPLE_SLICES = 4  # a study's export is traced on this many slices; the slice axis stays free
 
 
 def export_model(workspace: WorkspacePaths, model_id: str, fmt: str, out_dir: str | Path) -> Path:
@@ -41,7 +47,9 @@ def export_model(workspace: WorkspacePaths, model_id: str, fmt: str, out_dir: st
         shutil.copy(workspace.model_dir(model_id) / "model.safetensors", target)
         return target
     model.eval()
-    example = torch.zeros(1, card.channels, card.image_size, card.image_size)
+    volumes = kinds.get(card.task).volumes  # a study: (batch, slices, channels, side, side), any number of slices
+    example = torch.zeros(1, *([EXAMPLE_SLICES] if volumes else []), card.channels, card.image_size, card.image_size)
+    axes = {0: "batch", 1: "slices"} if volumes else {0: "batch"}
     if fmt == "torchscript":
         target = out / f"{model_id}.torchscript.pt"
         torch.jit.trace(model, example).save(str(target))
@@ -51,9 +59,9 @@ def export_model(workspace: WorkspacePaths, model_id: str, fmt: str, out_dir: st
         model,
         (example,),
         str(target),
-        input_names=["image"],
+        input_names=["study" if volumes else "image"],
         output_names=["logits"],
-        dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+        dynamic_axes={"study" if volumes else "image": axes, "logits": {0: "batch"}},
         opset_version=17,
         dynamo=False,
     )
@@ -66,17 +74,38 @@ def preprocess(path: str | Path, card: ModelCard) -> torch.Tensor:
     return normalise(to_unit(torch.from_numpy(pixels)[None]), card.mean, card.std)
 
 
+def study_input(volume: Volume, card: ModelCard) -> torch.Tensor:
+    """Every slice of a study as the network saw its training studies' slices: (1, S, C, H, W)."""
+    slices = [network_pixels(slice_pixels(ref, card.windows or None).pixels, card.channels, card.image_size) for ref in volume.slices]
+    return normalise(to_unit(torch.from_numpy(np.stack(slices))), card.mean, card.std)[None]
+
+
+def studies_at(path: Path) -> list[Volume]:
+    """The usable studies a path names (a series folder, a NIfTI volume, a multi-frame DICOM); ValueError if none."""
+    if not names_study(path) and not path.is_file():
+        raise ValueError(f"{path}: not a study (a folder of DICOM slices, a NIfTI volume or a multi-frame DICOM)")
+    volumes, _ = volumes_at(path, study_files(path) if path.is_dir() else [])
+    usable = [v for v in volumes if v.problem is None]
+    if not usable:
+        why = volumes[0].problem if volumes else "no DICOM slices or NIfTI volume in it"
+        raise ValueError(f"{path}: {why}")
+    return usable
+
+
 def predict(workspace: WorkspacePaths, model_id: str, paths: list[str | Path], heatmaps: bool = False) -> list[Said]:
-    """What the model says per image, as its kind says it (scores and the call at the operating point,
-    boxes, areas and a mask, a measured value), with heatmaps when asked."""
+    """What the model says per image (per study, for a kind that reads studies: each series of a folder), as its
+    kind says it (scores and the call at the operating point, boxes, areas and a mask, a measured value, a
+    study's per-slice scores), with heatmaps when asked."""
     model, card = load_model(workspace, model_id)
     model.eval()
-    trainer = kinds.get(card.task).trainer
+    kind = kinds.get(card.task)
     out = []
     for path in paths:
-        said = trainer.predict(model, preprocess(path, card), card.classes, heatmaps, card.thresholds)
-        said.prediction.image = str(path)
-        out.append(said)
+        inputs = [study_input(v, card) for v in studies_at(Path(path))] if kind.volumes else [preprocess(path, card)]
+        for x in inputs:
+            said = kind.trainer.predict(model, x, card.classes, heatmaps, card.thresholds)
+            said.prediction.image = str(path)
+            out.append(said)
     return out
 
 
@@ -104,8 +133,9 @@ def predict_to_files(
         folder.mkdir(parents=True, exist_ok=True)
         for i, said in enumerate(results):  # numbered: two class folders may hold images of the same name
             stem = f"{i:05d}-{Path(said.prediction.image).stem}"
-            if said.heatmap is not None:
-                said.prediction.heatmap_file = _png(workspace, (said.heatmap * 255).astype("uint8"), folder / f"{stem}.heatmap.png")
+            if said.heatmap is not None:  # a study's: that of its most telling slice
+                heatmap = said.heatmap[said.prediction.key_slices[0]] if said.heatmap.ndim == 3 else said.heatmap
+                said.prediction.heatmap_file = _png(workspace, (heatmap * 255).astype("uint8"), folder / f"{stem}.heatmap.png")
             if said.mask is not None:
                 said.prediction.mask_file = _png(workspace, said.mask.astype("uint8"), folder / f"{stem}.mask.png")
     rows = [said.prediction for said in results]

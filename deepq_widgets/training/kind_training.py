@@ -104,9 +104,9 @@ class KindTraining:
     def accumulator(self, classes: Sequence[str]) -> Accumulator:
         raise NotImplementedError
 
-    def adapt(self, model: nn.Module, data: CachedData, train: Sequence[int]) -> None:
-        """Fit a freshly built network to the cases it will train on, before training (a regression head's
-        centre and scale); nothing for most kinds."""
+    def adapt(self, model: nn.Module, data: CachedData, train: Sequence[int], hyper: Any = None) -> None:
+        """Fit a freshly built network to the cases it will train on and the plan's `hyper` (Hyperparameters),
+        before training: a regression head's centre and scale, a study network's pooling; nothing for most kinds."""
 
     # -- after training -----------------------------------------------------------------------------
     def predict(self, model: nn.Module, x: torch.Tensor, classes: list[str], heatmap: bool, thresholds: list[float] | None) -> Said:

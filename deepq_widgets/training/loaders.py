@@ -3,11 +3,16 @@
 The cache already holds decoded, resized uint8 images, so a batch is an index, a copy,
 a division and one affine warp. Loading never becomes the bottleneck, and there are no
 worker processes to oversubscribe the cores.
+
+A batch of studies is (B, S, C, H, W): S slices of each study, spread over its volume in patient
+order (`study_slices`), so memory is bounded by S whatever the study's length; one study's slices
+share one warp and one colour jitter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,7 +55,9 @@ class BatchLoader:
         augment: Augmentation | None = None,
         shuffle: bool = False,
         seed: int = 0,
+        slices: int = 0,
     ):
+        """`slices`: for a dataset of studies, at most this many slices of each study per batch (0: all)."""
         self.data, self.indices, self.targets = data, np.asarray(indices, dtype=np.int64), targets
         self.bs = max(1, min(batch_size, len(self.indices)))
         self.augment, self.shuffle = augment, shuffle
@@ -61,6 +68,7 @@ class BatchLoader:
         self.channels_last = False
         self.rank, self.world = 0, 1
         self.share = 1.0  # this rank's fraction of the last batch (data parallel: distributed.py)
+        self.slices = slices  # studies: at most this many slices per study in a batch (0: every slice)
 
     def shard(self, rank: int, world: int) -> None:
         """Keep this rank's share of every batch (`world` 1: all of it). Every rank still walks the same order."""
@@ -90,6 +98,8 @@ class BatchLoader:
             keep = rank_share(len(idx), self.rank, self.world)
             self.share = (keep.stop - keep.start) / len(idx)
             idx, theta, jitter = idx[keep], None if theta is None else theta[keep], None if jitter is None else jitter.take(keep)
+        if self.data.slices is not None:
+            return self.study_batch(idx, theta, jitter)
         images = torch.from_numpy(np.ascontiguousarray(self.data.images[idx])).to(self.device)
         x = to_unit(images)
         if theta is not None:
@@ -98,6 +108,27 @@ class BatchLoader:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return (x, *self.targets(self.data, idx, theta, self.device))
+
+    def study_batch(self, idx: np.ndarray, theta: torch.Tensor | None, jitter: Any) -> tuple:
+        """(B, S, C, H, W) slices of the studies `idx`: drawn at random within S even parts of each volume when
+        training, evenly spaced otherwise."""
+        assert self.data.slices is not None
+        longest = max(len(self.data.slices[i]) for i in idx)
+        count = min(self.slices, longest) if self.slices else longest
+        rows = np.stack([study_slices(self.data.slices[i], count, self.generator if self.augment else None) for i in idx])
+        x = to_unit(torch.from_numpy(np.ascontiguousarray(self.data.images[rows.reshape(-1)])).to(self.device))
+        if theta is not None:
+            x = colour_jitter(warp(x, theta.repeat_interleave(count, 0)), jitter.repeat(count))
+        x = normalise(x, self.mean, self.std)
+        return (x.view(len(idx), count, *x.shape[1:]), *self.targets(self.data, idx, theta, self.device))
+
+
+def study_slices(rows: np.ndarray, count: int, generator: torch.Generator | None) -> np.ndarray:
+    """`count` of a study's slice rows in patient order: one from each of `count` even parts of the volume, at
+    random within its part (`generator`) or at its middle; a study shorter than `count` repeats slices evenly."""
+    offset = torch.rand(count, generator=generator).numpy() if generator is not None else np.full(count, 0.5)
+    picks = np.floor((np.arange(count) + offset) * len(rows) / count).astype(np.int64)
+    return rows[np.clip(picks, 0, len(rows) - 1)]
 
 
 def rank_share(n: int, rank: int, world: int) -> slice:

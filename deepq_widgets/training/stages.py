@@ -13,7 +13,7 @@ from fastai.learner import Learner
 from safetensors.torch import load_file
 
 from .. import zoo
-from ..autoplan import Fingerprint, Plan, make_plan, resolved_spec
+from ..autoplan import EVAL_SLICES, Fingerprint, Plan, make_plan, resolved_spec
 from ..contracts import (
     DataEvent,
     DataProblemsEvent,
@@ -130,15 +130,19 @@ class Factory:
             return load_model(self.run.workspace, p.base.id)[0] if pretrained else build_network(p.base, self.run.workspace)
         pretrain = spec.model.pretrain if pretrained else "none"
         model = self.trainer.build_model(p.arch, len(p.data.classes), p.data.channels, p.plan.image_size, pretrain, self.run.workspace)
-        self.trainer.adapt(model, p.data, p.split.train)
+        self.trainer.adapt(model, p.data, p.split.train, p.plan.hyper)
         return model
 
     def loaders(self, plan: Plan, split: Split | None = None) -> list[BatchLoader]:
-        p, seed, targets = self.prepared, self.run.spec.seed, self.trainer.targets
+        """Training (augmented, shuffled) and validation loaders; studies give `slices` per step to training and
+        up to EVAL_SLICES times that to validation."""
+        p, seed, targets, h = self.prepared, self.run.spec.seed, self.trainer.targets, plan.hyper
         train, valid = (split or p.split).train, (split or p.split).valid
         return [
-            BatchLoader(p.data, train, targets, plan.hyper.batch_size, p.mean, p.std, augment=plan.augment, shuffle=True, seed=seed),
-            BatchLoader(p.data, valid, targets, plan.hyper.batch_size, p.mean, p.std),
+            BatchLoader(
+                p.data, train, targets, h.batch_size, p.mean, p.std, augment=plan.augment, shuffle=True, seed=seed, slices=h.slices
+            ),
+            BatchLoader(p.data, valid, targets, h.batch_size, p.mean, p.std, slices=EVAL_SLICES * h.slices),
         ]
 
     def learner(self, model: torch.nn.Module, plan: Plan, split: Split | None = None) -> Learner:

@@ -36,6 +36,8 @@ LABELS = {
     "contrast": "Contrast",
     "saturation": "Saturation",
     "hue": "Hue",
+    "study_model": "Study model",
+    "slices": "Slices per study",
     "method": "Search",
     "trials": "Trials",
     "rule": "Rule",
@@ -167,6 +169,7 @@ class HyperForm:
         self.augment = Section(Augmentation, "augment", wizard.set_augment, wizard.refuse)
         self.search = Section(Search, "search", wizard.set_search, wizard.refuse)
         h, a = self.hyper.rows, self.augment.rows
+        self.studies = w.VBox([w.HTML("<b>Studies</b>"), *h(["study_model", "slices"])])  # kinds that read volumes
         self.widget = w.VBox(
             [
                 w.HTML("<h3>Setting hyperparameters</h3><div class='dq-muted'>Hover a field for its meaning.</div>"),
@@ -179,6 +182,7 @@ class HyperForm:
                                 *h(["batch_size", "epochs", "valid_pct"]),
                                 w.HTML("<b>Tuning</b>"),
                                 *h(["lr", "schedule", "weight_decay", "momentum", "early_stop", "patience", "refit", "folds"]),
+                                self.studies,
                             ]
                         ),
                         w.VBox(
@@ -204,6 +208,7 @@ class HyperForm:
         ensembles = kinds.get(s.task).ensembles  # a k-fold ensemble averages classifiers' probabilities only
         for part in (self.hyper.fields["folds"], self.hyper.notes["folds"]):
             part.layout.display = None if ensembles else "none"
+        self.studies.layout.display = None if kinds.get(s.task).volumes else "none"
         self.augment.show(s.augment, refused)
         self.search.show(s.search, refused)
         self.warnings.value = "".join(f"<div class='dq-warn'>⚠ {esc(text)}</div>" for text in self.wizard.warnings())

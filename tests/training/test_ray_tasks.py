@@ -99,7 +99,10 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
     wait_for(lambda: all(store.task(t).state in (FINISHED, ERROR) for t in searches.values()), timeout=600)
     said = {m: " ".join(e.message for e in store.events(t, StatusEvent)) for m, t in searches.items()}
     assert "trials run before it was interrupted" in said["random"]
-    assert re.search(r"going on from round \d, each member from its checkpoint", said["pbt"]), (said["pbt"], store.task(searches["pbt"]).error)
+    assert re.search(r"going on from round \d, each member from its checkpoint", said["pbt"]), (
+        said["pbt"],
+        store.task(searches["pbt"]).error,
+    )
     for method, task_id in searches.items():
         row = store.task(task_id)
         assert row.state == FINISHED, row.error
@@ -109,7 +112,9 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
             assert sorted(t.trial for t in trials) == [0, 1, 2, 3]  # every trial once, as in-process: none run twice
             assert any("Search on Ray Tune (random, 4 trials) chose" in n for n in plan.notes)
             best = min(trials, key=lambda t: t.valid_loss)
-            assert plan.hyper.lr == pytest.approx(best.params["lr"]) and plan.hyper.batch_size == best.params["batch_size"]  # the winner trains
+            assert (
+                plan.hyper.lr == pytest.approx(best.params["lr"]) and plan.hyper.batch_size == best.params["batch_size"]
+            )  # the winner trains
         else:
             assert {(t.trial, t.round) for t in trials} == {(m, r) for m in range(4) for r in (0, 1, 2)}  # 4 members, 3 rounds
             assert any("Population-based training on Ray Tune (4 members" in n for n in plan.notes)

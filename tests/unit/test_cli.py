@@ -71,7 +71,7 @@ def test_preview_writes_a_png(demo_ws, tmp_path, capsys):
         ),
         (
             ["--flow", "specialized", "--preset", "pulmonary_embolism", "--dataset", "chest_cta_embolism", "--tuning", "manual"],
-            {"preset": "pulmonary_embolism", "windows": ["pe", "mediastinum", "lung"], "task": "single_label"},
+            {"preset": "pulmonary_embolism", "windows": ["pe", "mediastinum", "lung"], "task": "study_label"},
         ),
     ],
 )
@@ -86,7 +86,7 @@ def test_spec_prints_a_valid_taskspec(demo_ws, capsys, argv, expect):
     "argv, reason",
     [
         (["--flow", "general", "--task", "detection", "--dataset", "fundus_findings"], "annotated for multi-label"),
-        (["--flow", "specialized", "--preset", "pneumothorax", "--dataset", "chest_cta_embolism"], "classes must be PTX, normal"),
+        (["--flow", "specialized", "--preset", "pneumothorax", "--dataset", "chest_cta_embolism"], "annotated for study-label"),
         (["--flow", "general", "--task", "single_label", "--dataset", "ultrasound_lesions", "--model", "resnet99"], "Unknown network"),
         (
             ["--flow", "general", "--task", "single_label", "--dataset", "ultrasound_lesions", "--epochs", "500"],

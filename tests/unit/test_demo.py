@@ -26,7 +26,6 @@ def test_dicom_demos_look_like_their_modality(demo_ws):
     for name, modality, window in [
         ("head_ct_hemorrhage", "CT", 40),
         ("chest_xray_pneumothorax", "CR", 2048),
-        ("chest_cta_embolism", "CT", 100),
     ]:
         info = infos[name]
         assert info.format == "dicom" and info.modalities == [modality] and 100 <= len(info.usable) <= 200
@@ -57,3 +56,20 @@ def test_generation_is_seeded(tmp_path):
     create_demo(b, only=["lung_nodules"])
     assert (a.datasets / "lung_nodules" / "label.csv").read_text() == (b.datasets / "lung_nodules" / "label.csv").read_text()
     assert create_demo(a, only=["lung_nodules"]) == {}  # existing datasets are kept
+
+
+def test_the_embolism_demo_is_studies_labelled_per_study(demo_ws):
+    """Series of 24 slices 5 mm apart, files named against the anatomy, one label row per study folder."""
+    from deepq_widgets.data.catalog import scan_dataset
+
+    info = scan_dataset(demo_ws, "chest_cta_embolism")
+    assert info.annotation == "study_label" and info.volumes and len(info.usable) == 40
+    assert info.class_counts == {"PE": 20, "normal": 20} and info.modalities == ["CT"]
+    labels = (demo_ws.datasets / "chest_cta_embolism" / "label.csv").read_text().splitlines()
+    assert len(labels) == 41 and labels[1].split(",")[0] == "PE-0000"  # a folder per row
+    for case in info.usable[:3]:
+        volume = case.volume
+        assert volume.depth == 24 and not volume.notes and volume.spacing[0] == 5.0
+        assert list(volume.positions) == [5.0 * k for k in range(24)]
+        names = [ref.path.name for ref in volume.slices]
+        assert names != sorted(names)  # only the positions order them

@@ -46,7 +46,9 @@ def test_a_plugin_published_by_another_package_loads_and_a_broken_one_is_said(tm
         "print(json.dumps([kinds.names(), kinds.broken(), why]))"
     )
     env = os.environ | {"PYTHONPATH": str(tmp_path)}
-    names, broken, why = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout)
+    names, broken, why = json.loads(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    )
     assert names == [*kinds.names(), "bone_age"]
     assert list(broken) == ["broken"] and "ModuleNotFoundError" in broken["broken"]
     assert why.startswith("task kind 'broken' cannot be loaded: missing_module:KIND failed to load")

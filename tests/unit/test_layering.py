@@ -25,7 +25,11 @@ def test_the_floors_are_the_documented_ones():
 
 BROKEN = {
     "training imports widgets by a relative alias": ("training/leak.py", "from .. import widgets as w\n", "imports deepq_widgets.widgets"),
-    "training imports widgets by an absolute alias": ("training/leak.py", "from deepq_widgets import widgets\n", "imports deepq_widgets.widgets"),
+    "training imports widgets by an absolute alias": (
+        "training/leak.py",
+        "from deepq_widgets import widgets\n",
+        "imports deepq_widgets.widgets",
+    ),
     "widgets import training": ("widgets/leak.py", "from ..training import runner\n", "views talk to the store"),
     "data imports torch at module level": ("data/leak.py", "import torch\n", "imports torch at module level"),
     "the data layer imports fastai even lazily": ("data/leak.py", "def f():\n    import fastai\n", "imports fastai"),
@@ -64,7 +68,9 @@ def test_the_check_fails_when_a_rule_is_broken(case, tmp_path):
 
 def test_imports_under_type_checking_are_not_imports(tmp_path):
     copy = copy_package(tmp_path)
-    (copy / "kinds" / "hint.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..data.catalog import DatasetInfo\n")
+    (copy / "kinds" / "hint.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..data.catalog import DatasetInfo\n"
+    )
     assert violations(copy) == []
 
 
@@ -78,7 +84,10 @@ def test_a_cycle_through_a_lazy_import_or_a_type_hint_is_found(tmp_path):
     (copy / "data" / "loop_b.py").write_text("def f():\n    from . import loop_a\n")
     (copy / "data" / "hint_a.py").write_text("from .hint_b import X\n")
     (copy / "data" / "hint_b.py").write_text("from typing import TYPE_CHECKING\nX = 1\nif TYPE_CHECKING:\n    from .hint_a import Y\n")
-    assert sorted(cycles(copy)) == [["deepq_widgets.data.hint_a", "deepq_widgets.data.hint_b"], ["deepq_widgets.data.loop_a", "deepq_widgets.data.loop_b"]]
+    assert sorted(cycles(copy)) == [
+        ["deepq_widgets.data.hint_a", "deepq_widgets.data.hint_b"],
+        ["deepq_widgets.data.loop_a", "deepq_widgets.data.loop_b"],
+    ]
 
 
 def test_no_unpickling_anywhere():

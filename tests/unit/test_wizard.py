@@ -62,7 +62,8 @@ def test_general_flow_end_to_end(wizard):
     wizard.update(task="single_label")
     wizard.next()
     fitting, unfit = wizard.dataset_choices()
-    assert set(fitting) == {"ultrasound_lesions", "chest_xray_pneumothorax", "chest_cta_embolism", "thyroid_nodules"}
+    assert set(fitting) == {"ultrasound_lesions", "chest_xray_pneumothorax", "thyroid_nodules"}
+    assert "annotated for study-label" in unfit["chest_cta_embolism"]  # its cases are studies
     assert "annotated for detection" in unfit["lung_nodules"]
     wizard.update(dataset="lung_nodules")
     assert "annotated for detection" in wizard.next()
@@ -126,7 +127,7 @@ def test_the_draft_is_checked_field_by_field_and_whole_only_at_the_end(wizard):
 
 def test_full_manual_warns_of_flips_from_the_datasets_own_modality(wizard):
     """Full Manual never asks the modality: the DICOM headers say it (here CT), and flips are on by default."""
-    wizard.update(flow="general", task="single_label", dataset="chest_cta_embolism", tuning="manual", step=Step.model)
+    wizard.update(flow="general", task="study_label", dataset="chest_cta_embolism", tuning="manual", step=Step.model)
     assert wizard.draft.auto.modality.value == "Other" and wizard.draft.augment.hflip
     assert any("left and right anatomy differ" in w for w in wizard.warnings())
     wizard.update(dataset="ultrasound_lesions")  # PNG files: no modality known, no claim
@@ -142,7 +143,7 @@ def test_specialized_flow_fixes_network_and_checks_the_dataset(wizard):
     wizard.next()
     fitting, unfit = wizard.dataset_choices()
     assert fitting == ["chest_xray_pneumothorax"]
-    assert "classes must be PTX, normal" in unfit["chest_cta_embolism"]
+    assert "annotated for study-label" in unfit["chest_cta_embolism"]
     assert "needs DICOM images" in unfit["ultrasound_lesions"]
     wizard.update(dataset="chest_xray_pneumothorax")
     wizard.next()

@@ -183,7 +183,7 @@ def test_specialized_flow_preset_cards_and_optimized_toggle(app):
     app.shell.next.click()
     ds = app.views[Step.dataset]
     assert [v for _, v in ds.choice.options] == [None, "chest_xray_pneumothorax"]
-    assert "classes must be PTX, normal" in ds.unfit.value
+    assert "annotated for study-label" in ds.unfit.value
     ds.choice.value = "chest_xray_pneumothorax"
     assert "split by patient" in ds.summary.value
     app.shell.next.click()

@@ -1,9 +1,11 @@
-"""Synthetic contrast chest CT (CT pulmonary angiography) with and without a PE-like defect.
+"""Synthetic contrast chest CT (CT pulmonary angiography) series, with and without a PE-like defect.
 
 With IV contrast the pulmonary arteries are bright (~300 HU). An embolus is a darker
 filling defect (~40 HU) inside an artery: in the main, right or left pulmonary artery, or
-in lobar branches within the lungs. Several slices per study; each slice is labelled PE
-when a defect is visible on it.
+in lobar branches within the lungs. Each study is a series of axial slices 5 mm apart, placed
+by ImagePositionPatient as a scanner writes them (file names do not follow the anatomy); an
+embolus shows on a few contiguous slices of a PE study, and `label.csv` labels the study
+(its folder), as a radiology report does: which slices show it is for the model to find.
 """
 
 from __future__ import annotations
@@ -20,25 +22,34 @@ CLASSES = ["PE", "normal"]
 SIZE = 160
 
 
-def generate(folder: Path, rng: np.random.Generator, studies: int = 40, slices: int = 4) -> None:
+SPACING_MM = 5.0
+
+
+def generate(folder: Path, rng: np.random.Generator, studies: int = 40, slices: int = 24) -> None:
+    """`studies` series of `slices` slices, half with an embolus on 4 to 7 contiguous slices."""
     folder.mkdir(parents=True, exist_ok=True)
     canvas = Canvas(SIZE)
     rows = []
     for s in range(studies):
         series = Series(f"PE-{s:04d}", "CT", "CHEST", "CTA CHEST PE PROTOCOL", [(100, 700), (-600, 1500)], ["PE", "LUNG"])
-        has_pe = rng.random() < 0.5
-        for k in range(slices):
-            shown = has_pe and rng.random() < 0.85
-            hu = _chest(canvas, rng, k, shown)
-            name = f"{series.patient_id}/slice_{k:02d}.dcm"
-            (folder / series.patient_id).mkdir(exist_ok=True)
-            write_slice(folder / name, hu, series, instance=k + 1)
-            rows.append((name, "PE" if shown else "normal"))
+        has_pe = s % 2 == 0
+        run = int(rng.integers(4, 8))
+        first = int(rng.integers(slices // 4, slices - slices // 4 - run))
+        site = int(rng.integers(4))
+        (folder / series.patient_id).mkdir(exist_ok=True)
+        for k, instance in enumerate(rng.permutation(slices)):  # written in scrambled order: the header places them
+            shown = has_pe and first <= k < first + run
+            hu = _chest(canvas, rng, k - slices // 2, site if shown else None)
+            write_slice(
+                folder / series.patient_id / f"IM{instance:04d}.dcm", hu, series, instance=int(instance) + 1, position=k * SPACING_MM
+            )
+        rows.append((series.patient_id, "PE" if has_pe else "normal"))
     with open(folder / "label.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([("path", "class"), *rows])
 
 
-def _chest(c: Canvas, rng: np.random.Generator, k: int, pe: bool) -> np.ndarray:
+def _chest(c: Canvas, rng: np.random.Generator, k: int, site: int | None) -> np.ndarray:
+    """One axial slice `k` slices from the hilum; `site`: where an embolus shows on it (None: none)."""
     cx, cy = SIZE / 2 + rng.normal(0, 2), SIZE / 2 + rng.normal(0, 2)
     hu = np.full((SIZE, SIZE), -1000.0, np.float32)
     hu[c.ellipse(cx, cy, 74, 54)] = -90  # subcutaneous fat
@@ -62,15 +73,14 @@ def _chest(c: Canvas, rng: np.random.Generator, k: int, pe: bool) -> np.ndarray:
         lobar.append(c.ellipse(lx, ly, 3.5, 3.5) & lungs)
     for vessel in arteries + lobar:
         hu[vessel] = 300 + rng.normal(0, 10)
-    if pe:
-        site = rng.integers(4)
+    if site is not None:
         if site < 3:  # a central clot: an oval defect inside a large artery
             x, y = [(cx + 8, cy - 14), (cx - 16, cy - 9), (cx + 22, cy - 11)][site]
             hu[
-                c.ellipse(x + rng.normal(0, 1), y + rng.normal(0, 1), rng.uniform(4, 6), rng.uniform(3, 4.5), rng.uniform(0, 3))
+                c.ellipse(x + rng.normal(0, 1), y + rng.normal(0, 1), rng.uniform(5, 8), rng.uniform(4, 6), rng.uniform(0, 3))
                 & arteries[0 if site == 0 else site]
             ] = 40
-        for vessel in lobar[: rng.integers(1, 4)]:  # peripheral clots fill lobar branches
+        for vessel in lobar[: rng.integers(2, 5)]:  # peripheral clots fill lobar branches
             hu[vessel] = 45
     hu = smooth(hu, 0.6) + noise(rng, SIZE, 12)
     return hu

@@ -28,10 +28,20 @@ def _uid() -> str:
     return str(generate_uid())
 
 
-def write_slice(path: Path, values: np.ndarray, series: Series, instance: int, intercept: float = -1024.0, invert: bool = False) -> None:
+def write_slice(
+    path: Path,
+    values: np.ndarray,
+    series: Series,
+    instance: int,
+    intercept: float = -1024.0,
+    invert: bool = False,
+    position: float | None = None,
+    thickness: float = 5.0,
+) -> None:
     """Store modality values (HU for CT) as 12-bit unsigned pixels with a rescale intercept.
 
     `invert` stores the image as MONOCHROME1 (bright means low value), as many CR systems do.
+    `position` (mm from the feet up) places an axial slice of a volume, as a scanner's header does.
     """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ComputedRadiographyImageStorage, CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -66,5 +76,12 @@ def write_slice(path: Path, values: np.ndarray, series: Series, instance: int, i
     ds.WindowWidth = [w for _, w in series.windows]
     ds.WindowCenterWidthExplanation = series.window_names
     ds.PixelSpacing = [0.7, 0.7]
+    if position is not None:
+        rows, cols = stored.shape
+        ds.FrameOfReferenceUID = generate_uid(entropy_srcs=[series.study_uid, "frame of reference"])
+        ds.SeriesNumber = 2
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [-0.35 * cols, -0.35 * rows, round(position, 3)]
+        ds.SliceLocation, ds.SliceThickness = round(position, 3), thickness
     ds.PixelData = stored.tobytes()
     ds.save_as(path, enforce_file_format=True)

@@ -113,7 +113,7 @@ class RegressionTraining(KindTraining):
     def build_model(self, arch, num_classes, in_chans, image_size, pretrain, workspace) -> nn.Module:
         return Measured(create_model(arch, num_classes=1, in_chans=in_chans, pretrain=pretrain, workspace=workspace))
 
-    def adapt(self, model: nn.Module, data: Any, train: Sequence[int]) -> None:
+    def adapt(self, model: nn.Module, data: Any, train: Sequence[int], hyper: Any = None) -> None:
         values = data.column(VALUE)[np.asarray(train, np.int64)]
         model.centre.fill_(float(values.mean()))
         model.scale.fill_(max(float(values.std()), 1e-6))

@@ -1,0 +1,188 @@
+"""Study classification by multiple-instance learning: a zoo network encodes each slice, a pooling over the
+slices makes the study's features, a linear layer classifies them, trained end to end on the study label.
+
+The pooling is gated attention (Ilse, Tomczak and Welling, 2018: a learned weight per slice, summing to
+one over the study) or a feature-wise max over the slices; which one is a buffer of the network
+(`max_pooling`), so a registered model rebuilds as it trained from its weights alone. The slices' own
+votes (the classifier applied to each slice's features) give the per-slice score curve of a prediction,
+and Grad-CAM runs on the slices that vote most.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...contracts import Chart, ChartSeries, Evaluation, Prediction
+from ...spec import StudyModel
+from ...training.backbones import create_model
+from ...training.kind_training import Accumulator, Said
+from ..single_label.training import ClassificationAccumulator, SingleLabelTraining, normalised_map
+
+ATTENTION_SIZE = 128
+HEATMAP_SLICES = 3  # Grad-CAM on the slices that vote most for the called class
+ENCODE_AT_ONCE = 64  # slices through the encoder at a time when predicting a whole study
+CURVES = 3  # validation studies whose slice score curves the evaluation draws
+
+
+@dataclass
+class StudyOutput:
+    """What the final evaluation reads of a batch of studies: the study logits, and per slice the vote of each
+    class (the classifier on that slice's features, softmax) and its weight in the pooling."""
+
+    logits: torch.Tensor  # (B, K)
+    votes: torch.Tensor  # (B, S, K)
+    weights: torch.Tensor  # (B, S)
+
+
+class StudyNet(nn.Module):
+    """(B, S, C, H, W) studies -> (B, K) logits: slice features pooled over S."""
+
+    def __init__(self, encoder: nn.Module, num_classes: int):
+        super().__init__()
+        self.encoder = encoder  # a zoo network without its classifier: (N, C, H, W) -> (N, F)
+        width = encoder.num_features
+        self.attention = nn.Linear(width, ATTENTION_SIZE)
+        self.gate = nn.Linear(width, ATTENTION_SIZE)
+        self.weight = nn.Linear(ATTENTION_SIZE, 1)
+        self.classifier = nn.Linear(width, num_classes)
+        nn.init.trunc_normal_(self.classifier.weight, std=0.01)  # a new head starts near zero (backbones._small_head)
+        nn.init.zeros_(self.classifier.bias)
+        self.register_buffer("max_pooling", torch.zeros(()))
+
+    def slice_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, S, C, H, W) -> (B, S, F)."""
+        flat = x.flatten(0, 1)
+        stem = next(p for p in self.encoder.parameters() if p.dim() == 4)
+        if stem.is_contiguous(memory_format=torch.channels_last):
+            flat = flat.contiguous(memory_format=torch.channels_last)
+        return self.encoder(flat).view(x.shape[0], x.shape[1], -1)
+
+    def slice_weights(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, S, F) -> (B, S): how much each slice counts (attention), or its share of the max (max pooling)."""
+        if self.max_pooling.item():
+            winners = feats.argmax(1)  # (B, F): which slice gave each feature
+            return F.one_hot(winners, feats.shape[1]).float().mean(1)
+        scores = self.weight(torch.tanh(self.attention(feats)) * torch.sigmoid(self.gate(feats)))[..., 0]
+        return scores.softmax(1)
+
+    def explain(self, x: torch.Tensor) -> StudyOutput:
+        """The study's logits with each slice's votes and weights, from one pass of the encoder."""
+        feats = torch.cat([self.slice_features(part) for part in x.split(ENCODE_AT_ONCE, dim=1)], dim=1)
+        return StudyOutput(self.classifier(self.pool(feats)), self.classifier(feats).softmax(-1), self.slice_weights(feats))
+
+    def pool(self, feats: torch.Tensor) -> torch.Tensor:
+        if self.max_pooling.item():
+            return feats.max(1).values
+        return (self.slice_weights(feats)[..., None] * feats).sum(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.pool(self.slice_features(x)))
+
+
+class StudyAccumulator(ClassificationAccumulator):
+    """Single-label figures per study; the final evaluation also keeps each study's slice curves and draws those
+    of the most telling validation studies."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.curves: list[tuple[np.ndarray, np.ndarray]] = []  # per study: votes (S, K), weights (S,)
+
+    def add(self, pred: Any, yb: tuple) -> None:
+        if isinstance(pred, StudyOutput):
+            self.curves += [(v.float().cpu().numpy(), w.float().cpu().numpy()) for v, w in zip(pred.votes, pred.weights, strict=True)]
+            pred = pred.logits
+        super().add(pred, yb)
+
+    def evaluation(self, task: str, cases: list[str]) -> Evaluation:
+        found = super().evaluation(task, cases)
+        if self.curves:
+            found.charts = self.slice_charts(cases)
+        return found
+
+    def slice_charts(self, cases: list[str]) -> list[Chart]:
+        """Per-slice scores of the studies the model is surest show a finding (the positive class, else the first)."""
+        scores, truth = self.arrays()
+        k = next((i for i, c in enumerate(self.classes) if c.lower() not in ("normal", "negative", "none")), 0)
+        picked = [int(i) for i in np.argsort(-scores[:, k])[:CURVES]]
+        charts = []
+        for i in picked:
+            votes, weights = self.curves[i]
+            slices = list(range(1, len(weights) + 1))
+            told = "shows" if truth[i] == k else "does not show"
+            charts.append(
+                Chart(
+                    title=f"{cases[i].rsplit('/', 1)[-1]} ({told} {self.classes[k]}): {scores[i, k]:.2f}",
+                    x_label="slice (feet to head)",
+                    y_label="score",
+                    series=[
+                        ChartSeries(name=f"slice's P({self.classes[k]})", x=slices, y=votes[:, k].tolist()),
+                        ChartSeries(name="weight in the study", x=slices, y=(weights / max(float(weights.max()), 1e-9)).tolist()),
+                    ],
+                )
+            )
+        return charts
+
+
+class StudyLabelTraining(SingleLabelTraining):
+    """Single-label classification with studies for images: the loss, targets, figures and operating point
+    are single-label's; the network, its parameter groups and what a prediction says are the study's."""
+
+    ensemble_activation = ""  # not averaged into k-fold ensembles yet
+
+    def build_model(self, arch, num_classes, in_chans, image_size, pretrain, workspace) -> nn.Module:
+        encoder = create_model(arch, num_classes=0, in_chans=in_chans, pretrain=pretrain, workspace=workspace)
+        return StudyNet(encoder, num_classes)
+
+    def adapt(self, model: nn.Module, data: Any, train, hyper: Any = None) -> None:
+        """The plan's pooling, kept in the network's weights."""
+        if hyper is not None:
+            model.max_pooling.fill_(float(hyper.study_model is StudyModel.max))
+
+    def body_parameters(self, model: nn.Module):
+        return model.encoder.parameters()
+
+    def accumulator(self, classes) -> Accumulator:
+        return StudyAccumulator(classes)
+
+    def forward(self, model: nn.Module, x: torch.Tensor, yb: tuple) -> Any:
+        return model.explain(x) if isinstance(model, StudyNet) else model(x)
+
+    def predict(self, model, x, classes, heatmap, thresholds) -> Said:
+        """The study's scores and call, each slice's vote for the called class and its weight in the pooling,
+        and Grad-CAM on the slices that vote most (a (S, H, W) heatmap, zero elsewhere)."""
+        with torch.no_grad():
+            said = model.explain(x)
+        probs, votes, weights = said.logits.softmax(1)[0], said.votes[0], said.weights[0]
+        scores = {c: float(p) for c, p in zip(classes, probs, strict=True)}
+        decision = self.decide(scores, thresholds)
+        called = classes.index(decision)
+        top = [int(i) for i in torch.argsort(votes[:, called], descending=True)[:HEATMAP_SLICES]]
+        prediction = Prediction(
+            image="",
+            summary=f"{decision} {scores[decision]:.2f} (slices {', '.join(str(i + 1) for i in sorted(top))} most telling)",
+            decision=decision,
+            values=scores,
+            slice_scores={decision: votes[:, called].tolist(), "weight": weights.tolist()},
+            key_slices=top,
+        )
+        said = Said(prediction)
+        if heatmap:
+            maps = np.zeros((x.shape[1], *x.shape[-2:]), np.float32)
+            for i in top:
+                maps[i] = normalised_map(slice_cam(model, x[:, i], called))
+            said.heatmap = maps
+        return said
+
+
+def slice_cam(model: StudyNet, image: torch.Tensor, target: int) -> torch.Tensor:
+    """Grad-CAM of one slice's own vote for class `target` on the encoder's last feature map."""
+    feats = model.encoder.forward_features(image).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model.classifier(model.encoder.forward_head(feats))[0, target], feats)
+    cam = F.relu((grad.mean((2, 3), keepdim=True) * feats.detach()).sum(1))[0]
+    return F.interpolate(cam[None, None], size=image.shape[-2:], mode="bilinear", align_corners=False)[0, 0]

@@ -1,0 +1,103 @@
+"""Study classification end to end on the demo's study-labelled CT series: a real fit on slices pooled per study,
+figures per study, slice score curves, predict on a study folder, and export with a free slice axis."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deepq_widgets.cli import main
+from deepq_widgets.contracts import DataEvent, PlanEvent
+from deepq_widgets.report import load_evaluation
+
+from .conftest import run_in_process
+
+
+@pytest.fixture(scope="module")
+def trained(demo_root, tmp_path_factory):
+    """One short study-level run (max pooling, 6 slices a step) on a copy of the demo workspace: (workspace, task
+    row, store), shared by the tests below."""
+    import shutil
+
+    from deepq_widgets.workspace import WorkspacePaths
+
+    root = tmp_path_factory.mktemp("studies") / "ws"
+    shutil.copytree(demo_root, root)
+    ws = WorkspacePaths(root)
+    argv = ["--tuning", "manual", "--image-size", "64", "--epochs", "2", "--batch-size", "4", "--slices", "6", "--study-model", "max"]
+    spec = spec_json(ws, ["--flow", "general", "--task", "study_label", "--dataset", "chest_cta_embolism", *argv])
+    row, store = run_in_process(ws, spec)
+    assert row.state == "finished", row.error
+    return ws, row, store
+
+
+def spec_json(ws, argv: list[str]) -> dict:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["spec", "--workspace", str(ws.root), "--model", "tf_efficientnet_lite0.in1k", "--name", "pe studies", *argv]) == 0
+    return json.loads(out.getvalue())
+
+
+def test_a_study_model_trains_on_studies_and_reports_per_study(trained):
+    ws, row, store = trained
+    statistics = store.events(row.id, DataEvent)[-1].statistics
+    assert statistics.train + statistics.valid == 40 and statistics.grouped_by == "patient"
+    assert statistics.kind == {"studies": 40, "slices": [24, 24, 24], "thickness_mm": 5.0, "spacing_mm": 5.0, "slice_labelled": 0}
+    plan = store.events(row.id, PlanEvent)[-1].plan
+    assert plan.hyper.slices == 6 and plan.hyper.study_model.value == "max"
+
+    evaluation = load_evaluation(ws.task_dir(row.id))
+    assert len(evaluation.cases) == statistics.valid and all("/chest_cta_embolism/PE-" in c for c in evaluation.cases)
+    assert evaluation.metrics.cases == statistics.valid and "auroc" in evaluation.metrics.intervals
+    assert 1 <= len(evaluation.charts) <= 3
+    curve = evaluation.charts[0]
+    assert curve.x_label.startswith("slice") and len(curve.series[0].y) == 24  # every slice (up to 4 x 6) is scored
+    assert all(0.0 <= v <= 1.0 for s in curve.series for v in s.y)
+
+    from deepq_widgets.training.registry import load_model
+
+    model, card = load_model(ws, row.model_id)
+    assert card.task == "study_label" and float(model.max_pooling) == 1.0  # the pooling travels in the weights
+
+
+def test_predict_on_a_study_folder_gives_a_score_per_slice(trained, capsys):
+    ws, model_id = trained[0], trained[1].model_id
+    folder = ws.datasets / "chest_cta_embolism" / "PE-0000"
+    out = ws.root / "overlays"
+    assert main(["predict", "--workspace", str(ws.root), model_id, str(folder), "--heatmaps", str(out)]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["image"] == str(folder) and row["decision"] in ("PE", "normal")
+    assert sorted(row["values"]) == ["PE", "normal"] and abs(sum(row["values"].values()) - 1) < 1e-5
+    votes = row["slice_scores"][row["decision"]]
+    assert len(votes) == 24 and len(row["slice_scores"]["weight"]) == 24
+    assert len(row["key_slices"]) == 3 and votes[row["key_slices"][0]] == max(votes)
+    assert (ws.root / row["heatmap_file"]).is_file()
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_export_keeps_the_slice_axis_free(trained, fmt, tmp_path):
+    import torch
+
+    from deepq_widgets.training.export import export_model
+    from deepq_widgets.training.registry import load_model
+
+    ws, model_id = trained[0], trained[1].model_id
+    path = export_model(ws, model_id, fmt, "exports")
+    model, card = load_model(ws, model_id)
+    model.eval()
+    study = torch.rand(1, 9, card.channels, card.image_size, card.image_size)  # not the 4 slices it was traced on
+    with torch.no_grad():
+        expected = model(study).numpy()
+    if fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = session.run(None, {"study": study.numpy()})[0]
+    else:
+        got = torch.jit.load(str(path))(study).detach().numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
