@@ -10,11 +10,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import kinds, plots
 from .contracts import AnyEvent, DataEvent, DataProblemsEvent, DatasetEvaluation, EpochEvent, Evaluation, Metrics, ran_as
-from .data.readers import ReaderError, read_image
+from .data.preview import read_shown, to_rgb8
+from .data.readers import ReaderError
 from .insight import class_balance, diagnose_fit, loss_chart, metric_chart
 from .intervals import format_figure
 from .spec import TaskSpec
@@ -89,14 +88,14 @@ def legend_labels(evaluation: Evaluation, chart: str) -> dict[str, str]:
 
 
 def thumbnail(path: str, size: int = 96) -> str:
+    """A gallery thumbnail: the image, or a study's middle slice."""
     from PIL import Image
 
     try:
-        pixels = read_image(path).pixels
-    except ReaderError:
+        pixels = read_shown(path).pixels
+    except (ReaderError, OSError, ValueError):
         return ""
-    rgb = (np.clip(pixels[..., :3] if pixels.shape[2] >= 3 else np.repeat(pixels[..., :1], 3, 2), 0, 1) * 255).astype(np.uint8)
-    img = Image.fromarray(rgb)
+    img = Image.fromarray(to_rgb8(pixels))
     img.thumbnail((size, size))
     buf = io.BytesIO()
     img.save(buf, format="PNG")

@@ -151,3 +151,35 @@ def _fit_text(text: str, width: int) -> str:
     if len(lines) > CAPTION_LINES:
         lines = [*lines[: CAPTION_LINES - 1], lines[CAPTION_LINES - 1][: chars - 1] + "…"]
     return "\n".join(lines)
+
+
+def slice_png(case: Case, index: int, windows=None, size: int = 320) -> bytes:
+    """One slice of a study (`case.volume`), as the dataset step's viewer shows it: PNG, its longest side `size`."""
+    from PIL import Image
+
+    assert case.volume is not None
+    rgb = to_rgb8(slice_pixels(case.volume.slices[index], windows).pixels)
+    image = Image.fromarray(rgb)
+    image.thumbnail((size, size))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def strip_png(case: Case, windows=None, count: int = 8, thumb: int = 96) -> bytes:
+    """A study as a strip of `count` slices spread from its first to its last, each captioned with its number."""
+    from PIL import Image, ImageDraw
+
+    assert case.volume is not None
+    depth = case.volume.depth
+    picks = sorted({round(i * (depth - 1) / max(count - 1, 1)) for i in range(min(count, depth))})
+    sheet = Image.new("RGB", (len(picks) * (thumb + 4), thumb + 16), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for n, index in enumerate(picks):
+        tile = Image.fromarray(to_rgb8(slice_pixels(case.volume.slices[index], windows).pixels))
+        tile.thumbnail((thumb, thumb))
+        sheet.paste(tile, (n * (thumb + 4), 0))
+        draw.text((n * (thumb + 4) + 2, thumb + 2), f"{index + 1}/{depth}", fill=(235, 235, 235))
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()

@@ -9,6 +9,7 @@ from ..data.catalog import DatasetInfo
 from ..data.preview import page_count, render_preview
 from ..wizard import Step, Wizard
 from .base import StepView
+from .study_viewer import StudyViewer
 from .style import esc
 
 PROBLEMS_SHOWN = 8
@@ -36,8 +37,18 @@ class DatasetStep(StepView):
         self.next_btn.on_click(lambda _: self._turn(+1))
         self.pager = w.HBox([self.prev_btn, self.page_label, self.next_btn, self.page_size, self.identifiers])
         self.pager.layout.display = "none"
+        self.studies = StudyViewer()
         self.widget = w.VBox(
-            [w.HTML("<h2>Select dataset</h2>"), self.hint, self.choice, self.unfit, self.summary, self.pager, self.preview]
+            [
+                w.HTML("<h2>Select dataset</h2>"),
+                self.hint,
+                self.choice,
+                self.unfit,
+                self.summary,
+                self.studies.widget,
+                self.pager,
+                self.preview,
+            ]
         )
 
     # -- actions ---------------------------------------------------------------------------------
@@ -78,6 +89,7 @@ class DatasetStep(StepView):
         )
         info = self._info()
         self.summary.value = describe(info) if info else ""
+        self.studies.show(info, list(self.wizard.draft.windows))
         self._draw_preview()
 
     def _draw_preview(self) -> None:
@@ -114,5 +126,9 @@ def describe(info: DatasetInfo) -> str:
     kind = f"{esc(info.format.upper())}{modality} · {esc(info.layout.replace('_', ' '))}"
     one, several = next((k.target_noun for k in kinds.all_kinds() if info.annotation in k.annotations), ("class", "classes"))
     noun = one if len(info.classes) == 1 else several
-    head = f"<b>{len(info.usable)}</b> usable cases of {len(info.cases)} · {len(info.classes)} {noun} · {kind}"
+    cases = "studies" if info.volumes else "cases"
+    head = f"<b>{len(info.usable)}</b> usable {cases} of {len(info.cases)} · {len(info.classes)} {noun} · {kind}"
+    if info.volumes:
+        depths = sorted(c.volume.depth for c in info.usable if c.volume is not None) or [0]
+        head += f" · {depths[0]}–{depths[-1]} slices a study (median {depths[len(depths) // 2]})"
     return f"{head}<br>{noun.capitalize()}: {counts}{split}{problem_html}"

@@ -17,8 +17,8 @@ import ipywidgets as w
 import numpy as np
 
 from ..contracts import Prediction
-from ..data.preview import to_rgb8
-from ..data.readers import ReaderError, read_image
+from ..data.preview import read_shown, to_rgb8
+from ..data.readers import ReaderError
 from ..report import png_uri
 from ..workspace import WorkspacePaths
 from .style import download_link, esc
@@ -90,7 +90,7 @@ def overlay_thumbnail(workspace: WorkspacePaths, row: Prediction, image_size: in
     from PIL import Image, ImageDraw
 
     side = image_size or size
-    rgb = to_rgb8(read_image(row.image).pixels)
+    rgb = to_rgb8(read_shown(row.image, row.key_slices[0] if row.key_slices else None).pixels)  # a study: its most telling slice
     picture = np.asarray(Image.fromarray(rgb).resize((side, side), Image.BILINEAR), np.float32)
     for file, is_heatmap in ((row.heatmap_file, True), (row.mask_file, False)):
         if file:

@@ -80,15 +80,18 @@ def test_detection_csv(demo_copy, capsys):
     assert stats.statistics.kind["boxes"]["count"] > 50
 
 
+STUDIES = {"hyper__batch_size": 4, "hyper__slices": 8}  # 32 training studies: 8 steps an epoch, 8 slices a study each
+
+
 @pytest.mark.parametrize(
-    "preset, dataset, key, floor",
+    "preset, dataset, key, floor, settings",
     [
-        ("pneumothorax", "chest_xray_pneumothorax", "auroc", 0.8),
-        ("pulmonary_embolism", "chest_cta_embolism", "auroc", 0.7),
-        ("intracranial_hemorrhage", "head_ct_hemorrhage", "auroc", 0.75),
+        ("pneumothorax", "chest_xray_pneumothorax", "auroc", 0.8, {}),
+        ("pulmonary_embolism", "chest_cta_embolism", "auroc", 0.7, STUDIES),
+        ("intracranial_hemorrhage", "head_ct_hemorrhage", "auroc", 0.75, {}),
     ],
 )
-def test_presets_learn_with_offline_weights(demo_copy, capsys, preset, dataset, key, floor):
+def test_presets_learn_with_offline_weights(demo_copy, capsys, preset, dataset, key, floor, settings):
     spec = make_spec(
         demo_copy,
         capsys,
@@ -102,7 +105,7 @@ def test_presets_learn_with_offline_weights(demo_copy, capsys, preset, dataset, 
         "manual",
         "--name",
         preset,
-        **FAST | {"image_size": 128, "hyper__epochs": 10},
+        **FAST | {"image_size": 128, "hyper__epochs": 10} | settings,
     )
     row, store = run_in_process(demo_copy, spec)
     metrics = finished(row)

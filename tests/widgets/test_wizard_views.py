@@ -294,3 +294,31 @@ def test_regression_through_the_general_flow_auto_and_full_manual(app):
     start.start.click()
     (task,) = Store(app.workspace.db_path).tasks()
     assert (task.spec.task, task.spec.dataset, task.spec.hyper.epochs) == ("regression", "nodule_diameters", 12)
+
+
+def test_a_dataset_of_studies_shows_a_study_viewer_with_a_slider(app):
+    """The PE preset's studies: a strip of slices over the volume and a slider through every slice, read through
+    the preset's windows; Full Manual offers the study settings only for a study kind."""
+    card_button(app.views[Step.flow], "specialized").click()
+    app.shell.next.click()
+    card_button(app.views[Step.preset], "pulmonary_embolism").click()
+    app.shell.next.click()
+    ds = app.views[Step.dataset]
+    assert ds.studies.widget.layout.display == "none"  # nothing chosen yet
+    ds.choice.value = "chest_cta_embolism"
+    viewer = ds.studies
+    assert viewer.widget.layout.display is None and len(viewer.choice.options) == 40 and viewer.windows == ["pe", "mediastinum", "lung"]
+    assert "40</b> usable studies" in ds.summary.value and "24–24 slices a study" in ds.summary.value
+    assert viewer.strip.value[:4] == b"\x89PNG" and viewer.slider.max == 24 and viewer.slider.value == 13
+    before = viewer.slice.value
+    viewer.slider.value = 5
+    assert "slice 5 of 24 · 20.0 mm" in viewer.caption.value and viewer.slice.value != before
+    viewer.choice.value = 3
+    assert viewer.slider.value == 13 and "PE-0003" in viewer.caption.value
+    app.shell.next.click()
+    model = app.views[Step.model]
+    model.manual.value = True
+    assert model.form.studies.layout.display is None
+    app.wizard.update(flow="general", task="single_label", dataset="ultrasound_lesions", step=Step.model)
+    model.manual.value = True
+    assert model.form.studies.layout.display == "none"
