@@ -110,10 +110,10 @@ def run_arm(ws, name: str, draw: int) -> dict:
     return result
 
 
-def main() -> dict:
+def main(draws: tuple[int, ...] = DRAWS) -> dict:
     ws = demo_workspace(Path("/tmp/deepq-bench-studies"))
     results: dict[str, dict] = {}
-    for draw in DRAWS:
+    for draw in draws:
         make(ws, draw)
         results[f"draw {draw}"] = {name: run_arm(ws, name, draw) for name in ("slices", "attention", "max")}
         print(results[f"draw {draw}"], flush=True)

@@ -103,11 +103,12 @@ def thumbnail(path: str, size: int = 96) -> str:
 
 
 def gallery_html(evaluation: Evaluation, per_outcome: int = 4) -> str:
-    """True positive, false positive and false negative cases per class (or a kind's own outcomes, each
-    case with its note), as thumbnails."""
+    """True positive, false positive and false negative cases per class, and a kind's own outcomes (each case
+    with its note), as thumbnails."""
     cases, parts = evaluation.cases, []
     for name, gallery in evaluation.gallery.items():
-        shown = gallery.outcomes or {label: getattr(gallery, key) for key, label in OUTCOMES.items()}
+        called = gallery.tp or gallery.fp or gallery.fn or not gallery.outcomes  # a regression has outcomes only
+        shown = ({label: getattr(gallery, key) for key, label in OUTCOMES.items()} if called else {}) | gallery.outcomes
         row = ""
         for label, indices in shown.items():
             imgs = "".join(_gallery_case(cases[i], gallery.notes.get(i, "")) for i in indices[:per_outcome] if i < len(cases))

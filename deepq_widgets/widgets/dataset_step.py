@@ -130,5 +130,6 @@ def describe(info: DatasetInfo) -> str:
     head = f"<b>{len(info.usable)}</b> usable {cases} of {len(info.cases)} · {len(info.classes)} {noun} · {kind}"
     if info.volumes:
         depths = sorted(c.volume.depth for c in info.usable if c.volume is not None) or [0]
-        head += f" · {depths[0]}–{depths[-1]} slices a study (median {depths[len(depths) // 2]})"
+        spread = f"{depths[0]}" if depths[0] == depths[-1] else f"{depths[0]}–{depths[-1]} (median {depths[len(depths) // 2]})"
+        head += f" · {spread} slices a study"
     return f"{head}<br>{noun.capitalize()}: {counts}{split}{problem_html}"

@@ -20,9 +20,10 @@ class EvaluationView:
         self.which.style.button_width = "130px"
         self.figures = w.HTML()
         self.charts = w.HBox(layout=w.Layout(flex_flow="row wrap"))  # wraps at 1024 px instead of clipping
+        self.chart_names = w.HTML()  # what the charts are, in words (a chart is a picture)
         self.gallery = w.HTML()
         self.which.observe(lambda _: self._render(), "value")
-        self.widget = w.VBox([self.which, self.figures, self.charts, self.gallery])
+        self.widget = w.VBox([self.which, self.figures, self.charts, self.chart_names, self.gallery])
 
     def show(self, evaluation: Evaluation | None, empty: str = "") -> None:
         """`evaluation` with its validation view first; `empty` (HTML) when there is none."""
@@ -35,7 +36,7 @@ class EvaluationView:
 
     def _render(self, empty: str = "") -> None:
         if self.evaluation is None:
-            self.figures.value, self.charts.children, self.gallery.value = empty, [], ""
+            self.figures.value, self.charts.children, self.gallery.value, self.chart_names.value = empty, [], "", ""
             return
         training = self.which.value == TRAINING and self.evaluation.training is not None
         shown = self.evaluation.training if training else self.evaluation
@@ -43,7 +44,9 @@ class EvaluationView:
         self.figures.value = (
             report.figures_html(shown.metrics, "training" if training else "validation") + source + report.per_class_html(shown)
         )
+        drawn = report.charts(shown)
         self.charts.children = [
-            w.Image(value=png, format="png", layout=w.Layout(max_width="100%", height="auto")) for png in report.charts(shown).values()
+            w.Image(value=png, format="png", layout=w.Layout(max_width="100%", height="auto")) for png in drawn.values()
         ]
+        self.chart_names.value = f"<div class='dq-muted'>Charts: {esc(' · '.join(drawn))}</div>" if drawn else ""
         self.gallery.value = report.gallery_html(shown)

@@ -224,3 +224,45 @@ def test_a_narrow_window_scrolls_nothing_sideways(page, voila_url):
         page.wait_for_timeout(500)
         assert page.evaluate(overflow) <= 0, tab
         page.screenshot(path=str(page.shots.folder / f"{tab.lower()}-800.png"), full_page=True)
+
+
+def test_pulmonary_embolism_on_studies_from_the_study_viewer_to_slice_curves(page, voila_url):
+    """The PE preset on study-labelled CT series: the dataset step's study viewer (a strip and a slider through
+    the slices), a short Full Manual run, and a task detail with figures per study and slice score curves."""
+    open_app(page, voila_url)
+    choose_card(page, "Specialized training")
+    next_step(page)
+    choose_card(page, "Pulmonary embolism")
+    next_step(page)
+    dataset = page.locator(".widget-dropdown select").first
+    expect(dataset.locator("option", has_text="chest_cta_embolism")).to_have_count(1, timeout=30_000)
+    dataset.select_option(label="chest_cta_embolism")
+    expect(page.get_by_text("usable studies of 40")).to_be_visible()
+    expect(page.get_by_text("Study viewer")).to_be_visible()
+    expect(page.get_by_text("slice 13 of 24", exact=False)).to_be_visible()
+    slider = page.locator(".widget-slider .slider-container .noUi-handle, .widget-slider input[type=range]").first
+    slider.focus()
+    for _ in range(3):
+        slider.press("ArrowLeft")
+    expect(page.get_by_text("slice 10 of 24", exact=False)).to_be_visible(timeout=15_000)
+    page.shots("study-viewer")
+    next_step(page)
+    page.get_by_text("Use optimized hyperparameters").click()  # Full Manual: a short run
+    for label, value in (("Training epochs", "2"), ("Batch size", "8"), ("Slices per study", "4")):
+        field = page.get_by_label(label)
+        field.fill(value)
+        field.press("Enter")
+    expect(page.get_by_text("Studies", exact=True)).to_be_visible()
+    page.shots("study-settings")
+    next_step(page)
+    page.get_by_placeholder("required, unique").fill("e2e embolism studies")
+    start = page.get_by_role("button", name="Start", exact=True)
+    expect(start).to_be_enabled()
+    start.click()
+    expect(page.locator(".dq-badge", has_text="Finished")).to_be_visible(timeout=420_000)
+    expect(page.get_by_text("40 studies of 24 slices each", exact=False).first).to_be_visible()  # the data statistics say studies
+    expect(page.get_by_text("95% intervals", exact=False).first).to_be_visible()
+    curves = page.get_by_text("slice scores", exact=False).first  # the charts' names: the studies' slice curves
+    expect(curves).to_be_visible()
+    curves.scroll_into_view_if_needed()
+    page.shots("study-task-detail")

@@ -16,5 +16,8 @@ def test_a_short_auto_run_on_a_hard_dataset_lands_between_07_and_09(demo_copy, c
     assert row.state == "finished", row.error
     assert 0.7 <= row.metrics[figure] <= 0.9, row.metrics
     evaluation = load_evaluation(demo_copy.task_dir(row.id))
-    missed = [case for outcomes in evaluation.gallery.values() for case in outcomes.fp + outcomes.fn]
-    assert missed, "a hard dataset shows the model's mistakes in the gallery"
+    mistakes = [case for g in evaluation.gallery.values() for case in g.fp + g.fn + g.outcomes.get("Found, least well drawn", [])]
+    assert mistakes, "a hard dataset shows the model's mistakes in the gallery"
+    if task == "segmentation":  # the poorest outlines say how poor
+        poorest = [g for g in evaluation.gallery.values() if g.outcomes]
+        assert all(g.notes[i].startswith("Dice 0.") for g in poorest for i in g.outcomes["Found, least well drawn"])

@@ -90,7 +90,9 @@ class PixelAccumulator(Accumulator):
 
     def gallery(self) -> dict[str, Gallery]:
         """Per class, the images where it was found (Dice at least 0.5: best first), drawn where the image has
-        none (largest first), and missed or barely found (Dice under 0.5: worst first)."""
+        none (largest first), missed or barely found (Dice under 0.5: worst first), and the least well drawn of
+        those it was found on (the lowest Dice at or above 0.5, each with its Dice): a model that finds every
+        lesion still shows where its outlines are poorest."""
         if not self.per_image:
             return {}
         counts = np.stack(self.per_image)
@@ -99,10 +101,13 @@ class PixelAccumulator(Accumulator):
             tp, fp, fn = counts[:, k, 0], counts[:, k, 1], counts[:, k, 2]
             dice = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
             present, drawn = tp + fn > 0, tp + fp > 0
+            poorest = top_cases(np.where(present & (dice >= 0.5) & (dice < 1.0))[0], dice, descending=False)
             found[name] = Gallery(
                 tp=top_cases(np.where(present & (dice >= 0.5))[0], dice, descending=True),
                 fp=top_cases(np.where(drawn & ~present)[0], fp.astype(float), descending=True),
                 fn=top_cases(np.where(present & (dice < 0.5))[0], dice, descending=False),
+                outcomes={"Found, least well drawn": poorest} if poorest else {},
+                notes={i: f"Dice {dice[i]:.2f}" for i in poorest},
             )
         return found
 

@@ -49,7 +49,8 @@ class StudyLabel(TaskKind):
         if not statistics.get("studies"):
             return []
         low, mid, high = statistics["slices"]
-        out = [f"{statistics['studies']:,} studies of {low:g}–{high:g} slices (median {mid:g})."]
+        depth = f"{low:g} slices each" if low == high else f"{low:g}–{high:g} slices (median {mid:g})"
+        out = [f"{statistics['studies']:,} studies of {depth}."]
         thick, step = statistics.get("thickness_mm"), statistics.get("spacing_mm")
         if thick or step:
             said = [f"{thick:.2g} mm thick" if thick else "", f"{step:.2g} mm apart" if step else ""]

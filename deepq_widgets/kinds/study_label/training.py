@@ -117,7 +117,7 @@ class StudyAccumulator(ClassificationAccumulator):
             told = "shows" if truth[i] == k else "does not show"
             charts.append(
                 Chart(
-                    title=f"{cases[i].rsplit('/', 1)[-1]} ({told} {self.classes[k]}): {scores[i, k]:.2f}",
+                    title=f"Slice scores of {cases[i].rsplit('/', 1)[-1]} ({told} {self.classes[k]}; study {scores[i, k]:.2f})",
                     x_label="slice (feet to head)",
                     y_label="score",
                     series=[
