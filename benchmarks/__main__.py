@@ -1,5 +1,5 @@
 """python -m benchmarks [data_layer ui training_speed voila learning search trust final_model evaluate_speed kill_resume scale
-scale_out regression]"""
+scale_out regression studies]"""
 
 import importlib
 import sys
@@ -18,6 +18,7 @@ ALL = [
     "scale",
     "scale_out",
     "regression",
+    "studies",
 ]
 
 for name in sys.argv[1:] or ALL:

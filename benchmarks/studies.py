@@ -89,7 +89,7 @@ def arm(ws_root: str, name: str, draw: int, queue) -> None:
     dataset = "pe_slices" if name == "slices" else "pe_studies"
     task = "single_label" if name == "slices" else "study_label"
     args = ["--flow", "general", "--task", task, "--dataset", dataset, "--model", "tf_efficientnet_lite0.in1k", "--seed", str(draw)]
-    args += ["--image-size", "128"]
+    args += ["--image-size", "128", "--tuning", "auto"]  # Auto plans; the network is the same for every arm
     spec = spec_for(ws, args, f"bench-{name}-{draw}-{time.time():.0f}")
     if name == "max":
         spec["hyper"]["study_model"] = "max"

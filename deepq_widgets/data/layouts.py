@@ -197,16 +197,18 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
 
 
 def _names_studies(grouped: dict[str, list[dict[str, str]]], folder: Path) -> bool:
-    """Whether any row of a label file names a series folder or a volume (inside the dataset)."""
-    for rel in grouped:
-        path = (folder / Path(rel).expanduser()).resolve() if rel else None
-        if path is not None and path.is_relative_to(folder) and names_study(path):
-            return True
-    return False
+    """Whether any row of a label file names a series folder or a volume (inside the dataset; the rest is
+    reported when the rows are read)."""
+    return any((path := _resolve(rel, folder, folder, "", [])) is not None and names_study(path) for rel in grouped)
 
 
 def _read_study_rows(
-    grouped: dict[str, list[dict[str, str]]], path: Path, folder: Path, declared: list[str] | None, records: list, out: Annotations
+    grouped: dict[str, list[dict[str, str]]],
+    path: Path,
+    folder: Path,
+    declared: list[str] | None,
+    records: list[dict[str, str]],
+    out: Annotations,
 ) -> Annotations:
     """A label file of studies: rows naming a folder or volume label the study, rows naming files label slices."""
     studies, slices = {}, {}

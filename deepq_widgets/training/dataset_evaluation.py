@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import kinds
+from ..autoplan import EVAL_SLICES, STUDY_BATCH, STUDY_SLICES
 from ..contracts import DatasetEvaluation, TrainingManifest
 from ..data.cache import build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
@@ -56,7 +57,12 @@ def evaluate_dataset(workspace: WorkspacePaths, model_id: str, dataset: str, pro
         raise EvaluationRefused(f"no case of dataset {dataset!r} could be decoded: " + "; ".join(data.problems[:3]))
     model, _ = load_model(workspace, model_id)
     device = best_device()
-    loader = BatchLoader(data, list(range(len(data.cases))), kind.trainer.targets, BATCH, card.mean, card.std).to(device)
+    every = list(range(len(data.cases)))
+    if kind.volumes:  # studies: a few at a time, each on as many slices as the task scored its validation studies on
+        slices = EVAL_SLICES * (card.spec.hyper.slices if card.spec else STUDY_SLICES)
+        loader = BatchLoader(data, every, kind.trainer.targets, STUDY_BATCH, card.mean, card.std, slices=slices).to(device)
+    else:
+        loader = BatchLoader(data, every, kind.trainer.targets, BATCH, card.mean, card.std).to(device)
     network = inference_network(model.to(device), kind.trainer, loader)
     found = evaluate(network, loader, kind.trainer, card.classes, card.thresholds, progress=report("scoring"))
     result = DatasetEvaluation(

@@ -101,3 +101,12 @@ def test_export_keeps_the_slice_axis_free(trained, fmt, tmp_path):
     else:
         got = torch.jit.load(str(path))(study).detach().numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
+
+
+def test_evaluating_on_a_dataset_of_studies_scores_each_study_and_warns_of_shared_files(trained):
+    from deepq_widgets.training.dataset_evaluation import evaluate_dataset
+
+    ws, model_id = trained[0], trained[1].model_id
+    found = evaluate_dataset(ws, model_id, "chest_cta_embolism")
+    assert found.metrics.cases == 40 and len(found.cases) == 40 and "auroc" in found.metrics.intervals
+    assert any("40 of 40 studies hold files the model trained or was selected on" in w for w in found.overlap)
