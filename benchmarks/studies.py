@@ -5,7 +5,8 @@ scored per study on the same held-out studies, over three draws of the training 
   task on a label file that names every slice), the study's score the largest of its slices' P(PE);
 - `attention`: the study classification kind as Auto plans it (a slice encoder, gated-attention pooling,
   trained end to end on the study label);
-- `max`: the same with max pooling over the slices (Auto's plan, the pooling changed).
+- `max`: the same with max pooling over the slices: the attention arm's plan as run (its `ran_as` task file,
+  Full Manual), the pooling changed (Auto always plans attention).
 
 Every arm trains through the product (`run_task`), Auto for `slices` and `attention`, in a forked process of
 its own so that its peak memory (ru_maxrss) is its own. Data: the chest CT demo generator, 60 training
@@ -80,6 +81,16 @@ def test_scores(ws, model_id: str, per_slice: bool) -> tuple[np.ndarray, np.ndar
     return np.array(scores), truth
 
 
+def attention_plan(ws, draw: int) -> dict:
+    """The task file the attention arm of this draw ran as (Auto's plan, as Full Manual)."""
+    from deepq_widgets.contracts import PlanEvent
+    from deepq_widgets.store import Store
+
+    store = Store(ws.db_path)
+    task = next(t for t in reversed(store.tasks()) if t.name.startswith(f"bench-attention-{draw}-") and t.state == "finished")
+    return store.events(task.id, PlanEvent)[-1].ran_as.model_dump(mode="json")
+
+
 def arm(ws_root: str, name: str, draw: int, queue) -> None:
     """One arm, in its own process: train, score the test studies, report wall time and peak memory."""
     from deepq_widgets.workspace import WorkspacePaths
@@ -92,6 +103,7 @@ def arm(ws_root: str, name: str, draw: int, queue) -> None:
     args += ["--image-size", "128", "--tuning", "auto"]  # Auto plans; the network is the same for every arm
     spec = spec_for(ws, args, f"bench-{name}-{draw}-{time.time():.0f}")
     if name == "max":
+        spec = attention_plan(ws, draw) | {"name": spec["name"]}
         spec["hyper"]["study_model"] = "max"
     row, wall, _ = run_auto(ws, spec)
     assert row.state == "finished", row.error

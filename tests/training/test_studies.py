@@ -110,3 +110,19 @@ def test_evaluating_on_a_dataset_of_studies_scores_each_study_and_warns_of_share
     found = evaluate_dataset(ws, model_id, "chest_cta_embolism")
     assert found.metrics.cases == 40 and len(found.cases) == 40 and "auroc" in found.metrics.intervals
     assert any("40 of 40 studies hold files the model trained or was selected on" in w for w in found.overlap)
+
+
+def test_scoring_encodes_slices_a_chunk_at_a_time_with_the_same_result(trained):
+    """Validation and prediction hold one chunk of slices' activations, and say what one pass would."""
+    import torch
+
+    from deepq_widgets.kinds.study_label.training import ENCODE_AT_ONCE
+    from deepq_widgets.training.registry import load_model
+
+    model, card = load_model(trained[0], trained[1].model_id)
+    model.eval()
+    studies = torch.rand(2, ENCODE_AT_ONCE // 2 + 9, card.channels, 32, 32)  # 82 slices: two chunks
+    with torch.no_grad():
+        chunked = model(studies)
+    whole = model(studies).detach()  # with gradients: one pass
+    torch.testing.assert_close(chunked, whole, rtol=1e-4, atol=1e-5)

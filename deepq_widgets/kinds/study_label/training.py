@@ -26,7 +26,7 @@ from ..single_label.training import ClassificationAccumulator, SingleLabelTraini
 
 ATTENTION_SIZE = 128
 HEATMAP_SLICES = 3  # Grad-CAM on the slices that vote most for the called class
-ENCODE_AT_ONCE = 64  # slices through the encoder at a time when predicting a whole study
+ENCODE_AT_ONCE = 64  # slices through the encoder at a time when scoring without gradients
 CURVES = 3  # validation studies whose slice score curves the evaluation draws
 
 
@@ -56,12 +56,15 @@ class StudyNet(nn.Module):
         self.register_buffer("max_pooling", torch.zeros(()))
 
     def slice_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, S, C, H, W) -> (B, S, F)."""
+        """(B, S, C, H, W) -> (B, S, F). Without gradients (validation, prediction) the slices go through the
+        encoder ENCODE_AT_ONCE at a time, so scoring many long studies holds one chunk's activations."""
         flat = x.flatten(0, 1)
         stem = next(p for p in self.encoder.parameters() if p.dim() == 4)
         if stem.is_contiguous(memory_format=torch.channels_last):
             flat = flat.contiguous(memory_format=torch.channels_last)
-        return self.encoder(flat).view(x.shape[0], x.shape[1], -1)
+        whole = torch.is_grad_enabled() or torch.jit.is_tracing()  # an export traces one pass, for any number of slices
+        parts = [flat] if whole else flat.split(ENCODE_AT_ONCE)
+        return torch.cat([self.encoder(part) for part in parts]).view(x.shape[0], x.shape[1], -1)
 
     def slice_weights(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, S, F) -> (B, S): how much each slice counts (attention), or its share of the max (max pooling)."""
@@ -73,7 +76,7 @@ class StudyNet(nn.Module):
 
     def explain(self, x: torch.Tensor) -> StudyOutput:
         """The study's logits with each slice's votes and weights, from one pass of the encoder."""
-        feats = torch.cat([self.slice_features(part) for part in x.split(ENCODE_AT_ONCE, dim=1)], dim=1)
+        feats = self.slice_features(x)
         return StudyOutput(self.classifier(self.pool(feats)), self.classifier(feats).softmax(-1), self.slice_weights(feats))
 
     def pool(self, feats: torch.Tensor) -> torch.Tensor:
