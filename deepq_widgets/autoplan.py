@@ -33,7 +33,13 @@ LR_FIND_SHARE, LR_FIND_MIN_ITERS, LR_FIND_MAX_ITERS = 0.2, 24, 100
 AUTO_LR, AUTO_WEIGHT_DECAY = 1e-3, 0.01
 ENSEMBLE_FOLDS, ENSEMBLE_BELOW = 5, 300  # Auto's ensemble, when asked for: 5 folds, for fewer than 300 cases
 STUDY_BATCH, STUDY_SLICES = 8, 16  # studies: at most 8 studies of 16 slices a step (128 slices, as an image batch)
-EVAL_SLICES = 4  # a study is scored on up to this many times the slices it trains on per step
+EVAL_SLICES = 64  # a study is scored on every slice up to this many (or 4x its training slices), evenly spread beyond
+
+
+def scored_slices(slices: int) -> int:
+    """How many slices of a study validation and evaluation read, when it trains on `slices` a step: encoded a chunk
+    at a time without gradients, so this bounds time, not memory."""
+    return max(EVAL_SLICES, 4 * slices)
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,7 @@ def study_plan(fingerprint: Fingerprint, n_train: int, largest: int, notes: list
     notes.append(
         f"Studies of {fingerprint.median_slices} slices (median), labelled per study: multiple-instance learning, a slice "
         f"encoder whose features a learned attention pools over each study, {slices} slices a study per step, spread over "
-        f"its volume (memory bounded by {batch * slices} slices a step); scored on up to {EVAL_SLICES * slices} slices a study.{labelled}"
+        f"its volume (memory bounded by {batch * slices} slices a step); scored on up to {scored_slices(slices)} slices a study.{labelled}"
     )
     return {"slices": slices, "batch_size": batch, "study_model": StudyModel.attention}
 

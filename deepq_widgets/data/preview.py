@@ -154,20 +154,23 @@ def _fit_text(text: str, width: int) -> str:
 
 
 def slice_png(case: Case, index: int, windows=None, size: int = 320) -> bytes:
-    """One slice of a study (`case.volume`), as the dataset step's viewer shows it: PNG, its longest side `size`."""
+    """One slice of a study (`case.volume`), as the dataset step's viewer shows it: grey through the first of the
+    task's windows (stacked windows are channels for the network, not colours for a reader), `size` px across."""
     from PIL import Image
 
     assert case.volume is not None
-    rgb = to_rgb8(slice_pixels(case.volume.slices[index], windows).pixels)
+    rgb = to_rgb8(slice_pixels(case.volume.slices[index], list(windows or [])[:1] or None).pixels)
     image = Image.fromarray(rgb)
-    image.thumbnail((size, size))
+    scale = size / max(image.size)
+    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BILINEAR)
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
 def strip_png(case: Case, windows=None, count: int = 8, thumb: int = 96) -> bytes:
-    """A study as a strip of `count` slices spread from its first to its last, each captioned with its number."""
+    """A study as a strip of `count` slices spread from its first to its last, each captioned with its number, grey
+    through the first window."""
     from PIL import Image, ImageDraw
 
     assert case.volume is not None
@@ -176,7 +179,7 @@ def strip_png(case: Case, windows=None, count: int = 8, thumb: int = 96) -> byte
     sheet = Image.new("RGB", (len(picks) * (thumb + 4), thumb + 16), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     for n, index in enumerate(picks):
-        tile = Image.fromarray(to_rgb8(slice_pixels(case.volume.slices[index], windows).pixels))
+        tile = Image.fromarray(to_rgb8(slice_pixels(case.volume.slices[index], list(windows or [])[:1] or None).pixels))
         tile.thumbnail((thumb, thumb))
         sheet.paste(tile, (n * (thumb + 4), 0))
         draw.text((n * (thumb + 4) + 2, thumb + 2), f"{index + 1}/{depth}", fill=(235, 235, 235))

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import kinds
-from ..autoplan import EVAL_SLICES, STUDY_BATCH, STUDY_SLICES
+from ..autoplan import STUDY_BATCH, STUDY_SLICES, scored_slices
 from ..contracts import DatasetEvaluation, TrainingManifest
 from ..data.cache import build_cache
 from ..data.catalog import DatasetInfo, scan_dataset
@@ -59,7 +59,7 @@ def evaluate_dataset(workspace: WorkspacePaths, model_id: str, dataset: str, pro
     device = best_device()
     every = list(range(len(data.cases)))
     if kind.volumes:  # studies: a few at a time, each on as many slices as the task scored its validation studies on
-        slices = EVAL_SLICES * (card.spec.hyper.slices if card.spec else STUDY_SLICES)
+        slices = scored_slices(card.spec.hyper.slices if card.spec else STUDY_SLICES)
         loader = BatchLoader(data, every, kind.trainer.targets, STUDY_BATCH, card.mean, card.std, slices=slices).to(device)
     else:
         loader = BatchLoader(data, every, kind.trainer.targets, BATCH, card.mean, card.std).to(device)

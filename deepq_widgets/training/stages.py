@@ -13,7 +13,7 @@ from fastai.learner import Learner
 from safetensors.torch import load_file
 
 from .. import zoo
-from ..autoplan import EVAL_SLICES, Fingerprint, Plan, make_plan, resolved_spec
+from ..autoplan import Fingerprint, Plan, make_plan, resolved_spec, scored_slices
 from ..contracts import (
     DataEvent,
     DataProblemsEvent,
@@ -135,14 +135,14 @@ class Factory:
 
     def loaders(self, plan: Plan, split: Split | None = None) -> list[BatchLoader]:
         """Training (augmented, shuffled) and validation loaders; studies give `slices` per step to training and
-        up to EVAL_SLICES times that to validation."""
+        up to `scored_slices` of them to validation."""
         p, seed, targets, h = self.prepared, self.run.spec.seed, self.trainer.targets, plan.hyper
         train, valid = (split or p.split).train, (split or p.split).valid
         return [
             BatchLoader(
                 p.data, train, targets, h.batch_size, p.mean, p.std, augment=plan.augment, shuffle=True, seed=seed, slices=h.slices
             ),
-            BatchLoader(p.data, valid, targets, h.batch_size, p.mean, p.std, slices=EVAL_SLICES * h.slices),
+            BatchLoader(p.data, valid, targets, h.batch_size, p.mean, p.std, slices=scored_slices(h.slices)),
         ]
 
     def learner(self, model: torch.nn.Module, plan: Plan, split: Split | None = None) -> Learner:

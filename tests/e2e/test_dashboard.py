@@ -260,9 +260,12 @@ def test_pulmonary_embolism_on_studies_from_the_study_viewer_to_slice_curves(pag
     expect(start).to_be_enabled()
     start.click()
     expect(page.locator(".dq-badge", has_text="Finished")).to_be_visible(timeout=420_000)
+    page.get_by_text("Data statistics", exact=True).first.click()
     expect(page.get_by_text("40 studies of 24 slices each", exact=False).first).to_be_visible()  # the data statistics say studies
+    page.shots("study-statistics")
+    page.get_by_text("Evaluation insight", exact=True).first.click()
     expect(page.get_by_text("95% intervals", exact=False).first).to_be_visible()
-    curves = page.get_by_text("slice scores", exact=False).first  # the charts' names: the studies' slice curves
+    curves = page.get_by_text("Slice scores of", exact=False).first  # the charts' names: the studies' slice curves
     expect(curves).to_be_visible()
     curves.scroll_into_view_if_needed()
     page.shots("study-task-detail")

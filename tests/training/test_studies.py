@@ -56,7 +56,7 @@ def test_a_study_model_trains_on_studies_and_reports_per_study(trained):
     assert evaluation.metrics.cases == statistics.valid and "auroc" in evaluation.metrics.intervals
     assert 1 <= len(evaluation.charts) <= 3
     curve = evaluation.charts[0]
-    assert curve.x_label.startswith("slice") and len(curve.series[0].y) == 24  # every slice (up to 4 x 6) is scored
+    assert curve.x_label.startswith("slice") and len(curve.series[0].y) == 24  # every slice (up to 64) is scored
     assert all(0.0 <= v <= 1.0 for s in curve.series for v in s.y)
 
     from deepq_widgets.training.registry import load_model
