@@ -25,15 +25,14 @@ class StudyViewer:
         self.windows: list[str] = []
         self.choice.observe(lambda change: self._show_study(), "value")
         self.slider.observe(lambda change: self._show_slice(), "value")
-        self.widget = w.VBox(
-            [w.HTML("<b>Study viewer</b>"), w.HBox([self.choice, self.slider]), self.strip, w.HBox([self.slice, self.caption])],
-            layout=w.Layout(display="none"),
-        )
+        self.parts = [w.HTML("<b>Study viewer</b>"), w.HBox([self.choice, self.slider]), self.strip, w.HBox([self.slice, self.caption])]
+        self.widget = w.VBox([], layout=w.Layout(display="none"))  # empty until a dataset of studies: no hidden images
 
     def show(self, info: DatasetInfo | None, windows: list[str]) -> None:
         """The studies of `info` (hidden when it holds images), read through `windows`."""
         studies = [(c.title, i) for i, c in enumerate(info.cases) if c.volume is not None and c.usable] if info else []
         self.widget.layout.display = None if studies else "none"
+        self.widget.children = self.parts if studies else []
         if (info, windows) == (self.info, self.windows):
             return
         self.info, self.windows = info, list(windows)
