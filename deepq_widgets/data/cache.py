@@ -62,12 +62,12 @@ def slice_key(ref: SliceRef) -> str:
 Unit = Case | SliceRef  # what one cache row holds: an image case, or one slice of a study
 
 
-def _units(cases: Sequence[Case]) -> tuple[list[str], list[Unit]]:
-    """The rows the cases need, each once: an image case's, or each slice of a study."""
+def _units(cases: Sequence[Case], keys: Sequence[str]) -> tuple[list[str], list[Unit]]:
+    """The rows the cases (whose keys are `keys`) need, each once: an image case's, or each slice of a study."""
     units: dict[str, Unit] = {}
-    for case in cases:
+    for case, key in zip(cases, keys, strict=True):
         if case.volume is None:
-            units.setdefault(case_key(case), case)
+            units.setdefault(key, case)
         else:
             for ref in case.volume.slices:
                 units.setdefault(slice_key(ref), ref)
@@ -168,7 +168,9 @@ def build_cache(
     key = hashlib.sha256(json.dumps([CACHE_VERSION, size, list(windows), want, masks]).encode()).hexdigest()[:16]
     layout = Layout(root / f"{info.name}-{key}", size, want, list(windows), masks)
     layout.folder.mkdir(parents=True, exist_ok=True)
-    keys, units = _units(info.usable)
+    usable = info.usable
+    cases = [case_key(c) for c in usable]
+    keys, units = _units(usable, cases)
     with open(layout.folder / "lock", "w") as lock:  # one builder at a time (a task and an evaluation, say)
         fcntl.flock(lock, fcntl.LOCK_EX)
         index = _read_index(layout)
@@ -180,7 +182,7 @@ def build_cache(
             used = set(index["slots"].values())
             free = [row for row in range(index["rows"]) if row not in used]  # also rows a killed build had not recorded
             _decode(info, layout, index, keys, units, todo, free, progress, processes or decode_processes(), save_every_s)
-        return _load(info, layout, index)
+        return _load(info, layout, index, cases)
 
 
 def decode_processes() -> int:
@@ -317,11 +319,11 @@ class _maybe_open:
 
 
 # -- loading -----------------------------------------------------------------------------------------
-def _load(info: DatasetInfo, layout: Layout, index: dict[str, Any]) -> CachedData:
+def _load(info: DatasetInfo, layout: Layout, index: dict[str, Any], keys: list[str]) -> CachedData:
+    """The cases whose rows are complete (`keys`: each usable case's key), mapped."""
     if info.volumes:
-        return _load_studies(info, layout, index)
+        return _load_studies(info, layout, index, keys)
     usable = info.usable  # a property that filters every case: once, not once per case
-    keys = [case_key(c) for c in usable]
     kept = [i for i, k in enumerate(keys) if k in index["slots"]]
     cases = [usable[i] for i in kept]
     order = np.array([index["slots"][keys[i]] for i in kept], np.int64)
@@ -341,19 +343,19 @@ def _load(info: DatasetInfo, layout: Layout, index: dict[str, Any]) -> CachedDat
     )
 
 
-def _load_studies(info: DatasetInfo, layout: Layout, index: dict[str, Any]) -> CachedData:
+def _load_studies(info: DatasetInfo, layout: Layout, index: dict[str, Any], case_keys: list[str]) -> CachedData:
     """Studies whose every slice decoded, each with the rows of its slices; a slice that did not decode is
     its study's problem."""
     cases, slices, problems, keys = [], [], [], []
-    for case in info.usable:
-        refs = case.volume.slices if case.volume is not None else ()
-        failed = [index["problems"][k] for k in map(slice_key, refs) if k in index["problems"]]
-        if not refs or failed:
+    for case, key in zip(info.usable, case_keys, strict=True):
+        parts = [slice_key(ref) for ref in case.volume.slices] if case.volume is not None else []
+        failed = [index["problems"][k] for k in parts if k in index["problems"]]
+        if not parts or failed:
             problems.append(f"{case.title}: {failed[0] if failed else 'not a study'}; the study is left out")
             continue
         cases.append(case)
-        slices.append(np.array([index["slots"][slice_key(ref)] for ref in refs], np.int64))
-        keys.append(case_key(case))
+        slices.append(np.array([index["slots"][k] for k in parts], np.int64))
+        keys.append(key)
     shape = (max(index["rows"], 1), layout.size, layout.size, layout.channels)
     images = np.memmap(layout.folder / "images.u8", np.uint8, mode="r", shape=shape) if cases else np.zeros((0, *shape[1:]), np.uint8)
     return CachedData(

@@ -9,6 +9,8 @@ from typing import Any
 
 from .studies import Volume
 
+SINGLE, MULTI, DETECTION, SEGMENTATION = "single_label", "multi_label", "detection", "segmentation"  # built-in annotation types
+
 
 @dataclass(frozen=True)
 class Box:

@@ -18,7 +18,8 @@ from .. import kinds
 from ..spec import Modality
 from ..workspace import WorkspacePaths
 from .cases import Case, Problem
-from .layouts import printable, read_layout
+from .dataset_files import printable
+from .layouts import read_layout
 from .masks import MaskError, load_mask
 from .probe import probe
 

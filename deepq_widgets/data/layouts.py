@@ -4,38 +4,31 @@ Recognised, in this order:
 - `label.csv` as `path,class` (single-label), `path,class,value` (multi-label) or
   `image,object,xLeft,yTop,width,height` (detection), or in a layout a task kind declares
   (`kinds.base.LabelFormat`: `path,value` for regression); paths may be PNG, JPG or DICOM
-  files, or folders holding a DICOM series;
-- COCO JSON (`*.json` with images, annotations and categories): detection, and
-  segmentation when the annotations carry polygons;
+  files, or (single-label) series folders and volumes, each one study (study_layouts.py);
+- COCO JSON (coco.py): detection, and segmentation when the annotations carry polygons;
 - mask folders: `images/` and `masks/` with matching file stems (segmentation);
 - class folders: one sub-folder of images per class (single-label).
 An optional `classes.txt` declares the class names; labels outside it are reported.
 
-Every path followed, written in a label file or reached through a symbolic link, must resolve
-inside the dataset folder; anything else, a file name that is not UTF-8, or a label file that
-cannot be parsed is a named problem of that file, never a failure of the catalogue.
+Every path followed stays inside the dataset folder (dataset_files.py); a label file that cannot
+be parsed is a named problem of that file, never a failure of the catalogue.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-import os
-from collections.abc import Iterable
 from pathlib import Path
 
 from .. import kinds
 from ..kinds.base import LabelFormat
-from .cases import Annotations, Box, Case, Polygon, Problem
+from .cases import DETECTION, MULTI, SEGMENTATION, SINGLE, Annotations, Box, Case, Problem
+from .coco import find_coco, read_coco
+from .dataset_files import expand_label_path, images_in, inside_dir, printable, resolve_label_path
 from .readers import IMAGE_SUFFIXES
 from .study_layouts import STUDY, class_folder_studies, names_study, study_cases
 
 LABEL_CSV_NAMES = ("label.csv", "labels.csv")
-SINGLE = "single_label"
-MULTI = "multi_label"
-DETECTION = "detection"
-SEGMENTATION = "segmentation"
 
 CSV_COLUMNS = {
     DETECTION: ("image", "object", "xleft", "ytop", "width", "height"),
@@ -58,10 +51,10 @@ def _read_any(folder: Path, declared: list[str] | None) -> Annotations:
     for name in LABEL_CSV_NAMES:
         if (folder / name).is_file():
             return _unreadable_as_problem(folder / name, lambda path: _read_csv(path, folder, declared))
-    coco = _find_coco(folder)
+    coco = find_coco(folder)
     if coco is not None:
-        return _unreadable_as_problem(coco, lambda path: _read_coco(path, folder))
-    if _inside_dir(folder / "images", folder) and _inside_dir(folder / "masks", folder):
+        return _unreadable_as_problem(coco, lambda path: read_coco(path, folder))
+    if inside_dir(folder / "images", folder) and inside_dir(folder / "masks", folder):
         return _read_mask_folders(folder, declared)
     subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if subdirs:
@@ -98,51 +91,6 @@ def _text(path: Path, problems: list[Problem]) -> str:
     except UnicodeDecodeError as exc:
         problems.append(Problem("layout", f"not UTF-8 (byte {exc.start}): read as Windows-1252; save it as UTF-8", printable(path)))
         return raw.decode("cp1252", errors="replace")
-
-
-def printable(path: Path | str) -> str:
-    """A path as text that any terminal or page can show, even when its bytes are not UTF-8."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def _inside_dir(path: Path, root: Path) -> bool:
-    return path.is_dir() and path.resolve().is_relative_to(root)
-
-
-def _images_in(folder: Path, root: Path, problems: list[Problem], every: bool = False) -> list[Path]:
-    """The image files (`every`: all files, a series' DICOM files often have no suffix) under `folder`, never
-    leaving `root`: links are followed only to files inside it, never to folders, and a name that is not
-    UTF-8 is reported, not listed."""
-    if not folder.resolve().is_relative_to(root):
-        problems.append(Problem("outside", "folder leads outside the dataset folder (a symbolic link); not read", printable(folder)))
-        return []
-    found = []
-    for top, dirs, files in os.walk(folder, followlinks=False):
-        links = sorted(d for d in dirs if os.path.islink(os.path.join(top, d)))
-        problems += [Problem("outside", "symbolic link to a folder; not followed", printable(os.path.join(top, d))) for d in links]
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in links)
-        for name in files:
-            path = Path(top) / name
-            if not every and path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            if every and not path.is_file():  # a FIFO or a device in a series folder: never opened
-                problems.append(Problem("unreadable", "not a regular file; not read", printable(path)))
-                continue
-            if not _utf8(name):
-                problems.append(Problem("unreadable", "file name is not valid UTF-8; rename it", printable(path)))
-            elif path.is_symlink() and not path.resolve().is_relative_to(root):
-                problems.append(Problem("outside", "symbolic link to a file outside the dataset folder; refused", printable(path)))
-            else:
-                found.append(path)
-    return sorted(found)
-
-
-def _utf8(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:  # undecodable bytes arrive as surrogate escapes
-        return False
-    return True
 
 
 # -- label.csv -------------------------------------------------------------------------
@@ -186,7 +134,7 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
         return _read_study_rows(grouped, path, folder, declared, records, out)
     for rel, recs in grouped.items():
         labels, boxes = _labels_from_rows(kind, recs, path, out.problems)
-        for image in _expand(rel, folder, folder, str(path), out.problems):
+        for image in expand_label_path(rel, folder, folder, str(path), out.problems):
             case = Case(image, labels=labels, boxes=boxes)
             if kind == SINGLE and not labels:
                 case.problem = "no class given in the label file"
@@ -199,7 +147,7 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
 def _names_studies(grouped: dict[str, list[dict[str, str]]], folder: Path) -> bool:
     """Whether any row of a label file names a series folder or a volume (inside the dataset; the rest is
     reported when the rows are read)."""
-    return any((path := _resolve(rel, folder, folder, "", [])) is not None and names_study(path) for rel in grouped)
+    return any((path := resolve_label_path(rel, folder, folder, "", [])) is not None and names_study(path) for rel in grouped)
 
 
 def _read_study_rows(
@@ -214,11 +162,11 @@ def _read_study_rows(
     studies, slices = {}, {}
     for rel, recs in grouped.items():
         labels, _ = _labels_from_rows(SINGLE, recs, path, out.problems)
-        target = _resolve(rel, folder, folder, str(path), out.problems)
+        target = resolve_label_path(rel, folder, folder, str(path), out.problems)
         if target is not None:
             (studies if names_study(target) else slices)[target] = labels
     out.annotation, out.fits = STUDY, [STUDY]
-    out.cases = study_cases(studies, slices, lambda p: _images_in(p, folder, out.problems, every=True), str(path), out.problems)
+    out.cases = study_cases(studies, slices, lambda p: images_in(p, folder, out.problems, every=True), str(path), out.problems)
     for case in out.cases:
         if not case.labels and case.problem is None:
             case.problem = "no class given in the label file"
@@ -252,7 +200,7 @@ def _read_kind_format(
         reading = fmt.read_rows(recs, out.classes)
         if reading.problem:
             out.problems.append(Problem("layout", f"{rel}: {reading.problem}; left out", str(path)))
-        for image in _expand(rel, folder, folder, str(path), out.problems):
+        for image in expand_label_path(rel, folder, folder, str(path), out.problems):
             out.cases.append(Case(image, labels=reading.labels, fields=dict(reading.fields), problem=reading.problem))
     return out
 
@@ -307,33 +255,6 @@ def _class_list(kind: str, records: list[dict[str, str]], declared: list[str] | 
     return list(dict.fromkeys(r[key] for r in records if r[key]))  # in order of first appearance
 
 
-def _resolve(rel: str, base: Path, root: Path, source: str, problems: list[Problem]) -> Path | None:
-    """A label's path (relative to `base`), resolved; None (and a problem) when empty or outside `root`."""
-    if not rel:
-        problems.append(Problem("layout", "a row has an empty path", source))
-        return None
-    given = Path(rel).expanduser()
-    path = (given if given.is_absolute() else base / given).resolve()
-    if not path.is_relative_to(root):
-        problems.append(Problem("outside", f"path {rel!r} leads outside the dataset folder {root}; refused", source))
-        return None
-    return path
-
-
-def _expand(rel: str, base: Path, root: Path, source: str, problems: list[Problem]) -> list[Path]:
-    """A label's path names a file, or a folder of images (one case per image: single-label rows naming a
-    folder are studies, read by `_read_study_rows`); it must resolve inside the dataset folder `root`."""
-    path = _resolve(rel, base, root, source, problems)
-    if path is None:
-        return []
-    if path.is_dir():
-        slices = _images_in(path, root, problems)
-        if not slices:
-            problems.append(Problem("missing_file", f"label points to folder {rel!r} with no images", source))
-        return slices
-    return [path]  # missing files are found when the images are probed
-
-
 def _flag_unknown(out: Annotations, declared: list[str] | None, source: str) -> None:
     if not declared:
         return
@@ -345,84 +266,12 @@ def _flag_unknown(out: Annotations, declared: list[str] | None, source: str) -> 
             out.problems.append(Problem("unknown_class", case.problem, str(case.image)))
 
 
-# -- COCO --------------------------------------------------------------------------------
-def _find_coco(folder: Path) -> Path | None:
-    for path in sorted(folder.glob("*.json")):
-        try:
-            head = json.loads(path.read_text())
-        except (OSError, ValueError, UnicodeDecodeError):
-            continue
-        if isinstance(head, dict) and {"images", "annotations", "categories"} <= head.keys():
-            return path
-    return None
-
-
-def _read_coco(path: Path, folder: Path) -> Annotations:
-    doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    categories = {c["id"]: str(c["name"]) for c in doc["categories"]}
-    annotations = [a for a in doc["annotations"] if isinstance(a, dict)]
-    has_polygons = any(isinstance(a.get("segmentation"), list) and a["segmentation"] for a in annotations)
-    kind = SEGMENTATION if has_polygons else DETECTION
-    out = Annotations("coco", kind, [SEGMENTATION, DETECTION] if has_polygons else [DETECTION], list(categories.values()))
-    per_image: dict[int, list[dict]] = {}
-    for n, ann in enumerate(annotations):
-        if "image_id" not in ann:
-            out.problems.append(Problem("layout", f"annotation {ann.get('id', n)} has no image_id; left out", str(path)))
-            continue
-        per_image.setdefault(ann["image_id"], []).append(ann)
-    base = folder / "images" if _inside_dir(folder / "images", folder) else folder
-    for n, img in enumerate(doc["images"]):
-        if not isinstance(img, dict) or not {"id", "file_name"} <= img.keys():
-            out.problems.append(Problem("layout", f"image entry {n} lacks id or file_name; left out", str(path)))
-            continue
-        paths = _expand(str(img["file_name"]), base, folder, str(path), out.problems)
-        if not paths:
-            continue
-        try:
-            boxes, polygons, problem = _coco_shapes(per_image.get(img["id"], []), categories)
-        except (TypeError, ValueError) as exc:
-            out.problems.append(Problem("box", f"image {img['file_name']}: a malformed bbox or polygon ({exc}); left out", str(path)))
-            continue
-        case = Case(paths[0], boxes=tuple(boxes), polygons=tuple(polygons), width=_int(img.get("width")), height=_int(img.get("height")))
-        case.labels = tuple(sorted({b.label for b in boxes}))
-        if problem:
-            case.problem = problem
-            out.problems.append(Problem("unknown_class", problem, str(case.image)))
-        out.cases.append(case)
-    return out
-
-
-def _int(value: object) -> int:
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return 0
-
-
-def _coco_shapes(anns: Iterable[dict], categories: dict[int, str]) -> tuple[list[Box], list[Polygon], str | None]:
-    boxes, polygons, unknown = [], [], set()
-    for ann in anns:
-        label = categories.get(ann.get("category_id"))
-        if label is None:
-            unknown.add(str(ann.get("category_id")))
-            continue
-        if ann.get("bbox"):
-            box = Box(label, *map(float, ann["bbox"][:4]))
-            if not box.valid():
-                raise ValueError(f"bbox {ann['bbox']} is not finite or has no area")
-            boxes.append(box)
-        for poly in ann.get("segmentation") or [] if isinstance(ann.get("segmentation"), list) else []:
-            polygons.append(Polygon(label, tuple(map(float, poly))))
-    problem = f"unknown category id {', '.join(sorted(unknown))}" if unknown else None
-    return boxes, polygons, problem
-
-
 # -- mask folders and class folders -------------------------------------------------------
 def _read_mask_folders(folder: Path, declared: list[str] | None) -> Annotations:
     classes = declared or ["foreground"]
     out = Annotations("mask_folders", SEGMENTATION, [SEGMENTATION], classes)
-    masks = {p.stem: p for p in _images_in(folder / "masks", folder, out.problems)}
-    for image in _images_in(folder / "images", folder, out.problems):
+    masks = {p.stem: p for p in images_in(folder / "masks", folder, out.problems)}
+    for image in images_in(folder / "images", folder, out.problems):
         mask = masks.pop(image.stem, None)
         case = Case(image, mask=mask)
         if mask is None:
@@ -438,12 +287,12 @@ def _read_class_folders(folder: Path, subdirs: list[Path]) -> Annotations:
     """One folder per class, of images, or of studies (series folders or volumes: each one case)."""
     out = Annotations("class_folders", SINGLE, [SINGLE], [d.name for d in subdirs])
     for sub in subdirs:
-        studies = class_folder_studies(sub, folder, lambda p: _images_in(p, folder, out.problems, every=True), out.problems)
+        studies = class_folder_studies(sub, folder, lambda p: images_in(p, folder, out.problems, every=True), out.problems)
         if studies is not None:
             out.annotation, out.fits = STUDY, [STUDY]
             out.cases.extend(studies)
             continue
-        images = _images_in(sub, folder, out.problems)
+        images = images_in(sub, folder, out.problems)
         if not images:
             out.problems.append(Problem("few_cases", "class folder holds no images", str(sub)))
         out.cases.extend(Case(p, labels=(sub.name,)) for p in images)

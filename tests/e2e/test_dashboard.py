@@ -35,6 +35,17 @@ def next_step(page):
     expect(current).not_to_have_text(before)
 
 
+def choose_dataset(page, flow: str, card: str, dataset: str) -> None:
+    """From the first step: the `flow`, its task type or preset `card`, then `dataset` in the dataset step."""
+    choose_card(page, flow)
+    next_step(page)
+    choose_card(page, card)
+    next_step(page)
+    choice = page.locator(".widget-dropdown select").first
+    expect(choice.locator("option", has_text=dataset)).to_have_count(1, timeout=30_000)
+    choice.select_option(label=dataset)
+
+
 def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_ws):
     open_app(page, voila_url)
     page.shots("flow")
@@ -204,13 +215,7 @@ def test_a_narrow_window_scrolls_nothing_sideways(page, voila_url):
     page.set_viewport_size({"width": 800, "height": 900})
     open_app(page, voila_url)
     overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    choose_card(page, "General training")
-    next_step(page)
-    choose_card(page, "Single-label classification")
-    next_step(page)
-    choice = page.locator(".widget-dropdown select").first
-    expect(choice.locator("option", has_text="ultrasound_lesions")).to_have_count(1, timeout=30_000)
-    choice.select_option(label="ultrasound_lesions")
+    choose_dataset(page, "General training", "Single-label classification", "ultrasound_lesions")
     expect(page.get_by_text("usable cases of 120")).to_be_visible()
     expect(page.locator("img.widget-image").first).to_be_visible()
     assert page.evaluate(overflow) <= 0
@@ -230,13 +235,7 @@ def test_pulmonary_embolism_on_studies_from_the_study_viewer_to_slice_curves(pag
     """The PE preset on study-labelled CT series: the dataset step's study viewer (a strip and a slider through
     the slices), a short Full Manual run, and a task detail with figures per study and slice score curves."""
     open_app(page, voila_url)
-    choose_card(page, "Specialized training")
-    next_step(page)
-    choose_card(page, "Pulmonary embolism")
-    next_step(page)
-    dataset = page.locator(".widget-dropdown select").first
-    expect(dataset.locator("option", has_text="chest_cta_embolism")).to_have_count(1, timeout=30_000)
-    dataset.select_option(label="chest_cta_embolism")
+    choose_dataset(page, "Specialized training", "Pulmonary embolism", "chest_cta_embolism")
     expect(page.get_by_text("usable studies of 40")).to_be_visible()
     expect(page.get_by_text("Study viewer")).to_be_visible()
     expect(page.get_by_text("slice 13 of 24", exact=False)).to_be_visible()
