@@ -100,6 +100,7 @@ class StudyModel(StrEnum):
 
     attention = "attention"  # multiple-instance learning: slice features weighed by a learned attention
     max = "max"  # multiple-instance learning: the most telling slice decides
+    context = "context"  # 2.5D: each slice with its neighbours, trained on slice labels; the study is its most abnormal slice
 
 
 class OperatingRule(StrEnum):
@@ -149,12 +150,14 @@ class Hyperparameters(_Part):
 
     study_model: StudyModel = Field(
         StudyModel.attention,
-        description="Studies: how the slices' features make the study's: a learned attention over the slices, or the "
-        "slice that says most (max).",
+        description="Studies: how the slices make the study's call: a learned attention over the slices' features, the "
+        "slice that says most (max), or 2.5D (context): each slice read with its neighbours and trained on the slice "
+        "labels, the study called by its most abnormal slice.",
     )
     slices: int = _range(
         16, 2, 128, "Studies: slices a study contributes to one training step, spread over the volume (memory is bounded by it)."
     )
+    context: int = _range(1, 1, 2, "Studies, 2.5D: neighbouring slices on each side read with each slice (3 or 5 slices in all).")
 
     @model_validator(mode="after")
     def _one_final_fit(self) -> Hyperparameters:

@@ -97,6 +97,7 @@ class CachedData:
     problems: list[str] = field(default_factory=list)
     fingerprint: str = ""
     slices: list[np.ndarray] | None = None  # studies: each case's rows in `images`
+    slice_classes: list[np.ndarray] | None = None  # studies: each slice's class index where labelled, else -1
     _fields: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -367,7 +368,18 @@ def _load_studies(info: DatasetInfo, layout: Layout, index: dict[str, Any], case
         problems=problems,
         fingerprint=dataset_fingerprint(info, keys),
         slices=slices,
+        slice_classes=[_slice_classes(c.volume, info.classes) for c in cases],
     )
+
+
+def _slice_classes(volume: Any, classes: list[str]) -> np.ndarray:
+    """Each slice's labelled class (its first label that is a class), -1 where the slice has no label."""
+    found = np.full(volume.depth, -1, np.int64)
+    for index, labels in volume.slice_labels.items():
+        known = [classes.index(label) for label in labels if label in classes]
+        if known and 0 <= index < volume.depth:
+            found[index] = known[0]
+    return found
 
 
 def _labels(cases: list[Case], classes: list[str]) -> np.ndarray:

@@ -21,7 +21,6 @@ from .checkpoint import best_weights, load_weights
 from .evaluate import evaluate
 from .folds import Members, evaluate_out_of_fold, train_members
 from .learner import fit
-from .loaders import BatchLoader
 from .registry import model_id_for, register_model
 from .run_types import Built, Fitted, Prepared, Run, TaskStopped
 from .stages import CHECKPOINT, Factory, stop_and_parallel
@@ -54,8 +53,7 @@ def evaluate_on_training_cases(run: Run, prepared: Prepared, built: Built, thres
     if len(train) > TRAINING_EVALUATION_CASES:
         train = sorted(np.random.default_rng(run.spec.seed).choice(train, TRAINING_EVALUATION_CASES, replace=False).tolist())
     valid = built.learn.dls.valid
-    loader = BatchLoader(prepared.data, train, valid.targets, valid.bs, valid.mean, valid.std, slices=valid.slices).to(valid.device)
-    loader.channels_last = valid.channels_last
+    loader = valid.over(train)
     found = evaluate(built.learn.model, loader, run.kind.trainer, prepared.data.classes, thresholds=thresholds)
     sampled = f"{len(train)} of the {len(prepared.split.train)}" if len(train) < len(prepared.split.train) else f"All {len(train)}"
     found.source = (

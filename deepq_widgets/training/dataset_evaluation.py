@@ -60,7 +60,8 @@ def evaluate_dataset(workspace: WorkspacePaths, model_id: str, dataset: str, pro
     every = list(range(len(data.cases)))
     if kind.volumes:  # studies: a few at a time, each on as many slices as the task scored its validation studies on
         slices = scored_slices(card.spec.hyper.slices if card.spec else STUDY_SLICES)
-        loader = BatchLoader(data, every, kind.trainer.targets, STUDY_BATCH, card.mean, card.std, slices=slices).to(device)
+        context = int(getattr(model, "context", 0))  # a 2.5D network reads each slice with this many neighbours
+        loader = BatchLoader(data, every, kind.trainer.targets, STUDY_BATCH, card.mean, card.std, slices=slices, context=context).to(device)
     else:
         loader = BatchLoader(data, every, kind.trainer.targets, BATCH, card.mean, card.std).to(device)
     network = inference_network(model.to(device), kind.trainer, loader)

@@ -25,7 +25,6 @@ from .checkpoint import atomic_save_tensors, load_weights, model_state
 from .ensemble import Ensemble
 from .evaluate import evaluate_parts
 from .learner import fit
-from .loaders import BatchLoader
 from .run_types import Built, Prepared, Run, TaskStopped
 from .stages import Factory, stop_and_parallel
 
@@ -94,7 +93,7 @@ def evaluate_out_of_fold(run: Run, factory: Factory, built: Built, members: Memb
     valid = built.learn.dls.valid
     parts = []
     for i, part in enumerate(members.folds.parts):
-        loader = BatchLoader(prepared.data, part, valid.targets, valid.bs, valid.mean, valid.std, slices=valid.slices).to(valid.device)
+        loader = valid.over(part)
         parts.append((built.learn.model if i == 0 else members.network(factory, i).to(valid.device), loader))
     evaluation = evaluate_parts(parts, run.kind.trainer, prepared.data.classes, operating_point=run.spec.operating_point)
     evaluation.source = f"All {len(prepared.data.cases)} cases, out of fold." + members.note()

@@ -5,8 +5,10 @@ a division and one affine warp. Loading never becomes the bottleneck, and there 
 worker processes to oversubscribe the cores.
 
 A batch of studies is (B, S, C, H, W): S slices of each study, spread over its volume in patient
-order (`study_slices`), so memory is bounded by S whatever the study's length; one study's slices
-share one warp and one colour jitter.
+order (`study_positions`), so memory is bounded by S whatever the study's length; one study's slices
+share one warp and one colour jitter. Read in 2.5D (`context` > 0), each of the S slices comes with
+its neighbours: (B, S, N, C, H, W), N = 2 x context + 1 slices centred on it (the study's first and
+last slices repeat at its ends). Study batches end with each drawn slice's class (-1: unlabelled).
 """
 
 from __future__ import annotations
@@ -56,8 +58,10 @@ class BatchLoader:
         shuffle: bool = False,
         seed: int = 0,
         slices: int = 0,
+        context: int = 0,
     ):
-        """`slices`: for a dataset of studies, at most this many slices of each study per batch (0: all)."""
+        """`slices`: for a dataset of studies, at most this many slices of each study per batch (0: all);
+        `context`: read each with this many neighbours on each side (2.5D)."""
         self.data, self.indices, self.targets = data, np.asarray(indices, dtype=np.int64), targets
         self.bs = max(1, min(batch_size, len(self.indices)))
         self.augment, self.shuffle = augment, shuffle
@@ -69,6 +73,15 @@ class BatchLoader:
         self.rank, self.world = 0, 1
         self.share = 1.0  # this rank's fraction of the last batch (data parallel: distributed.py)
         self.slices = slices  # studies: at most this many slices per study in a batch (0: every slice)
+        self.context = context  # studies in 2.5D: neighbours on each side of every slice
+
+    def over(self, indices: Sequence[int]) -> BatchLoader:
+        """A loader like this one (unaugmented, in order) over other cases: the training cases scored as validation is."""
+        loader = BatchLoader(self.data, indices, self.targets, self.bs, self.mean, self.std, slices=self.slices, context=self.context).to(
+            self.device
+        )
+        loader.channels_last = self.channels_last
+        return loader
 
     def shard(self, rank: int, world: int) -> None:
         """Keep this rank's share of every batch (`world` 1: all of it). Every rank still walks the same order."""
@@ -110,25 +123,37 @@ class BatchLoader:
         return (x, *self.targets(self.data, idx, theta, self.device))
 
     def study_batch(self, idx: np.ndarray, theta: torch.Tensor | None, jitter: Any) -> tuple:
-        """(B, S, C, H, W) slices of the studies `idx`: drawn at random within S even parts of each volume when
-        training, evenly spaced otherwise."""
-        assert self.data.slices is not None
+        """(B, S, C, H, W) slices of the studies `idx` (with neighbours: (B, S, N, C, H, W)), drawn at random within
+        S even parts of each volume when training, evenly spaced otherwise; then the targets, and each slice's class."""
+        assert self.data.slices is not None and self.data.slice_classes is not None
         longest = max(len(self.data.slices[i]) for i in idx)
         count = min(self.slices, longest) if self.slices else longest
-        rows = np.stack([study_slices(self.data.slices[i], count, self.generator if self.augment else None) for i in idx])
+        generator = self.generator if self.augment else None
+        picked = [study_positions(len(self.data.slices[i]), count, generator) for i in idx]
+        read = [with_neighbours(p, self.context, len(self.data.slices[i])) for p, i in zip(picked, idx, strict=True)]
+        rows = np.stack([self.data.slices[i][r] for r, i in zip(read, idx, strict=True)])  # (B, S) or (B, S, N)
         x = to_unit(torch.from_numpy(np.ascontiguousarray(self.data.images[rows.reshape(-1)])).to(self.device))
+        per_study = rows[0].size
         if theta is not None:
-            x = colour_jitter(warp(x, theta.repeat_interleave(count, 0)), jitter.repeat(count))
-        x = normalise(x, self.mean, self.std)
-        return (x.view(len(idx), count, *x.shape[1:]), *self.targets(self.data, idx, theta, self.device))
+            x = colour_jitter(warp(x, theta.repeat_interleave(per_study, 0)), jitter.repeat(per_study))
+        x = normalise(x, self.mean, self.std).view(*rows.shape, *x.shape[1:])
+        classes = np.stack([self.data.slice_classes[i][p] for p, i in zip(picked, idx, strict=True)])
+        return (x, *self.targets(self.data, idx, theta, self.device), torch.from_numpy(classes).to(self.device))
 
 
-def study_slices(rows: np.ndarray, count: int, generator: torch.Generator | None) -> np.ndarray:
-    """`count` of a study's slice rows in patient order: one from each of `count` even parts of the volume, at
-    random within its part (`generator`) or at its middle; a study shorter than `count` repeats slices evenly."""
+def study_positions(depth: int, count: int, generator: torch.Generator | None) -> np.ndarray:
+    """`count` slice positions of a study of `depth` slices, in patient order: one from each of `count` even parts
+    of the volume, at random within its part (`generator`) or at its middle; a shorter study repeats slices evenly."""
     offset = torch.rand(count, generator=generator).numpy() if generator is not None else np.full(count, 0.5)
-    picks = np.floor((np.arange(count) + offset) * len(rows) / count).astype(np.int64)
-    return rows[np.clip(picks, 0, len(rows) - 1)]
+    picks = np.floor((np.arange(count) + offset) * depth / count).astype(np.int64)
+    return np.clip(picks, 0, depth - 1)
+
+
+def with_neighbours(positions: np.ndarray, context: int, depth: int) -> np.ndarray:
+    """(S,) positions -> (S, 2 x context + 1) with their neighbours, held at the volume's ends; unchanged for 0."""
+    if not context:
+        return positions
+    return np.clip(positions[:, None] + np.arange(-context, context + 1), 0, depth - 1)
 
 
 def rank_share(n: int, rank: int, world: int) -> slice:

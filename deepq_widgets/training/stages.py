@@ -13,7 +13,7 @@ from fastai.learner import Learner
 from safetensors.torch import load_file
 
 from .. import zoo
-from ..autoplan import Fingerprint, Plan, make_plan, resolved_spec, scored_slices
+from ..autoplan import Fingerprint, Plan, make_plan, resolved_spec, scored_slices, study_context
 from ..contracts import (
     DataEvent,
     DataProblemsEvent,
@@ -138,11 +138,22 @@ class Factory:
         up to `scored_slices` of them to validation."""
         p, seed, targets, h = self.prepared, self.run.spec.seed, self.trainer.targets, plan.hyper
         train, valid = (split or p.split).train, (split or p.split).valid
+        context = study_context(h)
         return [
             BatchLoader(
-                p.data, train, targets, h.batch_size, p.mean, p.std, augment=plan.augment, shuffle=True, seed=seed, slices=h.slices
+                p.data,
+                train,
+                targets,
+                h.batch_size,
+                p.mean,
+                p.std,
+                augment=plan.augment,
+                shuffle=True,
+                seed=seed,
+                slices=h.slices,
+                context=context,
             ),
-            BatchLoader(p.data, valid, targets, h.batch_size, p.mean, p.std, slices=scored_slices(h.slices)),
+            BatchLoader(p.data, valid, targets, h.batch_size, p.mean, p.std, slices=scored_slices(h.slices), context=context),
         ]
 
     def learner(self, model: torch.nn.Module, plan: Plan, split: Split | None = None) -> Learner:

@@ -38,6 +38,7 @@ LABELS = {
     "hue": "Hue",
     "study_model": "Study model",
     "slices": "Slices per study",
+    "context": "Context (slices each side)",
     "method": "Search",
     "trials": "Trials",
     "rule": "Rule",
@@ -169,7 +170,7 @@ class HyperForm:
         self.augment = Section(Augmentation, "augment", wizard.set_augment, wizard.refuse)
         self.search = Section(Search, "search", wizard.set_search, wizard.refuse)
         h, a = self.hyper.rows, self.augment.rows
-        self.studies = w.VBox([w.HTML("<b>Studies</b>"), *h(["study_model", "slices"])])  # kinds that read volumes
+        self.studies = w.VBox([w.HTML("<b>Studies</b>"), *h(["study_model", "slices", "context"])])  # kinds that read volumes
         self.widget = w.VBox(
             [
                 w.HTML("<h3>Setting hyperparameters</h3><div class='dq-muted'>Hover a field for its meaning.</div>"),

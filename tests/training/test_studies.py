@@ -126,3 +126,68 @@ def test_scoring_encodes_slices_a_chunk_at_a_time_with_the_same_result(trained):
         chunked = model(studies)
     whole = model(studies).detach()  # with gradients: one pass
     torch.testing.assert_close(chunked, whole, rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def trained_2_5d(demo_root, tmp_path_factory):
+    """One short 2.5D run on the head CT series, whose every slice is labelled: (workspace, task row, store)."""
+    import shutil
+
+    from deepq_widgets.workspace import WorkspacePaths
+
+    root = tmp_path_factory.mktemp("slices_in_context") / "ws"
+    shutil.copytree(demo_root, root)
+    ws = WorkspacePaths(root)
+    argv = ["--tuning", "manual", "--image-size", "64", "--epochs", "2", "--batch-size", "4", "--slices", "6"]
+    spec = spec_json(ws, ["--flow", "general", "--task", "study_label", "--dataset", "head_ct_studies", *argv, "--study-model", "context"])
+    spec["windows"] = ["brain", "subdural", "bone"]
+    row, store = run_in_process(ws, spec)
+    assert row.state == "finished", row.error
+    return ws, row, store
+
+
+def test_2_5d_reads_each_slice_with_its_neighbours_and_finds_the_bleeding_slices(trained_2_5d):
+    from deepq_widgets.kinds.study_label.training import _stem
+    from deepq_widgets.training.registry import load_model
+
+    ws, row, store = trained_2_5d
+    statistics = store.events(row.id, DataEvent)[-1].statistics
+    assert statistics.kind["slice_labelled"] == 40
+    plan = store.events(row.id, PlanEvent)[-1].plan
+    assert plan.hyper.study_model.value == "context" and plan.hyper.context == 1
+
+    model, card = load_model(ws, row.model_id)  # a fresh network widened to the weights it is given
+    assert int(model.context) == 1 and _stem(model.encoder).in_channels == 3 * card.channels == 9
+    assert card.classes[int(model.background)] == "normal"
+    evaluation = load_evaluation(ws.task_dir(row.id))
+    assert evaluation.metrics.cases == statistics.valid and evaluation.charts
+
+    import io
+    from contextlib import redirect_stdout
+
+    folder = ws.datasets / "head_ct_studies" / "ICH-0000"
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["predict", "--workspace", str(ws.root), row.model_id, str(folder)]) == 0
+    (said,) = json.loads(out.getvalue())
+    votes, weights = said["slice_scores"][said["decision"]], said["slice_scores"]["weight"]
+    assert len(votes) == 24 and weights.count(1.0) == 1 and sum(weights) == 1.0  # one slice, the least normal, calls the study
+    p_normal = said["values"]["normal"]
+    normal_votes = votes if said["decision"] == "normal" else [1 - v for v in votes]
+    assert abs(min(normal_votes) - p_normal) < 1e-4 and normal_votes[weights.index(1.0)] == min(normal_votes)
+
+
+def test_a_2_5d_network_exports_with_its_neighbours_read_inside(trained_2_5d):
+    import torch
+
+    from deepq_widgets.training.export import export_model
+    from deepq_widgets.training.registry import load_model
+
+    ws, model_id = trained_2_5d[0], trained_2_5d[1].model_id
+    path = export_model(ws, model_id, "torchscript", "exports")
+    model, card = load_model(ws, model_id)
+    model.eval()
+    study = torch.rand(1, 7, card.channels, card.image_size, card.image_size)
+    with torch.no_grad():
+        expected = model(study)
+    torch.testing.assert_close(torch.jit.load(str(path))(study).detach(), expected, rtol=1e-3, atol=1e-4)

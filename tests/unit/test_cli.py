@@ -122,7 +122,7 @@ def test_recommend_and_presets_json(capsys):
     assert {p["id"] for p in presets} == {"intracranial_hemorrhage", "pneumothorax", "pulmonary_embolism"}
     assert all({"id", "task", "classes", "modality", "model", "windows"} <= p.keys() for p in presets)
     ich = next(p for p in presets if p["id"] == "intracranial_hemorrhage")
-    assert ich["task"] == "multi_label" and len(ich["classes"]) == 5 and ich["windows"] == ["brain", "subdural", "bone"]
+    assert ich["task"] == "study_label" and ich["classes"] == ["hemorrhage", "normal"] and ich["windows"] == ["brain", "subdural", "bone"]
 
 
 def test_serve_runs_the_bundled_notebook_with_its_voila_config():

@@ -73,3 +73,20 @@ def test_the_embolism_demo_is_studies_labelled_per_study(demo_ws):
         assert list(volume.positions) == [5.0 * k for k in range(24)]
         names = [ref.path.name for ref in volume.slices]
         assert names != sorted(names)  # only the positions order them
+
+
+def test_the_hemorrhage_demo_is_series_labelled_per_study_and_per_slice(demo_ws):
+    """Head CT series of 24 slices; every slice labelled, the bleeding ones contiguous, only in bleeding studies."""
+    from deepq_widgets.data.catalog import scan_dataset
+
+    info = scan_dataset(demo_ws, "head_ct_studies")
+    assert info.annotation == "study_label" and info.volumes and len(info.usable) == 40 and not info.problems
+    assert info.class_counts == {"hemorrhage": 20, "normal": 20}
+    for case in info.usable[:4]:
+        volume = case.volume
+        assert volume.depth == 24 and len(volume.slice_labels) == 24 and list(volume.positions) == [5.0 * k for k in range(24)]
+        bleeding = [i for i, labels in sorted(volume.slice_labels.items()) if labels == ("hemorrhage",)]
+        if case.labels == ("hemorrhage",):
+            assert 3 <= len(bleeding) <= 6 and bleeding == list(range(bleeding[0], bleeding[-1] + 1))
+        else:
+            assert not bleeding

@@ -9,7 +9,7 @@ import torch
 from deepq_widgets.data.cache import build_cache
 from deepq_widgets.data.preprocess import network_pixels
 from deepq_widgets.data.studies import slice_pixels
-from deepq_widgets.training.loaders import BatchLoader, study_slices
+from deepq_widgets.training.loaders import BatchLoader, study_positions, with_neighbours
 from tests.helpers import write_csv
 from tests.unit.study_files import ct_series
 from tests.unit.test_studies import scan_dataset_at
@@ -68,10 +68,25 @@ def test_study_batches_are_bounded_and_spread_over_the_volume(tmp_path):
     data = build_cache(info, tmp_path / "cache", 32, processes=1)
     loader = BatchLoader(data, list(range(6)), lambda d, idx, theta, dev: (torch.from_numpy(d.labels[idx].argmax(1)),), 4, [0.5], [0.25])
     loader.slices = 3
-    x, y = loader.batch(np.arange(4))
+    x, y, slice_y = loader.batch(np.arange(4))
     assert x.shape == (4, 3, 1, 32, 32) and y.tolist() == [0, 0, 0, 1]
-    rows = np.arange(10, 16)
-    assert study_slices(rows, 3, None).tolist() == [11, 13, 15]  # the middle of each third
-    drawn = study_slices(rows, 3, torch.Generator().manual_seed(0))
-    assert np.all(np.diff(drawn) > 0) and drawn[0] in (10, 11) and drawn[2] in (14, 15)
-    assert study_slices(np.arange(2), 4, None).tolist() == [0, 0, 1, 1]  # a short study repeats evenly
+    assert slice_y.shape == (4, 3) and (slice_y == -1).all()  # no slice labels
+    assert study_positions(6, 3, None).tolist() == [1, 3, 5]  # the middle of each third
+    drawn = study_positions(6, 3, torch.Generator().manual_seed(0))
+    assert np.all(np.diff(drawn) > 0) and drawn[0] in (0, 1) and drawn[2] in (4, 5)
+    assert study_positions(2, 4, None).tolist() == [0, 0, 1, 1]  # a short study repeats evenly
+
+
+def test_in_2_5d_each_slice_comes_with_its_neighbours_and_its_slice_label(tmp_path):
+    info = studies(tmp_path)
+    first = info.cases[0]  # a0: 4 slices
+    first.volume.slice_labels = {2: ("x",), 3: ("y",)}
+    data = build_cache(info, tmp_path / "cache", 32, processes=1)
+    assert data.slice_classes[0].tolist() == [-1, -1, 0, 1] and (data.slice_classes[1] == -1).all()
+    assert with_neighbours(np.array([0, 2, 3]), 1, 4).tolist() == [[0, 0, 1], [1, 2, 3], [2, 3, 3]]  # held at the ends
+    loader = BatchLoader(data, [0], lambda d, idx, theta, dev: (torch.zeros(len(idx)),), 1, [0.0], [1.0], slices=4, context=1)
+    x, _, slice_y = loader.batch(np.array([0]))
+    assert x.shape == (1, 4, 3, 1, 32, 32) and slice_y.tolist() == [[-1, -1, 0, 1]]
+    whole = torch.from_numpy(np.asarray(data.images[data.slices[0]])).permute(0, 3, 1, 2).float() / 255
+    torch.testing.assert_close(x[0, 1], whole[[0, 1, 2]])  # slice 2 with slices 1 and 3 (patient order)
+    torch.testing.assert_close(x[0, 3], whole[[2, 3, 3]])

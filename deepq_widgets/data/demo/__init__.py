@@ -1,7 +1,9 @@
 """The demo workspace: synthetic but modality-like datasets, seeded and quick to make.
 
-Three DICOM datasets match the specialised presets (head CT for hemorrhage, chest X-ray
-for pneumothorax, CT angiography for pulmonary embolism); five PNG datasets cover every
+Three DICOM datasets match the specialised presets (head CT series for hemorrhage, labelled per
+study and per slice; chest X-ray for pneumothorax; CT angiography series for pulmonary embolism,
+labelled per study); a head CT set of single slices labelled by hemorrhage type serves multi-label
+on DICOM in the General flow; five PNG datasets cover every
 task type and annotation layout of the General flow, and one (measured.py) a number per image for
 regression; two more (hard.py) are hard enough that a short run lands between 0.7 and 0.9.
 """
@@ -30,6 +32,7 @@ DEMO_DATASETS: dict[str, Callable[[Path, np.random.Generator], None]] = {
     "thyroid_nodules": hard.thyroid_nodules,
     "liver_lesions": hard.liver_lesions,
     "nodule_diameters": measured.nodule_diameters,
+    "head_ct_studies": head_ct.generate_studies,
 }
 
 

@@ -25,8 +25,9 @@ SIZE = 160
 SPACING_MM = 5.0
 
 
-def generate(folder: Path, rng: np.random.Generator, studies: int = 40, slices: int = 24) -> None:
-    """`studies` series of `slices` slices, half with an embolus on 4 to 7 contiguous slices."""
+def generate(folder: Path, rng: np.random.Generator, studies: int = 40, slices: int = 24, slice_labels: bool = False) -> None:
+    """`studies` series of `slices` slices, half with an embolus on 4 to 7 contiguous slices; `slice_labels`: label
+    every slice too (PE where the embolus shows), as a reader marking the slices would."""
     folder.mkdir(parents=True, exist_ok=True)
     canvas = Canvas(SIZE)
     rows = []
@@ -40,9 +41,10 @@ def generate(folder: Path, rng: np.random.Generator, studies: int = 40, slices: 
         for k, instance in enumerate(rng.permutation(slices)):  # written in scrambled order: the header places them
             shown = has_pe and first <= k < first + run
             hu = _chest(canvas, rng, k - slices // 2, site if shown else None)
-            write_slice(
-                folder / series.patient_id / f"IM{instance:04d}.dcm", hu, series, instance=int(instance) + 1, position=k * SPACING_MM
-            )
+            name = f"{series.patient_id}/IM{instance:04d}.dcm"
+            write_slice(folder / name, hu, series, instance=int(instance) + 1, position=k * SPACING_MM)
+            if slice_labels:
+                rows.append((name, "PE" if shown else "normal"))
         rows.append((series.patient_id, "PE" if has_pe else "normal"))
     with open(folder / "label.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([("path", "class"), *rows])

@@ -1,11 +1,19 @@
-"""Study classification by multiple-instance learning: a zoo network encodes each slice, a pooling over the
-slices makes the study's features, a linear layer classifies them, trained end to end on the study label.
+"""Study classification: a zoo network encodes each slice, and the study's call is made from its slices'.
 
-The pooling is gated attention (Ilse, Tomczak and Welling, 2018: a learned weight per slice, summing to
-one over the study) or a feature-wise max over the slices; which one is a buffer of the network
-(`max_pooling`), so a registered model rebuilds as it trained from its weights alone. The slices' own
-votes (the classifier applied to each slice's features) give the per-slice score curve of a prediction,
-and Grad-CAM runs on the slices that vote most.
+Two ways, chosen by the plan (`Hyperparameters.study_model`):
+- **multiple-instance learning** on the study label alone: a pooling over the slices makes the study's
+  features, a linear layer classifies them, trained end to end. The pooling is gated attention (Ilse,
+  Tomczak and Welling, 2018: a learned weight per slice, summing to one over the study) or a feature-wise
+  max over the slices.
+- **2.5D** on slice labels: each slice is read with its neighbours as extra input channels (the stem of
+  the pretrained network widened, each copy of its weights divided by their number, so it starts as the 2D
+  network), the classifier scores every slice, and the study is called by its most abnormal slice. The
+  loss is the slice labels' (every slice of a normal study is normal) plus the study label's on that slice.
+
+The mode is in the network's buffers (`max_pooling`, `context`, `background`) and the widened stem in its
+weights, so a registered model rebuilds as it trained from its weights alone. The slices' own votes (the
+classifier on each slice's features) give the per-slice score curve of a prediction, and Grad-CAM runs on
+the slices that vote most.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from ...contracts import Chart, ChartSeries, Evaluation, Prediction
 from ...spec import StudyModel
 from ...training.backbones import create_model
 from ...training.kind_training import Accumulator, Said
+from ...training.metrics import NEGATIVE_NAMES
 from ..single_label.training import ClassificationAccumulator, SingleLabelTraining, normalised_map
 
 ATTENTION_SIZE = 128
@@ -40,8 +49,13 @@ class StudyOutput:
     weights: torch.Tensor  # (B, S)
 
 
+SliceLogits = tuple  # a 2.5D network's output while training: study (B, K), slices (B, S, K), the normal class (-1: none)
+# (a plain tuple: fastai maps its callbacks over a prediction's items and rebuilds it as its own type)
+
+
 class StudyNet(nn.Module):
-    """(B, S, C, H, W) studies -> (B, K) logits: slice features pooled over S."""
+    """(B, S, C, H, W) studies (slices in patient order) -> (B, K) logits. In 2.5D the loader may hand each slice
+    with its neighbours already, (B, S, N, C, H, W); a study of consecutive slices gets them here."""
 
     def __init__(self, encoder: nn.Module, num_classes: int):
         super().__init__()
@@ -54,17 +68,47 @@ class StudyNet(nn.Module):
         nn.init.trunc_normal_(self.classifier.weight, std=0.01)  # a new head starts near zero (backbones._small_head)
         nn.init.zeros_(self.classifier.bias)
         self.register_buffer("max_pooling", torch.zeros(()))
+        self.register_buffer("context", torch.zeros((), dtype=torch.int64))  # 2.5D: neighbours each side; 0: MIL
+        self.register_buffer("background", torch.full((), -1, dtype=torch.int64))  # the normal class, for 2.5D
+        self._register_load_state_dict_pre_hook(self._widen_to_fit, with_module=True)
+
+    def read_in_context(self, neighbours: int) -> None:
+        """Read each slice with `neighbours` slices on each side: the stem takes (2n + 1) x C channels, its pretrained
+        weights copied for each slice and divided by their number (the same response to a repeated slice)."""
+        if neighbours == int(self.context):
+            return
+        stem = _stem(self.encoder)
+        copies = 2 * neighbours + 1
+        channels = stem.in_channels // (2 * int(self.context) + 1)
+        weight = stem.weight.detach()[:, :channels] * (2 * int(self.context) + 1)
+        stem.weight = nn.Parameter(weight.repeat(1, copies, 1, 1) / copies)
+        stem.in_channels = channels * copies
+        self.context.fill_(neighbours)
+
+    @staticmethod
+    def _widen_to_fit(module: StudyNet, state: dict, prefix: str, *_: Any) -> None:
+        """Loading weights of a 2.5D network into a fresh one: widen its stem first."""
+        saved = state.get(prefix + "context")
+        if saved is not None:
+            module.read_in_context(int(saved))
 
     def slice_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, S, C, H, W) -> (B, S, F). Without gradients (validation, prediction) the slices go through the
-        encoder ENCODE_AT_ONCE at a time, so scoring many long studies holds one chunk's activations."""
+        """(B, S, C, H, W) or, with neighbours, (B, S, N, C, H, W) -> (B, S, F). Without gradients (validation,
+        prediction) the slices go through the encoder ENCODE_AT_ONCE at a time, so scoring many long studies holds
+        one chunk's activations."""
+        x = self.slice_inputs(x)
         flat = x.flatten(0, 1)
-        stem = next(p for p in self.encoder.parameters() if p.dim() == 4)
-        if stem.is_contiguous(memory_format=torch.channels_last):
+        if _stem(self.encoder).weight.is_contiguous(memory_format=torch.channels_last):
             flat = flat.contiguous(memory_format=torch.channels_last)
         whole = torch.is_grad_enabled() or torch.jit.is_tracing()  # an export traces one pass, for any number of slices
         parts = [flat] if whole else flat.split(ENCODE_AT_ONCE)
         return torch.cat([self.encoder(part) for part in parts]).view(x.shape[0], x.shape[1], -1)
+
+    def slice_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, S, C', H, W): what the encoder reads of each slice (in 2.5D the slice and its neighbours as channels)."""
+        if x.dim() == 5 and int(self.context):
+            x = neighbours_of(x, int(self.context))
+        return x.flatten(2, 3) if x.dim() == 6 else x
 
     def slice_weights(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, S, F) -> (B, S): how much each slice counts (attention), or its share of the max (max pooling)."""
@@ -77,15 +121,71 @@ class StudyNet(nn.Module):
     def explain(self, x: torch.Tensor) -> StudyOutput:
         """The study's logits with each slice's votes and weights, from one pass of the encoder."""
         feats = self.slice_features(x)
+        if int(self.context):
+            slices = self.classifier(feats)
+            key = self.key_slices(slices)
+            return StudyOutput(_at(slices, key), slices.softmax(-1), F.one_hot(key, slices.shape[1]).float())
         return StudyOutput(self.classifier(self.pool(feats)), self.classifier(feats).softmax(-1), self.slice_weights(feats))
+
+    def key_slices(self, slices: torch.Tensor) -> torch.Tensor:
+        """(B, S, K) slice logits -> (B,) the slice of each study least likely normal (the middle one without a normal class)."""
+        if int(self.background) < 0:
+            return torch.full(slices.shape[:1], slices.shape[1] // 2, dtype=torch.int64, device=slices.device)
+        return slices.softmax(-1)[..., int(self.background)].argmin(1)
 
     def pool(self, feats: torch.Tensor) -> torch.Tensor:
         if self.max_pooling.item():
             return feats.max(1).values
         return (self.slice_weights(feats)[..., None] * feats).sum(1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.pool(self.slice_features(x)))
+    def forward(self, x: torch.Tensor) -> torch.Tensor | SliceLogits:
+        """The study's logits; while training in 2.5D, every slice's too (`SliceLogits`), for the slice labels' loss."""
+        feats = self.slice_features(x)
+        if not int(self.context):
+            return self.classifier(self.pool(feats))
+        slices = self.classifier(feats)
+        study = _at(slices, self.key_slices(slices)) if int(self.background) >= 0 else slices.mean(1)
+        return (study, slices, self.background) if self.training else study
+
+
+def neighbours_of(x: torch.Tensor, context: int) -> torch.Tensor:
+    """(B, S, C, H, W) consecutive slices -> (B, S, 2 x context + 1, C, H, W): each with its neighbours, held at the ends."""
+    depth = x.shape[1]
+    around = torch.arange(depth, device=x.device)[:, None] + torch.arange(-context, context + 1, device=x.device)
+    return x[:, around.clamp(0, depth - 1)]
+
+
+def _at(slices: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    """(B, S, K) logits and (B,) slice indices -> (B, K): each study's logits at its key slice."""
+    return slices[torch.arange(slices.shape[0], device=slices.device), key]
+
+
+def _stem(encoder: nn.Module) -> nn.Conv2d:
+    """The encoder's first convolution: the one that reads the input channels."""
+    return next(m for m in encoder.modules() if isinstance(m, nn.Conv2d))
+
+
+def study_loss(pred: torch.Tensor | SliceLogits, y: torch.Tensor, slice_y: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy on the study labels; in 2.5D plus that of the labelled slices, where every slice of a normal
+    study counts as normal."""
+    if not isinstance(pred, tuple):
+        return F.cross_entropy(pred, y)
+    study, slices, background = pred
+    loss = F.cross_entropy(study, y)
+    if slice_y is not None:
+        if int(background) >= 0:
+            normal = (y == background)[:, None] & (slice_y < 0)
+            slice_y = torch.where(normal, background.to(slice_y), slice_y)
+        known = slice_y >= 0
+        if known.any():
+            loss = loss + F.cross_entropy(slices[known], slice_y[known])
+    return loss
+
+
+def negative_index(classes: list[str]) -> int:
+    """The class that means 'nothing found' (named normal, negative, ...), or -1 when there is not exactly one."""
+    named = [i for i, c in enumerate(classes) if c.lower() in NEGATIVE_NAMES]
+    return named[0] if len(named) == 1 else -1
 
 
 class StudyAccumulator(ClassificationAccumulator):
@@ -142,10 +242,15 @@ class StudyLabelTraining(SingleLabelTraining):
         encoder = create_model(arch, num_classes=0, in_chans=in_chans, pretrain=pretrain, workspace=workspace)
         return StudyNet(encoder, num_classes)
 
+    def loss(self) -> Any:
+        return study_loss
+
     def adapt(self, model: nn.Module, data: Any, train, hyper: Any = None) -> None:
-        """The plan's pooling, kept in the network's weights."""
+        """The plan's way of reading a study, kept in the network's buffers and weights."""
+        model.background.fill_(negative_index(data.classes))
         if hyper is not None:
             model.max_pooling.fill_(float(hyper.study_model is StudyModel.max))
+            model.read_in_context(hyper.context if hyper.study_model is StudyModel.context else 0)
 
     def body_parameters(self, model: nn.Module):
         return model.encoder.parameters()
@@ -177,8 +282,9 @@ class StudyLabelTraining(SingleLabelTraining):
         said = Said(prediction)
         if heatmap:
             maps = np.zeros((x.shape[1], *x.shape[-2:]), np.float32)
+            inputs = model.slice_inputs(x)
             for i in top:
-                maps[i] = normalised_map(slice_cam(model, x[:, i], called))
+                maps[i] = normalised_map(slice_cam(model, inputs[:, i], called))
             said.heatmap = maps
         return said
 

@@ -1,0 +1,65 @@
+"""How a study's call is made: the Auto rule between multiple-instance learning and 2.5D, the 2.5D loss, and a
+2.5D network's widened stem, which must rebuild from its weights alone."""
+
+from __future__ import annotations
+
+import torch
+
+from deepq_widgets.autoplan import SLICE_LABELLED_SHARE, Fingerprint, study_plan
+from deepq_widgets.kinds.study_label.training import StudyNet, _stem, negative_index, neighbours_of, study_loss
+from deepq_widgets.spec import Modality, StudyModel
+from deepq_widgets.training.backbones import create_model
+
+
+def fingerprint(labelled: int) -> Fingerprint:
+    return Fingerprint(
+        40, 2, {"PE": 20, "normal": 20}, native_side=160, aspect=1.0, channels=1, modality=Modality.ct,
+        slices=40 * 24, median_slices=24, slice_labelled=labelled,
+    )  # fmt: skip
+
+
+def test_auto_reads_studies_in_2_5d_when_most_carry_slice_labels():
+    notes: list[str] = []
+    plan = study_plan(fingerprint(40), 32, 8, notes)
+    assert plan["study_model"] is StudyModel.context and plan["context"] == 1 and "2.5D" in notes[-1]
+    few = int(SLICE_LABELLED_SHARE * 40) - 1
+    plan = study_plan(fingerprint(few), 32, 8, notes)
+    assert plan["study_model"] is StudyModel.attention and f"Slice labels on {few} studies are too few" in notes[-1]
+    assert study_plan(fingerprint(0), 32, 8, notes)["study_model"] is StudyModel.attention and "too few" not in notes[-1]
+
+
+def test_the_2_5d_loss_counts_every_slice_of_a_normal_study_as_normal():
+    background = torch.tensor(1)  # classes [PE, normal]
+    study = torch.zeros(2, 2)
+    slices = torch.zeros(2, 3, 2)
+    slices[0, :, 0] = 5.0  # every slice of study 0 says PE
+    y = torch.tensor([1, 0])  # study 0 is normal, study 1 shows PE
+    unlabelled = torch.full((2, 3), -1)
+    plain = torch.nn.functional.cross_entropy(study, y)
+    loss = study_loss((study, slices, background), y, unlabelled)
+    assert loss > plain + 1.0  # study 0's slices were taken as normal and are wrong
+    only_pe_study = study_loss((study, slices, background), torch.tensor([0, 0]), unlabelled)
+    torch.testing.assert_close(only_pe_study, torch.nn.functional.cross_entropy(study, torch.tensor([0, 0])))  # nothing known
+    assert negative_index(["PE", "normal"]) == 1 and negative_index(["left", "right"]) == -1
+
+
+def test_neighbours_are_held_at_the_ends_of_the_study():
+    x = torch.arange(4.0).view(1, 4, 1, 1, 1)
+    assert neighbours_of(x, 1)[0, :, :, 0, 0, 0].tolist() == [[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 3]]
+
+
+def test_a_widened_stem_answers_a_repeated_slice_as_the_2d_network_and_rebuilds_from_its_weights():
+    torch.manual_seed(0)
+    net = StudyNet(create_model("resnet18", num_classes=0, in_chans=1, pretrain="none"), 2).eval()
+    study = torch.rand(1, 5, 1, 32, 32)
+    flat = torch.rand(1, 5, 1, 32, 32).expand(1, 5, 1, 32, 32).clone()
+    flat[:] = flat[:, :1]  # every slice the same: its neighbours repeat it
+    before = net.slice_features(flat)
+    net.read_in_context(1)
+    assert _stem(net.encoder).in_channels == 3 and int(net.context) == 1
+    torch.testing.assert_close(net.slice_features(flat), before, rtol=1e-4, atol=1e-5)
+
+    fresh = StudyNet(create_model("resnet18", num_classes=0, in_chans=1, pretrain="none"), 2).eval()
+    fresh.load_state_dict(net.state_dict())
+    assert _stem(fresh.encoder).in_channels == 3
+    torch.testing.assert_close(fresh(study), net(study))
