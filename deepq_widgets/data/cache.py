@@ -48,6 +48,8 @@ def case_key(case: Case) -> str:
         stamps = [slice_key(ref) for ref in case.volume.slices] + [str(sorted(case.volume.slice_labels.items()))]
     else:
         stamps = [f"{p}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in (case.image, case.mask) if p is not None]
+    if case.slice is not None:
+        stamps.append(f"slice {case.slice.index}")
     text = f"{'|'.join(stamps)}|{case.labels}|{case.boxes}|{case.polygons}" + (f"|{sorted(case.fields.items())}" if case.fields else "")
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -270,6 +272,15 @@ def _decode_chunk_job(job: tuple) -> list[tuple[list | None, str | None]]:
     return _decode_chunk(*job)
 
 
+def case_pixels(unit: Unit, windows: list[str]) -> Any:
+    """What one cache row shows: an image case's file, a volume slice case's slice, or a study's slice."""
+    if isinstance(unit, SliceRef):
+        return slice_pixels(unit, windows)
+    if unit.slice is not None:
+        return slice_pixels(unit.slice.ref, windows)
+    return read_image(unit.image, windows=windows or None)
+
+
 def _decode_chunk(classes: list[str], layout: Layout, units: list[Unit], rows: list[int]) -> list[tuple[list | None, str | None]]:
     """Decode `units` and write each into its row (positioned writes, no memory map: memory stays one
     chunk); per unit, its boxes in cache pixels, or the problem that left it out."""
@@ -281,9 +292,7 @@ def _decode_chunk(classes: list[str], layout: Layout, units: list[Unit], rows: l
         for unit, row in zip(units, rows, strict=True):
             case = unit if isinstance(unit, Case) else Case(unit.path)
             try:
-                data = (
-                    read_image(unit.image, windows=layout.windows or None) if isinstance(unit, Case) else slice_pixels(unit, layout.windows)
-                )
+                data = case_pixels(unit, layout.windows)
                 h, w = data.pixels.shape[:2]
                 mask = case_mask(case, classes, w, h) if layout.masks and isinstance(unit, Case) else None
             except (ReaderError, MaskError, OSError, ValueError) as exc:  # changed since it was catalogued: this case's problem only

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .studies import Volume
+from .studies import Volume, VolumeSlice, is_volume_file
 
 SINGLE, MULTI, DETECTION, SEGMENTATION = "single_label", "multi_label", "detection", "segmentation"  # built-in annotation types
 
@@ -54,6 +54,7 @@ class Case:
     mask: Path | None = None
     fields: dict[str, Any] = field(default_factory=dict)  # what a kind's label format read that the core does not interpret
     volume: Volume | None = None  # set when the case is a study
+    slice: VolumeSlice | None = None  # set when the case is one slice of a volume (its mask that slice of the volume's)
     study: str | None = None
     patient: str | None = None
     width: int = 0
@@ -73,8 +74,18 @@ class Case:
 
     @property
     def title(self) -> str:
-        """How the case is named to the user: the image's path, or the study's name."""
+        """How the case is named to the user: the image's path, the study's name, or a volume's name and slice."""
+        if self.slice is not None:
+            return f"{self.slice.volume.name} #{self.slice.index + 1}"
         return self.volume.name if self.volume is not None else str(self.image)
+
+    @property
+    def shown(self) -> str:
+        """What names the picture of the case for a view (preview.read_shown): its file, or for a slice of a NIfTI
+        volume the volume and the slice ('scan.nii.gz#3')."""
+        if self.slice is not None and is_volume_file(self.image):
+            return f"{self.image}#{self.slice.index + 1}"
+        return str(self.image)
 
     @property
     def group(self) -> str:

@@ -135,9 +135,10 @@ def _probe_cases(info: DatasetInfo) -> None:
     channels: Counter[int] = Counter()
     modalities: set[str] = set()
     for case in info.cases:
-        if case.volume is not None:  # a study: its headers were read with its series
-            meta = case.volume.meta
-            formats[meta.get("format") or case.volume.format] += 1
+        read_with = case.volume or (case.slice.volume if case.slice else None)
+        if read_with is not None:  # a study, or a slice of a volume: its headers were read with its series
+            meta = read_with.meta
+            formats[meta.get("format") or read_with.format] += 1
             channels[int(meta.get("channels") or 1)] += 1
             case.study, case.patient = meta.get("study_uid"), meta.get("patient_id")
             modalities.update([meta["modality"]] if meta.get("modality") else [])
@@ -184,7 +185,7 @@ def _check_boxes(info: DatasetInfo, case: Case) -> None:
 
 def _check_masks(info: DatasetInfo) -> None:
     for case in info.cases:
-        if not case.usable or case.mask is None:
+        if not case.usable or case.mask is None or case.slice is not None:  # a volume's mask was read with it
             continue
         p = probe(case.mask)
         if not p.ok:

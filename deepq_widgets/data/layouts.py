@@ -26,7 +26,9 @@ from .cases import DETECTION, MULTI, SEGMENTATION, SINGLE, Annotations, Box, Cas
 from .coco import find_coco, read_coco
 from .dataset_files import expand_label_path, images_in, inside_dir, printable, resolve_label_path
 from .readers import IMAGE_SUFFIXES
-from .study_layouts import STUDY, class_folder_studies, names_study, study_cases
+from .studies import is_volume_file
+from .study_layouts import STUDY, class_folder_studies, names_study, study_cases, volume_segmentation
+from .volume_masks import mask_stem
 
 LABEL_CSV_NAMES = ("label.csv", "labels.csv")
 
@@ -268,16 +270,24 @@ def _flag_unknown(out: Annotations, declared: list[str] | None, source: str) -> 
 
 # -- mask folders and class folders -------------------------------------------------------
 def _read_mask_folders(folder: Path, declared: list[str] | None) -> Annotations:
-    classes = declared or ["foreground"]
-    out = Annotations("mask_folders", SEGMENTATION, [SEGMENTATION], classes)
-    masks = {p.stem: p for p in images_in(folder / "masks", folder, out.problems)}
+    """Images and masks of the same name; volumes (series folders, NIfTI) with a SEG, RTSTRUCT or NIfTI label map."""
+    out = Annotations("mask_folders", SEGMENTATION, [SEGMENTATION], declared or ["foreground"])
+    entries = {mask_stem(p): p for p in sorted((folder / "masks").iterdir()) if not p.name.startswith(".") and not p.is_symlink()}
+    unpaired = dict(entries)  # volume_segmentation takes the masks of volumes out
+    every = lambda p: images_in(p, folder, out.problems, every=True)  # noqa: E731 - the files of one volume
+    out.cases, out.classes, volumes = volume_segmentation(folder / "images", unpaired, declared, every, out.problems)
+    taken = set(entries.values()) - set(unpaired.values())
+    masks = {p.stem: p for p in images_in(folder / "masks", folder, out.problems) if p not in taken}
     for image in images_in(folder / "images", folder, out.problems):
+        if any(image.is_relative_to(v) for v in volumes):
+            continue
         mask = masks.pop(image.stem, None)
         case = Case(image, mask=mask)
         if mask is None:
             case.problem = "no mask with the same name in masks/"
             out.problems.append(Problem("missing_file", case.problem, str(image)))
         out.cases.append(case)
+    masks |= {stem: p for stem, p in unpaired.items() if is_volume_file(p)}  # a label map without its volume
     for stem, mask in sorted(masks.items()):
         out.problems.append(Problem("missing_file", f"mask has no image named {stem}.* in images/", str(mask)))
     return out

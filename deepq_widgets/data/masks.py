@@ -1,4 +1,5 @@
-"""Segmentation targets as class-index arrays: from mask images or from COCO polygons.
+"""Segmentation targets as class-index arrays: from mask images, COCO polygons or a volume's mask (SEG,
+RTSTRUCT, NIfTI label map: volume_masks.py).
 
 Index 0 is background; index i is `classes[i - 1]`. A binary mask saved as 0/255 counts
 as the single foreground class, which is how most tools export them.
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .cases import Case, Polygon
+from .volume_masks import slice_mask
 
 
 class MaskError(ValueError):
@@ -48,6 +50,8 @@ def rasterize(polygons: Sequence[Polygon], classes: Sequence[str], width: int, h
 
 def case_mask(case: Case, classes: Sequence[str], width: int, height: int) -> np.ndarray | None:
     """The class-index mask of a segmentation case, whichever way it was annotated."""
+    if case.slice is not None and case.mask is not None:
+        return slice_mask(case.slice.volume, case.slice.index, case.mask, classes)
     if case.mask is not None:
         return load_mask(case.mask, len(classes))
     if case.polygons:

@@ -4,6 +4,10 @@ A row naming a folder or a NIfTI file labels the **study**: it becomes one case 
 one folder, several cases of that study), never one case per slice. A row naming a file inside a
 labelled study labels that **slice**; the study keeps it as `Volume.slice_labels`. A file row that
 belongs to no study has no place in a dataset of studies and is left out, named.
+
+In a mask-folders dataset, a volume in `images/` (a series folder or a NIfTI file) with its mask in
+`masks/` under the same name (a DICOM SEG, an RTSTRUCT or a NIfTI label map: data/volume_masks.py)
+trains segmentation slice by slice: every slice is a case, labelled by the classes its mask shows.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from .cases import Case, Problem
 from .readers import sniff_format
-from .studies import is_volume_file, volumes_at
+from .studies import Volume, VolumeSlice, is_volume_file, volumes_at
+from .volume_masks import VolumeMask, label_map, mask_stem, read_volume_mask
 
 STUDY = "study_label"  # the annotation type of a dataset of labelled studies
 
@@ -85,3 +92,47 @@ def class_folder_studies(sub: Path, root: Path, files: Files, problems: list[Pro
     if not inner:
         return None
     return study_cases(dict.fromkeys(inner, (sub.name,)), {}, files, str(sub), problems)
+
+
+def volume_segmentation(
+    images: Path, masks: dict[str, Path], declared: list[str] | None, files: Files, problems: list[Problem]
+) -> tuple[list[Case], list[str], list[Path]]:
+    """The slice cases of the volumes in `images` paired with their masks (taken out of `masks`, by name), the
+    classes (classes.txt's, else the names the masks give, else "foreground"), and the volumes' paths."""
+    entries = sorted(p for p in images.iterdir() if not p.name.startswith(".") and not p.is_symlink() and names_study(p))
+    pairs: list[tuple[Volume, VolumeMask | None]] = []
+    for entry in entries:
+        volumes, left_out = volumes_at(entry, files(entry) if entry.is_dir() else [])
+        problems.extend(Problem("study", why, str(entry)) for why in left_out)
+        found = masks.pop(mask_stem(entry), None)
+        pairs += [(volume, read_volume_mask(found) if found else None) for volume in volumes]
+    named = [name for _, mask in pairs if mask for name in mask.names]
+    classes = declared or list(dict.fromkeys(named)) or ["foreground"]
+    cases = [case for volume, mask in pairs for case in _slice_cases(volume, mask, classes, problems)]
+    return cases, classes, entries
+
+
+def _slice_cases(volume: Volume, mask: VolumeMask | None, classes: list[str], problems: list[Problem]) -> list[Case]:
+    """A case per slice of the volume, labelled by the classes its slice of the label map shows; a volume that
+    cannot be used (no slices, no mask, a mask that does not fit) keeps its cases, each with the reason."""
+    if volume.problem or not volume.depth:
+        problems.append(Problem("study", volume.problem or "no slices", volume.name))
+        return [Case(volume.source, problem=volume.problem or "no slices")]
+    why, labels = None, None
+    if mask is None:
+        why = "no mask with the same name in masks/ (a SEG, an RTSTRUCT or a NIfTI label map)"
+    else:
+        try:
+            labels, notes = label_map(volume, mask, classes)
+            problems.extend(Problem("mask", note, str(mask.path)) for note in notes)
+        except (ValueError, OSError) as exc:  # a mask that cannot belong to these images: the volume's problem
+            why = f"{mask.format or 'mask'} {mask.path.name}: {exc}"
+    if why:
+        problems.append(Problem("mask", why, volume.name))
+    cases = []
+    for k, ref in enumerate(volume.slices):
+        shows = () if labels is None else tuple(classes[v - 1] for v in np.unique(labels[k]) if v > 0)
+        case = Case(ref.path, labels=shows, mask=mask.path if mask else None, width=volume.width, height=volume.height, problem=why)
+        case.slice = VolumeSlice(volume, k)
+        cases.append(case)
+    return cases

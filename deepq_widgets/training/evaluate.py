@@ -143,5 +143,5 @@ def evaluate_parts(
                 done += 1
                 if progress is not None:
                     progress(done, batches)
-            cases += [str(loader.data.cases[i].image) for i in loader.indices]
+            cases += [loader.data.cases[i].shown for i in loader.indices]
     return accumulator.evaluation(trainer.kind.name, cases)

@@ -90,3 +90,25 @@ def test_the_hemorrhage_demo_is_series_labelled_per_study_and_per_slice(demo_ws)
             assert 3 <= len(bleeding) <= 6 and bleeding == list(range(bleeding[0], bleeding[-1] + 1))
         else:
             assert not bleeding
+
+
+def test_the_volume_segmentation_demos_read_as_slices_with_their_masks(demo_ws):
+    """NIfTI label maps beside NIfTI volumes, and a highdicom SEG per DICOM series: every slice a case, its labels
+    what its slice of the mask shows, the lesion inside the liver."""
+    from deepq_widgets.data.catalog import scan_dataset
+    from deepq_widgets.data.masks import case_mask
+
+    liver = scan_dataset(demo_ws, "liver_ct_nifti")
+    assert liver.layout == "mask_folders" and liver.format == "nifti" and liver.classes == ["liver", "lesion"]
+    assert len(liver.usable) == len(liver.cases) == 16 * 12 and liver.class_counts["lesion"] > 0
+    lesion = next(c for c in liver.cases if "lesion" in c.labels)
+    mask = case_mask(lesion, liver.classes, lesion.width, lesion.height)
+    inside = np.argwhere(mask == 2)
+    assert len(inside) and all(
+        mask[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2].min() >= 1 for y, x in inside if 0 < y < 95 and 0 < x < 95
+    )
+
+    nodules = scan_dataset(demo_ws, "lung_nodules_seg")
+    assert nodules.format == "dicom" and nodules.classes == ["nodule"] and len(nodules.usable) == 16 * 12
+    assert not [p for p in nodules.problems if p.kind != "imbalance"]
+    assert len({c.patient for c in nodules.cases}) == 16  # a study's slices split together

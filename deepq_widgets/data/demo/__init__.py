@@ -3,7 +3,8 @@
 Three DICOM datasets match the specialised presets (head CT series for hemorrhage, labelled per
 study and per slice; chest X-ray for pneumothorax; CT angiography series for pulmonary embolism,
 labelled per study); a head CT set of single slices labelled by hemorrhage type serves multi-label
-on DICOM in the General flow; five PNG datasets cover every
+on DICOM in the General flow; two segment volumes (NIfTI label maps, DICOM SEG:
+volume_segmentation.py); five PNG datasets cover every
 task type and annotation layout of the General flow, and one (measured.py) a number per image for
 regression; two more (hard.py) are hard enough that a short run lands between 0.7 and 0.9.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ...workspace import WorkspacePaths
-from . import chest_ct, chest_xray, general, hard, head_ct, measured
+from . import chest_ct, chest_xray, general, hard, head_ct, measured, volume_segmentation
 
 DEMO_DATASETS: dict[str, Callable[[Path, np.random.Generator], None]] = {
     "head_ct_hemorrhage": head_ct.generate,
@@ -33,6 +34,8 @@ DEMO_DATASETS: dict[str, Callable[[Path, np.random.Generator], None]] = {
     "liver_lesions": hard.liver_lesions,
     "nodule_diameters": measured.nodule_diameters,
     "head_ct_studies": head_ct.generate_studies,
+    "liver_ct_nifti": volume_segmentation.liver_ct_nifti,
+    "lung_nodules_seg": volume_segmentation.lung_nodules_seg,
 }
 
 

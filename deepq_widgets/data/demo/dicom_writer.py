@@ -61,8 +61,10 @@ def write_slice(
     ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = sop_class, meta.MediaStorageSOPInstanceUID
     ds.PatientID, ds.PatientName = series.patient_id, f"DEMO^{series.patient_id}"
-    ds.PatientBirthDate = "19700101"
+    ds.PatientBirthDate, ds.PatientSex = "19700101", ""  # type 2: present, and empty where unknown
     ds.AccessionNumber = series.patient_id.replace("-", "")[:16]
+    ds.StudyID, ds.StudyDate, ds.StudyTime, ds.ReferringPhysicianName = "1", "20260101", "080000", ""
+    ds.Manufacturer = "deepq_widgets demo"
     ds.StudyInstanceUID, ds.SeriesInstanceUID = series.study_uid, series.series_uid
     ds.StudyDescription = ds.SeriesDescription = series.description
     ds.Modality, ds.BodyPartExamined = series.modality, series.body_part
