@@ -12,8 +12,9 @@ from typing import Any
 
 from . import kinds, plots
 from .contracts import AnyEvent, DataEvent, DataProblemsEvent, DatasetEvaluation, EpochEvent, Evaluation, Metrics, ran_as
-from .data.preview import read_shown, to_rgb8
+from .data.preview import read_shown, shown_volume, to_rgb8
 from .data.readers import ReaderError
+from .data.studies import slice_pixels
 from .insight import class_balance, diagnose_fit, loss_chart, metric_chart
 from .intervals import format_figure
 from .spec import TaskSpec
@@ -87,6 +88,28 @@ def legend_labels(evaluation: Evaluation, chart: str) -> dict[str, str]:
     return {name: f"{name} ({short} {value:.2f})" for name, value in values.items() if value is not None}
 
 
+def key_strip(path: str, where: list[float], size: int = 72) -> str:
+    """A study in the gallery: its telling slices side by side (`where`: 0 its first slice, 1 its last), numbered."""
+    from PIL import Image, ImageDraw
+
+    try:
+        volume = shown_volume(Path(path))
+        depth = volume.depth
+        picks = sorted({min(int(w * depth), depth - 1) for w in where})
+        tiles = [Image.fromarray(to_rgb8(slice_pixels(volume.slices[k]).pixels)) for k in picks]
+    except (ReaderError, OSError, ValueError):
+        return thumbnail(path)
+    sheet = Image.new("RGB", (len(tiles) * (size + 2), size + 12), (24, 24, 27))
+    draw = ImageDraw.Draw(sheet)
+    for n, (k, tile) in enumerate(zip(picks, tiles, strict=True)):
+        tile.thumbnail((size, size))
+        sheet.paste(tile, (n * (size + 2), 0))
+        draw.text((n * (size + 2) + 2, size + 1), f"{k + 1}/{depth}", fill=(235, 235, 235))
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG")
+    return png_uri(buf.getvalue())
+
+
 def thumbnail(path: str, size: int = 96) -> str:
     """A gallery thumbnail: the image, or a study's middle slice."""
     from PIL import Image
@@ -111,16 +134,21 @@ def gallery_html(evaluation: Evaluation, per_outcome: int = 4) -> str:
         shown = ({label: getattr(gallery, key) for key, label in OUTCOMES.items()} if called else {}) | gallery.outcomes
         row = ""
         for label, indices in shown.items():
-            imgs = "".join(_gallery_case(cases[i], gallery.notes.get(i, "")) for i in indices[:per_outcome] if i < len(cases))
+            imgs = "".join(
+                _gallery_case(cases[i], gallery.notes.get(i, ""), evaluation.key_slices.get(i, []))
+                for i in indices[:per_outcome]
+                if i < len(cases)
+            )
             cell = f"<div class='dq-muted'>{html.escape(label)}</div>{imgs or '–'}"
             row += f"<div style='display:inline-block;vertical-align:top;margin-right:12px'>{cell}</div>"
         parts.append(f"<div><b>{html.escape(name)}</b><br>{row}</div>")
     return "".join(parts)
 
 
-def _gallery_case(path: str, note: str) -> str:
+def _gallery_case(path: str, note: str, key_slices: list[float]) -> str:
     title = html.escape(Path(path).name + (f": {note}" if note else ""))
-    image = f"<img src='{thumbnail(path)}' title='{title}' style='margin:2px'>"
+    picture = key_strip(path, key_slices) if key_slices else thumbnail(path)
+    image = f"<img src='{picture}' title='{title}' style='margin:2px'>"
     if not note:
         return image
     return f"<div style='display:inline-block;text-align:center;font-size:11px'>{image}<br>{html.escape(note)}</div>"

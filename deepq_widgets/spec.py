@@ -128,7 +128,7 @@ class _Part(BaseModel):
 class Hyperparameters(_Part):
     """SPEC section 4 defaults and ranges (those of the original product)."""
 
-    batch_size: int = _range(32, 1, 256, "Images per optimisation step.")
+    batch_size: int = _range(32, 1, 256, "Images per optimisation step (studies, for a study classification task).")
     epochs: int = _range(100, 1, 200, "Passes over the training set (early stop may end sooner).")
     valid_pct: int = _range(20, 1, 99, "Percentage of cases held out for validation.")
     lr: float = _range(1e-3, 1e-6, 1.0, "Peak learning rate.")

@@ -112,6 +112,8 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
         return _read_kind_format(path, folder, declared_by_kind, rows[1:], header, read_problems)
     if kind is not None:
         col = {name: header.index(name) for name in CSV_COLUMNS[kind]}
+        if kind == SINGLE and "slice" in header:  # studies: a row may label one slice of the study it names
+            col["slice"] = header.index("slice")
         body = rows[1:]
     else:  # DeepQ's own label files have no header: the column order of the annotation type
         marked = _marked_format(rows[0], folder)
@@ -160,15 +162,26 @@ def _read_study_rows(
     records: list[dict[str, str]],
     out: Annotations,
 ) -> Annotations:
-    """A label file of studies: rows naming a folder or volume label the study, rows naming files label slices."""
-    studies, slices = {}, {}
+    """A label file of studies: rows naming a folder or volume label the study; rows naming files inside it, or the
+    study with a `slice` number (1 the first in patient order), label slices."""
+    studies, slices, numbered = {}, {}, {}
     for rel, recs in grouped.items():
-        labels, _ = _labels_from_rows(SINGLE, recs, path, out.problems)
         target = resolve_label_path(rel, folder, folder, str(path), out.problems)
-        if target is not None:
+        if target is None:
+            continue
+        whole = [r for r in recs if not r.get("slice")]
+        if whole or not names_study(target):
+            labels, _ = _labels_from_rows(SINGLE, whole or recs, path, out.problems)
             (studies if names_study(target) else slices)[target] = labels
+        for rec in (r for r in recs if r.get("slice")):
+            number = rec["slice"]
+            if not number.isdigit() or int(number) < 1:
+                out.problems.append(Problem("layout", f"slice {number!r} of {rel} is not a slice number (1, 2, ...)", str(path)))
+                continue
+            numbered.setdefault((target, int(number)), _labels_from_rows(SINGLE, [rec], path, out.problems)[0])
     out.annotation, out.fits = STUDY, [STUDY]
-    out.cases = study_cases(studies, slices, lambda p: images_in(p, folder, out.problems, every=True), str(path), out.problems)
+    files = lambda p: images_in(p, folder, out.problems, every=True)  # noqa: E731 - the files of one study
+    out.cases = study_cases(studies, slices, files, str(path), out.problems, numbered)
     for case in out.cases:
         if not case.labels and case.problem is None:
             case.problem = "no class given in the label file"

@@ -19,7 +19,7 @@ from .cases import Case
 from .catalog import DatasetInfo
 from .masks import case_mask
 from .readers import ImageData, ReaderError, read_image
-from .studies import is_volume_file, slice_pixels, study_files, volumes_at
+from .studies import Volume, is_volume_file, slice_pixels, study_files, volumes_at
 from .study_layouts import names_study
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]
@@ -91,12 +91,18 @@ def read_shown(path: str | Path, slice_index: int | None = None, windows=None) -
         path, slice_index = Path(volume_file), int(number) - 1
     if not names_study(path):
         return read_image(path, windows=windows)
+    volume = shown_volume(path)
+    index = volume.depth // 2 if slice_index is None else min(max(slice_index, 0), volume.depth - 1)
+    return slice_pixels(volume.slices[index], windows)
+
+
+def shown_volume(path: Path) -> Volume:
+    """The study a path names, as the views show it: its first usable volume."""
     volumes, _ = volumes_at(path, study_files(path) if path.is_dir() else [])
     volume = next((v for v in volumes if v.problem is None and v.depth), None)
     if volume is None:
         raise ReaderError(f"{path}: no readable study")
-    index = volume.depth // 2 if slice_index is None else min(max(slice_index, 0), volume.depth - 1)
-    return slice_pixels(volume.slices[index], windows)
+    return volume
 
 
 def case_caption(case: Case, meta: dict, show_identifiers: bool = False) -> str:

@@ -54,9 +54,15 @@ def _volume_or_dicom(path: Path) -> bool:
 
 
 def study_cases(
-    studies: dict[Path, tuple[str, ...]], slices: dict[Path, tuple[str, ...]], files: Files, source: str, problems: list[Problem]
+    studies: dict[Path, tuple[str, ...]],
+    slices: dict[Path, tuple[str, ...]],
+    files: Files,
+    source: str,
+    problems: list[Problem],
+    numbered: dict[tuple[Path, int], tuple[str, ...]] | None = None,
 ) -> list[Case]:
-    """One case per volume of each labelled study path; the slice rows become its slice labels."""
+    """One case per volume of each labelled study path; the slice rows (a slice's file, or a study and a slice
+    number in patient order: `numbered`) become its slice labels."""
     cases = []
     for path, labels in studies.items():
         volumes, left_out = volumes_at(path, files(path) if path.is_dir() else [])
@@ -68,6 +74,17 @@ def study_cases(
             problems.extend(Problem("study", note, volume.name) for note in volume.notes)
             cases.append(case)
     _label_slices(cases, slices, source, problems)
+    for (path, number), labels in (numbered or {}).items():
+        named = [c for c in cases if c.image == path and c.volume is not None]
+        for case in named:
+            if number <= case.volume.depth:
+                case.volume.slice_labels[number - 1] = labels
+            else:
+                why = f"slice {number} of a study of {case.volume.depth} slices; its label is not used"
+                problems.append(Problem("layout", why, source))
+        if not named:
+            why = f"slice {number} of {path.name}, which is not a labelled study; its label is not used"
+            problems.append(Problem("layout", why, source))
     return cases
 
 

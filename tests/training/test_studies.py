@@ -58,6 +58,14 @@ def test_a_study_model_trains_on_studies_and_reports_per_study(trained):
     curve = evaluation.charts[0]
     assert curve.x_label.startswith("slice") and len(curve.series[0].y) == 24  # every slice (up to 64) is scored
     assert all(0.0 <= v <= 1.0 for s in curve.series for v in s.y)
+    shown = {i for g in evaluation.gallery.values() for i in [*g.tp, *g.fp, *g.fn]}
+    assert set(evaluation.key_slices) == shown and all(len(w) == 3 and all(0 < f < 1 for f in w) for w in evaluation.key_slices.values())
+
+    from deepq_widgets.report import gallery_html, key_strip
+
+    first = next(picked[0] for g in evaluation.gallery.values() for picked in (g.tp, g.fp, g.fn) if picked)
+    strip = key_strip(evaluation.cases[first], evaluation.key_slices[first])
+    assert strip.startswith("data:image/png") and strip in gallery_html(evaluation)  # a gallery study shows its telling slices
 
     from deepq_widgets.training.registry import load_model
 

@@ -154,6 +154,23 @@ def test_label_rows_naming_folders_label_studies_and_rows_inside_label_slices(tm
     assert split.grouped_by == "patient"
 
 
+def test_a_slice_column_labels_slices_by_their_number_in_patient_order(tmp_path):
+    root = tmp_path / "ds"
+    for i in range(3):
+        ct_series(root / f"pe{i}", [0, 5, 10, 15], patient=f"A{i}")
+        ct_series(root / f"ok{i}", [0, 5, 10, 15], patient=f"B{i}")
+    rows = [(f"pe{i}", "PE", "") for i in range(3)] + [(f"ok{i}", "normal", "") for i in range(3)]
+    rows += [("pe0", "PE", "2"), ("pe0", "normal", "1"), ("pe1", "PE", "9"), ("pe2", "PE", "two")]
+    write_csv(root / "label.csv", ["path", "class", "slice"], rows)
+    info = scan_dataset_at(root)
+    assert info.annotation == "study_label" and len(info.cases) == 6 and info.class_counts == {"PE": 3, "normal": 3}
+    by_title = {c.title: c for c in info.cases}
+    assert by_title["pe0"].labels == ("PE",) and by_title["pe0"].volume.slice_labels == {1: ("PE",), 0: ("normal",)}
+    said = [p.message for p in info.problems]
+    assert "slice 9 of a study of 4 slices; its label is not used" in said
+    assert any("slice 'two' of pe2 is not a slice number" in m for m in said)
+
+
 def test_class_folders_of_series_folders_are_studies(tmp_path):
     root = tmp_path / "ds"
     for label in ("PE", "normal"):

@@ -206,7 +206,20 @@ class StudyAccumulator(ClassificationAccumulator):
         found = super().evaluation(task, cases)
         if self.curves:
             found.charts = self.slice_charts(cases)
+            found.key_slices = self.key_slices(found)
         return found
+
+    def key_slices(self, found: Evaluation) -> dict[int, list[float]]:
+        """Where the slices that voted most for the called class lie in each gallery study (0 its first slice, 1 its
+        last: validation may score an even spread of a long study's slices)."""
+        scores, _ = self.arrays()
+        shown = {i for gallery in found.gallery.values() for picked in (gallery.tp, gallery.fp, gallery.fn) for i in picked}
+        out = {}
+        for i in sorted(shown):
+            votes = self.curves[i][0][:, int(scores[i].argmax())]
+            top = np.argsort(-votes)[:HEATMAP_SLICES]
+            out[i] = [round((float(k) + 0.5) / len(votes), 4) for k in sorted(top)]
+        return out
 
     def slice_charts(self, cases: list[str]) -> list[Chart]:
         """Per-slice scores of the studies the model is surest show a finding (the positive class, else the first)."""
