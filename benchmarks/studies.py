@@ -6,7 +6,9 @@ scored per study on the same held-out studies, over three draws of the training 
 - `attention`: the study classification kind as Auto plans it (a slice encoder, gated-attention pooling,
   trained end to end on the study label);
 - `max`: the same with max pooling over the slices: the attention arm's plan as run (its `ran_as` task file,
-  Full Manual), the pooling changed (Auto always plans attention).
+  Full Manual), the pooling changed (Auto plans attention on study labels);
+- `context`: the same studies with every slice labelled as well (PE where the embolus shows), as Auto plans
+  them: 2.5D, each slice read with its neighbours, trained on the slice labels, the study its least normal slice.
 
 Every arm trains through the product (`run_task`), Auto for `slices` and `attention`, in a forked process of
 its own so that its peak memory (ru_maxrss) is its own. Data: the chest CT demo generator, 60 training
@@ -33,10 +35,14 @@ DRAWS = (0, 1, 2)
 def make(ws, draw: int) -> None:
     from deepq_widgets.data.demo.chest_ct import generate
 
-    for name, count, seed in (("pe_studies", TRAIN, 100 + draw), ("pe_studies_test", TEST, 999)):
+    for name, count, seed, labelled in (
+        ("pe_studies", TRAIN, 100 + draw, False),
+        ("pe_labelled", TRAIN, 100 + draw, True),  # the same images (the same seed), every slice labelled too
+        ("pe_studies_test", TEST, 999, False),
+    ):
         folder = ws.datasets / name
         shutil.rmtree(folder, ignore_errors=True)
-        generate(folder, np.random.default_rng(seed), studies=count, slices=SLICES)
+        generate(folder, np.random.default_rng(seed), studies=count, slices=SLICES, slice_labels=labelled)
     sliced = ws.datasets / "pe_slices"  # the same files, each slice a case labelled with its study's class
     shutil.rmtree(sliced, ignore_errors=True)
     shutil.copytree(ws.datasets / "pe_studies", sliced)
@@ -97,7 +103,7 @@ def arm(ws_root: str, name: str, draw: int, queue) -> None:
 
     threads(2)
     ws = WorkspacePaths(Path(ws_root))
-    dataset = "pe_slices" if name == "slices" else "pe_studies"
+    dataset = {"slices": "pe_slices", "context": "pe_labelled"}.get(name, "pe_studies")
     task = "single_label" if name == "slices" else "study_label"
     args = ["--flow", "general", "--task", task, "--dataset", dataset, "--model", "tf_efficientnet_lite0.in1k", "--seed", str(draw)]
     args += ["--image-size", "128", "--tuning", "auto"]  # Auto plans; the network is the same for every arm
@@ -122,12 +128,16 @@ def run_arm(ws, name: str, draw: int) -> dict:
     return result
 
 
-def main(draws: tuple[int, ...] = DRAWS) -> dict:
+ARMS = ("slices", "attention", "max", "context")
+
+
+def main(draws: tuple[int, ...] = DRAWS, arms: tuple[str, ...] = ARMS) -> dict:
+    """`arms`: a subset to run ("max" needs "attention" of the same draw run before it, here or earlier)."""
     ws = demo_workspace(Path("/tmp/deepq-bench-studies"))
     results: dict[str, dict] = {}
     for draw in draws:
         make(ws, draw)
-        results[f"draw {draw}"] = {name: run_arm(ws, name, draw) for name in ("slices", "attention", "max")}
+        results[f"draw {draw}"] = {name: run_arm(ws, name, draw) for name in arms}
         print(results[f"draw {draw}"], flush=True)
     return save("studies", results)
 

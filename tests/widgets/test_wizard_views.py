@@ -319,6 +319,9 @@ def test_a_dataset_of_studies_shows_a_study_viewer_with_a_slider(app):
     model = app.views[Step.model]
     model.manual.value = True
     assert model.form.studies.layout.display is None
+    fields = model.form.hyper.fields
+    assert {"attention", "max", "context"} <= {str(v) for v in fields["study_model"].options}
+    assert fields["context"].description.startswith("Context") and "1–2" in model.form.hyper.notes["context"].value
     app.wizard.update(flow="general", task="single_label", dataset="ultrasound_lesions", step=Step.model)
     model.manual.value = True
     assert model.form.studies.layout.display == "none"
