@@ -38,12 +38,20 @@ def headline_text(flat: dict[str, Any], names: Iterable[str]) -> str:
     return " · ".join(f"{name} {format_figure(flat[name], flat.get(f'{name}_ci'))}" for name in names if flat.get(name) is not None)
 
 
-def figures_html(metrics: Metrics, where: str) -> str:
-    """The headline figures with their 95% intervals, how many cases they come from, and the warning."""
-    text = headline_text(metrics.flat(), metrics.headline)
+def figures_html(metrics: Metrics, where: str, slice_level: Metrics | None = None) -> str:
+    """The headline figures with their 95% intervals, how many cases they come from, and the warning; for studies
+    with slice labels, the slices' own figures below."""
     cases = f" on {metrics.cases} {where} cases" if metrics.cases else f" on the {where} cases"
+    out = _figures_line("", metrics, cases)
+    if slice_level is not None:
+        out += _figures_line("Per slice: ", slice_level, f" on {slice_level.cases} labelled slices of those")
+    return out
+
+
+def _figures_line(lead: str, metrics: Metrics, cases: str) -> str:
+    text = headline_text(metrics.flat(), metrics.headline)
     warning = f"<div class='dq-warn'>⚠ {html.escape(metrics.warning)}</div>" if metrics.warning else ""
-    return f"<p><b>{html.escape(text)}</b>{html.escape(cases)} (95% intervals in brackets).</p>{warning}"
+    return f"<p>{lead}<b>{html.escape(text)}</b>{html.escape(cases)} (95% intervals in brackets).</p>{warning}"
 
 
 def per_class_html(evaluation: Evaluation) -> str:
@@ -206,7 +214,7 @@ def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation |
         )
     if evaluation:
         imgs = "".join(f"<img src='{png_uri(png)}' alt='{name}'>" for name, png in charts(evaluation).items())
-        figures = figures_html(evaluation.metrics, "validation")
+        figures = figures_html(evaluation.metrics, "validation", evaluation.slice_level)
         table = per_class_html(evaluation)
         sections.append(f"<h2>Evaluation (validation cases)</h2>{figures}{table}{imgs}<h3>Cases</h3>{gallery_html(evaluation)}")
         if evaluation.training is not None:
@@ -228,6 +236,5 @@ def dataset_evaluation_html(evaluation: DatasetEvaluation) -> str:
     """Figures with intervals, overlap warnings, the per-class table, charts and the gallery."""
     overlap = "".join(f"<div class='dq-warn'>⚠ {html.escape(line)}</div>" for line in evaluation.overlap)
     imgs = "".join(f"<img src='{png_uri(png)}' alt='{name}' style='max-width:100%'>" for name, png in charts(evaluation).items())
-    return (
-        figures_html(evaluation.metrics, "test") + overlap + per_class_html(evaluation) + imgs + f"<h3>Cases</h3>{gallery_html(evaluation)}"
-    )
+    figures = figures_html(evaluation.metrics, "test", evaluation.slice_level)
+    return figures + overlap + per_class_html(evaluation) + imgs + f"<h3>Cases</h3>{gallery_html(evaluation)}"

@@ -105,6 +105,7 @@ class Evaluation(Contract):
     confusion: list[list[int]] | None = None
     gallery: dict[str, Gallery] = Field(default_factory=dict)
     charts: list[Chart] = Field(default_factory=list)  # the kind's own charts, beyond the curves
+    slice_level: Metrics | None = None  # studies with slice labels: the slices' own figures on the labelled slices
     key_slices: dict[int, list[float]] = Field(default_factory=dict)  # studies: case -> where its telling slices lie (0 first, 1 last)
     source: str = ""  # which data the figures come from, and whether the registered model trained on it
     training: Evaluation | None = None  # the same weights on the training cases (the task's evaluation only)

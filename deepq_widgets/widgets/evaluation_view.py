@@ -41,9 +41,8 @@ class EvaluationView:
         training = self.which.value == TRAINING and self.evaluation.training is not None
         shown = self.evaluation.training if training else self.evaluation
         source = f"<div class='dq-muted'>{esc(shown.source)}</div>" if shown.source else ""
-        self.figures.value = (
-            report.figures_html(shown.metrics, "training" if training else "validation") + source + report.per_class_html(shown)
-        )
+        figures = report.figures_html(shown.metrics, "training" if training else "validation", shown.slice_level)
+        self.figures.value = figures + source + report.per_class_html(shown)
         drawn = report.charts(shown)
         self.charts.children = [
             w.Image(value=png, format="png", layout=w.Layout(max_width="100%", height="auto")) for png in drawn.values()

@@ -52,6 +52,7 @@ def test_a_study_model_trains_on_studies_and_reports_per_study(trained):
     assert plan.hyper.slices == 6 and plan.hyper.study_model.value == "max"
 
     evaluation = load_evaluation(ws.task_dir(row.id))
+    assert evaluation.slice_level is None  # no slice labels
     assert len(evaluation.cases) == statistics.valid and all("/chest_cta_embolism/PE-" in c for c in evaluation.cases)
     assert evaluation.metrics.cases == statistics.valid and "auroc" in evaluation.metrics.intervals
     assert 1 <= len(evaluation.charts) <= 3
@@ -169,6 +170,13 @@ def test_2_5d_reads_each_slice_with_its_neighbours_and_finds_the_bleeding_slices
     assert card.classes[int(model.background)] == "normal"
     evaluation = load_evaluation(ws.task_dir(row.id))
     assert evaluation.metrics.cases == statistics.valid and evaluation.charts
+    per_slice = evaluation.slice_level  # every validation slice is labelled: 24 a study
+    assert per_slice is not None and per_slice.cases == 24 * statistics.valid and "auroc" in per_slice.intervals
+    assert "not independent" in per_slice.warning
+
+    from deepq_widgets.report import figures_html
+
+    assert "Per slice: <b>" in figures_html(evaluation.metrics, "validation", per_slice)
 
     import io
     from contextlib import redirect_stdout

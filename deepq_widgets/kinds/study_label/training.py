@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...contracts import Chart, ChartSeries, Evaluation, Prediction
+from ...contracts import Chart, ChartSeries, Evaluation, Metrics, Prediction
 from ...spec import StudyModel
+from ...training import metrics
 from ...training.backbones import create_model
 from ...training.kind_training import Accumulator, Said
 from ...training.metrics import NEGATIVE_NAMES
@@ -195,10 +196,13 @@ class StudyAccumulator(ClassificationAccumulator):
     def reset(self) -> None:
         super().reset()
         self.curves: list[tuple[np.ndarray, np.ndarray]] = []  # per study: votes (S, K), weights (S,)
+        self.slice_truth: list[np.ndarray] = []  # per study: each scored slice's class, -1 unlabelled
 
     def add(self, pred: Any, yb: tuple) -> None:
         if isinstance(pred, StudyOutput):
             self.curves += [(v.float().cpu().numpy(), w.float().cpu().numpy()) for v, w in zip(pred.votes, pred.weights, strict=True)]
+            if len(yb) > 1:
+                self.slice_truth += list(yb[1].cpu().numpy())
             pred = pred.logits
         super().add(pred, yb)
 
@@ -207,6 +211,23 @@ class StudyAccumulator(ClassificationAccumulator):
         if self.curves:
             found.charts = self.slice_charts(cases)
             found.key_slices = self.key_slices(found)
+            found.slice_level = self.slice_figures()
+        return found
+
+    def slice_figures(self) -> Metrics | None:
+        """The slices' own figures on the labelled validation slices (both classes present), argmax decisions."""
+        if len(self.slice_truth) != len(self.curves):
+            return None
+        votes = np.concatenate([v for v, _ in self.curves])
+        truth = np.concatenate(self.slice_truth)
+        labelled = truth >= 0
+        if len(np.unique(truth[labelled])) < 2:
+            return None
+        found = metrics.single_label(votes[labelled], truth[labelled], self.classes, with_intervals=True)
+        found.warning = (
+            f"{int(labelled.sum())} slices of {len(self.curves)} studies: slices of one study are not independent, "
+            "so these intervals are narrower than the truth; the study figures are the ones to judge."
+        )
         return found
 
     def key_slices(self, found: Evaluation) -> dict[int, list[float]]:
