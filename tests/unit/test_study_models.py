@@ -63,3 +63,10 @@ def test_a_widened_stem_answers_a_repeated_slice_as_the_2d_network_and_rebuilds_
     fresh.load_state_dict(net.state_dict())
     assert _stem(fresh.encoder).in_channels == 3
     torch.testing.assert_close(fresh(study), net(study))
+
+    net.background.fill_(1)
+    assert isinstance(net(study), torch.Tensor)  # outside a fit: the study's logits, for predict and export
+    net.slice_outputs = True  # while fitting (SliceLogitsWhileFitting): every slice's too, for the loss
+    called, slices, background = net(study)
+    assert slices.shape == (1, 5, 2) and int(background) == 1
+    torch.testing.assert_close(called[0], slices[0, slices[0].softmax(-1)[:, 1].argmin()])  # the least normal slice

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastai.callback.core import Callback
 from torch import nn
 
 from ...contracts import Chart, ChartSeries, Evaluation, Metrics, Prediction
@@ -72,6 +73,7 @@ class StudyNet(nn.Module):
         self.register_buffer("context", torch.zeros((), dtype=torch.int64))  # 2.5D: neighbours each side; 0: MIL
         self.register_buffer("background", torch.full((), -1, dtype=torch.int64))  # the normal class, for 2.5D
         self._register_load_state_dict_pre_hook(self._widen_to_fit, with_module=True)
+        self.slice_outputs = False  # 2.5D while fitting: answer every slice's logits too (SliceLogitsWhileFitting)
 
     def read_in_context(self, neighbours: int) -> None:
         """Read each slice with `neighbours` slices on each side: the stem takes (2n + 1) x C channels, its pretrained
@@ -140,13 +142,30 @@ class StudyNet(nn.Module):
         return (self.slice_weights(feats)[..., None] * feats).sum(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | SliceLogits:
-        """The study's logits; while training in 2.5D, every slice's too (`SliceLogits`), for the slice labels' loss."""
+        """The study's logits; while fitting in 2.5D, every slice's too (`SliceLogits`), for the slice labels' loss."""
         feats = self.slice_features(x)
         if not int(self.context):
             return self.classifier(self.pool(feats))
         slices = self.classifier(feats)
         study = _at(slices, self.key_slices(slices)) if int(self.background) >= 0 else slices.mean(1)
-        return (study, slices, self.background) if self.training else study
+        return (study, slices, self.background) if self.slice_outputs else study
+
+
+class SliceLogitsWhileFitting(Callback):
+    """In 2.5D the loss reads every slice's logits, in validation as in training: early stopping and the kept
+    weights then follow the slice labels too, not the study's call alone (its most abnormal slice swings early in
+    a fit, and a validation loss of that alone stopped a benchmark run at its first epoch). Outside a fit the
+    network answers with the study's logits."""
+
+    def before_fit(self) -> None:
+        _unwrapped(self.learn.model).slice_outputs = True
+
+    def after_fit(self) -> None:
+        _unwrapped(self.learn.model).slice_outputs = False
+
+
+def _unwrapped(model: nn.Module) -> nn.Module:
+    return getattr(model, "module", model)  # data parallel wraps the network
 
 
 def neighbours_of(x: torch.Tensor, context: int) -> torch.Tensor:
@@ -199,6 +218,8 @@ class StudyAccumulator(ClassificationAccumulator):
         self.slice_truth: list[np.ndarray] = []  # per study: each scored slice's class, -1 unlabelled
 
     def add(self, pred: Any, yb: tuple) -> None:
+        if isinstance(pred, tuple):  # a 2.5D network while fitting: the study's logits first (SliceLogits)
+            pred = pred[0]
         if isinstance(pred, StudyOutput):
             self.curves += [(v.float().cpu().numpy(), w.float().cpu().numpy()) for v, w in zip(pred.votes, pred.weights, strict=True)]
             if len(yb) > 1:
@@ -278,6 +299,9 @@ class StudyLabelTraining(SingleLabelTraining):
 
     def loss(self) -> Any:
         return study_loss
+
+    def callbacks(self) -> list:
+        return [SliceLogitsWhileFitting()]
 
     def adapt(self, model: nn.Module, data: Any, train, hyper: Any = None) -> None:
         """The plan's way of reading a study, kept in the network's buffers and weights."""
