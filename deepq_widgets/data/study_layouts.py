@@ -115,8 +115,13 @@ def volume_segmentation(
     images: Path, masks: dict[str, Path], declared: list[str] | None, files: Files, problems: list[Problem]
 ) -> tuple[list[Case], list[str], list[Path]]:
     """The slice cases of the volumes in `images` paired with their masks (taken out of `masks`, by name), the
-    classes (classes.txt's, else the names the masks give, else "foreground"), and the volumes' paths."""
-    entries = sorted(p for p in images.iterdir() if not p.name.startswith(".") and not p.is_symlink() and names_study(p))
+    classes (classes.txt's, else the names the masks give, else "foreground"), and the volumes' paths. A folder of
+    DICOM files is a volume only when a mask has its name: otherwise its files are images, each with its own mask."""
+    entries = sorted(
+        p
+        for p in images.iterdir()
+        if not p.name.startswith(".") and not p.is_symlink() and names_study(p) and (is_volume_file(p) or mask_stem(p) in masks)
+    )
     pairs: list[tuple[Volume, VolumeMask | None]] = []
     for entry in entries:
         volumes, left_out = volumes_at(entry, files(entry) if entry.is_dir() else [])
