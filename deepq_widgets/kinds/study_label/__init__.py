@@ -3,7 +3,9 @@
 A dataset of studies (label rows naming series folders or NIfTI volumes, or class folders of them)
 trains a slice encoder from the zoo whose slice features pool into the study's (multiple-instance
 learning): the label says "this CTPA shows an embolus", not which of its 300 slices does, and the
-network learns which. Figures are per study; a prediction gives the study's score and one per slice.
+network learns which. With slice labels, 2.5D reads each slice with its neighbours and trains on them.
+Figures are per study (and per slice where slices are labelled); a prediction gives the study's score
+and one per slice.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ KIND = StudyLabel(
     annotations=(ANNOTATION,),
     headline=("accuracy", "auroc", "sensitivity", "specificity"),
     charts=("roc", "pr", "confusion"),
-    head="slice features pooled over the study (attention or max), then a linear classifier (softmax)",
+    head="slice features pooled over the study (attention or max), then a linear classifier (softmax); "
+    "or 2.5D: each slice scored with its neighbours, the least normal one calling the study",
     volumes=True,
     target_noun=("class", "classes"),
     training="deepq_widgets.kinds.study_label.training:StudyLabelTraining",
