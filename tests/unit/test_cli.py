@@ -40,7 +40,7 @@ def test_datasets_json_keys(demo_ws, capsys):
     for item in items:
         assert {"name", "annotation", "fits", "cases", "classes", "format", "has_studies", "problems"} <= item.keys()
         assert item["annotation"] in kinds.names()
-        assert item["format"] in ("dicom", "png", "jpg")
+        assert item["format"] in ("dicom", "png", "jpg", "nifti")
     by_name = {i["name"]: i for i in items}
     assert by_name["chest_cta_embolism"]["has_studies"] and not by_name["lung_nodules"]["has_studies"]
 
