@@ -88,7 +88,7 @@ STUDIES = {"hyper__batch_size": 4, "hyper__slices": 8}  # 32 training studies: 8
     [
         ("pneumothorax", "chest_xray_pneumothorax", "auroc", 0.8, {}),
         ("pulmonary_embolism", "chest_cta_embolism", "auroc", 0.7, STUDIES),
-        ("intracranial_hemorrhage", "head_ct_studies", "auroc", 0.75, STUDIES),
+        ("intracranial_hemorrhage", "head_ct_studies", "auroc", 0.75, STUDIES | {"image_size": 96}),  # 2.5D learns the bleeds at 96 px
     ],
 )
 def test_presets_learn_with_offline_weights(demo_copy, capsys, preset, dataset, key, floor, settings):
