@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .studies import Volume, VolumeSlice, is_volume_file
+from .studies import SliceRef, Volume, is_volume_file
 
 SINGLE, MULTI, DETECTION, SEGMENTATION = "single_label", "multi_label", "detection", "segmentation"  # built-in annotation types
 
@@ -41,6 +41,18 @@ class Polygon:
 
     label: str
     points: tuple[float, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class VolumeSlice:
+    """One slice of a volume as a case of its own: segmentation trains on a volume slice by slice."""
+
+    volume: Volume
+    index: int
+
+    @property
+    def ref(self) -> SliceRef:
+        return self.volume.slices[self.index]
 
 
 @dataclass

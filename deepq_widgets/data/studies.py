@@ -74,18 +74,6 @@ class Volume:
         return len(self.slices)
 
 
-@dataclass(frozen=True, eq=False)
-class VolumeSlice:
-    """One slice of a volume as a case of its own: segmentation trains on a volume slice by slice."""
-
-    volume: Volume
-    index: int
-
-    @property
-    def ref(self) -> SliceRef:
-        return self.volume.slices[self.index]
-
-
 def is_volume_file(path: Path) -> bool:
     return path.name.lower().endswith(NIFTI_SUFFIXES)
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cases import Case, Problem
+from .cases import Case, Problem, VolumeSlice
 from .readers import sniff_format
-from .studies import Volume, VolumeSlice, is_volume_file, volumes_at
+from .studies import Volume, is_volume_file, volumes_at
 from .volume_masks import VolumeMask, label_map, mask_stem, read_volume_mask
 
 STUDY = "study_label"  # the annotation type of a dataset of labelled studies
