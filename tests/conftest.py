@@ -38,10 +38,19 @@ def ws(tmp_path: Path) -> WorkspacePaths:
 
 @pytest.fixture
 def demo_copy(demo_root: Path, tmp_path: Path) -> WorkspacePaths:
-    """A private copy of the demo workspace that a test may change."""
+    """A private copy of the demo workspace that a test may change. Its DICOM files (most of its bytes: the CT
+    series) are hard links to the session's, as no test writes one in place: a test that damages a DICOM file
+    makes its own."""
     target = tmp_path / "ws"
-    shutil.copytree(demo_root, target)
+    shutil.copytree(demo_root, target, copy_function=_link_dicom_copy_rest)
     return WorkspacePaths(target)
+
+
+def _link_dicom_copy_rest(source: str, target: str) -> None:
+    if source.endswith(".dcm"):
+        os.link(source, target)
+    else:
+        shutil.copy2(source, target)
 
 
 def usable_cores() -> int:

@@ -87,11 +87,11 @@ def stop_each_after(ws, store: Store, reports: dict[int, int]) -> bool:
 def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, capsys):
     store = Store(demo_copy.db_path)
     searches = {}
-    for method, epochs in (("random", 4), ("pbt", 12)):  # PBT: 3 rounds of 1 epoch, then 9 epochs from the winner
-        spec = tiny_spec(demo_copy, capsys, f"ray {method}", epochs).model_copy(update={"search": Search(method=method, trials=4)})
+    for method, epochs, trials in (("random", 4, 3), ("pbt", 9, 4)):  # PBT: 3 rounds of 1 epoch, then 6 epochs from the winner
+        spec = tiny_spec(demo_copy, capsys, f"ray {method}", epochs).model_copy(update={"search": Search(method=method, trials=trials)})
         searches[method] = submit(demo_copy, spec)
-    # Each stopped part-way (random after two trials, PBT after its first round), then resumed: each goes on.
-    waiting = {searches["random"]: 2, searches["pbt"]: 4}
+    # Each stopped part-way (random after one trial, PBT after its first round), then resumed: each goes on.
+    waiting = {searches["random"]: 1, searches["pbt"]: 4}
     wait_for(lambda: stop_each_after(demo_copy, store, waiting), timeout=300, every=0.1)
     for task_id in searches.values():
         wait_for(lambda task_id=task_id: store.task(task_id).state == STOPPED, timeout=120)
@@ -109,8 +109,8 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
         trials = store.events(task_id, SearchTrialEvent)
         plan = store.events(task_id, PlanEvent)[-1].plan
         if method == "random":
-            assert sorted(t.trial for t in trials) == [0, 1, 2, 3]  # every trial once, as in-process: none run twice
-            assert any("Search on Ray Tune (random, 4 trials) chose" in n for n in plan.notes)
+            assert sorted(t.trial for t in trials) == [0, 1, 2]  # every trial once, as in-process: none run twice
+            assert any("Search on Ray Tune (random, 3 trials) chose" in n for n in plan.notes)
             best = min(trials, key=lambda t: t.valid_loss)
             assert (
                 plan.hyper.lr == pytest.approx(best.params["lr"]) and plan.hyper.batch_size == best.params["batch_size"]
@@ -118,7 +118,7 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
         else:
             assert {(t.trial, t.round) for t in trials} == {(m, r) for m in range(4) for r in (0, 1, 2)}  # 4 members, 3 rounds
             assert any("Population-based training on Ray Tune (4 members" in n for n in plan.notes)
-            assert plan.hyper.epochs == 9  # the run continues from the winner for the epochs left
+            assert plan.hyper.epochs == 6  # the run continues from the winner for the epochs left
             assert "population-based search's winner" in store.events(task_id, ModelEvent)[-1].source
         assert row.model_id and [e.epoch for e in store.events(task_id, EpochEvent)] == list(range(plan.hyper.epochs))
     for worker in store.workers():

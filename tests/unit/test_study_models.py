@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from deepq_widgets.autoplan import Fingerprint, study_plan
-from deepq_widgets.kinds.study_label.training import StudyNet, _stem, negative_index, neighbours_of, study_loss
+from deepq_widgets.kinds.study_label.training import StudyNet, _stem, negative_index, neighbours_of, study_loss, validation_loss
 from deepq_widgets.spec import Modality, StudyModel
 from deepq_widgets.training.backbones import create_model
 
@@ -40,6 +40,21 @@ def test_the_2_5d_loss_counts_every_slice_of_a_normal_study_as_normal():
     only_pe_study = study_loss((study, slices, background), torch.tensor([0, 0]), unlabelled)
     torch.testing.assert_close(only_pe_study, torch.nn.functional.cross_entropy(study, torch.tensor([0, 0])))  # nothing known
     assert negative_index(["PE", "normal"]) == 1 and negative_index(["left", "right"]) == -1
+
+
+def test_2_5d_validation_scores_the_labelled_slices_alone():
+    background = torch.tensor(1)
+    study = torch.tensor([[9.0, -9.0], [0.0, 0.0]])  # a study call that swings: confidently PE on a normal study
+    slices = torch.zeros(2, 3, 2)
+    y = torch.tensor([1, 0])
+    slice_y = torch.tensor([[-1, -1, -1], [0, 1, -1]])  # study 1 read on two slices; study 0 normal, so all normal
+    cross_entropy = torch.nn.functional.cross_entropy
+    only_slices = validation_loss((study, slices, background), y, slice_y)
+    torch.testing.assert_close(only_slices, cross_entropy(torch.zeros(5, 2), torch.tensor([1, 1, 1, 0, 1])))
+    assert study_loss((study, slices, background), y, slice_y) > only_slices + 5  # training adds the study term
+    nothing_known = validation_loss((study, slices, torch.tensor(-1)), y, torch.full((2, 3), -1))
+    torch.testing.assert_close(nothing_known, cross_entropy(study, y))  # then the study's is all there is
+    torch.testing.assert_close(validation_loss(study, y), cross_entropy(study, y))  # MIL: the study's
 
 
 def test_neighbours_are_held_at_the_ends_of_the_study():

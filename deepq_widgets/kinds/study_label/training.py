@@ -8,7 +8,8 @@ Two ways, chosen by the plan (`Hyperparameters.study_model`):
 - **2.5D** on slice labels: each slice is read with its neighbours as extra input channels (the stem of
   the pretrained network widened, each copy of its weights divided by their number, so it starts as the 2D
   network), the classifier scores every slice, and the study is called by its most abnormal slice. The
-  loss is the slice labels' (every slice of a normal study is normal) plus the study label's on that slice.
+  loss is the slice labels' (every slice of a normal study is normal) plus the study label's on that slice;
+  validation, which early stopping and the kept weights follow, scores the labelled slices alone.
 
 The mode is in the network's buffers (`max_pooling`, `context`, `background`) and the widened stem in its
 weights, so a registered model rebuilds as it trained from its weights alone. The slices' own votes (the
@@ -152,16 +153,24 @@ class StudyNet(nn.Module):
 
 
 class SliceLogitsWhileFitting(Callback):
-    """In 2.5D the loss reads every slice's logits, in validation as in training: early stopping and the kept
-    weights then follow the slice labels too, not the study's call alone (its most abnormal slice swings early in
-    a fit, and a validation loss of that alone stopped a benchmark run at its first epoch). Outside a fit the
-    network answers with the study's logits."""
+    """In 2.5D the loss reads every slice's logits while fitting. Training adds the study's term to the slices';
+    validation scores the labelled slices alone (`validation_loss`), so early stopping and the kept weights follow
+    many slices, not each study's most abnormal one, which swings early in a fit (a validation loss of the study
+    term stopped a benchmark run at its first epoch, and the sum of both kept the weights of its second). Outside a
+    fit the network answers with the study's logits."""
 
     def before_fit(self) -> None:
         _unwrapped(self.learn.model).slice_outputs = True
 
+    def before_train(self) -> None:
+        self.learn.loss_func = study_loss
+
+    def before_validate(self) -> None:
+        self.learn.loss_func = validation_loss
+
     def after_fit(self) -> None:
         _unwrapped(self.learn.model).slice_outputs = False
+        self.learn.loss_func = study_loss
 
 
 def _unwrapped(model: nn.Module) -> nn.Module:
@@ -190,16 +199,27 @@ def study_loss(pred: torch.Tensor | SliceLogits, y: torch.Tensor, slice_y: torch
     study counts as normal."""
     if not isinstance(pred, tuple):
         return F.cross_entropy(pred, y)
-    study, slices, background = pred
-    loss = F.cross_entropy(study, y)
-    if slice_y is not None:
-        if int(background) >= 0:
-            normal = (y == background)[:, None] & (slice_y < 0)
-            slice_y = torch.where(normal, background.to(slice_y), slice_y)
-        known = slice_y >= 0
-        if known.any():
-            loss = loss + F.cross_entropy(slices[known], slice_y[known])
-    return loss
+    loss = F.cross_entropy(pred[0], y)
+    slices = _labelled_slices(pred, y, slice_y)
+    return loss if slices is None else loss + F.cross_entropy(*slices)
+
+
+def validation_loss(pred: torch.Tensor | SliceLogits, y: torch.Tensor, slice_y: torch.Tensor | None = None) -> torch.Tensor:
+    """2.5D's validation figure: the labelled slices' cross-entropy alone (the study's where none is labelled)."""
+    slices = _labelled_slices(pred, y, slice_y) if isinstance(pred, tuple) else None
+    return study_loss(pred, y, slice_y) if slices is None else F.cross_entropy(*slices)
+
+
+def _labelled_slices(pred: SliceLogits, y: torch.Tensor, slice_y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The logits and classes of the slices whose class is known (those of normal studies are normal), or None."""
+    if slice_y is None:
+        return None
+    _, slices, background = pred
+    if int(background) >= 0:
+        normal = (y == background)[:, None] & (slice_y < 0)
+        slice_y = torch.where(normal, background.to(slice_y), slice_y)
+    known = slice_y >= 0
+    return (slices[known], slice_y[known]) if known.any() else None
 
 
 def negative_index(classes: list[str]) -> int:
