@@ -7,8 +7,9 @@ scored per study on the same held-out studies, over three draws of the training 
   trained end to end on the study label);
 - `max`: the same with max pooling over the slices: the attention arm's plan as run (its `ran_as` task file,
   Full Manual), the pooling changed (Auto plans attention on study labels);
-- `context`: the same studies with every slice labelled as well (PE where the embolus shows), as Auto plans
-  them: 2.5D, each slice read with its neighbours, trained on the slice labels, the study its least normal slice.
+- `context`: the same studies with every slice labelled as well (PE where the embolus shows), the attention
+  arm's plan as run read as 2.5D: each slice with its neighbours (one each side), trained on the slice labels and
+  the study's, the study its least normal slice.
 
 Every arm trains through the product (`run_task`), Auto for `slices` and `attention`, in a forked process of
 its own so that its peak memory (ru_maxrss) is its own. Data: the chest CT demo generator, 60 training
@@ -108,9 +109,9 @@ def arm(ws_root: str, name: str, draw: int, queue) -> None:
     args = ["--flow", "general", "--task", task, "--dataset", dataset, "--model", "tf_efficientnet_lite0.in1k", "--seed", str(draw)]
     args += ["--image-size", "128", "--tuning", "auto"]  # Auto plans; the network is the same for every arm
     spec = spec_for(ws, args, f"bench-{name}-{draw}-{time.time():.0f}")
-    if name == "max":
-        spec = attention_plan(ws, draw) | {"name": spec["name"]}
-        spec["hyper"]["study_model"] = "max"
+    if name in ("max", "context"):  # the attention arm's plan as run, read another way
+        spec = attention_plan(ws, draw) | {"name": spec["name"], "dataset": dataset}
+        spec["hyper"]["study_model"] = name
     row, wall, _ = run_auto(ws, spec)
     assert row.state == "finished", row.error
     scores, truth = test_scores(ws, row.model_id, per_slice=name == "slices")
@@ -132,7 +133,7 @@ ARMS = ("slices", "attention", "max", "context")
 
 
 def main(draws: tuple[int, ...] = DRAWS, arms: tuple[str, ...] = ARMS) -> dict:
-    """`arms`: a subset to run ("max" needs "attention" of the same draw run before it, here or earlier)."""
+    """`arms`: a subset to run ("max" and "context" need "attention" of the same draw run before them, here or earlier)."""
     ws = demo_workspace(Path("/tmp/deepq-bench-studies"))
     results: dict[str, dict] = {}
     for draw in draws:
