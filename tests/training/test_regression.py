@@ -86,7 +86,7 @@ def test_auto_from_the_notebook_api_with_a_real_worker(trained, monkeypatch):
     monkeypatch.setenv("DEEPQ_THREADS", "2")
     ws = dq.Workspace(trained.root)
     assert ws.datasets(task="regression").loc["nodule_diameters", "fits"]
-    task = ws.submit(ws.spec(task="regression", dataset="nodule_diameters", name="diameter auto", size=1))
+    task = ws.submit(ws.spec(task="regression", dataset="nodule_diameters", name="diameter auto", size=1, image_size=64))
     assert task.wait(progress=False, timeout=900).state == "finished"
     assert {"mae", "rmse", "r2"} <= set(task.history().columns)
     assert "Predicted against true" in task.insight().document
