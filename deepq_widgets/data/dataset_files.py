@@ -69,8 +69,8 @@ def resolve_label_path(rel: str, base: Path, root: Path, source: str, problems: 
 
 
 def expand_label_path(rel: str, base: Path, root: Path, source: str, problems: list[Problem]) -> list[Path]:
-    """A label's path names a file, or a folder of images (one case per image: single-label rows naming a
-    folder are studies, read by layouts.py); it must resolve inside the dataset folder `root`."""
+    """A label's path names a file, or a folder of images (one case per image; rows naming a series folder or a
+    volume are studies, read or refused by layouts.py); it must resolve inside the dataset folder `root`."""
     path = resolve_label_path(rel, base, root, source, problems)
     if path is None:
         return []

@@ -138,7 +138,7 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
         return _read_study_rows(grouped, path, folder, declared, records, out)
     for rel, recs in grouped.items():
         labels, boxes = _labels_from_rows(kind, recs, path, out.problems)
-        for image in expand_label_path(rel, folder, folder, str(path), out.problems):
+        for image in images_of_row(rel, folder, str(path), out.problems, kind):
             case = Case(image, labels=labels, boxes=boxes)
             if kind == SINGLE and not labels:
                 case.problem = "no class given in the label file"
@@ -146,6 +146,25 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
     out.classes = _class_list(kind, records, declared)
     _flag_unknown(out, declared, str(path))
     return out
+
+
+def images_of_row(rel: str, folder: Path, source: str, problems: list[Problem], annotation: str) -> list[Path]:
+    """The images a label row of a task on single images names: a file, or each picture of a folder. A row that
+    names a study (a series folder or a volume) is left out with the reason: its labels would be copied to every
+    slice, most of which may not show the finding (only single-label rows label studies, read as such)."""
+    target = resolve_label_path(rel, folder, folder, "", [])
+    if target is not None and names_study(target):
+        problems.append(
+            Problem(
+                "layout",
+                f"{rel} is a study (a series of slices or a volume), and a {annotation.replace('_', '-')} task reads single "
+                "images: its labels would be copied to every slice, most of which may not show them. Label its slices "
+                "(rows naming its files), or use study classification for one label per study; left out",
+                source,
+            )
+        )
+        return []
+    return expand_label_path(rel, folder, folder, source, problems)
 
 
 def _names_studies(grouped: dict[str, list[dict[str, str]]], folder: Path) -> bool:
@@ -215,7 +234,7 @@ def _read_kind_format(
         reading = fmt.read_rows(recs, out.classes)
         if reading.problem:
             out.problems.append(Problem("layout", f"{rel}: {reading.problem}; left out", str(path)))
-        for image in expand_label_path(rel, folder, folder, str(path), out.problems):
+        for image in images_of_row(rel, folder, str(path), out.problems, fmt.annotation):
             out.cases.append(Case(image, labels=reading.labels, fields=dict(reading.fields), problem=reading.problem))
     return out
 

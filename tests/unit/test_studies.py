@@ -192,6 +192,21 @@ def test_a_folder_of_pictures_is_not_a_study(tmp_path):
     assert ann.annotation == "single_label" and len(ann.cases) == 8 and all(c.volume is None for c in ann.cases)
 
 
+def test_a_multi_label_row_naming_a_study_is_left_out_with_the_reason_and_its_slices_rows_are_kept(tmp_path):
+    """Multi-label reads single images: a study's labels copied to all its slices would be mostly wrong."""
+    root = tmp_path / "ds"
+    ct_series(root / "s0", [0, 5, 10, 15], patient="A")
+    nifti(root / "vol.nii.gz", np.zeros((8, 8, 4), np.int16))
+    first = sorted((root / "s0").iterdir())[0].name
+    rows = [("s0", "subdural", "1"), ("vol.nii.gz", "subdural", "1"), (f"s0/{first}", "subdural", "1"), (f"s0/{first}", "epidural", "0")]
+    write_csv(root / "label.csv", ["path", "class", "value"], rows)
+    ann = read_layout(root)
+    assert ann.annotation == "multi_label" and [c.image.name for c in ann.cases] == [first]
+    assert ann.cases[0].labels == ("subdural",)
+    refused = [p.message for p in ann.problems if "is a study" in p.message]
+    assert len(refused) == 2 and all("a multi-label task reads single images" in m and "left out" in m for m in refused)
+
+
 def test_bad_studies_are_named_and_the_others_train(tmp_path):
     root = tmp_path / "ds"
     for i in range(3):
