@@ -154,10 +154,10 @@ class StudyNet(nn.Module):
 
 class SliceLogitsWhileFitting(Callback):
     """In 2.5D the loss reads every slice's logits while fitting. Training adds the study's term to the slices';
-    validation scores the labelled slices alone (`validation_loss`), so early stopping and the kept weights follow
-    many slices, not each study's most abnormal one, which swings early in a fit (a validation loss of the study
-    term stopped a benchmark run at its first epoch, and the sum of both kept the weights of its second). Outside a
-    fit the network answers with the study's logits."""
+    validation scores the labelled slices alone (`validation_loss`): a figure over many slices, steadier than each
+    study's call by its most abnormal slice, which swings early in a fit (on head CT it now falls every epoch where
+    the sum swung; on the subtle emboli of the studies benchmark both kept an early epoch: benchmarks/README.md).
+    Outside a fit the network answers with the study's logits."""
 
     def before_fit(self) -> None:
         _unwrapped(self.learn.model).slice_outputs = True
