@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .studies import SliceRef, Volume, is_volume_file
+from .studies import SliceRef, Volume
 
 SINGLE, MULTI, DETECTION, SEGMENTATION = "single_label", "multi_label", "detection", "segmentation"  # built-in annotation types
 
@@ -93,9 +93,9 @@ class Case:
 
     @property
     def shown(self) -> str:
-        """What names the picture of the case for a view (preview.read_shown): its file, or for a slice of a NIfTI
-        volume the volume and the slice ('scan.nii.gz#3')."""
-        if self.slice is not None and is_volume_file(self.image):
+        """What names the picture of the case for a view (preview.read_shown): its file, or for a slice of a volume
+        in one file (NIfTI, multi-frame DICOM) the volume and the slice ('scan.nii.gz#3')."""
+        if self.slice is not None and self.slice.volume.format != "DICOM series":
             return f"{self.image}#{self.slice.index + 1}"
         return str(self.image)
 

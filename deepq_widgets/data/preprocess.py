@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .readers import read_image
+from .studies import named_slice, slice_pixels
 
 
 def match_channels(pixels: np.ndarray, want: int) -> np.ndarray:
@@ -37,5 +38,8 @@ def network_pixels(pixels: np.ndarray, channels: int, size: int) -> np.ndarray:
 
 
 def read_network_pixels(path: str | Path, windows: Sequence[str], channels: int, size: int) -> np.ndarray:
-    """Read one file (DICOM windows applied) and prepare it as `network_pixels` does."""
-    return network_pixels(read_image(path, windows=list(windows) or None).pixels, channels, size)
+    """Read one file (DICOM windows applied), or the slice of a volume that 'scan.nii.gz#3' names, and prepare it
+    as `network_pixels` does."""
+    named = named_slice(path)
+    image = slice_pixels(named, list(windows) or None) if named is not None else read_image(path, windows=list(windows) or None)
+    return network_pixels(image.pixels, channels, size)

@@ -19,7 +19,7 @@ from .cases import Case
 from .catalog import DatasetInfo
 from .masks import case_mask
 from .readers import ImageData, ReaderError, read_image
-from .studies import Volume, is_volume_file, slice_pixels, study_files, volumes_at
+from .studies import Volume, named_slice, slice_pixels, study_files, volumes_at
 from .study_layouts import names_study
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]
@@ -85,10 +85,10 @@ def _tile(case: Case, info: DatasetInfo, size: int, windows, show_identifiers: b
 def read_shown(path: str | Path, slice_index: int | None = None, windows=None) -> ImageData:
     """An image as shown to the user: the file, or a study's slice `slice_index` (its middle one by default);
     'volume.nii.gz#3' (Case.shown) names slice 3 of a volume."""
+    named = named_slice(path)
+    if named is not None:
+        return slice_pixels(named, windows)
     path = Path(path)
-    volume_file, _, number = str(path).rpartition("#")
-    if volume_file and number.isdigit() and not path.exists() and is_volume_file(Path(volume_file)):
-        path, slice_index = Path(volume_file), int(number) - 1
     if not names_study(path):
         return read_image(path, windows=windows)
     volume = shown_volume(path)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .limits import size_problem
-from .readers import ImageData, WindowsArg, dicom_meta, read_image, sniff_format
+from .readers import ImageData, ReaderError, WindowsArg, dicom_meta, read_image, sniff_format
 from .windowing import FILE_WINDOW, apply_window, resolve_window
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -76,6 +76,19 @@ class Volume:
 
 def is_volume_file(path: Path) -> bool:
     return path.name.lower().endswith(NIFTI_SUFFIXES)
+
+
+def named_slice(name: str | Path) -> SliceRef | None:
+    """The slice that 'scan.nii.gz#3' names (how `Case.shown` names the third slice, in patient order, of a volume
+    in one file: NIfTI or multi-frame DICOM), or None when `name` is not such a name."""
+    volume, _, number = str(name).rpartition("#")
+    if not (volume and number.isdigit()) or Path(name).exists() or not Path(volume).is_file():
+        return None
+    read = next(iter(volumes_at(Path(volume), [])[0]), None)
+    slices = read.slices if read is not None and read.problem is None else ()
+    if not 1 <= int(number) <= len(slices):
+        raise ReaderError(f"{name}: {read.problem if read is not None and read.problem else f'no slice {number} in it'}")
+    return slices[int(number) - 1]
 
 
 # -- DICOM series ------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import torch
 from .. import kinds
 from ..contracts import ModelCard, Prediction
 from ..data.preprocess import network_pixels, read_network_pixels
-from ..data.studies import Volume, slice_pixels, study_files, volumes_at
+from ..data.studies import SliceRef, Volume, slice_pixels, study_files, volumes_at
 from ..data.study_layouts import names_study
 from ..files import atomic_write_text
 from ..workspace import WorkspacePaths
@@ -74,6 +74,19 @@ def preprocess(path: str | Path, card: ModelCard) -> torch.Tensor:
     return normalise(to_unit(torch.from_numpy(pixels)[None]), card.mean, card.std)
 
 
+def slice_input(ref: SliceRef, card: ModelCard) -> torch.Tensor:
+    """One slice of a study as a model of single images saw its training slices: (1, C, H, W)."""
+    pixels = network_pixels(slice_pixels(ref, card.windows or None).pixels, card.channels, card.image_size)
+    return normalise(to_unit(torch.from_numpy(pixels)[None]), card.mean, card.std)
+
+
+def named_slices(volume: Volume) -> list[tuple[str, SliceRef]]:
+    """A study's slices in patient order, each named as the views read it: its DICOM file, or 'scan.nii.gz#3'."""
+    if volume.format == "DICOM series":
+        return [(str(ref.path), ref) for ref in volume.slices]
+    return [(f"{volume.source}#{k + 1}", ref) for k, ref in enumerate(volume.slices)]
+
+
 def study_input(volume: Volume, card: ModelCard) -> torch.Tensor:
     """Every slice of a study as the network saw its training studies' slices: (1, S, C, H, W)."""
     slices = [network_pixels(slice_pixels(ref, card.windows or None).pixels, card.channels, card.image_size) for ref in volume.slices]
@@ -101,10 +114,15 @@ def predict(workspace: WorkspacePaths, model_id: str, paths: list[str | Path], h
     kind = kinds.get(card.task)
     out = []
     for path in paths:
-        inputs = [study_input(v, card) for v in studies_at(Path(path))] if kind.volumes else [preprocess(path, card)]
-        for x in inputs:
+        if kind.volumes:
+            inputs = [(str(path), study_input(v, card)) for v in studies_at(Path(path))]
+        elif names_study(Path(path)):  # a model of single images given a study: each of its slices
+            inputs = [(name, slice_input(ref, card)) for v in studies_at(Path(path)) for name, ref in named_slices(v)]
+        else:
+            inputs = [(str(path), preprocess(path, card))]
+        for name, x in inputs:
             said = kind.trainer.predict(model, x, card.classes, heatmaps, card.thresholds)
-            said.prediction.image = str(path)
+            said.prediction.image = name
             out.append(said)
     return out
 
@@ -124,7 +142,7 @@ def predict_to_files(
 
     paths = [workspace.resolve(p) for p in images]
     if dataset is not None:
-        paths += [c.image for c in scan_dataset(workspace, dataset).usable]
+        paths += [c.shown for c in scan_dataset(workspace, dataset).usable]  # a slice of a NIfTI volume: 'scan.nii.gz#3'
     if not paths:
         raise ValueError("nothing to predict: give images, a dataset, or both")
     results = predict(workspace, model_id, paths, heatmaps=overlays is not None)

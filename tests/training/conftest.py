@@ -53,6 +53,17 @@ def general_spec(ws, capsys, task: str, dataset: str, name: str, *argv: str, **o
     )
 
 
+def spec_json(ws, argv: list[str], name: str = "pe studies") -> dict:
+    """`deepq spec` on the offline tf_efficientnet_lite0 weights, for a fixture (no capsys outside a test)."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["spec", "--workspace", str(ws.root), "--model", "tf_efficientnet_lite0.in1k", "--name", name, *argv]) == 0
+    return json.loads(out.getvalue())
+
+
 def run_in_process(ws, spec: dict):
     """Submit and run one task here (not in a worker); returns (final task row, store)."""
     from deepq_widgets.spec import parse_spec

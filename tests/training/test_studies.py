@@ -12,7 +12,7 @@ from deepq_widgets.cli import main
 from deepq_widgets.contracts import DataEvent, PlanEvent
 from deepq_widgets.report import load_evaluation
 
-from .conftest import run_in_process
+from .conftest import run_in_process, spec_json
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +31,6 @@ def trained(demo_root, tmp_path_factory):
     row, store = run_in_process(ws, spec)
     assert row.state == "finished", row.error
     return ws, row, store
-
-
-def spec_json(ws, argv: list[str]) -> dict:
-    import contextlib
-    import io
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert main(["spec", "--workspace", str(ws.root), "--model", "tf_efficientnet_lite0.in1k", "--name", "pe studies", *argv]) == 0
-    return json.loads(out.getvalue())
 
 
 def test_a_study_model_trains_on_studies_and_reports_per_study(trained):
