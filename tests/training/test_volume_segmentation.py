@@ -14,7 +14,7 @@ from .conftest import run_in_process, spec_json
 
 @pytest.fixture(scope="module")
 def trained(demo_root, tmp_path_factory):
-    """(workspace, task row) of a 2-epoch segmentation run at 64 px on `liver_ct_nifti`."""
+    """(workspace, task row) of a 1-epoch segmentation run at 64 px on `liver_ct_nifti`."""
     import shutil
 
     from deepq_widgets.workspace import WorkspacePaths
@@ -23,7 +23,7 @@ def trained(demo_root, tmp_path_factory):
     shutil.copytree(demo_root, root)
     ws = WorkspacePaths(root)
     argv = ["--flow", "general", "--task", "segmentation", "--dataset", "liver_ct_nifti", "--tuning", "manual"]
-    spec = spec_json(ws, [*argv, "--image-size", "64", "--epochs", "2", "--batch-size", "8"], name="liver volumes")
+    spec = spec_json(ws, [*argv, "--image-size", "64", "--epochs", "1", "--batch-size", "16"], name="liver volumes")
     row, _ = run_in_process(ws, spec)
     assert row.state == "finished", row.error
     return ws, row
