@@ -4,7 +4,7 @@
 - `LossMeans`: the true mean train and validation loss of each epoch;
 - `LiveProgress`: progress and heartbeat about once a second;
 - `StopOnRequest`: turns the store's stop flag into `CancelFitException`;
-- `KeepBest`: the weights of the best validation loss, in memory;
+- `KeepBest`: the weights of the best validation loss (or the last epoch's, where the kind says so), in memory;
 - `Checkpoint`: last and best weights, optimizer state and progress every epoch, as one set (on a
   background thread);
 - `EpochLog`: one EpochEvent per epoch, and the epoch count, stored once that epoch's checkpoint is
@@ -126,13 +126,14 @@ class StopOnRequest(Callback):
 
 
 class KeepBest(ResumableCallback):
-    """Lowest mean validation loss wins; its weights stay in memory (the checkpoint set keeps them on disk)."""
+    """Lowest mean validation loss wins (`last`: every epoch does, for a plan that keeps its last weights); its
+    weights stay in memory (the checkpoint set keeps them on disk)."""
 
     order = 61
 
-    def __init__(self, best_loss: float = float("inf"), start_epoch: int = 0):
+    def __init__(self, best_loss: float = float("inf"), start_epoch: int = 0, last: bool = False):
         super().__init__(start_epoch)
-        self.best_loss = best_loss
+        self.best_loss, self.last = best_loss, last
         self.state: dict[str, torch.Tensor] | None = None
         self.improved = False
 
@@ -140,7 +141,7 @@ class KeepBest(ResumableCallback):
         if self.skipped():
             return
         loss = self.learn.loss_means.mean("valid")
-        self.improved = loss < self.best_loss
+        self.improved = self.last or loss < self.best_loss
         if self.improved:
             self.best_loss = loss
             self.state = model_state(self.learn.model)

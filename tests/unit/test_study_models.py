@@ -57,6 +57,28 @@ def test_2_5d_validation_scores_the_labelled_slices_alone():
     torch.testing.assert_close(validation_loss(study, y), cross_entropy(study, y))  # MIL: the study's
 
 
+def test_2_5d_keeps_its_last_weights_and_says_why_where_attention_keeps_its_best():
+    from types import SimpleNamespace
+
+    from deepq_widgets import kinds
+    from deepq_widgets.spec import Hyperparameters
+    from deepq_widgets.training.callbacks import KeepBest
+
+    trainer = kinds.get("study_label").trainer
+    assert trainer.last_weights_note(Hyperparameters(study_model="attention")) is None
+    assert "last epoch's weights, without early stopping" in trainer.last_weights_note(Hyperparameters(study_model="context"))
+    kept = {}
+    for last in (False, True):
+        keep = KeepBest(last=last)
+        for epoch, loss in enumerate((0.3, 0.7, 0.4)):  # lowest at the first epoch, as 2.5D's slice loss was
+            model = torch.nn.Linear(1, 1)
+            torch.nn.init.constant_(model.weight, float(epoch))
+            keep.learn = SimpleNamespace(epoch=epoch, model=model, loss_means=SimpleNamespace(mean=lambda _, v=loss: v))
+            keep.after_epoch()
+        kept[last] = float(keep.state["weight"])
+    assert kept == {False: 0.0, True: 2.0}
+
+
 def test_neighbours_are_held_at_the_ends_of_the_study():
     x = torch.arange(4.0).view(1, 4, 1, 1, 1)
     assert neighbours_of(x, 1)[0, :, :, 0, 0, 0].tolist() == [[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 3]]
