@@ -104,7 +104,7 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
     h = spec.hyper
     n_train = fingerprint.train_cases(h.valid_pct)
     if spec.tuning is Tuning.manual:
-        return Plan(
+        plan = Plan(
             h.model_copy(update={"batch_size": min(h.batch_size, n_train)}),
             spec.augment,
             spec.image_size,
@@ -114,6 +114,7 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
                 *final_model_note(h.refit, h.folds),
             ],
         )
+        return keeping_last_weights(plan, spec.task)
 
     notes = [f"Dataset: {fingerprint.describe()}"]
     image_size = _image_size(spec, fingerprint, notes)
@@ -141,7 +142,15 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
     notes += final_model_note(False, folds)
     planned = {"epochs": epochs, "batch_size": bs, "lr": lr, "schedule": Schedule.one_cycle, "weight_decay": AUTO_WEIGHT_DECAY}
     planned |= {"momentum": 0.9, "early_stop": True, "patience": patience, "refit": False, "folds": folds} | study
-    return Plan(Hyperparameters.model_validate(h.model_dump() | planned), augment, image_size, lr_find_iters=finder, notes=notes)
+    plan = Plan(Hyperparameters.model_validate(h.model_dump() | planned), augment, image_size, lr_find_iters=finder, notes=notes)
+    return keeping_last_weights(plan, spec.task)
+
+
+def keeping_last_weights(plan: Plan, task: str) -> Plan:
+    """The plan as run where its kind keeps the last epoch's weights (`TaskKind.last_weights_note`): no early
+    stopping, and the plan says why."""
+    note = kinds.get(task).last_weights_note(plan.hyper)
+    return plan if note is None else plan.but(early_stop=False, notes=[*plan.notes, note])
 
 
 def study_plan(fingerprint: Fingerprint, n_train: int, largest: int, notes: list[str]) -> dict:

@@ -100,6 +100,12 @@ class TaskKind:
             return "no usable cases"
         return None
 
+    def last_weights_note(self, hyper: Any) -> str | None:
+        """None: a fit keeps the weights of its lowest validation loss (and early stopping may end it). A sentence
+        for the plan: it keeps its last epoch's, without early stopping, where the plan's validation loss does not
+        follow its headline figure."""
+        return None
+
     def uses_operating_point(self, classes: int) -> bool:
         """Whether a threshold decides what is called positive (two-class and multi-label classification)."""
         return False

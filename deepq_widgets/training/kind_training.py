@@ -104,12 +104,6 @@ class KindTraining:
     def accumulator(self, classes: Sequence[str]) -> Accumulator:
         raise NotImplementedError
 
-    def last_weights_note(self, hyper: Any) -> str | None:
-        """None: the fit keeps the weights of its lowest validation loss (and early stopping may end it). A
-        sentence for the plan: it keeps its last epoch's, without early stopping, where the plan's validation loss
-        does not follow its headline figure."""
-        return None
-
     def adapt(self, model: nn.Module, data: CachedData, train: Sequence[int], hyper: Any = None) -> None:
         """Fit a freshly built network to the cases it will train on and the plan's `hyper` (Hyperparameters),
         before training: a regression head's centre and scale, a study network's pooling; nothing for most kinds."""

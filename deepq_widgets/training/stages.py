@@ -165,8 +165,6 @@ def build(run: Run, factory: Factory, plan: Plan) -> Built:
     """The network (from the search's winner when there was one), its learner, and where it resumes."""
     model = factory.model()
     p = factory.prepared
-    if (kept := run.kind.trainer.last_weights_note(plan.hyper)) is not None and plan.hyper.early_stop:
-        plan = plan.but(early_stop=False, notes=[*plan.notes, kept])
     source = f"registry:{p.base.id}" if p.base else f"{run.spec.model.pretrain}:{p.arch}"
     winner = run.folder / SEARCH_WINNER
     if run.spec.search.method is SearchMethod.pbt and winner.is_file():
@@ -200,7 +198,7 @@ def train(run: Run, built: Built, classes: list[str]) -> Fitted:
     every rank runs this; only rank 0 keeps checkpoints (the others' sink reports nothing)."""
     plan, start = built.plan, built.start_epoch
     clock = cb.ComputeClock(built.compute_s)
-    keep_best = cb.KeepBest(built.best_loss, start, last=run.kind.trainer.last_weights_note(plan.hyper) is not None)
+    keep_best = cb.KeepBest(built.best_loss, start, last=run.kind.last_weights_note(plan.hyper) is not None)
     stop, parallel = stop_and_parallel(run)
     cbs = [
         clock,

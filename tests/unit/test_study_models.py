@@ -60,13 +60,18 @@ def test_2_5d_validation_scores_the_labelled_slices_alone():
 def test_2_5d_keeps_its_last_weights_and_says_why_where_attention_keeps_its_best():
     from types import SimpleNamespace
 
-    from deepq_widgets import kinds
-    from deepq_widgets.spec import Hyperparameters
+    from deepq_widgets.autoplan import make_plan
+    from deepq_widgets.spec import TaskSpec, Tuning
     from deepq_widgets.training.callbacks import KeepBest
 
-    trainer = kinds.get("study_label").trainer
-    assert trainer.last_weights_note(Hyperparameters(study_model="attention")) is None
-    assert "last epoch's weights, without early stopping" in trainer.last_weights_note(Hyperparameters(study_model="context"))
+    def planned(study_model: str):
+        hyper = {"study_model": study_model}
+        spec = TaskSpec(name="t", task="study_label", dataset="d", tuning=Tuning.manual, model={"arch": "resnet18"}, hyper=hyper)
+        return make_plan(spec, fingerprint(40))
+
+    context, attention = planned("context"), planned("attention")
+    assert not context.hyper.early_stop and "2.5D keeps its last epoch's weights" in context.notes[-1]
+    assert attention.hyper.early_stop and not any("last epoch" in n for n in attention.notes)
     kept = {}
     for last in (False, True):
         keep = KeepBest(last=last)

@@ -31,6 +31,15 @@ class StudyLabel(TaskKind):
     def uses_operating_point(self, classes: int) -> bool:
         return classes == 2
 
+    def last_weights_note(self, hyper: Any) -> str | None:
+        if getattr(hyper.study_model, "value", hyper.study_model) != "context":
+            return None
+        return (
+            "2.5D keeps its last epoch's weights, without early stopping: its validation loss (the labelled slices') is "
+            "lowest early in the fit, before the study calls are good (benchmarks/README.md, Studies: the weights so "
+            "kept scored 0.64 on the embolism draw, the last epoch's 0.94)."
+        )
+
     def statistics(self, data: Any, train: list[int]) -> dict[str, Any]:
         """Studies, slices per study, slice thickness and spacing, and how many studies have slice labels."""
         volumes = [c.volume for c in data.cases if c.volume is not None]

@@ -323,15 +323,6 @@ class StudyLabelTraining(SingleLabelTraining):
     def callbacks(self) -> list:
         return [SliceLogitsWhileFitting()]
 
-    def last_weights_note(self, hyper: Any) -> str | None:
-        if hyper.study_model is not StudyModel.context:
-            return None
-        return (
-            "2.5D keeps its last epoch's weights, without early stopping: its validation loss (the labelled slices') is "
-            "lowest early in the fit, before the study calls are good (benchmarks/README.md, Studies: the weights so "
-            "kept scored 0.64 on the embolism draw, the last epoch's 0.94)."
-        )
-
     def adapt(self, model: nn.Module, data: Any, train, hyper: Any = None) -> None:
         """The plan's way of reading a study, kept in the network's buffers and weights."""
         model.background.fill_(negative_index(data.classes))
