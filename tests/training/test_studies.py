@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from deepq_widgets.cli import main
-from deepq_widgets.contracts import DataEvent, PlanEvent
+from deepq_widgets.contracts import DataEvent, EpochEvent, PlanEvent
 from deepq_widgets.report import load_evaluation
 
 from .conftest import run_in_process, spec_json
@@ -154,6 +154,8 @@ def test_2_5d_reads_each_slice_with_its_neighbours_and_finds_the_bleeding_slices
     assert statistics.kind["slice_labelled"] == 40
     plan = store.events(row.id, PlanEvent)[-1].plan
     assert plan.hyper.study_model.value == "context" and plan.hyper.context == 1
+    assert not plan.hyper.early_stop and any("keeps its last epoch's weights" in n for n in plan.notes)
+    assert all(e.best for e in store.events(row.id, EpochEvent))  # each epoch's weights replace the last
 
     model, card = load_model(ws, row.model_id)  # a fresh network widened to the weights it is given
     assert int(model.context) == 1 and _stem(model.encoder).in_channels == 3 * card.channels == 9
