@@ -156,7 +156,7 @@ def keeping_last_weights(plan: Plan, task: str) -> Plan:
 def study_plan(fingerprint: Fingerprint, n_train: int, largest: int, notes: list[str]) -> dict:
     """Studies: how many slices of each study a step reads, how many studies a step holds, and how the study's call is
     made: multiple-instance learning with attention. 2.5D on slice labels is Full Manual's until it wins the studies
-    benchmark (benchmarks/README.md, "Studies": it lost to MIL on the embolism draw it was measured on)."""
+    benchmark (benchmarks/README.md, "Studies": with its last weights it tied MIL on the one embolism draw it ran)."""
     slices = min(fingerprint.median_slices, STUDY_SLICES)
     batch = max(2, min(largest, STUDY_BATCH, n_train // 8))
     bounded = (
@@ -166,7 +166,8 @@ def study_plan(fingerprint: Fingerprint, n_train: int, largest: int, notes: list
     labelled = fingerprint.slice_labelled
     said = (
         f" {labelled} studies carry slice labels: they are shown in the data report and scored per slice; a 2.5D model "
-        "trained on them (Full Manual, Study model: context) lost to this one in the studies benchmark, so Auto does not choose it yet."
+        "trained on them (Full Manual, Study model: context) tied this one in the studies benchmark (one draw), "
+        "so Auto does not choose it yet."
         if labelled
         else ""
     )

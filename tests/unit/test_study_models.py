@@ -23,7 +23,7 @@ def test_auto_plans_attention_mil_and_says_why_not_2_5d_when_slices_are_labelled
     notes: list[str] = []
     plan = study_plan(fingerprint(40), 32, 8, notes)
     assert plan["study_model"] is StudyModel.attention and plan["slices"] == 16 and plan["batch_size"] == 4
-    assert "40 studies carry slice labels" in notes[-1] and "lost to this one in the studies benchmark" in notes[-1]
+    assert "40 studies carry slice labels" in notes[-1] and "tied this one in the studies benchmark" in notes[-1]
     assert study_plan(fingerprint(0), 32, 8, notes)["study_model"] is StudyModel.attention and "slice labels" not in notes[-1]
 
 
