@@ -37,26 +37,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _follow(ws: WorkspacePaths, task_id: int) -> int:
-    """A terminal progress bar until the task ends; non-zero exit on Error."""
+    """A progress bar until the task ends, redrawn in place on a terminal and one line per epoch into a file or a
+    pipe (a log of thousands of frames helps no one); non-zero exit on Error."""
     import time
 
     from ..store import ENDED, ERROR, Store
     from ..tasks import ensure_worker, reap_interrupted
 
     store = Store(ws.db_path)
-    width = 30
+    terminal = sys.stderr.isatty()
+    width, shown, last = 30, 0.0, None
     while True:
         reap_interrupted(store)
         task = store.task(task_id)
         if task.state == "waiting":
             ensure_worker(ws)
-        bar = "#" * int(task.progress * width)
+        shown = max(shown, task.progress)  # the bar never steps back
         main_metric = next((k for k, v in task.metrics.items() if isinstance(v, float)), None)
         metric = f"  {main_metric} {format_figure(task.metrics[main_metric], task.metrics.get(f'{main_metric}_ci'))}" if main_metric else ""
-        line = f"\r[{bar:<{width}}] {task.progress:4.0%}  epoch {task.epoch}/{task.epochs or '?'}  {task.state}{metric}"
-        print(line, end="", file=sys.stderr, flush=True)
+        line = f"[{'#' * int(shown * width):<{width}}] {shown:4.0%}  epoch {task.epoch}/{task.epochs or '?'}  {task.state}{metric}"
+        if terminal:
+            print(f"\r{line}", end="", file=sys.stderr, flush=True)
+        elif (task.state, task.epoch) != last:
+            print(line, file=sys.stderr, flush=True)
+        last = (task.state, task.epoch)
         if task.state in ENDED:
-            print(file=sys.stderr)
+            if terminal:
+                print(file=sys.stderr)
             if task.state == ERROR:
                 print(f"error: {task.error}", file=sys.stderr)
             print_json(task.summary())

@@ -104,7 +104,8 @@ class LiveProgress(Callback):
         if now - self.last < HEARTBEAT_S:
             return
         self.last = now
-        done = self.learn.epoch + (self.learn.iter + 1) / max(self.learn.n_iter, 1) * (1.0 if self.training else 0.0)
+        # validation comes after the epoch's training: counted as done, so the bar never steps back
+        done = self.learn.epoch + ((self.learn.iter + 1) / max(self.learn.n_iter, 1) if self.training else 1.0)
         self.sink.progress(Progress(progress=min(done / self.epochs, 1.0), compute_s=self.compute.seconds()))  # the epoch count: EpochLog
 
 

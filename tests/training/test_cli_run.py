@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -24,14 +25,19 @@ def test_run_follows_to_finished_then_lists_task_and_model(demo_copy, capsys, tm
         "single_label",
         "ultrasound_lesions",
         "cli run",
-        hyper__epochs=1,
+        hyper__epochs=2,
         image_size=64,
     )
     path = tmp_path / "task.json"
     path.write_text(json.dumps(spec))
     done = deepq("run", str(path), "--workspace", str(demo_copy.root))
     assert done.returncode == 0, done.stderr
-    assert "epoch" in done.stderr and json.loads(done.stdout)["state"] == "finished"
+    assert json.loads(done.stdout)["state"] == "finished"
+    # into a pipe: one line for each epoch and state, no redrawn frames, and the bar never steps back
+    lines = [line for line in done.stderr.splitlines() if "epoch " in line]
+    assert "\r" not in done.stderr and "epoch 2/2  finished" in lines[-1] and len(lines) <= 6, done.stderr
+    shown = [int(re.search(r"(\d+)%", line).group(1)) for line in lines]
+    assert shown == sorted(shown), lines
     tasks = json.loads(deepq("tasks", "--workspace", str(demo_copy.root), "--json").stdout)
     assert {"id", "name", "state", "progress", "epoch", "metrics"} <= tasks[0].keys() and tasks[0]["progress"] == 1.0
     models = json.loads(deepq("models", "--workspace", str(demo_copy.root), "--json").stdout)
