@@ -49,16 +49,26 @@ class CatalogCache:
         finally:
             self.ready.set()  # never "Scanning…" for ever
 
+    def one(self, name: str) -> DatasetInfo | None:
+        """One dataset alone (None when the workspace has none of that name): validating a task file needs only
+        its own dataset, and a workspace may hold others of a million slices."""
+        if name not in self.workspace.dataset_names():
+            return None
+        with self._lock:
+            return self._entry(name)
+
     def _scan(self) -> dict[str, DatasetInfo]:
         names = self.workspace.dataset_names()
         for stale in set(self._entries) - set(names):
             del self._entries[stale]
-        for name in names:
-            signature = _signature(self.workspace.datasets / name)
-            cached = self._entries.get(name)
-            if cached is None or cached[0] != signature:
-                self._entries[name] = (signature, scan_or_report(self.workspace, name))
-        return {name: info for name, (_, info) in self._entries.items()}
+        return {name: self._entry(name) for name in names}
+
+    def _entry(self, name: str) -> DatasetInfo:
+        signature = _signature(self.workspace.datasets / name)
+        cached = self._entries.get(name)
+        if cached is None or cached[0] != signature:
+            self._entries[name] = cached = (signature, scan_or_report(self.workspace, name))
+        return cached[1]
 
 
 def _signature(folder: Path) -> tuple[int, ...]:
@@ -82,8 +92,10 @@ def workspace_context(workspace: WorkspacePaths, catalog: CatalogCache | None = 
     def base_models() -> dict[str, ModelCard]:
         return {card.id: card for card in store.models() if card.retrainable}
 
+    catalog = catalog or CatalogCache(workspace)
     return WizardContext(
-        datasets=catalog or CatalogCache(workspace),
+        datasets=catalog,
+        one_dataset=catalog.one,
         presets=load_presets(),
         base_models=base_models,
         known_arch=zoo.is_known,

@@ -218,7 +218,7 @@ class Wizard:
         """Non-blocking advice about the chosen augmentation."""
         d, out = self.draft, []
         preset = self.rules.preset(self)
-        info = self.context.datasets().get(d.dataset or "")
+        info = self.context.dataset(d.dataset)
         imaged = info.imaged_modality if info else Modality.other
         modality = d.auto.modality if d.auto.modality is not Modality.other else imaged  # Full Manual never asks
         lateral = preset.lateral_anatomy if preset else modality in (Modality.xray, Modality.ct)
@@ -245,7 +245,7 @@ class Wizard:
 
     def operating_point_applies(self) -> bool:
         """Whether the task calls findings at a threshold, so the operating point is the user's to choose."""
-        task, info = self.task_type(), self.context.datasets().get(self.draft.dataset or "")
+        task, info = self.task_type(), self.context.dataset(self.draft.dataset)
         return task is not None and info is not None and kinds.get(task).uses_operating_point(len(info.classes))
 
     # -- the product ------------------------------------------------------------------------------
@@ -260,7 +260,7 @@ class Wizard:
                 spec = self.spec()
             except SpecError:
                 return None
-        info = self.context.datasets().get(spec.dataset)
+        info = self.context.dataset(spec.dataset)
         if info is None:
             return None
         fingerprint = Fingerprint.of(info, spec.auto.modality)
@@ -318,7 +318,7 @@ def _dataset_step_problem(wizard: Wizard) -> str | None:
     name = wizard.draft.dataset
     if not name:
         return "Choose a dataset."
-    info = wizard.context.datasets().get(name)
+    info = wizard.context.dataset(name)
     return f"Dataset {name!r} not found in the workspace." if info is None else wizard.dataset_problem(info)
 
 

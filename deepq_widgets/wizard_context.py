@@ -21,6 +21,7 @@ class WizardContext:
     """The world as the wizard sees it; each field is cheap to call repeatedly."""
 
     datasets: Callable[[], dict[str, DatasetInfo]] = dict
+    one_dataset: Callable[[str], DatasetInfo | None] | None = None  # one dataset alone, without scanning the rest
     presets: dict[str, Preset] = field(default_factory=dict)
     base_models: Callable[[], dict[str, ModelCard]] = dict
     known_arch: Callable[[str], bool] = lambda arch: True
@@ -28,6 +29,12 @@ class WizardContext:
     recommend: Callable[[str, Modality, int], Recommendation] | None = None
     zoo: ZooShelf = field(default_factory=ZooShelf)
     throughput: Callable[[str], Throughput | None] = lambda key: None  # this machine's measured speed, by throughput_key
+
+    def dataset(self, name: str | None) -> DatasetInfo | None:
+        """The dataset of that name, or None."""
+        if not name:
+            return None
+        return self.one_dataset(name) if self.one_dataset else self.datasets().get(name)
 
 
 class Drafting(Protocol):

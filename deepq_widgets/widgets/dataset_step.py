@@ -68,7 +68,7 @@ class DatasetStep(StepView):
 
     # -- view ------------------------------------------------------------------------------------
     def _info(self) -> DatasetInfo | None:
-        return self.wizard.context.datasets().get(self.wizard.draft.dataset or "")
+        return self.wizard.context.dataset(self.wizard.draft.dataset)
 
     def refresh(self) -> None:
         ready = getattr(self.wizard.context.datasets, "ready", None)

@@ -101,6 +101,19 @@ def test_spec_refuses_what_the_wizard_refuses(demo_ws, capsys, argv, reason):
     assert reason in capsys.readouterr().err
 
 
+def test_a_task_file_for_one_dataset_reads_that_dataset_alone(demo_ws, capsys, monkeypatch):
+    """Building a task file validates its own dataset; a workspace's other datasets (a thousand series of 300 slices
+    took minutes) are not scanned for it."""
+    from deepq_widgets import context
+
+    scanned, scan = [], context.scan_or_report
+    monkeypatch.setattr(context, "scan_or_report", lambda ws, name: scanned.append(name) or scan(ws, name))
+    spec = run_json(
+        capsys, "spec", "--workspace", str(demo_ws.root), "--flow", "general", "--task", "single_label", "--dataset", "ultrasound_lesions"
+    )
+    assert spec["dataset"] == "ultrasound_lesions" and set(scanned) == {"ultrasound_lesions"}
+
+
 def test_paths_outside_the_workspace_are_refused(demo_ws, capsys):
     assert main(["preview", "--workspace", str(demo_ws.root), "../..", "--out", "x.png"]) == 2
     assert "outside the workspace" in capsys.readouterr().err or "must be a folder" in capsys.readouterr().err
