@@ -9,11 +9,11 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from .. import kinds
-from ..autoplan import Plan
+from ..autoplan import Plan, resolved_spec
 from ..devices import gpu_devices
 from ..duration import describe_seconds
 from ..spec import OperatingPoint, OperatingRule, SpecError, TaskSpec, Tuning
-from ..wizard import Step, Wizard
+from ..wizard import Forecast, Step, Wizard
 from ..workspace import WorkspacePaths
 from .base import StepView
 from .hyper_form import Section
@@ -138,12 +138,27 @@ class StartStep(StepView):
         self.duration.value = took
         self.measure.layout.display = "none" if seconds or plan is None else None
         named = reason is None
-        self.download.value = (
-            download_link(f"{spec.name}.json", spec.to_json().encode(), "application/json", "Download the task file (TaskSpec JSON)")
-            if named
-            else ""
-        )
+        self.download.value = task_files(spec, forecast) if named else ""
         self.start.disabled = not named
+
+
+def task_files(spec: TaskSpec, forecast: Forecast | None) -> str:
+    """The task file of what will run (Full Manual with the plan's settings, as "What will run" says: the settings a
+    methods section reports), and the file as submitted where it differs. A rate the finder picks at run time is
+    not known yet: then the submitted file is the one that plans this run again."""
+    submitted = spec.to_json().encode()
+    if forecast is None:
+        return download_link(f"{spec.name}.json", submitted, "application/json", "Download the task file (TaskSpec JSON)")
+    if forecast.plan.lr_find_iters:
+        return download_link(f"{spec.name}.json", submitted, "application/json", "Download the task file (TaskSpec JSON)") + (
+            "<div class='dq-muted'>It plans the run above again; its learning rate is found at run time, and the task's page "
+            "then offers the task file as run.</div>"
+        )
+    will_run = resolved_spec(spec, forecast.plan, spec.model.arch or "").to_json().encode()
+    link = download_link(f"{spec.name}.json", will_run, "application/json", "Download the task file that will run (TaskSpec JSON)")
+    if will_run == submitted:
+        return link
+    return link + " · " + download_link(f"{spec.name}.submitted.json", submitted, "application/json", "as submitted")
 
 
 def summary(spec: TaskSpec, plan: Plan | None = None) -> str:

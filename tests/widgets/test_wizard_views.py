@@ -1,6 +1,8 @@
 """Headless widget tests: set values, click, and check the wizard state, Next and the reasons."""
 
+import base64
 import json
+import re
 import time
 
 from deepq_widgets.contracts import Metrics, ModelCard
@@ -68,6 +70,15 @@ def test_general_flow_every_step(app):
     start.name.value = "nodules e2e"
     assert "✓ name available" in start.check.value and not start.start.disabled
     assert "download=" in start.download.value and "Object detection" in start.summary.value
+    # the task file offered first is the one that will run: Full Manual with the settings "What will run" shows
+    files = dict(re.findall(r"download='([^']+)' href='data:application/json;base64,([^']+)'", start.download.value))
+    will_run = TaskSpec.from_json(base64.b64decode(files["nodules e2e.json"]).decode())
+    h = will_run.hyper
+    assert (
+        will_run.tuning.value == "manual"
+        and TaskSpec.from_json(base64.b64decode(files["nodules e2e.submitted.json"])).tuning.value == "auto"
+    )
+    assert f"{will_run.image_size} px, batch {h.batch_size}, up to {h.epochs} epochs, lr {h.lr:g}" in start.plan.value
     assert "FCOS detection head" in start.summary.value  # the head is named, not only the backbone
     start.start.click()
     tasks = Store(app.workspace.db_path).tasks()
