@@ -17,12 +17,12 @@ from typing import Annotated, Any
 from pydantic import TypeAdapter, ValidationError
 
 from . import kinds
-from .autoplan import Fingerprint, Plan, make_plan
+from .autoplan import Fingerprint, Plan, make_plan, resolved_spec
 from .data.catalog import DatasetInfo
 from .data.footprint import network_channels
 from .duration import Throughput, estimate_seconds, throughput_key
 from .flows import FLOWS, FlowRules
-from .spec import Flow, Modality, SpecError, TaskSpec, describe_errors, name_problem
+from .spec import Flow, Modality, SpecError, TaskSpec, Tuning, describe_errors, name_problem
 from .wizard_context import WizardContext
 from .zoo.select import Recommendation
 
@@ -96,6 +96,11 @@ class Wizard:
         if changes.get(choice) is not None:
             updates |= self.rules.choose(self, changes.pop(choice))
         updates |= {name: _checked_field(name, value) for name, value in changes.items()}
+        if updates.get("tuning") is Tuning.manual and self.draft.tuning is Tuning.auto:
+            # Full Manual starts from what Auto would run on this data (no flips where left and right differ, ...):
+            # the other changes first, still Auto, then the plan's settings, then the user's own on top
+            self.state.draft = self.draft.model_copy(update={k: v for k, v in updates.items() if k != "tuning"})
+            updates = self.planned_settings() | updates
         self.state.refused = {k: v for k, v in self.state.refused.items() if k.split(".")[0] not in updates}  # replaced whole
         self.state.draft = self.draft.model_copy(update=updates)
         self.state.draft = self.draft.model_copy(update=self.rules.settle(self, set(updates)))
@@ -214,25 +219,26 @@ class Wizard:
             return None
         return self.context.recommend(task, self.draft.auto.modality, self.draft.auto.size)
 
-    def warnings(self) -> list[str]:
-        """Non-blocking advice about the chosen augmentation."""
-        d, out = self.draft, []
+    def warnings(self) -> dict[str, str]:
+        """Non-blocking advice on the chosen augmentation, by the field it is about (shown next to it)."""
+        d, out = self.draft, {}
         preset = self.rules.preset(self)
         info = self.context.dataset(d.dataset)
         imaged = info.imaged_modality if info else Modality.other
         modality = d.auto.modality if d.auto.modality is not Modality.other else imaged  # Full Manual never asks
         lateral = preset.lateral_anatomy if preset else modality in (Modality.xray, Modality.ct)
         if d.augment.hflip and lateral:
-            out.append("Horizontal flip is on, but left and right anatomy differ in these images (a flipped chest is not a normal chest).")
+            out["hflip"] = "Horizontal flip is on, but left and right anatomy differ in these images (a flipped chest is not a normal one)."
         upright = preset is not None or modality in (Modality.xray, Modality.ct, Modality.mri)
         if d.augment.rotate_deg > MAX_UPRIGHT_ROTATION and upright:
-            out.append(
+            out["rotate_deg"] = (
                 f"Rotation up to {d.augment.rotate_deg:g}° is on, but these images are acquired upright; "
                 f"more than about {MAX_UPRIGHT_ROTATION}° shows the network orientations it will never see."
             )
         single_channel = (info is not None and info.channels == 1 and len(d.windows) <= 1) or len(d.windows) == 1
-        if single_channel and (d.augment.saturation > 0 or d.augment.hue > 0):
-            out.append("Saturation and hue jitter have no effect on single-channel (grey-scale) medical images.")
+        for name in ("saturation", "hue"):
+            if single_channel and getattr(d.augment, name) > 0:
+                out[name] = f"{name.capitalize()} jitter has no effect on single-channel (grey-scale) medical images."
         return out
 
     # -- validity -------------------------------------------------------------------------------
@@ -270,6 +276,19 @@ class Wizard:
         speed = throughput or self.context.throughput(key)
         seconds = estimate_seconds(plan, fingerprint, spec.hyper.valid_pct, speed) if speed else None
         return Forecast(spec, plan, channels, key, seconds)
+
+    def planned_settings(self) -> dict[str, Any]:
+        """The draft fields of the run Auto would plan now (network, image size, hyperparameters, augmentation), or
+        nothing while the earlier steps are incomplete."""
+        try:
+            spec = self.spec(unnamed="unnamed")
+        except SpecError:
+            return {}
+        forecast = self.forecast(spec)
+        if forecast is None:
+            return {}
+        ran = resolved_spec(spec, forecast.plan, spec.model.arch or "")
+        return {"model": ran.model, "image_size": ran.image_size, "hyper": ran.hyper, "augment": ran.augment}
 
     def plan(self) -> Plan | None:
         """What the run will do (autoplan.py), with its reasons; None until the task is complete."""

@@ -1,4 +1,5 @@
-"""Full Manual: every hyperparameter and augmentation with its range and help, plus the warnings."""
+"""Full Manual: every hyperparameter and augmentation with its range and help, and a warning by each choice
+that contradicts the images."""
 
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ class Section:
         self.model, self.part, self.setter, self.refuse = model, part, setter, refuse
         self.fields = {name: field_widget(model, name) for name in model.model_fields}
         self.notes = {name: w.HTML(self._range(name)) for name, widget in self.fields.items() if isinstance(widget, w.Text)}
+        self.warnings = {name: w.HTML(layout=w.Layout(display="none")) for name in self.fields}  # advice, by its field
         self.changes = UserChanges()
         for name, widget in self.fields.items():
             self.changes.observe(widget, lambda change, name=name: self._on_change(name, change))
@@ -125,8 +127,16 @@ class Section:
                 if name in self.notes:
                     self.notes[name].value = self._range(name)
 
+    def warn(self, warnings: dict[str, str]) -> None:
+        """Show each warning under its field, and none elsewhere."""
+        for name, widget in self.warnings.items():
+            text = warnings.get(name)
+            widget.value = f"<div class='dq-warn'>⚠ {esc(text)}</div>" if text else ""
+            widget.layout.display = None if text else "none"
+
     def rows(self, names: list[str]) -> list[w.Widget]:
-        return [w.VBox([self.fields[n], self.notes[n]]) if n in self.notes else self.fields[n] for n in names if n in self.fields]
+        below = {n: [self.notes[n]] if n in self.notes else [] for n in names}
+        return [w.VBox([self.fields[n], *below[n], self.warnings[n]]) for n in names if n in self.fields]
 
 
 class ImageSizeField:
@@ -164,7 +174,6 @@ class ImageSizeField:
 class HyperForm:
     def __init__(self, wizard: Wizard):
         self.wizard = wizard
-        self.warnings = w.HTML()
         self.image_size = ImageSizeField(wizard)
         self.hyper = Section(Hyperparameters, "hyper", wizard.set_hyper, wizard.refuse)
         self.augment = Section(Augmentation, "augment", wizard.set_augment, wizard.refuse)
@@ -197,7 +206,6 @@ class HyperForm:
                         ),
                     ]
                 ),
-                self.warnings,
             ]
         )
 
@@ -212,4 +220,4 @@ class HyperForm:
         self.studies.layout.display = None if kinds.get(s.task).volumes else "none"
         self.augment.show(s.augment, refused)
         self.search.show(s.search, refused)
-        self.warnings.value = "".join(f"<div class='dq-warn'>⚠ {esc(text)}</div>" for text in self.wizard.warnings())
+        self.augment.warn(self.wizard.warnings())

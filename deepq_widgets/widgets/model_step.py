@@ -70,15 +70,7 @@ class ModelStep(StepView):
         self.widget.children[0].value = title
         if general and s.tuning is Tuning.auto:
             self.ensemble.layout.display = None if kinds.get(s.task).ensembles else "none"  # classifiers' outputs average
-            rec = self.wizard.recommendation()
-            self.recommendation.value = (
-                (
-                    f"<div class='dq-card dq-card-on'><b>Recommended: {esc(rec.model)}</b> at {rec.image_size} px, "
-                    f"batch {rec.batch_size}<br>{esc(rec.reason)}<br>On the network: {esc(self._head())}.</div>"
-                )
-                if rec
-                else ""
-            )
+            self.recommendation.value = self._recommendation_card()
             self.body.children = [self.manual, self.auto_box]
         elif general:
             self.browser.refresh()
@@ -90,6 +82,17 @@ class ModelStep(StepView):
             self.body.children = [self.fixed, self.optimized] + (
                 [self.form.widget] if s.tuning is Tuning.manual else [w.HTML(f"<div class='dq-muted'>{self._auto_sentence()}</div>")]
             )
+
+    def _recommendation_card(self) -> str:
+        rec = self.wizard.recommendation()
+        if rec is None:
+            return ""
+        planned = self.wizard.planned_settings()  # the size and batch the plan will use on these images
+        size, batch = (planned["image_size"], planned["hyper"].batch_size) if planned else (rec.image_size, rec.batch_size)
+        return (
+            f"<div class='dq-card dq-card-on'><b>Recommended: {esc(rec.model)}</b> at {size} px, "
+            f"batch {batch}<br>{esc(rec.reason)}<br>On the network: {esc(self._head())}.</div>"
+        )
 
     def _auto_sentence(self) -> str:
         augmentation = "the preset's augmentation" if self.wizard.rules.preset(self.wizard) else "augmentation suited to the images"

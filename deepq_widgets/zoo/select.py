@@ -59,7 +59,7 @@ def recommend(task: str, modality: Modality | str, size: int, workspace: Workspa
     cpu_note = ""
     if not has_gpu() and image_size > policy["cpu_image_size"]:
         image_size = int(policy["cpu_image_size"])
-        cpu_note = f" There is no GPU here, so images are trained at {image_size} px to keep a run within minutes."
+        cpu_note = f" There is no GPU here, so images are trained at {image_size} px at most, to keep a run within minutes."
     batch = int(policy["batch_size"]["small"] if pick.params_m < 15 else policy["batch_size"]["large"])
     words = {1: "the smallest", 2: "a small", 3: "a mid-sized", 4: "a large", 5: "the largest"}[size]
     reason = (

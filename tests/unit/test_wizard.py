@@ -125,13 +125,24 @@ def test_the_draft_is_checked_field_by_field_and_whole_only_at_the_end(wizard):
     assert wizard.spec().model.arch == wizard.draft.model.arch
 
 
-def test_full_manual_warns_of_flips_from_the_datasets_own_modality(wizard):
-    """Full Manual never asks the modality: the DICOM headers say it (here CT), and flips are on by default."""
-    wizard.update(flow="general", task="study_label", dataset="chest_cta_embolism", tuning="manual", step=Step.model)
-    assert wizard.draft.auto.modality.value == "Other" and wizard.draft.augment.hflip
-    assert any("left and right anatomy differ" in w for w in wizard.warnings())
+def test_full_manual_starts_from_autos_plan_and_warns_of_flips_from_the_datasets_own_modality(wizard):
+    """Full Manual starts from the run Auto would plan for this data (no flips on CT, 10° of rotation), and warns
+    by the field when a choice contradicts the modality, which the DICOM headers say (here CT) as Manual never asks."""
+    wizard.update(flow="general", task="study_label", dataset="chest_cta_embolism", step=Step.model)
+    planned = wizard.planned_settings()
+    wizard.update(tuning="manual")
+    d = wizard.draft
+    assert d.auto.modality.value == "Other" and not d.augment.hflip and d.augment.rotate_deg <= 15 and wizard.warnings() == {}
+    assert (d.augment, d.hyper, d.image_size, d.model.arch) == (
+        planned["augment"],
+        planned["hyper"],
+        planned["image_size"],
+        planned["model"].arch,
+    )
+    wizard.set_augment(hflip=True, rotate_deg=180)
+    assert "left and right anatomy differ" in wizard.warnings()["hflip"] and "180°" in wizard.warnings()["rotate_deg"]
     wizard.update(dataset="ultrasound_lesions")  # PNG files: no modality known, no claim
-    assert not any("left and right" in w for w in wizard.warnings())
+    assert "hflip" not in wizard.warnings()
 
 
 def test_specialized_flow_fixes_network_and_checks_the_dataset(wizard):
@@ -149,13 +160,13 @@ def test_specialized_flow_fixes_network_and_checks_the_dataset(wizard):
     wizard.next()
     assert wizard.title(Step.model) == "Hyperparameter" and wizard.can_next
     wizard.update(augment=wizard.draft.augment.model_copy(update={"hflip": True}))
-    assert any("left and right anatomy differ" in w for w in wizard.warnings())
-    assert not any("Rotation" in w for w in wizard.warnings())  # the preset rotates 10°
+    assert "left and right anatomy differ" in wizard.warnings()["hflip"]
+    assert "rotate_deg" not in wizard.warnings()  # the preset rotates 10°
     wizard.set_augment(rotate_deg=180)
-    assert any("Rotation up to 180° is on" in w for w in wizard.warnings())
-    assert any("Saturation and hue" in w for w in wizard.warnings()) is False  # preset sets them to 0
+    assert "Rotation up to 180° is on" in wizard.warnings()["rotate_deg"]
+    assert "saturation" not in wizard.warnings()  # the preset sets it to 0
     wizard.set_augment(saturation=0.2)
-    assert any("Saturation and hue" in w for w in wizard.warnings())
+    assert "no effect on single-channel" in wizard.warnings()["saturation"]
     wizard.next()
     wizard.update(name="ptx")
     spec = wizard.spec()

@@ -54,6 +54,7 @@ def test_general_flow_every_step(app):
     model = views[Step.model]
     assert "Recommended: tf_efficientnet_lite" in model.recommendation.value and not app.shell.next.disabled
     assert "On the network: an FCOS detection head" in model.recommendation.value
+    assert f"at {app.wizard.planned_settings()['image_size']} px" in model.recommendation.value  # the size the plan uses
     assert model.ensemble.layout.display == "none"  # detections are not averaged into an ensemble
     model.size.value, model.modality.value = 5, "X-ray"
     assert (
@@ -138,7 +139,9 @@ def test_manual_model_zoo_and_hyperparameters(app):
     form.image_size.field.value = "96"
     assert not app.shell.next.disabled
     form.augment.fields["saturation"].value = "0.3"
-    assert "Saturation and hue jitter have no effect" in form.warnings.value
+    saturation = form.augment.warnings["saturation"]
+    assert "no effect on single-channel" in saturation.value and saturation.layout.display is None  # by its field
+    assert form.augment.warnings["hflip"].layout.display == "none"
     app.shell.next.click()
     app.views[Step.start].name.value = "seg manual"
     assert app.wizard.spec().hyper.epochs == 7
@@ -201,11 +204,13 @@ def test_specialized_flow_preset_cards_and_optimized_toggle(app):
     model = app.views[Step.model]
     assert "Hyperparameters" in model.widget.children[0].value and model.optimized.value
     assert "Network fixed by the preset" in model.fixed.value and model.form.widget not in model.body.children
+    planned = app.wizard.planned_settings()
     model.optimized.value = False
     assert app.wizard.draft.tuning.value == "manual" and model.form.widget in model.body.children
-    assert model.form.hyper.fields["epochs"].value == "12"  # the preset's tuned values
+    assert model.form.hyper.fields["epochs"].value == str(planned["hyper"].epochs)  # the run Auto would plan, to adjust
+    assert model.form.augment.fields["hflip"].value is False and model.form.augment.warnings["hflip"].layout.display == "none"
     model.form.augment.fields["hflip"].value = True
-    assert "left and right anatomy differ" in model.form.warnings.value
+    assert "left and right anatomy differ" in model.form.augment.warnings["hflip"].value
     app.shell.back.click()
     assert app.wizard.state.step is Step.dataset and app.wizard.draft.dataset == "chest_xray_pneumothorax"
 
