@@ -342,8 +342,8 @@ def _dataset_step_problem(wizard: Wizard) -> str | None:
 
 
 def _refused(wizard: Wizard, parts: tuple[str, ...]) -> str | None:
-    """Why a value typed on this step was refused: the step is incomplete until it is corrected."""
-    return next((why for path, why in wizard.state.refused.items() if path.split(".")[0] in parts), None)
+    """Why the values typed on this step were refused, every one: the step is incomplete until they are corrected."""
+    return "; ".join(why for path, why in wizard.state.refused.items() if path.split(".")[0] in parts) or None
 
 
 def _name_problem(wizard: Wizard) -> str | None:

@@ -10,7 +10,7 @@ import ipywidgets as w
 from pydantic import BaseModel
 
 from .. import kinds
-from ..spec import Augmentation, Hyperparameters, Search, SpecError, TaskSpec, field_bounds
+from ..spec import Augmentation, Hyperparameters, Search, TaskSpec, field_bounds
 from ..wizard import Wizard
 from .base import UserChanges
 from .style import esc
@@ -105,10 +105,9 @@ class Section:
                 value = parse_number(value, self.model.model_fields[name].annotation is int)
             self.setter(**{name: value})
         except ValueError as exc:  # SpecError is one: out of range
-            if not isinstance(exc, SpecError):
-                self.refuse(f"{self.part}.{name}", f"{LABELS.get(name, name)}: {exc}")
+            reason = str(exc).removeprefix(f"{name} ")
+            self.refuse(f"{self.part}.{name}", f"{LABELS.get(name, name)}: {reason}")  # by the label the user sees
             if name in self.notes:
-                reason = str(exc).removeprefix(f"{name} ")
                 reason += "" if "between" in reason else f" · {range_text(self.model, name)}"
                 self.notes[name].value = f"<div class='dq-field-error'>✗ {esc(reason)}</div>"
             return

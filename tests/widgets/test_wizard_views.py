@@ -127,6 +127,12 @@ def test_manual_model_zoo_and_hyperparameters(app):
         assert app.wizard.draft.hyper.batch_size != 500 and app.shell.next.disabled  # the step stays incomplete
     form.hyper.fields["valid_pct"].value = "150"
     assert "between 1 and 99" in form.hyper.notes["valid_pct"].value
+    # beside Next: every refused field, by the label the user sees
+    assert (
+        "Batch size: &#x27;many&#x27; is not a number" in app.shell.reason.value
+        and "Validation %: must be between 1 and 99" in app.shell.reason.value
+    )
+    assert "valid_pct" not in app.shell.reason.value
     form.hyper.fields["batch_size"].value = "24"
     form.hyper.fields["valid_pct"].value = "20"
     assert app.wizard.draft.hyper.batch_size == 24 and not app.shell.next.disabled
