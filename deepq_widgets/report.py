@@ -233,8 +233,9 @@ def evaluation_report(evaluation: DatasetEvaluation) -> str:
 
 
 def dataset_evaluation_html(evaluation: DatasetEvaluation) -> str:
-    """Figures with intervals, overlap warnings, the per-class table, charts and the gallery."""
+    """Which cases were scored (those the model had seen are left out, or said to flatter it), figures with
+    intervals, the per-class table, charts and the gallery."""
     overlap = "".join(f"<div class='dq-warn'>⚠ {html.escape(line)}</div>" for line in evaluation.overlap)
     imgs = "".join(f"<img src='{png_uri(png)}' alt='{name}' style='max-width:100%'>" for name, png in charts(evaluation).items())
     figures = figures_html(evaluation.metrics, "test", evaluation.slice_level)
-    return figures + overlap + per_class_html(evaluation) + imgs + f"<h3>Cases</h3>{gallery_html(evaluation)}"
+    return overlap + figures + per_class_html(evaluation) + imgs + f"<h3>Cases</h3>{gallery_html(evaluation)}"  # what was scored, first

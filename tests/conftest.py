@@ -53,6 +53,22 @@ def _link_dicom_copy_rest(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
+def held_out_set_beside(ws: WorkspacePaths, source: str, target: str, per_label: int = 10, seen_every: int = 2) -> None:
+    """A labelled dataset `target` made of `per_label` PNG images of each class of `source`: every `seen_every`-th
+    one copied as it is (a case a model of `source` has seen), the others changed (new content, the same name)."""
+    import numpy as np
+    from PIL import Image
+
+    for folder in sorted(p for p in (ws.datasets / source).iterdir() if p.is_dir()):
+        (ws.datasets / target / folder.name).mkdir(parents=True)
+        for i, path in enumerate(sorted(folder.glob("*.png"))[:per_label]):
+            copy = shutil.copy(path, ws.datasets / target / folder.name / path.name)  # the same bytes: a seen case
+            if i % seen_every:
+                pixels = np.asarray(Image.open(path)).copy()
+                pixels[:4, :4] = 255 - pixels[:4, :4]
+                Image.fromarray(pixels).save(copy)
+
+
 def usable_cores() -> int:
     return len(os.sched_getaffinity(0))
 

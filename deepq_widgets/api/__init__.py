@@ -5,7 +5,7 @@ notebook), calling the same functions as the dashboard and the `deepq` commands.
     ws = dq.Workspace("demo_workspace")
     task = ws.submit(ws.spec(task="single_label", dataset="thyroid_nodules", name="thyroid-1"))
     task.wait()
-    task.model.evaluate("thyroid_nodules")
+    task.model.evaluate("thyroid_nodules_test")  # new cases: the model never saw them
 """
 
 from .display import Html

@@ -25,9 +25,10 @@ class Model:
         self.workspace, self.id = workspace, model_id
         self.card: ModelCard = read_card(workspace, model_id)
 
-    def evaluate(self, dataset: str, progress: bool = True) -> ModelEvaluation:
-        """Score the model on every usable case of a labelled `dataset` (kept with the model, as the
-        dashboard's "Evaluate on dataset"): figures with 95% intervals, overlap warnings, the report."""
+    def evaluate(self, dataset: str, progress: bool = True, include_seen: bool = False) -> ModelEvaluation:
+        """Score the model on the cases of a labelled `dataset` it never trained or was selected on (kept with the
+        model, as the dashboard's "Evaluate on dataset"): figures with 95% intervals, how many cases were left out,
+        the report. `include_seen` scores the others too, said in the result (a check of fit, not a test)."""
         from tqdm.auto import tqdm
 
         from ..training.dataset_evaluation import evaluate_dataset
@@ -40,7 +41,7 @@ class Model:
             bar.refresh()
 
         try:
-            return ModelEvaluation(evaluate_dataset(self.workspace, self.id, dataset, advance))
+            return ModelEvaluation(evaluate_dataset(self.workspace, self.id, dataset, advance, include_seen))
         finally:
             for bar in bars.values():
                 bar.close()

@@ -72,10 +72,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 @command(
-    "score a registered model on a labelled dataset it never trained on (figures with 95% intervals)",
+    "score a registered model on the cases of a labelled dataset it never saw (figures with 95% intervals)",
     arg("model"),
     arg("--dataset", required=True),
     arg("--report", help="also write the HTML insight report to this file in the workspace"),
+    arg(
+        "--include-seen-cases",
+        action="store_true",
+        help="also score cases that share files, patients or studies with the model's training data (said in the result)",
+    ),
     arg("--json", action="store_true"),
 )
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -90,7 +95,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"\r{stage} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     try:
-        result = evaluate_dataset(ws, args.model, args.dataset, progress)
+        result = evaluate_dataset(ws, args.model, args.dataset, progress, include_seen=args.include_seen_cases)
     except EvaluationRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

@@ -64,7 +64,7 @@ class ModelList:
         self.retrain = w.Button(description="Retrain this model", button_style="primary", disabled=True)
         self.format = w.Dropdown(options=["onnx", "torchscript", "safetensors"], description="Export as", layout=w.Layout(width="220px"))
         self.export = w.Button(description="Export", disabled=True)
-        self.dataset = w.Dropdown(options=[], description="Run on", layout=w.Layout(width="320px"))
+        self.dataset = w.Dropdown(options=[("Choose a dataset…", None)], description="Run on", layout=w.Layout(width="320px"))
         self.run = w.Button(description="Predict", disabled=True)
         self.evaluate = w.Button(description="Evaluate on dataset", disabled=True, tooltip="Score the model on a labelled dataset")
         self.evaluations = w.HTML()
@@ -77,6 +77,7 @@ class ModelList:
         self.predictions = PredictionsView(workspace)
         self.info = w.HTML()
         self.choice.observe(lambda change: (self._show(), self._show_model_page(), self.predictions.clear()), "value")
+        self.dataset.observe(lambda change: self._show(), "value")
         self.inference.observe(lambda change: self._show_inference(), "value")
         self.retrain.on_click(lambda _: self.on_retrain(self.choice.value))
         self.export.on_click(lambda _: self._background(self._export))
@@ -122,10 +123,11 @@ class ModelList:
         card = None if none else next((m for m in models or self.store.models() if m.id == self.choice.value), None)
         self.retrain.disabled = card is None or not card.retrainable
         self.retrain.tooltip = "" if card is None or card.retrainable else "An ensemble is retrained by running its task file again."
-        self.export.disabled = self.run.disabled = self.evaluate.disabled = none or self.busy
-        names = self.datasets()
-        if names != list(self.dataset.options):
-            self.dataset.options = names
+        options = [("Choose a dataset…", None)] + [(name, name) for name in self.datasets()]
+        if options != list(self.dataset.options):
+            self.dataset.options = options
+        self.export.disabled = none or self.busy
+        self.run.disabled = self.evaluate.disabled = none or self.busy or self.dataset.value is None  # on a dataset chosen
 
     def _show_model_page(self) -> None:
         """The selected model's page: read when the selection changes or a job on it ends, not on every poll."""
@@ -239,16 +241,18 @@ def headline_card(card: ModelCard) -> str:
 
 
 def evaluations_html(found: list[DatasetEvaluation]) -> str:
-    """The model's evaluations on datasets: one row each, figures with their intervals."""
+    """The model's evaluations on datasets: one row each, figures with their intervals, and under the table what
+    each says of the cases the model had seen (left out, or scored and flattering)."""
     if not found:
         return ""
     rows = [
         {"evaluated on": e.dataset, "cases": e.metrics.cases}
         | {name: format_figure(v, e.metrics.intervals.get(name)) for name, v in e.metrics.headline.items()}
-        | {"warnings": " · ".join(["few cases"] * bool(e.metrics.warning) + ["overlaps training data"] * bool(e.overlap)) or "–"}
+        | {"warnings": " · ".join(["few cases"] * bool(e.metrics.warning) + ["seen cases (below)"] * bool(e.overlap)) or "–"}
         for e in found
     ]
-    return "<h3>Evaluations on datasets</h3>" + table(rows, list(dict.fromkeys(k for r in rows for k in r)))
+    notes = "".join(f"<div class='dq-warn'>⚠ {esc(e.dataset)}: {esc(line)}</div>" for e in found for line in e.overlap)
+    return "<h3>Evaluations on datasets</h3>" + table(rows, list(dict.fromkeys(k for r in rows for k in r))) + notes
 
 
 def inference_list_html(workspace: WorkspacePaths, card: ModelCard, runs: list[InferenceRun]) -> str:

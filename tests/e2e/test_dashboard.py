@@ -83,15 +83,18 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_w
 
     page.get_by_role("tab", name="Models").click()
     page.locator(".widget-select select").last.select_option(index=0)
-    page.locator(".widget-dropdown select", has=page.locator("option", has_text="tiny_lesions")).last.select_option(label="tiny_lesions")
+    run_on = page.locator(".widget-dropdown select", has=page.locator("option", has_text="tiny_lesions")).last
+    expect(page.get_by_role("button", name="Evaluate on dataset", exact=True)).to_be_disabled()  # until a dataset is chosen
+    run_on.select_option(label="ultrasound_lesions")  # 120 cases, of which the 30 of tiny_lesions it trained on
     page.get_by_role("button", name="Evaluate on dataset", exact=True).click()
-    expect(page.get_by_text("e2e-general-t1 on tiny_lesions")).to_be_visible(timeout=120_000)  # the Models tab's result
+    expect(page.get_by_text("e2e-general-t1 on ultrasound_lesions")).to_be_visible(timeout=120_000)  # the Models tab's result
     expect(page.get_by_text("95% intervals", exact=False).last).to_be_visible()  # the Tasks tab, hidden now, has it first
-    expect(page.get_by_text("files the model trained or was selected on", exact=False).last).to_be_visible()
+    expect(page.get_by_text("Scored on the 90 of 120 cases the model never saw", exact=False).last).to_be_visible()
     page.shots("models-evaluate")
-    page.get_by_text("e2e-general-t1 on tiny_lesions").scroll_into_view_if_needed()
+    page.get_by_text("e2e-general-t1 on ultrasound_lesions").scroll_into_view_if_needed()
     page.shots("models-evaluate-table")
 
+    run_on.select_option(label="tiny_lesions")
     page.get_by_role("button", name="Predict", exact=True).click()  # every case, with heatmaps, paged, as CSV
     expect(page.get_by_text("1–12 of 30", exact=False)).to_be_visible(timeout=120_000)
     page.get_by_text("1–12 of 30", exact=False).scroll_into_view_if_needed()

@@ -1,15 +1,13 @@
-"""`deepq evaluate`: a registered model scored on a labelled dataset, with intervals and overlap warnings."""
+"""`deepq evaluate`: a registered model scored on the cases of a labelled dataset it never saw, with intervals."""
 
 import json
-import shutil
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from deepq_widgets import intervals
 from deepq_widgets.cli import main
 from deepq_widgets.store import FINISHED
+from tests.conftest import held_out_set_beside
 from tests.training.conftest import general_spec, run_in_process
 
 pytestmark = pytest.mark.slow
@@ -22,28 +20,20 @@ def test_evaluate_scores_a_dataset_and_flags_files_the_model_trained_on(demo_cop
     row, _ = run_in_process(demo_copy, spec)
     assert row.state == FINISHED, row.error
 
-    # A test set of 30 images: 15 copied from the training data, 15 changed (new content, same names).
-    src, dst = demo_copy.datasets / "ultrasound_lesions", demo_copy.datasets / "ultrasound_test"
-    for label in ("benign", "malignant", "normal"):
-        (dst / label).mkdir(parents=True)
-        for i, path in enumerate(sorted((src / label).glob("*.png"))[:10]):
-            shutil.copy(path, dst / label / path.name)
-            if i % 2:
-                pixels = np.asarray(Image.open(path)).copy()
-                pixels[:4, :4] = 255 - pixels[:4, :4]
-                Image.fromarray(pixels).save(dst / label / path.name)
+    held_out_set_beside(demo_copy, "ultrasound_lesions", "ultrasound_test")  # 30 images: 15 of them its own training files
     capsys.readouterr()
     report = demo_copy.root / "test-report.html"
     argv = ["evaluate", row.model_id, "--dataset", "ultrasound_test", "--workspace", str(demo_copy.root), "--json", "--report", str(report)]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     metrics = result["metrics"]
-    assert metrics["cases"] == 30 and 0 <= metrics["accuracy"] <= 1
+    assert metrics["cases"] == 15 and 0 <= metrics["accuracy"] <= 1  # the 15 it never saw, alone
     low, high = metrics["accuracy_ci"]
-    wilson = intervals.wilson(round(metrics["accuracy"] * 30), 30)  # the interval of a proportion of 30 cases
+    wilson = intervals.wilson(round(metrics["accuracy"] * 15), 15)  # the interval of a proportion of 15 cases
     assert (low, high) == pytest.approx(wilson) and low <= metrics["accuracy"] <= high
     assert "unstable" in metrics["warning"]
-    assert any("15 of 30 images are files the model trained or was selected on" in w for w in result["overlap"])
+    (said,) = result["overlap"]
+    assert said.startswith("Scored on the 15 of 30 cases the model never saw: 15 of the 30 cases share image files") and "left out" in said
     assert [r["class"] for r in result["per_class"]] == ["benign", "malignant", "normal", "average"]
     assert "sensitivity" in result["per_class"][0]["intervals"]
     assert "ultrasound_test" in report.read_text() and "95% intervals" in report.read_text()
@@ -56,3 +46,19 @@ def test_evaluate_scores_a_dataset_and_flags_files_the_model_trained_on(demo_cop
 
     assert main(["evaluate", row.model_id, "--dataset", "fundus_findings", "--workspace", str(demo_copy.root)]) == 2
     assert "refused" in capsys.readouterr().err
+    # its own training data: refused with the reason, unless the user asks for the seen cases (a check of fit)
+    assert main(["evaluate", row.model_id, "--dataset", "ultrasound_lesions", "--workspace", str(demo_copy.root)]) == 2
+    assert "every one of the 120 cases of 'ultrasound_lesions' was used to train or select the model" in capsys.readouterr().err
+    argv = [
+        "evaluate",
+        row.model_id,
+        "--dataset",
+        "ultrasound_lesions",
+        "--workspace",
+        str(demo_copy.root),
+        "--include-seen-cases",
+        "--json",
+    ]
+    assert main(argv) == 0
+    seen = json.loads(capsys.readouterr().out)
+    assert seen["metrics"]["cases"] == 120 and "scored all the same" in seen["overlap"][0]

@@ -102,13 +102,15 @@ def test_export_keeps_the_slice_axis_free(trained, fmt, tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
 
 
-def test_evaluating_on_a_dataset_of_studies_scores_each_study_and_warns_of_shared_files(trained):
-    from deepq_widgets.training.dataset_evaluation import evaluate_dataset
+def test_evaluating_on_a_dataset_of_studies_scores_each_study_and_refuses_or_flags_seen_ones(trained):
+    from deepq_widgets.training.dataset_evaluation import EvaluationRefused, evaluate_dataset
 
     ws, model_id = trained[0], trained[1].model_id
-    found = evaluate_dataset(ws, model_id, "chest_cta_embolism")
+    with pytest.raises(EvaluationRefused, match="every one of the 40 studies"):
+        evaluate_dataset(ws, model_id, "chest_cta_embolism")  # the studies it trained on: no test at all
+    found = evaluate_dataset(ws, model_id, "chest_cta_embolism", include_seen=True)
     assert found.metrics.cases == 40 and len(found.cases) == 40 and "auroc" in found.metrics.intervals
-    assert any("40 of 40 studies hold files the model trained or was selected on" in w for w in found.overlap)
+    assert any(w.startswith("40 of the 40 studies share image files") and "scored all the same" in w for w in found.overlap)
 
 
 def test_scoring_encodes_slices_a_chunk_at_a_time_with_the_same_result(trained):

@@ -62,7 +62,7 @@ def test_general_flow_end_to_end(wizard):
     wizard.update(task="single_label")
     wizard.next()
     fitting, unfit = wizard.dataset_choices()
-    assert set(fitting) == {"ultrasound_lesions", "chest_xray_pneumothorax", "thyroid_nodules"}
+    assert set(fitting) == {"ultrasound_lesions", "chest_xray_pneumothorax", "thyroid_nodules", "thyroid_nodules_test"}
     assert "annotated for study-label" in unfit["chest_cta_embolism"]  # its cases are studies
     assert "annotated for detection" in unfit["lung_nodules"]
     wizard.update(dataset="lung_nodules")

@@ -11,6 +11,7 @@ from deepq_widgets.app import build_app
 from deepq_widgets.contracts import StatusEvent
 from deepq_widgets.spec import parse_spec
 from deepq_widgets.store import Store
+from tests.conftest import held_out_set_beside
 from tests.training.conftest import general_spec, make_spec, run_in_process
 
 
@@ -89,14 +90,22 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         assert json.loads(base64.b64decode(links[f"{row.model_id}.json"]))["id"] == row.model_id  # and its model card
         e.which.value = "Validation set"
         assert "validation cases" in e.figures.value and "95% intervals" in e.figures.value  # how many cases, and intervals
-        app.models.dataset.value = "ultrasound_lesions"
+        assert app.models.dataset.value is None and app.models.evaluate.disabled and app.models.run.disabled  # no dataset yet
+        app.models.dataset.value = "ultrasound_lesions"  # its own training data: refused, with the reason
+        app.models.evaluate.click()
+        wait_until(lambda: "dq-reason" in app.models.result.value or "95% intervals" in app.models.result.value)
+        assert "was used to train or select the model" in app.models.result.value and "never saw" in app.models.result.value
+        held_out_set_beside(ws, "ultrasound_lesions", "lesions_test", per_label=40, seen_every=4)  # 30 of 120 seen
+        app.models.refresh()
+        app.models.dataset.value = "lesions_test"
         seen, shown, bar = [], app.models._progress, []
         app.models._progress = lambda line: (seen.append(line), shown(line), bar.append(app.models.bar.value))  # lines reach the page
         app.models.evaluate.click()
         wait_until(lambda: "95% intervals" in app.models.result.value or "dq-reason" in app.models.result.value)
         assert "95% intervals" in app.models.result.value and "report (HTML)" in app.models.result.value
-        assert "files the model trained or was selected on" in app.models.result.value  # its own training data
-        assert "ultrasound_lesions" in app.models.evaluations.value  # listed on the model
+        note = "Scored on the 90 of 120 cases the model never saw"
+        assert app.models.result.value.index(note) < app.models.result.value.index("95% intervals")  # said before the figures
+        assert "lesions_test" in app.models.evaluations.value and note in app.models.evaluations.value  # listed on the model
         assert any(line.startswith("scoring") for line in seen)
         assert bar[-1] == 1.0 and 0 < min(bar) < 1  # the bar moved through the stages and ended full
         app.models.run.click()  # predict on the whole dataset
@@ -111,12 +120,12 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         view.next.click()
         assert "13–24 of 120" in view.where.value and view.previous.disabled is False
         listed = app.models.inferences.value  # the run is on the model page's inference list, with its first image
-        assert "Inference list (1)" in listed and "<td>ultrasound_lesions</td><td>120</td>" in listed and "data:image/png" in listed
+        assert "Inference list (1)" in listed and "<td>lesions_test</td><td>120</td>" in listed and "data:image/png" in listed
         assert re.search(r"<td>\d\.\d\d \(\d\.\d\d–\d\.\d\d\)</td>", listed)  # the accuracy of that dataset's evaluation
-        assert app.models.inference.value == "ultrasound_lesions"
+        assert app.models.inference.value == "lesions_test"
         app.models.inference.value = None
         assert view.widget.layout.display == "none"
-        app.models.inference.value = "ultrasound_lesions"  # shown again from what was kept, without predicting again
+        app.models.inference.value = "lesions_test"  # shown again from what was kept, without predicting again
         assert "1–12 of 120" in view.where.value and view.grid.value.count("<img") == 12
         assert app.models.bar.layout.display == "none"  # and is hidden once the evaluation is shown
     finally:

@@ -6,7 +6,8 @@ labelled per study); a head CT set of single slices labelled by hemorrhage type 
 on DICOM in the General flow; two segment volumes (NIfTI label maps, DICOM SEG:
 volume_segmentation.py); five PNG datasets cover every
 task type and annotation layout of the General flow, and one (measured.py) a number per image for
-regression; two more (hard.py) are hard enough that a short run lands between 0.7 and 0.9.
+regression; two more (hard.py) are hard enough that a short run lands between 0.7 and 0.9, and the
+first of them has a test set of new cases to evaluate on.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ DEMO_DATASETS: dict[str, Callable[[Path, np.random.Generator], None]] = {
     "head_ct_studies": head_ct.generate_studies,
     "liver_ct_nifti": volume_segmentation.liver_ct_nifti,
     "lung_nodules_seg": volume_segmentation.lung_nodules_seg,
+    "thyroid_nodules_test": hard.thyroid_nodules_test,  # last: each dataset's seed is its place in this list
 }
 
 

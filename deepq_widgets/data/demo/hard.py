@@ -52,6 +52,11 @@ def thyroid_nodules(folder: Path, rng: np.random.Generator, per_class: int = 90)
             _save_gray(folder / label / f"{label}_{i:03d}.png", smooth(img, 0.5))
 
 
+def thyroid_nodules_test(folder: Path, rng: np.random.Generator) -> None:
+    """New thyroid cases drawn the same way and kept apart: a test set no model of the demo trains on."""
+    thyroid_nodules(folder, rng, per_class=40)
+
+
 def liver_lesions(folder: Path, rng: np.random.Generator, count: int = 100) -> None:
     c = Canvas(SIZE)
     (folder / "images").mkdir(parents=True, exist_ok=True)
