@@ -5,8 +5,9 @@ study-level fit as the dataset grows: `.venv/bin/python -m benchmarks study_scal
   cases in class folders; the catalogue scan plus the cache build (one decoding process), seconds per slice.
 - `memory`: datasets of N studies x 300 slices (64 px, every study its own series folder), a Full Manual
   study fit of one epoch (batch 4 studies x 16 slices, attention), in a forked process per N: its peak RSS
-  (ru_maxrss; the cache's decoding processes apart) with the cache size on disk. Bounded memory means the peak
-  does not grow with N.
+  (ru_maxrss; the cache's decoding processes apart), its peak anonymous and file-backed pages apart (sampled from
+  /proc: the memory-mapped cache's pages are file pages, which the kernel reclaims freely), and the cache size on
+  disk. Bounded memory means the anonymous peak grows with N only by the catalogue's few bytes a slice.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import resource
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -91,21 +93,38 @@ def fit(ws_root: str, dataset: str, queue) -> None:
     args = ["--flow", "general", "--task", "study_label", "--dataset", dataset, "--model", "tf_efficientnet_lite0.in1k"]
     args += ["--tuning", "manual", "--image-size", "64", "--epochs", "1", "--batch-size", "4", "--slices", "16"]
     spec = spec_for(ws, args, f"scale-{dataset}-{time.time():.0f}")
+    peaks, done = {"RssAnon": 0, "RssFile": 0}, threading.Event()
+
+    def sample() -> None:  # the peak of each kind of page: the memory-mapped cache's are file pages, given back freely
+        while not done.wait(0.2):
+            for line in Path("/proc/self/status").read_text().splitlines():
+                name, _, value = line.partition(":")
+                if name in peaks:
+                    peaks[name] = max(peaks[name], int(value.split()[0]))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     row, wall, _ = run_auto(ws, spec)
+    done.set()
+    sampler.join()
     assert row.state == "finished", row.error
     cache = sum(f.stat().st_size for f in (ws.root / "cache").rglob("*.u8"))
     peak = {
         f"{who}_peak_mib": resource.getrusage(usage).ru_maxrss / 1024
         for who, usage in (("fit", resource.RUSAGE_SELF), ("decoders", resource.RUSAGE_CHILDREN))
     }
-    queue.put({"wall_s": wall, **peak, "cache_mib": cache / 2**20})
+    pages = {"fit_anon_peak_mib": peaks["RssAnon"] / 1024, "fit_file_peak_mib": peaks["RssFile"] / 1024}
+    queue.put({"wall_s": wall, **peak, **pages, "cache_mib": cache / 2**20})
 
 
-def memory(ws, studies: tuple[int, ...]) -> dict:
+def memory(ws, studies: tuple[int, ...], rebuild: bool = True) -> dict:
+    """Each N's fit in its own process; `rebuild` starts each from an empty cache (else the cache of a previous run
+    is reused, and its size is that of every dataset in it)."""
     out = {}
     for count in studies:
         dataset = make_studies(ws, count)
-        shutil.rmtree(ws.root / "cache", ignore_errors=True)
+        if rebuild:
+            shutil.rmtree(ws.root / "cache", ignore_errors=True)
         context = multiprocessing.get_context("fork")
         queue = context.Queue()
         process = context.Process(target=fit, args=(str(ws.root), dataset, queue))
