@@ -56,6 +56,23 @@ def wilson(successes: float, n: int, level: float = LEVEL) -> Interval | None:
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
+def f1_interval(tp: float, fp: float, fn: float, level: float = LEVEL) -> Interval | None:
+    """F1 = 2J / (1 + J) where J = TP / (TP + FP + FN), a proportion of the cases that are positive in truth or
+    in the call: Wilson's interval of J, carried through that increasing map."""
+    jaccard = wilson(tp, int(tp + fp + fn), level)
+    return None if jaccard is None else (2 * jaccard[0] / (1 + jaccard[0]), 2 * jaccard[1] / (1 + jaccard[1]))
+
+
+def odds_ratio_interval(tp: float, fp: float, fn: float, tn: float, level: float = LEVEL) -> Interval:
+    """Woolf's interval of the diagnostic odds ratio on the log scale, with Haldane's 0.5 in every cell (as the
+    point estimate has), so that an empty cell gives a wide interval rather than none."""
+    cells = np.array([tp, fp, fn, tn], float) + 0.5
+    log_or = math.log(cells[0] * cells[3] / (cells[1] * cells[2]))
+    se = math.sqrt(float((1 / cells).sum()))
+    z = z_value(level)
+    return math.exp(log_or - z * se), math.exp(log_or + z * se)
+
+
 def auroc(truth: np.ndarray, score: np.ndarray) -> float | None:
     """The AUROC by ranks (Mann-Whitney; ties count one half); None with one class present."""
     truth = np.asarray(truth).astype(bool)

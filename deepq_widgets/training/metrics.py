@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -33,17 +34,29 @@ def _auroc(truth: np.ndarray, score: np.ndarray) -> float | None:
 
 def confusion_counts(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """Sensitivity, specificity, precision, recall, accuracy, F1 and DOR from binary vectors."""
-    tp = float(((pred == 1) & (truth == 1)).sum())
-    tn = float(((pred == 0) & (truth == 0)).sum())
-    fp = float(((pred == 1) & (truth == 0)).sum())
-    fn = float(((pred == 0) & (truth == 1)).sum())
-    sens = tp / (tp + fn) if tp + fn else 0.0
-    spec = tn / (tn + fp) if tn + fp else 0.0
-    prec = tp / (tp + fp) if tp + fp else 0.0
-    f1 = 2 * prec * sens / (prec + sens) if prec + sens else 0.0
-    dor = (tp + 0.5) * (tn + 0.5) / ((fp + 0.5) * (fn + 0.5))  # Haldane-corrected, finite with empty cells
-    acc = (tp + tn) / max(tp + tn + fp + fn, 1.0)
-    return {"sensitivity": sens, "specificity": spec, "precision": prec, "recall": sens, "accuracy": acc, "f1": f1, "dor": dor}
+    truth, pred = np.asarray(truth) == 1, np.asarray(pred) == 1
+    cells = {"tp": pred & truth, "tn": ~pred & ~truth, "fp": pred & ~truth, "fn": ~pred & truth}
+    return {name: float(value) for name, value in confusion_figures(**{k: float(v.sum()) for k, v in cells.items()}).items()}
+
+
+def confusion_figures(tp: Any, tn: Any, fp: Any, fn: Any) -> dict[str, np.ndarray]:
+    """The figures of 2x2 tables, elementwise over counts (numbers, or arrays of bootstrap resamples x classes);
+    a figure with an empty denominator is 0, the DOR Haldane-corrected so that it stays finite with empty cells."""
+
+    def ratio(a: Any, b: Any) -> np.ndarray:
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b > 0)
+
+    sens, spec, prec = ratio(tp, tp + fn), ratio(tn, tn + fp), ratio(tp, tp + fp)
+    return {
+        "sensitivity": sens,
+        "specificity": spec,
+        "precision": prec,
+        "recall": sens,
+        "accuracy": ratio(tp + tn, tp + tn + fp + fn),
+        "f1": ratio(2 * prec * sens, prec + sens),
+        "dor": (np.asarray(tp) + 0.5) * (np.asarray(tn) + 0.5) / ((np.asarray(fp) + 0.5) * (np.asarray(fn) + 0.5)),
+    }
 
 
 def single_label(
@@ -179,19 +192,48 @@ def per_class_table(
         row = {"class": name, "threshold": thresholds[k] if thresholds else None, **confusion_counts(real, said)}
         row["auc"] = _auroc(real, scores[:, k])
         tp, tn = int((said & real).sum()), int(((1 - said) & (1 - real)).sum())
+        fp, fn = int(said.sum()) - tp, int(real.sum()) - tp
         ci = {
             "sensitivity": intervals.wilson(tp, int(real.sum())),
             "specificity": intervals.wilson(tn, int((1 - real).sum())),
             "precision": intervals.wilson(tp, int(said.sum())),
             "recall": intervals.wilson(tp, int(real.sum())),
             "accuracy": intervals.wilson(tp + tn, len(real)),
+            "f1": intervals.f1_interval(tp, fp, fn),
+            "dor": intervals.odds_ratio_interval(tp, fp, fn, tn),
             "auc": intervals.delong(real, scores[:, k]),
         }
         row["intervals"] = {figure: interval for figure, interval in ci.items() if interval is not None}
         rows.append(row)
     keys = [k for k in rows[0] if k not in ("class", "intervals", "threshold")] if rows else []
     avg = {"class": "average"} | {k: float(np.mean([r[k] for r in rows if r[k] is not None] or [np.nan])) for k in keys}
+    avg["intervals"] = average_intervals(scores, decided, truth, avg) if rows else {}
     return [*rows, avg]
+
+
+def average_intervals(scores: np.ndarray, decided: np.ndarray, truth: np.ndarray, average: dict) -> dict[str, intervals.Interval]:
+    """95% intervals of the average row: the class means of each figure over stratified bootstrap resamples of
+    the cases (the classes share the cases, so their intervals cannot simply be combined)."""
+    real, said = truth.astype(bool), decided.astype(bool)
+    strata = np.unique(real, axis=0, return_inverse=True)[1].ravel()  # each combination of labels a stratum
+    cells = {"tp": said & real, "tn": ~said & ~real, "fp": said & ~real, "fn": ~said & real}
+    draws: dict[str, list[np.ndarray]] = {}
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample with one class of a label has no AUC: NaN, dropped
+        for weights in intervals.resample_weights(strata):
+            counts = {name: weights @ cell.astype(float) for name, cell in cells.items()}  # (resamples, classes)
+            figures = confusion_figures(**counts)
+            figures["auc"] = np.stack([intervals.weighted_auroc(real[:, k], scores[:, k], weights) for k in range(real.shape[1])], 1)
+            for name, values in figures.items():
+                draws.setdefault(name, []).append(np.nanmean(values, axis=1))
+    smallest = int(np.bincount(strata).min())
+    bounds = {"dor": (0.0, np.inf)}  # the others are proportions (and the AUC)
+    found = {
+        name: intervals.percentile_interval(np.concatenate(values), average[name], smallest, bounds=bounds.get(name, (0.0, 1.0)))
+        for name, values in draws.items()
+        if name in average and np.isfinite(average[name])
+    }
+    return {name: interval for name, interval in found.items() if interval is not None}
 
 
 # -- detection ---------------------------------------------------------------------------------

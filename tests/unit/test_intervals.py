@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from deepq_widgets.intervals import auroc, bootstrap, delong, format_figure, small_sample_warning, wilson
-from deepq_widgets.training.metrics import multi_label, single_label
+from deepq_widgets.intervals import auroc, bootstrap, delong, f1_interval, format_figure, odds_ratio_interval, small_sample_warning, wilson
+from deepq_widgets.training.metrics import multi_label, per_class_table, single_label
 
 
 def test_wilson_matches_newcombes_worked_examples():
@@ -107,3 +107,38 @@ def test_a_class_of_two_cases_widens_the_interval_by_the_rao_wu_factor():
     low, high = percentile_interval(draws, 0.5, smallest=2)
     assert high - low == pytest.approx((raw[1] - raw[0]) * math.sqrt(2))
     assert percentile_interval(draws, 0.5, smallest=1000) == pytest.approx(tuple(raw), abs=1e-3)
+
+
+def test_f1_and_dor_intervals_cover_the_populations_figures_about_95_percent_of_the_time():
+    """A test with known sensitivity 0.8 and specificity 0.9 at 30% prevalence, 200 cases a draw: F1 through the
+    Jaccard index's Wilson interval, the DOR by Woolf's log interval."""
+    rng, prevalence, sens, spec = np.random.default_rng(2), 0.3, 0.8, 0.9
+    tp, fp, fn = prevalence * sens, (1 - prevalence) * (1 - spec), prevalence * (1 - sens)
+    true_f1, true_dor = 2 * tp / (2 * tp + fp + fn), sens * spec / ((1 - sens) * (1 - spec))
+    f1_hits = dor_hits = 0
+    for _ in range(400):
+        real = rng.random(200) < prevalence
+        said = np.where(real, rng.random(200) < sens, rng.random(200) > spec)
+        counts = [int((said & real).sum()), int((said & ~real).sum()), int((~said & real).sum()), int((~said & ~real).sum())]
+        low, high = f1_interval(*counts[:3])
+        f1_hits += low <= true_f1 <= high
+        low, high = odds_ratio_interval(*counts)
+        dor_hits += low <= true_dor <= high
+    assert 0.92 <= f1_hits / 400 <= 0.98 and 0.92 <= dor_hits / 400 <= 0.985
+
+
+def test_every_figure_of_the_per_class_table_has_an_interval_the_average_row_too():
+    rng = np.random.default_rng(3)
+    truth = np.repeat(np.arange(3), 40)
+    scores = np.eye(3)[truth] * 1.5 + rng.normal(0, 1, (120, 3))
+    decided = np.eye(3)[scores.argmax(1)]
+    rows = per_class_table(scores, decided, np.eye(3)[truth], ["a", "b", "c"])
+    figures = ["sensitivity", "specificity", "precision", "recall", "accuracy", "f1", "dor", "auc"]
+    assert rows[-1]["class"] == "average"
+    for row in rows:
+        assert set(row["intervals"]) == set(figures), row["class"]
+        for name in figures:
+            low, high = row["intervals"][name]
+            assert low <= row[name] <= high and high > low, (row["class"], name)
+    again = per_class_table(scores, decided, np.eye(3)[truth], ["a", "b", "c"])[-1]["intervals"]
+    assert again == rows[-1]["intervals"]  # seeded: the same table gives the same intervals
