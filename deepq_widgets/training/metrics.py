@@ -331,17 +331,39 @@ def detection(preds: list[dict], targets: list[dict], classes: Sequence[str]) ->
     return Metrics(headline={"map50": float(np.mean(aps)) if aps else 0.0}, per_class=per_class)
 
 
-def map_interval(preds: list[dict], targets: list[dict], classes: Sequence[str], point: float) -> intervals.Interval | None:
-    """The bootstrap interval of mAP@0.5 over images (1,000 resamples), matching each class once."""
-    matches = [m for k in range(1, len(classes) + 1) if (m := match_boxes(preds, targets, k)).truth.sum() > 0]
+def detection_intervals(
+    preds: list[dict], targets: list[dict], classes: Sequence[str], point: float
+) -> tuple[intervals.Interval | None, dict[str, dict[str, intervals.Interval]]]:
+    """Bootstrap intervals over images (1,000 resamples, each class matched once): of mAP@0.5 (at `point`), and per
+    class of its AP@0.5 and of its recall over every detection kept."""
+    matches = {name: m for k, name in enumerate(classes, start=1) if (m := match_boxes(preds, targets, k)).truth.sum() > 0}
     if not matches:
-        return None
-    values = []
+        return None, {}
+    draws: dict[str, dict[str, list[np.ndarray]]] = {name: {"ap50": [], "recall": []} for name in matches}
+    maps = []
     for weights in intervals.resample_weights(np.zeros(len(preds))):
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a resample without any true box: NaN, dropped
-            values.append(np.nanmean([weighted_average_precision(m, weights) for m in matches], axis=0))
-    return intervals.percentile_interval(np.concatenate(values), point, len(preds))
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a resample without any true box of a class: NaN, dropped
+            aps = {name: weighted_average_precision(m, weights) for name, m in matches.items()}
+            maps.append(np.nanmean(np.stack(list(aps.values())), axis=0))
+            for name, m in matches.items():
+                draws[name]["ap50"].append(aps[name])
+                draws[name]["recall"].append((weights[:, m.image] * m.hit).sum(1) / (weights @ m.truth))
+    n = len(preds)
+    points = {
+        name: {"ap50": average_precision(preds, targets, k)[0], "recall": m.hit.sum() / m.truth.sum()}
+        for k, name in enumerate(classes, start=1)
+        if (m := matches.get(name)) is not None
+    }
+    per_class = {
+        name: {
+            fig: found
+            for fig, values in figures.items()
+            if (found := intervals.percentile_interval(np.concatenate(values), float(points[name][fig]), n))
+        }
+        for name, figures in draws.items()
+    }
+    return intervals.percentile_interval(np.concatenate(maps), point, n), per_class
 
 
 # -- segmentation ------------------------------------------------------------------------------
@@ -352,6 +374,22 @@ def pixel_counts(pred: np.ndarray, truth: np.ndarray, n_classes: int) -> np.ndar
         p, t = pred == k, truth == k
         out[k] = [(p & t).sum(), (p & ~t).sum(), (~p & t).sum()]
     return out
+
+
+def segmentation_intervals(counts: np.ndarray, classes: Sequence[str]) -> tuple[dict, dict[str, dict[str, intervals.Interval]]]:
+    """Bootstrap intervals over images of the mean Dice and IoU and of each class's, from per-image pixel counts."""
+
+    def figures(i: np.ndarray) -> dict[str, float]:
+        found = segmentation(counts[i].sum(0), classes)
+        return found.headline | {f"{c}\t{fig}": v for c, row in found.per_class.items() for fig, v in row.items()}
+
+    ci = intervals.bootstrap(figures, np.zeros(len(counts)))
+    per_class: dict[str, dict[str, intervals.Interval]] = {}
+    for key, interval in ci.items():
+        if "\t" in key:
+            name, fig = key.split("\t")
+            per_class.setdefault(name, {})[fig] = interval
+    return {k: v for k, v in ci.items() if "\t" not in k}, per_class
 
 
 def segmentation(counts: np.ndarray, classes: Sequence[str]) -> Metrics:

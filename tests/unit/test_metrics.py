@@ -6,11 +6,12 @@ import pytest
 from deepq_widgets.training.metrics import (
     confusion_counts,
     detection,
-    map_interval,
+    detection_intervals,
     match_boxes,
     multi_label,
     pixel_counts,
     segmentation,
+    segmentation_intervals,
     single_label,
     weighted_average_precision,
 )
@@ -85,15 +86,18 @@ def test_weighted_ap_equals_the_ap_of_the_images_listed_that_often(seed):
             assert found == pytest.approx(expected[["a", "b"][label - 1]]["ap50"], abs=1e-9)
 
 
-def test_map_interval_holds_the_point_and_narrows_with_more_images():
+def test_detection_intervals_hold_their_points_and_narrow_with_more_images():
     rng = np.random.default_rng(0)
     few, many = random_detections(rng, n_images=20), random_detections(rng, n_images=400)
     widths = []
     for preds, targets in (few, many):
-        point = detection(preds, targets, ["a", "b"]).headline["map50"]
-        low, high = map_interval(preds, targets, ["a", "b"], point)
-        assert low <= point <= high
-        assert map_interval(preds, targets, ["a", "b"], point) == (low, high)  # seeded
+        found = detection(preds, targets, ["a", "b"])
+        (low, high), per_class = detection_intervals(preds, targets, ["a", "b"], found.headline["map50"])
+        assert low <= found.headline["map50"] <= high
+        assert detection_intervals(preds, targets, ["a", "b"], found.headline["map50"]) == ((low, high), per_class)  # seeded
+        for name in ("a", "b"):  # each class's AP and recall too
+            (ap_low, ap_high), (rec_low, rec_high) = per_class[name]["ap50"], per_class[name]["recall"]
+            assert ap_low <= found.per_class[name]["ap50"] <= ap_high and rec_low < rec_high
         widths.append(high - low)
     assert widths[1] < widths[0] / 2  # 20x the images: about 1/4.5 the width
 
@@ -131,6 +135,20 @@ def test_dice_and_iou():
     pred[0, :5, :4] = 1
     m = segmentation(pixel_counts(pred, truth, 2), ["organ"])
     assert m.headline["dice"] == pytest.approx(2 * 20 / (20 + 25)) and m.headline["iou"] == pytest.approx(20 / 25)
+
+
+def test_segmentation_intervals_resample_images_for_the_means_and_every_class():
+    rng = np.random.default_rng(4)
+    counts = np.zeros((30, 3, 3), int)  # 30 images x (background, organ, lesion) x (tp, fp, fn) pixels
+    counts[:, 1] = rng.integers([50, 0, 0], [100, 30, 30], (30, 3))
+    counts[:, 2] = rng.integers([20, 0, 0], [60, 20, 20], (30, 3))
+    headline, per_class = segmentation_intervals(counts, ["organ", "lesion"])
+    found = segmentation(counts.sum(0), ["organ", "lesion"])
+    assert set(headline) == {"dice", "iou"} and set(per_class) == {"organ", "lesion"}
+    for name in ("organ", "lesion"):
+        for fig in ("dice", "iou"):
+            low, high = per_class[name][fig]
+            assert low <= found.per_class[name][fig] <= high and low < high
 
 
 def test_confusion_counts_dor():

@@ -109,14 +109,16 @@ class DetectionAccumulator(Accumulator):
         self.boxes += [{k: v.cpu().numpy() for k, v in t.items()} for t in yb[1]]
 
     def metrics(self, final: bool = False) -> Metrics:
-        found = metrics.detection(self.dets, self.boxes, self.classes)
-        if not final:
-            return found
+        return self._final()[0] if final else metrics.detection(self.dets, self.boxes, self.classes)
 
-        interval = metrics.map_interval(self.dets, self.boxes, self.classes, found.headline["map50"])
-        return metrics.attach_intervals(found, {"map50": interval} if interval else {}, len(self.dets), {})
+    def _final(self) -> tuple[Metrics, dict[str, dict]]:
+        """The figures with their intervals, and each class's intervals (one bootstrap for both)."""
+        found = metrics.detection(self.dets, self.boxes, self.classes)
+        interval, per_class = metrics.detection_intervals(self.dets, self.boxes, self.classes, found.headline["map50"])
+        return metrics.attach_intervals(found, {"map50": interval} if interval else {}, len(self.dets), {}), per_class
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
+        found, per_class = self._final()
         curves, table, gallery = {}, [], {}
         for k, name in enumerate(self.classes, start=1):
             ap, recall, precision = metrics.average_precision(self.dets, self.boxes, k)
@@ -125,12 +127,13 @@ class DetectionAccumulator(Accumulator):
             n_truth = sum((t["labels"] == k).sum() for t in self.boxes)
             fp_per_image = (np.arange(1, len(recall) + 1) - recall * n_truth) / max(len(self.dets), 1)
             curves[name] = Curve(recall=recall.tolist(), precision=precision.tolist(), fp_per_image=fp_per_image.tolist())
-            table.append(PerClassRow(name=name, ap50=ap, recall=float(recall[-1]) if len(recall) else 0.0))
+            row = PerClassRow(name=name, ap50=ap, recall=float(recall[-1]) if len(recall) else 0.0, intervals=per_class.get(name, {}))
+            table.append(row)
             gallery[name] = self._gallery(k)
         return Evaluation(
             task=task,
             classes=self.classes,
-            metrics=self.metrics(final=True),
+            metrics=found,
             cases=cases,
             per_class=table,
             curves=curves,

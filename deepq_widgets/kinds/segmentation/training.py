@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ... import intervals
 from ...contracts import Evaluation, Gallery, Metrics, PerClassRow, Prediction
 from ...training import metrics
 from ...training.augment import warp_masks
@@ -76,16 +75,20 @@ class PixelAccumulator(Accumulator):
         self.per_image += [metrics.pixel_counts(p, t, k) for p, t in zip(said, real, strict=True)]
 
     def metrics(self, final: bool = False) -> Metrics:
-        counts = np.stack(self.per_image) if self.per_image else np.zeros((0, len(self.classes) + 1, 3), np.int64)
-        found = metrics.segmentation(counts.sum(0), self.classes)
-        if not final:
-            return found
-        ci = intervals.bootstrap(lambda i: metrics.segmentation(counts[i].sum(0), self.classes).headline, np.zeros(len(counts)))
-        return metrics.attach_intervals(found, ci, len(counts), {})
+        return self._final()[0] if final else metrics.segmentation(self._counts().sum(0), self.classes)
+
+    def _counts(self) -> np.ndarray:
+        return np.stack(self.per_image) if self.per_image else np.zeros((0, len(self.classes) + 1, 3), np.int64)
+
+    def _final(self) -> tuple[Metrics, dict[str, dict]]:
+        """The figures with their intervals, and each class's intervals (one bootstrap over images for both)."""
+        counts = self._counts()
+        headline, per_class = metrics.segmentation_intervals(counts, self.classes)
+        return metrics.attach_intervals(metrics.segmentation(counts.sum(0), self.classes), headline, len(counts), {}), per_class
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
-        found = self.metrics(final=True)
-        rows = [PerClassRow(name=c, **found.per_class[c]) for c in self.classes]
+        found, per_class = self._final()
+        rows = [PerClassRow(name=c, **found.per_class[c], intervals=per_class.get(c, {})) for c in self.classes]
         return Evaluation(task=task, classes=self.classes, metrics=found, cases=cases, per_class=rows, gallery=self.gallery())
 
     def gallery(self) -> dict[str, Gallery]:
