@@ -60,7 +60,9 @@ class App:
         )
         for i, title in enumerate(TABS):
             self.tabs.set_title(i, title)
-        header = w.HTML(f"<h2>DeepQ training tasks</h2><div class='dq-muted'>workspace {esc(workspace.root)}</div>")
+        header = w.HTML(
+            f"<h2>DeepQ training tasks</h2><div class='dq-muted'>workspace {esc(workspace.root.name)}</div>"
+        )  # not the server's path
         self.widget = w.VBox([stylesheet(), header, self.notice, self.tabs])
         self.widget.add_class("dq-app")
         self.shell.refresh()

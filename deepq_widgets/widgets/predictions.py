@@ -52,7 +52,8 @@ class PredictionsView:
         """All `rows` of one prediction run; the first page is drawn, the CSV holds every row."""
         self.rows, self.image_size, self.page = rows, image_size, 0
         self.widget.layout.display = None
-        self.download.value = download_link(f"{name}.csv", predictions_csv(rows).encode(), "text/csv", "predictions (CSV)")
+        csv_text = predictions_csv(rows, self.workspace.datasets)
+        self.download.value = download_link(f"{name}.csv", csv_text.encode(), "text/csv", "predictions (CSV)")
         self.render()
 
     def pages(self) -> int:
@@ -108,14 +109,27 @@ def overlay_thumbnail(workspace: WorkspacePaths, row: Prediction, image_size: in
     return buffer.getvalue()
 
 
-def predictions_csv(rows: list[Prediction]) -> str:
-    """Every row: the image, what was said, the decision, each column's number (class score, area, box count,
-    measured value) and the boxes found."""
+def predictions_csv(rows: list[Prediction], datasets: Path) -> str:
+    """Every row: the image (its path under `datasets`, never the server's own path), what was said, the decision,
+    each column's number (class score, area, box count, measured value) and the boxes found. A text cell a
+    spreadsheet would run as a formula (=, +, -, @) is quoted."""
     columns = list(dict.fromkeys(c for r in rows for c in r.values))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["image", "summary", "decision", *columns, "boxes"])
     for r in rows:
         values = [f"{r.values[c]:.4f}" if c in r.values else "" for c in columns]
-        writer.writerow([r.image, r.summary, r.decision, *values, len(r.boxes) if r.boxes else ""])
+        texts = [spreadsheet_safe(t) for t in (shown_path(r.image, datasets), r.summary, r.decision)]
+        writer.writerow([*texts, *values, len(r.boxes) if r.boxes else ""])
     return out.getvalue()
+
+
+def shown_path(image: str, datasets: Path) -> str:
+    """An image's path as a user may see it: under the workspace's datasets ('lesions/benign/b_001.png', a volume's
+    slice as 'scan.nii.gz#3'), else its file name alone."""
+    path = Path(image)
+    return path.relative_to(datasets).as_posix() if path.is_relative_to(datasets) else path.name
+
+
+def spreadsheet_safe(text: str) -> str:
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text

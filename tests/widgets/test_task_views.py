@@ -116,6 +116,7 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         (csv_b64,) = re.findall(r"href='data:text/csv;base64,([^']+)'", view.download.value)
         lines = base64.b64decode(csv_b64).decode().splitlines()
         assert len(lines) == 121 and lines[0].startswith("image,summary,decision,benign")  # every row, not the first 50
+        assert lines[1].startswith("lesions_test/benign/") and str(ws.root) not in "".join(lines)  # never the server's path
         assert all((ws.root / r.heatmap_file).is_file() for r in view.rows)  # the heatmaps drawn over the thumbnails
         view.next.click()
         assert "13–24 of 120" in view.where.value and view.previous.disabled is False
