@@ -71,14 +71,17 @@ class Monitor:
             + "".join(f" · {esc(part)}" for part in [headline_text(task.metrics, kinds.shown(task.spec.task).headline)] if part)
             + (f"<div class='dq-warn'>⚠ {esc(task.metrics['warning'])}</div>" if task.metrics.get("warning") else "")
         )
+        epochs_done = store.events(task.id, EpochEvent)
         said = self._latest_status(store, task)
+        if epochs_done and epochs_done[-1].id > self._said_after:
+            said = ""  # said before the latest epoch ("decoding 180 of 180 cases"): done with, not shown under "Epoch 7"
         _set(self.status, "value", f"<div class='dq-muted'>{text}</div>" + (f"<div class='dq-muted'>{esc(said)}</div>" if said else ""))
         active = task.state in (WAITING, RUNNING)
         _set(self.stop.layout, "display", None if active else "none")  # an ended task has nothing to stop
         _set(self.stop, "disabled", task.stop_requested)
         _set(self.stop, "description", "Stopping…" if task.stop_requested else "Stop")
         _set(self.error, "value", error_html(task))
-        self._draw_curves(store, task)
+        self._draw_curves(epochs_done)
 
     def _latest_status(self, store: Store, task: TaskRow) -> str:
         """What the worker says it is doing (preparing, decoding 12,000 of 20,000 cases, refitting), while it runs."""
@@ -87,8 +90,7 @@ class Monitor:
             self._said, self._said_after = found[-1].message, found[-1].id
         return self._said if task.state == RUNNING else ""
 
-    def _draw_curves(self, store: Store, task: TaskRow) -> None:
-        epochs = store.events(task.id, EpochEvent)
+    def _draw_curves(self, epochs: list[EpochEvent]) -> None:
         if len(epochs) == self._epochs_drawn:
             return
         self._epochs_drawn = len(epochs)

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from deepq_widgets.app import build_app
-from deepq_widgets.contracts import StatusEvent
+from deepq_widgets.contracts import EpochEvent, Metrics, StatusEvent
 from deepq_widgets.spec import parse_spec
 from deepq_widgets.store import Store
 from tests.conftest import held_out_set_beside
@@ -162,9 +162,17 @@ def test_stop_from_the_monitor_and_reattach(demo_copy, capsys):
         store.add_event(running, StatusEvent(message="Decoding 12,000 of 20,000 cases into the cache"))
         again.refresh_tasks()
         assert "Decoding 12,000 of 20,000 cases" in again.monitor.status.value  # what the worker is doing now
+        store.add_event(
+            running, EpochEvent(epoch=0, train_loss=0.9, valid_loss=0.8, metrics=Metrics(headline={}), lr=1e-3, seconds=1.0, best=True)
+        )
+        again.refresh_tasks()
+        assert "Decoding" not in again.monitor.status.value  # done with once an epoch has run since
+        store.add_event(running, StatusEvent(message="Refitting on all cases"))
+        again.refresh_tasks()
+        assert "Refitting on all cases" in again.monitor.status.value
         store.set_state(running, "finished")
         again.refresh_tasks()
-        assert "Decoding" not in again.monitor.status.value  # said only while it runs
+        assert "Refitting" not in again.monitor.status.value  # said only while it runs
     finally:
         again.close()
 
