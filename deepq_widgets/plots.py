@@ -29,8 +29,11 @@ def curves(epochs: Sequence[int], series: dict[str, Sequence[float | None]], tit
     for i, (name, values) in enumerate(series.items()):
         y = [float("nan") if v is None else v for v in values]
         ax.plot(list(epochs), y, marker="o", ms=3, color=COLORS[i % len(COLORS)], label=name.replace("_", " "))
+    from matplotlib.ticker import MaxNLocator
+
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 1.2
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     if series:

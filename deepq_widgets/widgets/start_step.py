@@ -33,7 +33,9 @@ class StartStep(StepView):
         self.summary = w.HTML()
         self.plan = w.HTML()
         self.duration = w.HTML()
-        self.measure = w.Button(description="Measure this machine's speed", tooltip="A few timed training steps (seconds)")
+        self.measure = w.Button(
+            description="Measure this machine's speed", tooltip="A few timed training steps (seconds)", layout=w.Layout(width="auto")
+        )
         self.measure.on_click(lambda _: self._measure())
         self.download = w.HTML()
         self.point = Section(OperatingPoint, "operating_point", wizard.set_operating_point, wizard.refuse)

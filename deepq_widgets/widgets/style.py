@@ -32,7 +32,8 @@ CSS = """
 .dq-ok { color: #1e7b34; }
 .dq-warn { background: #fff6e0; border-left: 4px solid #e5a100; padding: 6px 10px; margin: 4px 0; font-size: 13px; }
 .dq-problem { color: #b3261e; font-size: 12px; }
-.dq-table { border-collapse: collapse; font-size: 12px; }
+.dq-table { border-collapse: collapse; font-size: 12px; display: block; max-width: 100%; overflow-x: auto; }  /* scrolls, never clips */
+.dq-app .widget-html-content { overflow-x: auto; white-space: normal; }  /* long sentences wrap; wide content scrolls */
 .dq-table th, .dq-table td { border-bottom: 1px solid #e4e7eb; padding: 3px 8px; text-align: right; white-space: nowrap; }
 .dq-table th:first-child, .dq-table td:first-child { text-align: left; }
 .dq-badge { display: inline-block; border-radius: 10px; padding: 1px 8px; font-size: 11px; background: #e4e7eb; margin-right: 4px; }
