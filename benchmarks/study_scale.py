@@ -117,6 +117,18 @@ def fit(ws_root: str, dataset: str, queue) -> None:
     queue.put({"wall_s": wall, **peak, **pages, "cache_mib": cache / 2**20})
 
 
+def result_of(process, queue) -> dict:
+    """The fit's figures, or an error as soon as its process ends without them (never a wait for ever)."""
+    import queue as queues
+
+    while True:
+        try:
+            return queue.get(timeout=5)
+        except queues.Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"the fit's process ended (exit code {process.exitcode}) without its figures") from None
+
+
 def memory(ws, studies: tuple[int, ...], rebuild: bool = True) -> dict:
     """Each N's fit in its own process; `rebuild` starts each from an empty cache (else the cache of a previous run
     is reused, and its size is that of every dataset in it)."""
@@ -129,7 +141,7 @@ def memory(ws, studies: tuple[int, ...], rebuild: bool = True) -> dict:
         queue = context.Queue()
         process = context.Process(target=fit, args=(str(ws.root), dataset, queue))
         process.start()
-        out[f"{count} studies x {DEPTH} slices"] = queue.get()
+        out[f"{count} studies x {DEPTH} slices"] = result_of(process, queue)
         process.join()
         print(out, flush=True)
     return out
