@@ -20,9 +20,13 @@ class ModelStep(StepView):
 
     def __init__(self, wizard: Wizard):
         super().__init__(wizard)
-        whole = w.Layout(width="auto")  # the label in full, never cut with "…"
-        self.manual = w.Checkbox(value=False, description="Show all models to select models manually", indent=False, layout=whole)
-        self.optimized = w.Checkbox(value=True, description="Use optimized hyperparameters", indent=False, layout=whole)
+        def whole() -> w.Layout:
+            """The label in full, never cut with "…"; a layout of each widget's own (one shared layout hid all three
+            checkboxes when the ensemble's was hidden for detection)."""
+            return w.Layout(width="auto")
+
+        self.manual = w.Checkbox(value=False, description="Show all models to select models manually", indent=False, layout=whole())
+        self.optimized = w.Checkbox(value=True, description="Use optimized hyperparameters", indent=False, layout=whole())
         self.size = w.SelectionSlider(
             options=[(v, k) for k, v in SIZES.items()],
             value=2,
@@ -38,7 +42,7 @@ class ModelStep(StepView):
             description="Ensemble of 5 networks for a small dataset (under 300 cases; about 3× the time)",
             tooltip="Five networks, each leaving out a fifth of the cases: a better model, and figures on every case.",
             indent=False,
-            layout=whole,
+            layout=whole(),
         )
         self.recommendation = w.HTML()
         self.fixed = w.HTML()

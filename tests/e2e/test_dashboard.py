@@ -1,5 +1,6 @@
 """The three flows in a real browser, against a live Voilà server."""
 
+import json
 import re
 import time
 from pathlib import Path
@@ -207,9 +208,19 @@ def test_every_task_type_walks_to_start(page, voila_url, task, dataset, head):
     next_step(page)
     expect(page.get_by_text(head, exact=False).first).to_be_visible()  # the head is named with the network
     page.shots("model")
+    page.get_by_text("Show all models to select models manually").click()  # Full Manual, for every task type
+    expect(page.get_by_text("Setting hyperparameters")).to_be_visible()
+    page.shots("full-manual")
     next_step(page)
     page.get_by_placeholder("required, unique").fill(f"e2e {dataset}")
     expect(page.get_by_role("button", name="Start", exact=True)).to_be_enabled()
+    with page.expect_download() as download:  # the task file offered is the one that will run
+        page.get_by_text("Download the task file that will run").click()
+    will_run = json.loads(Path(download.value.path()).read_text())
+    h = will_run["hyper"]
+    expect(
+        page.get_by_text(f"{will_run['image_size']} px, batch {h['batch_size']}, up to {h['epochs']} epochs", exact=False)
+    ).to_be_visible()
     page.shots("start")
 
 

@@ -56,6 +56,7 @@ def test_general_flow_every_step(app):
     assert "On the network: an FCOS detection head" in model.recommendation.value
     assert f"at {app.wizard.planned_settings()['image_size']} px" in model.recommendation.value  # the size the plan uses
     assert model.ensemble.layout.display == "none"  # detections are not averaged into an ensemble
+    assert model.manual.layout.display is None  # and Full Manual stays within reach
     model.size.value, model.modality.value = 5, "X-ray"
     assert (
         app.wizard.draft.auto.size == 5
