@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .contracts import ModelCard
 from .data.catalog import DatasetInfo, scan_or_report
-from .duration import read_throughput
+from .duration import likely_throughput
 from .presets import load_presets
 from .wizard_context import WizardContext
 from .workspace import WorkspacePaths
@@ -102,5 +102,5 @@ def workspace_context(workspace: WorkspacePaths, catalog: CatalogCache | None = 
         taken_names=store.task_names,
         recommend=lambda task, modality, size: zoo.recommend(task, modality, size, workspace=workspace),
         zoo=ZooShelf(workspace),
-        throughput=lambda key: read_throughput(workspace, key),
+        throughput=lambda key: likely_throughput(workspace, key),
     )

@@ -275,7 +275,7 @@ class Wizard:
         key = throughput_key(spec.model.arch or "", plan.image_size, channels, plan.hyper.batch_size)
         speed = throughput or self.context.throughput(key)
         seconds = estimate_seconds(plan, fingerprint, spec.hyper.valid_pct, speed) if speed else None
-        return Forecast(spec, plan, channels, key, seconds)
+        return Forecast(spec, plan, channels, key, seconds, speed)
 
     def planned_settings(self) -> dict[str, Any]:
         """The draft fields of the run Auto would plan now (network, image size, hyperparameters, augmentation), or
@@ -323,7 +323,8 @@ class Forecast:
     plan: Plan
     channels: int  # the network's input channels
     throughput_key: str  # where this machine's speed for the plan is kept
-    seconds: float | None  # the longest the run takes; None until this machine's speed is measured
+    seconds: float | None  # the longest the run takes; None where this machine's speed is not known even roughly
+    speed: Throughput | None = None  # what `seconds` comes from: its basis and spread
 
 
 # -- the steps: what each needs before Next, registered once ------------------------------------------

@@ -28,7 +28,7 @@ class WizardContext:
     taken_names: Callable[[], set[str]] = set
     recommend: Callable[[str, Modality, int], Recommendation] | None = None
     zoo: ZooShelf = field(default_factory=ZooShelf)
-    throughput: Callable[[str], Throughput | None] = lambda key: None  # this machine's measured speed, by throughput_key
+    throughput: Callable[[str], Throughput | None] = lambda key: None  # this machine's speed as known, by throughput_key
 
     def dataset(self, name: str | None) -> DatasetInfo | None:
         """The dataset of that name, or None."""

@@ -20,6 +20,7 @@ class ModelStep(StepView):
 
     def __init__(self, wizard: Wizard):
         super().__init__(wizard)
+
         def whole() -> w.Layout:
             """The label in full, never cut with "…"; a layout of each widget's own (one shared layout hid all three
             checkboxes when the ensemble's was hidden for detection)."""

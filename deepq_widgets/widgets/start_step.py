@@ -3,7 +3,9 @@ the plan that will run with its reasons, the task file, Start."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
+import time
 from collections.abc import Callable
 
 import ipywidgets as w
@@ -19,6 +21,8 @@ from .base import StepView
 from .hyper_form import Section
 from .model_list import deepq
 from .style import download_link, esc
+
+MEASURE_TIMEOUT_S = 180
 
 
 class StartStep(StepView):
@@ -37,6 +41,7 @@ class StartStep(StepView):
             description="Measure this machine's speed", tooltip="A few timed training steps (seconds)", layout=w.Layout(width="auto")
         )
         self.measure.on_click(lambda _: self._measure())
+        self.measuring = False
         self.download = w.HTML()
         self.point = Section(OperatingPoint, "operating_point", wizard.set_operating_point, wizard.refuse)
         self.point_box = w.VBox(
@@ -84,21 +89,40 @@ class StartStep(StepView):
         self.wizard.update(description=self.description.value)
 
     def _measure(self) -> None:
-        """Time a few training steps of the planned network in a child process (no torch here), then show the estimate."""
-        forecast = self.wizard.forecast()
+        """Time a few training steps of the planned network in a child process (no torch here), saying how long it
+        has run, then show the estimate; a measurement that fails or runs past MEASURE_TIMEOUT_S says so."""
+        forecast = self.wizard.forecast(self.wizard.spec(unnamed="unnamed"))
         plan = forecast.plan
         argv = ["--arch", forecast.spec.model.arch or "", "--size", str(plan.image_size), "--channels", str(forecast.channels)]
-        self.measure.disabled, self.duration.value = True, "<i>Measuring…</i>"
+        self.measure.disabled, self.measuring, started = True, True, time.monotonic()
+        done = threading.Event()
+
+        def tick() -> None:
+            while True:
+                waited = time.monotonic() - started
+                self.duration.value = f"<i>Measuring this machine's speed (a few timed training steps)… {waited:.0f} s</i>"
+                if done.wait(1.0):
+                    return
 
         def run() -> None:
             try:
-                deepq(self.workspace, "throughput", *argv, "--batch", str(plan.hyper.batch_size))
-                self.refresh()
-            except RuntimeError as exc:
-                self.duration.value = f"<div class='dq-reason'>{esc(exc)}</div>"
-            finally:
-                self.measure.disabled = False
+                deepq(self.workspace, "throughput", *argv, "--batch", str(plan.hyper.batch_size), timeout=MEASURE_TIMEOUT_S)
+                failed = ""
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                failed = (
+                    f"The measurement did not finish within {MEASURE_TIMEOUT_S} s (is the machine busy?)"
+                    if isinstance(exc, subprocess.TimeoutExpired)
+                    else f"The measurement failed: {exc}"
+                )
+            done.set()
+            ticking.join()  # its last "Measuring…" written before the result
+            self.measuring = self.measure.disabled = False
+            self.refresh()
+            if failed:
+                self.duration.value += f"<div class='dq-reason'>{esc(failed)}; the estimate above stays as it was.</div>"
 
+        ticking = threading.Thread(target=tick, daemon=True)
+        ticking.start()
         threading.Thread(target=run, daemon=True).start()
 
     def _on_start(self, _=None) -> None:
@@ -133,15 +157,31 @@ class StartStep(StepView):
             self.start.disabled = True
             return
         forecast = self.wizard.forecast(spec)
-        plan, seconds = (forecast.plan, forecast.seconds) if forecast else (None, None)
+        plan = forecast.plan if forecast else None
         self.summary.value = summary(spec, plan)
         self.plan.value = plan_html(plan) if plan else ""
-        took = f"<b>Takes at most {describe_seconds(seconds)} on this machine</b> (early stopping may end it sooner)." if seconds else ""
-        self.duration.value = took
-        self.measure.layout.display = "none" if seconds or plan is None else None
+        if not self.measuring:
+            self.duration.value = duration_html(forecast)
+        measured = forecast is not None and forecast.speed is not None and forecast.speed.spread == 1.0
+        self.measure.layout.display = "none" if measured or plan is None else None
         named = reason is None
         self.download.value = task_files(spec, forecast) if named else ""
         self.start.disabled = not named
+
+
+def duration_html(forecast: Forecast | None) -> str:
+    """How long the run takes: at most so long where this machine's speed was measured, else a likely range and
+    what it comes from."""
+    if forecast is None or forecast.seconds is None:
+        return ""
+    seconds, speed = forecast.seconds, forecast.speed
+    if speed is None or speed.spread == 1.0:
+        return f"<b>Takes at most {describe_seconds(seconds)} on this machine</b> (early stopping may end it sooner)."
+    low, high = describe_seconds(seconds / speed.spread), describe_seconds(seconds * speed.spread)
+    return (
+        f"<b>Takes {describe_seconds(seconds)}</b> ({low.removeprefix('about ')} to {high.removeprefix('about ')}; "
+        f"{esc(speed.basis)}). Measure this machine's speed for a firm figure."
+    )
 
 
 def task_files(spec: TaskSpec, forecast: Forecast | None) -> str:

@@ -4,7 +4,16 @@ import pytest
 
 from deepq_widgets.autoplan import Fingerprint, Plan
 from deepq_widgets.context import CatalogCache
-from deepq_widgets.duration import STARTUP_S, Throughput, estimate_seconds, read_throughput, throughput_key, write_throughput
+from deepq_widgets.duration import (
+    REFERENCE_CPU,
+    STARTUP_S,
+    Throughput,
+    estimate_seconds,
+    likely_throughput,
+    read_throughput,
+    throughput_key,
+    write_throughput,
+)
 from deepq_widgets.spec import Augmentation, Hyperparameters
 from deepq_widgets.wizard import Wizard, WizardContext
 
@@ -41,3 +50,17 @@ def test_the_wizard_estimates_once_this_machine_is_measured(demo_ws):
     assert wizard.plan() is not None and wizard.estimate_seconds() is None  # not measured yet
     measured[wizard.throughput_key()] = Throughput(train=100.0, evaluate=300.0)
     assert wizard.estimate_seconds() > STARTUP_S
+
+
+def test_before_any_measurement_the_speed_is_a_likely_range_and_says_where_it_comes_from(ws):
+    lite0 = lambda size, device="cpu": throughput_key("tf_efficientnet_lite0.in1k", size, 1, 16, device=device, threads=2)  # noqa: E731
+    reference = likely_throughput(ws, lite0(64))  # nothing measured: the reference CPU's speed, scaled by pixels
+    assert reference.train == pytest.approx(REFERENCE_CPU["tf_efficientnet_lite0.in1k"] * 4) and reference.spread == 2.0
+    assert "reference 2-core CPU" in reference.basis
+    other = likely_throughput(ws, throughput_key("resnet50.a1_in1k", 128, 1, 16, device="cpu", threads=2))
+    assert other.spread == 3.0 and other.train < REFERENCE_CPU["tf_efficientnet_lite0.in1k"]  # by GFLOPs: a heavier network, slower
+    assert likely_throughput(ws, lite0(64, device="cuda")) is None  # no reference for an accelerator: only a measurement
+    write_throughput(ws, lite0(128), Throughput(train=50.0, evaluate=150.0))
+    scaled = likely_throughput(ws, lite0(64))  # the same network measured here at 128 px
+    assert (scaled.train, scaled.evaluate, scaled.spread) == (200.0, 600.0, 1.5) and "128 px measured here" in scaled.basis
+    assert likely_throughput(ws, lite0(128)) == Throughput(train=50.0, evaluate=150.0)  # measured: spread 1

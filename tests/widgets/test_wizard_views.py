@@ -6,8 +6,10 @@ import re
 import time
 
 from deepq_widgets.contracts import Metrics, ModelCard
+from deepq_widgets.devices import has_gpu
 from deepq_widgets.spec import TaskSpec
 from deepq_widgets.store import Store
+from deepq_widgets.widgets import start_step
 from deepq_widgets.wizard import Step
 from tests.widgets.conftest import card_button
 
@@ -29,7 +31,7 @@ def test_first_display_is_fast_and_needs_no_torch(demo_copy):
     assert float(out[0]) < 3.0 and out[1:] == ["False", "False"]
 
 
-def test_general_flow_every_step(app):
+def test_general_flow_every_step(app, monkeypatch):
     views = app.views
     assert app.wizard.state.step is Step.flow and nav(app) == (True, "<span class='dq-reason'>Choose a training flow.</span>")
     card_button(views[Step.flow], "general").click()
@@ -82,6 +84,16 @@ def test_general_flow_every_step(app):
     )
     assert f"{will_run.image_size} px, batch {h.batch_size}, up to {h.epochs} epochs, lr {h.lr:g}" in start.plan.value
     assert "FCOS detection head" in start.summary.value  # the head is named, not only the backbone
+    if not has_gpu():  # before any measurement: a likely range, and what it comes from (no reference exists for a GPU)
+        assert re.search(r"<b>Takes about \d+ (s|min)</b> \(\d+ (s|min) to \d+ (s|min); rough: from a reference", start.duration.value)
+        assert start.measure.layout.display is None  # a firm figure is a click away
+    monkeypatch.setattr(start_step, "MEASURE_TIMEOUT_S", 1)  # a measurement that cannot finish (a busy machine): said
+    start.measure.click()
+    assert start.measure.disabled and "Measuring this machine's speed" in start.duration.value
+    deadline = time.time() + 60
+    while "did not finish" not in start.duration.value and time.time() < deadline:
+        time.sleep(0.2)
+    assert "The measurement did not finish within 1 s" in start.duration.value and not start.measure.disabled
     start.start.click()
     tasks = Store(app.workspace.db_path).tasks()
     assert [t.name for t in tasks] == ["nodules e2e"] and tasks[0].state == "waiting"
