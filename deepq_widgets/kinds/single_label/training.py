@@ -111,7 +111,7 @@ class SingleLabelTraining(KindTraining):
 
     def predict(self, model, x, classes, heatmap, thresholds) -> Said:
         """Scores per class, the call at the operating point and, when asked, a Grad-CAM heatmap of the top
-        class on the last feature map (an ensemble's: the mean of its members' maps, each for the ensemble's top class)."""
+        class on two scales (`grad_cam`; an ensemble's: the mean of its members' maps, each for the ensemble's top class)."""
         activate = self.accumulator(classes).activate
         with torch.no_grad():
             probs = activate(model(x))[0]
@@ -131,8 +131,36 @@ def normalised_map(cam: torch.Tensor) -> np.ndarray:
 
 
 def grad_cam(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
-    """Grad-CAM of class `target` on a timm network's last feature map, at the input's size."""
-    feats = model.forward_features(x).detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(model.forward_head(feats)[0, target], feats)
-    cam = F.relu((grad.mean((2, 3), keepdim=True) * feats.detach()).sum(1))[0]
-    return F.interpolate(cam[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+    """Grad-CAM of class `target` at the input's size, on two scales: the last feature map (stride 32, where the
+    class is decided, but a 128 px image is 4 x 4 cells of it) times the stage before it (stride 16, twice as
+    fine; `finer_stage`), as a geometric mean, so a small finding is marked where it is rather than over a whole
+    coarse cell. A network without such a stage keeps the last map's alone."""
+    stage, kept = finer_stage(model), {}
+    hook = stage.register_forward_hook(lambda module, args, out: kept.setdefault("out", out)) if stage is not None else None
+    try:
+        with torch.enable_grad():
+            feats = model.forward_features(x)
+            maps, finer = [feats], kept.get("out")
+            if isinstance(finer, torch.Tensor) and finer.dim() == 4:
+                maps.append(finer)
+            grads = torch.autograd.grad(model.forward_head(feats)[0, target], maps)
+    finally:
+        if hook is not None:
+            hook.remove()
+    cams = [F.relu((g.mean((2, 3), keepdim=True) * a.detach()).sum(1))[0] for a, g in zip(maps, grads, strict=True)]
+    cams = [F.interpolate(c[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0] for c in cams]
+    if len(cams) == 1:
+        return cams[0]
+    coarse, fine = (c / c.max() if float(c.max()) > 0 else c for c in cams)
+    return (coarse * fine).sqrt()
+
+
+def finer_stage(model: nn.Module) -> nn.Module | None:
+    """The stage at stride 16 of a timm network (`feature_info`: blocks.4 of an EfficientNet, layer3 of a ResNet),
+    where its last feature map is coarser; None where there is none (a ViT's tokens are all stride 16)."""
+    info = getattr(model, "feature_info", None) or []
+    last = info[-1]["reduction"] if info else None
+    name = next((f["module"] for f in reversed(info) if f.get("reduction") == 16), None)
+    if name is None or last == 16:
+        return None
+    return model.get_submodule(name)
