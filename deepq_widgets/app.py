@@ -14,7 +14,7 @@ import ipywidgets as w
 
 from .context import CatalogCache, workspace_context
 from .spec import TaskSpec
-from .store import RUNNING, Store
+from .store import RUNNING, WAITING, Store
 from .tasks import WorkerFailed, ensure_worker, reap_interrupted, submit, worker_alive
 from .widgets.base_model_step import BaseModelStep
 from .widgets.dataset_step import DatasetStep
@@ -116,13 +116,17 @@ class App:
         self.detail.show(self.monitor.task_id, self.store)
         self.models.refresh()
 
-    def _reattach(self) -> None:
-        """Follow a running task, unless the one followed is running too."""
-        followed = self.monitor.task_id
-        running = self.store.tasks((RUNNING,))
-        if running and followed not in {t.id for t in running}:
+    def _reattach(self, show: bool = False) -> None:
+        """Follow the newest running task, else the newest waiting one, unless the one followed is one of them; with
+        `show` (a page just opened) its monitor comes to the front even when it was followed already."""
+        active = self.store.tasks((RUNNING,)) or self.store.tasks((WAITING,))
+        if not active:
+            return
+        if self.monitor.task_id not in {t.id for t in active}:
+            self.task_list.select(active[0].id)
+            show = True
+        if show:
             self.tabs.selected_index = 1
-            self.task_list.select(running[0].id)
 
     def wait_for_page(self) -> None:
         """Under Voilà's preheated kernels (`deepq serve`) the notebook runs before anyone opens the page:
@@ -137,14 +141,14 @@ class App:
 
     def page_opened(self) -> None:
         """A page now shows this app (built before anyone used it): a fresh idle clock, polling again if it had
-        paused, and the page a fresh load shows now: the running task if there is one, else the wizard."""
+        paused, and the page a fresh load shows now: the running (else waiting) task if there is one, else the wizard."""
         self.activity.touch()
         if not self.poller.thread.is_alive():
             self.notice.value = ""
             self.poller = Poller(self.refresh_tasks, self.poller.interval, alive=self._watched).start()
         self.refresh_tasks()
         self.tabs.selected_index = 0  # what the build followed may have ended since
-        self._reattach()
+        self._reattach(show=True)  # a task running (or waiting) when the page opens shows, followed before or not
 
     def _datasets_ready(self) -> None:
         if self.wizard.state.step is Step.dataset:

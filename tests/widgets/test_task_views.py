@@ -196,9 +196,16 @@ def test_a_preheated_app_catches_up_when_its_page_opens(demo_copy, capsys, monke
         app.page_opened()
         assert app.monitor.task_id == running and app.tabs.selected_index == 1 and "Running" in app.monitor.header.value
         assert app.poller.thread.is_alive() and "Updates paused" not in app.notice.value
+        for _ in range(3):  # reloads while it runs: its monitor each time, though the app followed it already
+            app.tabs.selected_index = 0
+            app.page_opened()
+            assert app.tabs.selected_index == 1 and app.monitor.task_id == running
         store.set_state(running, "stopped")  # built while a task ran; the page opens after it ended
         app.page_opened()
         assert app.tabs.selected_index == 0  # a fresh page shows the wizard again
+        waiting = store.submit(parse_spec(spec | {"name": "queued"}))  # a reload while a task waits for the worker
+        app.page_opened()
+        assert app.tabs.selected_index == 1 and app.monitor.task_id == waiting and "Waiting" in app.monitor.header.value
     finally:
         app.close()
 
