@@ -3,18 +3,9 @@
 import numpy as np
 import pytest
 
-from deepq_widgets.training.metrics import (
-    confusion_counts,
-    detection,
-    detection_intervals,
-    match_boxes,
-    multi_label,
-    pixel_counts,
-    segmentation,
-    segmentation_intervals,
-    single_label,
-    weighted_average_precision,
-)
+from deepq_widgets.training.box_metrics import detection, detection_intervals, match_boxes, weighted_average_precision
+from deepq_widgets.training.metrics import confusion_counts, multi_label, single_label
+from deepq_widgets.training.pixel_metrics import pixel_counts, segmentation, segmentation_intervals
 
 
 def random_detections(rng, n_images=30, classes=2):

@@ -17,7 +17,7 @@ from fastai.callback.core import Callback
 from torch import nn
 
 from ...contracts import Curve, Evaluation, FoundBox, Gallery, Metrics, PerClassRow, Prediction
-from ...training import metrics
+from ...training import box_metrics, metrics
 from ...training.augment import warp_boxes
 from ...training.backbones import create_model
 from ...training.kind_training import GALLERY, Accumulator, KindTraining, Said
@@ -109,19 +109,19 @@ class DetectionAccumulator(Accumulator):
         self.boxes += [{k: v.cpu().numpy() for k, v in t.items()} for t in yb[1]]
 
     def metrics(self, final: bool = False) -> Metrics:
-        return self._final()[0] if final else metrics.detection(self.dets, self.boxes, self.classes)
+        return self._final()[0] if final else box_metrics.detection(self.dets, self.boxes, self.classes)
 
     def _final(self) -> tuple[Metrics, dict[str, dict]]:
         """The figures with their intervals, and each class's intervals (one bootstrap for both)."""
-        found = metrics.detection(self.dets, self.boxes, self.classes)
-        interval, per_class = metrics.detection_intervals(self.dets, self.boxes, self.classes, found.headline["map50"])
+        found = box_metrics.detection(self.dets, self.boxes, self.classes)
+        interval, per_class = box_metrics.detection_intervals(self.dets, self.boxes, self.classes, found.headline["map50"])
         return metrics.attach_intervals(found, {"map50": interval} if interval else {}, len(self.dets), {}), per_class
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
         found, per_class = self._final()
         curves, table, gallery = {}, [], {}
         for k, name in enumerate(self.classes, start=1):
-            ap, recall, precision = metrics.average_precision(self.dets, self.boxes, k)
+            ap, recall, precision = box_metrics.average_precision(self.dets, self.boxes, k)
             if ap is None:
                 continue
             n_truth = sum((t["labels"] == k).sum() for t in self.boxes)
@@ -145,7 +145,7 @@ class DetectionAccumulator(Accumulator):
         for i, (det, truth) in enumerate(zip(self.dets, self.boxes, strict=True)):
             boxes = det["boxes"][(det["labels"] == label) & (det["scores"] >= score)]
             gt = truth["boxes"][truth["labels"] == label]
-            ious = metrics.box_iou(boxes, gt)
+            ious = box_metrics.box_iou(boxes, gt)
             hit = ious.max(1) >= 0.5 if len(gt) else np.zeros(len(boxes), bool)
             found = ious.max(0) >= 0.5 if len(boxes) else np.zeros(len(gt), bool)
             if len(boxes):

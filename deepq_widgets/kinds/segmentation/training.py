@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...contracts import Evaluation, Gallery, Metrics, PerClassRow, Prediction
-from ...training import metrics
+from ...training import metrics, pixel_metrics
 from ...training.augment import warp_masks
 from ...training.backbones import create_model
 from ...training.kind_training import Accumulator, KindTraining, Said, top_cases
@@ -72,10 +72,10 @@ class PixelAccumulator(Accumulator):
 
     def add(self, pred: Any, yb: tuple) -> None:
         said, real, k = pred.argmax(1).cpu().numpy(), yb[0].cpu().numpy(), len(self.classes) + 1
-        self.per_image += [metrics.pixel_counts(p, t, k) for p, t in zip(said, real, strict=True)]
+        self.per_image += [pixel_metrics.pixel_counts(p, t, k) for p, t in zip(said, real, strict=True)]
 
     def metrics(self, final: bool = False) -> Metrics:
-        return self._final()[0] if final else metrics.segmentation(self._counts().sum(0), self.classes)
+        return self._final()[0] if final else pixel_metrics.segmentation(self._counts().sum(0), self.classes)
 
     def _counts(self) -> np.ndarray:
         return np.stack(self.per_image) if self.per_image else np.zeros((0, len(self.classes) + 1, 3), np.int64)
@@ -83,8 +83,8 @@ class PixelAccumulator(Accumulator):
     def _final(self) -> tuple[Metrics, dict[str, dict]]:
         """The figures with their intervals, and each class's intervals (one bootstrap over images for both)."""
         counts = self._counts()
-        headline, per_class = metrics.segmentation_intervals(counts, self.classes)
-        return metrics.attach_intervals(metrics.segmentation(counts.sum(0), self.classes), headline, len(counts), {}), per_class
+        headline, per_class = pixel_metrics.segmentation_intervals(counts, self.classes)
+        return metrics.attach_intervals(pixel_metrics.segmentation(counts.sum(0), self.classes), headline, len(counts), {}), per_class
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
         found, per_class = self._final()
