@@ -49,10 +49,12 @@ def test_a_task_from_code_end_to_end(ws, tmp_path):
     assert models.loc[task.model.id, "accuracy_ci"] is not None  # figures with their intervals
 
     model = ws.model(task.model.id)
-    evaluation = model.evaluate("ultrasound_lesions", progress=False)
+    with pytest.raises(ValueError, match="was used to train or select the model"):
+        model.evaluate("ultrasound_lesions", progress=False)  # its own training data: no test of it at all
+    evaluation = model.evaluate("ultrasound_lesions", progress=False, include_seen=True)  # asked for: scored, and said
     assert 0 <= evaluation.metrics["accuracy"] <= 1 and len(evaluation.metrics["accuracy_ci"]) == 2
     assert {"benign", "malignant", "normal", "average"} == set(evaluation.table.index)
-    assert any("trained" in w for w in evaluation.warnings)  # its own training data: said, not hidden
+    assert any("scored all the same" in w for w in evaluation.warnings)
     assert "95% intervals" in evaluation._repr_html_() and [e.found.dataset for e in model.evaluations()] == ["ultrasound_lesions"]
 
     predictions = model.predict(dataset="ultrasound_lesions")
