@@ -3,8 +3,9 @@ with its inference insight report).
 
 The cases go through the training cache and the task kind's evaluation, so the figures,
 per-class table, curves and gallery are those of the task detail, at the operating point
-chosen on validation. A test set that shares image files (by content) or patients with what
-the model trained on is flagged: its figures would flatter the model.
+chosen on validation. Cases that share image files (by content), patients or studies with what
+the model trained or was selected on are left out and counted (their figures would flatter the
+model), or scored and said to be when asked (`include_seen`); a dataset seen whole is refused.
 """
 
 from __future__ import annotations
