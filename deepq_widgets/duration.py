@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 
 from .autoplan import Fingerprint, Plan
@@ -90,11 +91,15 @@ def _stored(workspace: WorkspacePaths) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+KEY = re.compile(r"(?P<arch>[^|]+)\|(?P<size>\d+)px\|(?P<channels>\d+)ch\|batch(?P<batch>\d+)\|(?P<device>[^|]+)\|(?P<threads>\d+)threads")
+
+
 def _parse(key: str) -> tuple[str, int, int, int, str, int]:
     """A throughput_key's parts: arch, size, channels, batch, device, threads."""
-    arch, size, channels, batch, device, threads = key.split("|")
-    number = lambda text, unit: int(text.removesuffix(unit).removeprefix(unit))  # noqa: E731
-    return arch, number(size, "px"), number(channels, "ch"), number(batch, "batch"), device, number(threads, "threads")
+    part = KEY.fullmatch(key)
+    if part is None:
+        raise ValueError(f"not a throughput key: {key!r}")
+    return part["arch"], int(part["size"]), int(part["channels"]), int(part["batch"]), part["device"], int(part["threads"])
 
 
 def _gflops(arch: str) -> float | None:
