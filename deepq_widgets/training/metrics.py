@@ -203,6 +203,10 @@ def per_class_table(
     keys = [k for k in rows[0] if k not in ("class", "intervals", "threshold")] if rows else []
     avg = {"class": "average"} | {k: float(np.mean([r[k] for r in rows if r[k] is not None] or [np.nan])) for k in keys}
     avg["intervals"] = average_intervals(scores, decided, truth, avg) if rows else {}
+    for name, (low, high) in list(avg["intervals"].items()):
+        if low == high:  # no spread over the resamples (every call right: the counts never move); never a zero-width interval
+            bounds = [r["intervals"][name] for r in rows if name in r["intervals"]]
+            avg["intervals"][name] = (float(np.mean([b[0] for b in bounds])), float(np.mean([b[1] for b in bounds])))
     return [*rows, avg]
 
 

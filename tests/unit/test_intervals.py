@@ -142,3 +142,14 @@ def test_every_figure_of_the_per_class_table_has_an_interval_the_average_row_too
             assert low <= row[name] <= high and high > low, (row["class"], name)
     again = per_class_table(scores, decided, np.eye(3)[truth], ["a", "b", "c"])[-1]["intervals"]
     assert again == rows[-1]["intervals"]  # seeded: the same table gives the same intervals
+
+
+def test_the_average_row_of_a_perfect_table_keeps_a_real_interval():
+    """Every call right: stratified resamples never move the counts, so the bootstrap has no spread; the average
+    row then takes the mean of its classes' intervals (a DOR of 561 on 24 cases is not known to be exactly 561)."""
+    truth = np.repeat(np.arange(3), 8)
+    onehot = np.eye(3)[truth]
+    average = per_class_table(onehot * 0.9 + 0.05, onehot, onehot, ["a", "b", "c"])[-1]
+    assert set(average["intervals"]) == {"sensitivity", "specificity", "precision", "recall", "accuracy", "f1", "dor", "auc"}
+    for name, (low, high) in average["intervals"].items():
+        assert low < high and low <= average[name] <= high, name
