@@ -14,7 +14,7 @@ from . import kinds, plots
 from .contracts import AnyEvent, DataEvent, DataProblemsEvent, DatasetEvaluation, EpochEvent, Evaluation, Metrics, ran_as
 from .data.preview import read_shown, shown_volume, to_rgb8
 from .data.readers import ReaderError
-from .data.studies import slice_pixels
+from .data.slice_pixels import slice_pixels
 from .insight import class_balance, diagnose_fit, loss_chart, metric_chart
 from .intervals import format_figure
 from .spec import TaskSpec

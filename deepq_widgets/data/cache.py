@@ -33,7 +33,8 @@ from .footprint import CHUNK, network_channels
 from .masks import MaskError, case_mask
 from .preprocess import network_pixels
 from .readers import ReaderError, read_image
-from .studies import SliceRef, slice_pixels
+from .slice_pixels import slice_pixels
+from .studies import SliceRef
 
 CACHE_VERSION = 3
 SAVE_EVERY_S = 5.0  # how often a build records its progress (what a kill can lose)

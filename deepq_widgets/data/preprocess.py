@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .readers import read_image
-from .studies import named_slice, slice_pixels
+from .slice_pixels import slice_pixels
+from .studies import named_slice
 
 
 def match_channels(pixels: np.ndarray, want: int) -> np.ndarray:

@@ -19,7 +19,8 @@ from .cases import Case
 from .catalog import DatasetInfo
 from .masks import case_mask
 from .readers import ImageData, ReaderError, read_image
-from .studies import Volume, named_slice, slice_pixels, study_files, volumes_at
+from .slice_pixels import slice_pixels
+from .studies import Volume, named_slice, study_files, volumes_at
 from .study_layouts import names_study
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]

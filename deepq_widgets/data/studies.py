@@ -8,9 +8,7 @@ usable (a gap, a duplicated position, uneven spacing, gantry tilt, a localizer o
 inside the series) is a note of the study; one that does not (one slice, slices of different sizes,
 a 4D or broken NIfTI) is its problem, and the study stays listed but unused.
 
-`slice_pixels` reads one slice for the training cache: DICOM through the modality LUT and the
-windows (readers.read_image), NIfTI from the volume in Hounsfield units (or the scanner's values)
-through the same windows.
+Reading a slice's pixels is slice_pixels.py's.
 """
 
 from __future__ import annotations
@@ -18,15 +16,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .limits import size_problem
-from .readers import ImageData, ReaderError, WindowsArg, dicom_meta, read_image, sniff_format
-from .windowing import FILE_WINDOW, apply_window, resolve_window
+from .readers import ReaderError, dicom_meta, sniff_format
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 VOLUME_MODALITIES = {"CT", "MR", "PT", "NM"}  # a multi-frame file of these is a volume, not a cine loop
@@ -332,42 +328,6 @@ def nifti_volume(path: Path) -> Volume:
     volume.thickness = zooms[2]
     _one_slice(volume)
     return volume
-
-
-@lru_cache(maxsize=2)  # a decoding process reads a volume's slices one after another: load it once
-def _nifti_array(path: str, mtime_ns: int) -> np.ndarray:
-    import nibabel as nib
-
-    img = nib.as_closest_canonical(nib.load(path))
-    data = np.asarray(img.dataobj, dtype=np.float32)
-    return data[..., 0] if data.ndim == 4 else data
-
-
-def nifti_slice(path: Path, k: int) -> np.ndarray:
-    """Slice k of a NIfTI volume in its stored values (scaled), as displayed: (rows, columns)."""
-    data = _nifti_array(str(path), path.stat().st_mtime_ns)
-    return np.ascontiguousarray(data[::-1, ::-1, k].T)
-
-
-def slice_pixels(ref: SliceRef, windows: WindowsArg = None) -> ImageData:
-    """One slice as readers.read_image gives an image: float32 (H, W, C) in [0, 1]."""
-    if not is_volume_file(ref.path):
-        return read_image(ref.path, windows=windows, frame=ref.frame)
-    values = nifti_slice(ref.path, ref.frame)
-    chosen = [w for w in (windows or []) if w != FILE_WINDOW]
-    if chosen:
-        planes = [apply_window(values, resolve_window(w)) for w in chosen]
-    else:  # no window: the volume's own range, the same for every slice
-        lo, hi = _volume_range(str(ref.path), ref.path.stat().st_mtime_ns)
-        planes = [np.clip((values - lo) / max(hi - lo, 1e-6), 0, 1)]
-    return ImageData(np.stack(planes, axis=-1).astype(np.float32), {"format": "nifti", "frames": 1, "windows": [str(w) for w in chosen]})
-
-
-@lru_cache(maxsize=8)
-def _volume_range(path: str, mtime_ns: int) -> tuple[float, float]:
-    data = _nifti_array(path, mtime_ns)
-    lo, hi = np.percentile(data, [0.5, 99.5])
-    return float(lo), float(hi)
 
 
 def study_files(folder: Path) -> list[Path]:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .studies import Volume, is_volume_file, nifti_slice
+from .slice_pixels import nifti_slice
+from .studies import Volume, is_volume_file
 
 SEG, RTSTRUCT, NIFTI_LABELS = "DICOM SEG", "RTSTRUCT", "NIfTI label map"
 POSITION_TOLERANCE = 0.5  # of the slice spacing: a contour or label slice this close to a slice lies on it

@@ -20,7 +20,8 @@ import torch
 from .. import kinds
 from ..contracts import ModelCard, Prediction
 from ..data.preprocess import network_pixels, read_network_pixels
-from ..data.studies import SliceRef, Volume, slice_pixels, study_files, volumes_at
+from ..data.slice_pixels import slice_pixels
+from ..data.studies import SliceRef, Volume, study_files, volumes_at
 from ..data.study_layouts import names_study
 from ..files import atomic_write_text
 from ..workspace import WorkspacePaths

@@ -14,8 +14,9 @@ from pydicom.pixels import apply_modality_lut
 
 from deepq_widgets.data.catalog import scan_dataset
 from deepq_widgets.data.layouts import read_layout
+from deepq_widgets.data.slice_pixels import nifti_slice, slice_pixels
 from deepq_widgets.data.splits import split_cases
-from deepq_widgets.data.studies import nifti_slice, nifti_volume, series_volumes, slice_pixels, volumes_at
+from deepq_widgets.data.studies import nifti_volume, series_volumes, volumes_at
 from deepq_widgets.data.windowing import NAMED_WINDOWS, apply_window
 from deepq_widgets.workspace import WorkspacePaths
 from tests.helpers import png, write_csv

@@ -8,7 +8,7 @@ import torch
 
 from deepq_widgets.data.cache import build_cache
 from deepq_widgets.data.preprocess import network_pixels
-from deepq_widgets.data.studies import slice_pixels
+from deepq_widgets.data.slice_pixels import slice_pixels
 from deepq_widgets.training.loaders import BatchLoader, study_positions, with_neighbours
 from tests.helpers import write_csv
 from tests.unit.study_files import ct_series

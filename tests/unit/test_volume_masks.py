@@ -11,7 +11,8 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from deepq_widgets.data.cache import build_cache
-from deepq_widgets.data.studies import nifti_slice, volumes_at
+from deepq_widgets.data.slice_pixels import nifti_slice
+from deepq_widgets.data.studies import volumes_at
 from deepq_widgets.data.volume_masks import NIFTI_LABELS, RTSTRUCT, SEG, label_map, read_volume_mask
 from tests.unit.study_files import ct_series, nifti, rtstruct_of, seg_of
 from tests.unit.test_studies import scan_dataset_at

@@ -54,7 +54,7 @@ def liver_ct_nifti(folder: Path, rng: np.random.Generator, count: int = 16) -> N
                 hu[k][spot], labels[k][spot] = 45, 2  # hypodense in the portal venous phase
             hu[k][c.ellipse(48, 72, 6, 6)] = 700  # vertebra
             hu[k] = smooth(hu[k], 0.7) + noise(rng, SIZE, 6)
-        # NIfTI keeps (x, y, z) in RAS: undo the display flips data/studies.nifti_slice applies
+        # NIfTI keeps (x, y, z) in RAS: undo the display flips data/slice_pixels.nifti_slice applies
         to_nifti = lambda a: np.ascontiguousarray(np.transpose(a, (2, 1, 0))[::-1, ::-1, :])  # noqa: E731
         affine = np.diag([0.8, 0.8, SPACING_MM, 1.0])
         nib.save(nib.Nifti1Image(to_nifti(hu).astype(np.int16), affine), str(folder / "images" / f"case_{i:03d}.nii.gz"))
