@@ -35,6 +35,10 @@ class Throughput:
     basis: str = "measured on this machine"  # how it is known
     spread: float = 1.0  # the true speed is likely within this factor either side (1: measured)
 
+    @property
+    def measured(self) -> bool:
+        return self.spread == 1.0
+
 
 def worker_threads() -> int:
     """The torch threads a worker uses: DEEPQ_THREADS, else every core this process may use."""

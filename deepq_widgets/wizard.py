@@ -266,11 +266,10 @@ class Wizard:
                 spec = self.spec()
             except SpecError:
                 return None
-        info = self.context.dataset(spec.dataset)
-        if info is None:
+        planned = self._planned(spec)
+        if planned is None:
             return None
-        fingerprint = Fingerprint.of(info, spec.auto.modality)
-        plan = make_plan(spec, fingerprint, self.rules.preset(self))
+        plan, info, fingerprint = planned
         channels = network_channels(info, spec.windows)
         key = throughput_key(spec.model.arch or "", plan.image_size, channels, plan.hyper.batch_size)
         speed = throughput or self.context.throughput(key)
@@ -284,11 +283,19 @@ class Wizard:
             spec = self.spec(unnamed="unnamed")
         except SpecError:
             return {}
-        forecast = self.forecast(spec)
-        if forecast is None:
+        planned = self._planned(spec)  # the plan alone: no speed looked up for it
+        if planned is None:
             return {}
-        ran = resolved_spec(spec, forecast.plan, spec.model.arch or "")
+        ran = resolved_spec(spec, planned[0], spec.model.arch or "")
         return {"model": ran.model, "image_size": ran.image_size, "hyper": ran.hyper, "augment": ran.augment}
+
+    def _planned(self, spec: TaskSpec) -> tuple[Plan, DatasetInfo, Fingerprint] | None:
+        """The plan of `spec` on its dataset, with the dataset and its fingerprint; None when there is no such dataset."""
+        info = self.context.dataset(spec.dataset)
+        if info is None:
+            return None
+        fingerprint = Fingerprint.of(info, spec.auto.modality)
+        return make_plan(spec, fingerprint, self.rules.preset(self)), info, fingerprint
 
     def plan(self) -> Plan | None:
         """What the run will do (autoplan.py), with its reasons; None until the task is complete."""

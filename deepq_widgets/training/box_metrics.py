@@ -108,10 +108,10 @@ def detection(preds: list[dict], targets: list[dict], classes: Sequence[str]) ->
 
 
 def detection_intervals(
-    preds: list[dict], targets: list[dict], classes: Sequence[str], point: float
+    preds: list[dict], targets: list[dict], classes: Sequence[str], found: Metrics
 ) -> tuple[intervals.Interval | None, dict[str, dict[str, intervals.Interval]]]:
-    """Bootstrap intervals over images (1,000 resamples, each class matched once): of mAP@0.5 (at `point`), and per
-    class of its AP@0.5 and of its recall over every detection kept."""
+    """Bootstrap intervals over images (1,000 resamples, each class matched once) about the figures `found`
+    (`detection`'s): of mAP@0.5, and per class of its AP@0.5 and of its recall over every detection kept."""
     matches = {name: m for k, name in enumerate(classes, start=1) if (m := match_boxes(preds, targets, k)).truth.sum() > 0}
     if not matches:
         return None, {}
@@ -126,17 +126,13 @@ def detection_intervals(
                 draws[name]["ap50"].append(aps[name])
                 draws[name]["recall"].append((weights[:, m.image] * m.hit).sum(1) / (weights @ m.truth))
     n = len(preds)
-    points = {
-        name: {"ap50": average_precision(preds, targets, k)[0], "recall": m.hit.sum() / m.truth.sum()}
-        for k, name in enumerate(classes, start=1)
-        if (m := matches.get(name)) is not None
-    }
+    points = {name: {"ap50": found.per_class[name]["ap50"], "recall": m.hit.sum() / m.truth.sum()} for name, m in matches.items()}
     per_class = {
         name: {
-            fig: found
+            fig: interval
             for fig, values in figures.items()
-            if (found := intervals.percentile_interval(np.concatenate(values), float(points[name][fig]), n))
+            if (interval := intervals.percentile_interval(np.concatenate(values), float(points[name][fig]), n))
         }
         for name, figures in draws.items()
     }
-    return intervals.percentile_interval(np.concatenate(maps), point, n), per_class
+    return intervals.percentile_interval(np.concatenate(maps), found.headline["map50"], n), per_class

@@ -162,7 +162,7 @@ class StartStep(StepView):
         self.plan.value = plan_html(plan) if plan else ""
         if not self.measuring:
             self.duration.value = duration_html(forecast)
-        measured = forecast is not None and forecast.speed is not None and forecast.speed.spread == 1.0
+        measured = forecast is not None and forecast.speed is not None and forecast.speed.measured
         self.measure.layout.display = "none" if measured or plan is None else None
         named = reason is None
         self.download.value = task_files(spec, forecast) if named else ""
@@ -175,7 +175,7 @@ def duration_html(forecast: Forecast | None) -> str:
     if forecast is None or forecast.seconds is None:
         return ""
     seconds, speed = forecast.seconds, forecast.speed
-    if speed is None or speed.spread == 1.0:
+    if speed is None or speed.measured:
         return f"<b>Takes at most {describe_seconds(seconds)} on this machine</b> (early stopping may end it sooner)."
     low, high = describe_seconds(seconds / speed.spread), describe_seconds(seconds * speed.spread)
     return (
@@ -189,10 +189,11 @@ def task_files(spec: TaskSpec, forecast: Forecast | None) -> str:
     methods section reports), and the file as submitted where it differs. A rate the finder picks at run time is
     not known yet: then the submitted file is the one that plans this run again."""
     submitted = spec.to_json().encode()
+    as_submitted = download_link(f"{spec.name}.json", submitted, "application/json", "Download the task file (TaskSpec JSON)")
     if forecast is None:
-        return download_link(f"{spec.name}.json", submitted, "application/json", "Download the task file (TaskSpec JSON)")
+        return as_submitted
     if forecast.plan.lr_find_iters:
-        return download_link(f"{spec.name}.json", submitted, "application/json", "Download the task file (TaskSpec JSON)") + (
+        return as_submitted + (
             "<div class='dq-muted'>It plans the run above again; its learning rate is found at run time, and the task's page "
             "then offers the task file as run.</div>"
         )

@@ -83,9 +83,9 @@ def test_detection_intervals_hold_their_points_and_narrow_with_more_images():
     widths = []
     for preds, targets in (few, many):
         found = detection(preds, targets, ["a", "b"])
-        (low, high), per_class = detection_intervals(preds, targets, ["a", "b"], found.headline["map50"])
+        (low, high), per_class = detection_intervals(preds, targets, ["a", "b"], found)
         assert low <= found.headline["map50"] <= high
-        assert detection_intervals(preds, targets, ["a", "b"], found.headline["map50"]) == ((low, high), per_class)  # seeded
+        assert detection_intervals(preds, targets, ["a", "b"], found) == ((low, high), per_class)  # seeded
         for name in ("a", "b"):  # each class's AP and recall too
             (ap_low, ap_high), (rec_low, rec_high) = per_class[name]["ap50"], per_class[name]["recall"]
             assert ap_low <= found.per_class[name]["ap50"] <= ap_high and rec_low < rec_high

@@ -114,7 +114,7 @@ class DetectionAccumulator(Accumulator):
     def _final(self) -> tuple[Metrics, dict[str, dict]]:
         """The figures with their intervals, and each class's intervals (one bootstrap for both)."""
         found = box_metrics.detection(self.dets, self.boxes, self.classes)
-        interval, per_class = box_metrics.detection_intervals(self.dets, self.boxes, self.classes, found.headline["map50"])
+        interval, per_class = box_metrics.detection_intervals(self.dets, self.boxes, self.classes, found)
         return metrics.attach_intervals(found, {"map50": interval} if interval else {}, len(self.dets), {}), per_class
 
     def evaluation(self, task: str, cases: list[str]) -> Evaluation:
