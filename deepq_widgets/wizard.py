@@ -17,12 +17,13 @@ from typing import Annotated, Any
 from pydantic import TypeAdapter, ValidationError
 
 from . import kinds
+from .augment_advice import augmentation_warnings
 from .autoplan import Fingerprint, Plan, make_plan, resolved_spec
 from .data.catalog import DatasetInfo
 from .data.footprint import network_channels
 from .duration import Throughput, estimate_seconds, throughput_key
 from .flows import FLOWS, FlowRules
-from .spec import Flow, Modality, SpecError, TaskSpec, Tuning, describe_errors, name_problem
+from .spec import Flow, SpecError, TaskSpec, Tuning, describe_errors, name_problem
 from .wizard_context import WizardContext
 from .zoo.select import Recommendation
 
@@ -38,8 +39,6 @@ class Step(StrEnum):
 
 
 STEPS: dict[Flow, list[Step]] = {flow: [Step.flow, Step(r.choice_step), Step.dataset, Step.model, Step.start] for flow, r in FLOWS.items()}
-
-MAX_UPRIGHT_ROTATION = 30  # degrees; radiographs and CT/MR slices are acquired in a standard orientation
 
 
 def blank_draft(**choices: Any) -> TaskSpec:
@@ -221,25 +220,7 @@ class Wizard:
 
     def warnings(self) -> dict[str, str]:
         """Non-blocking advice on the chosen augmentation, by the field it is about (shown next to it)."""
-        d, out = self.draft, {}
-        preset = self.rules.preset(self)
-        info = self.context.dataset(d.dataset)
-        imaged = info.imaged_modality if info else Modality.other
-        modality = d.auto.modality if d.auto.modality is not Modality.other else imaged  # Full Manual never asks
-        lateral = preset.lateral_anatomy if preset else modality in (Modality.xray, Modality.ct)
-        if d.augment.hflip and lateral:
-            out["hflip"] = "Horizontal flip is on, but left and right anatomy differ in these images (a flipped chest is not a normal one)."
-        upright = preset is not None or modality in (Modality.xray, Modality.ct, Modality.mri)
-        if d.augment.rotate_deg > MAX_UPRIGHT_ROTATION and upright:
-            out["rotate_deg"] = (
-                f"Rotation up to {d.augment.rotate_deg:g}° is on, but these images are acquired upright; "
-                f"more than about {MAX_UPRIGHT_ROTATION}° shows the network orientations it will never see."
-            )
-        single_channel = (info is not None and info.channels == 1 and len(d.windows) <= 1) or len(d.windows) == 1
-        for name in ("saturation", "hue"):
-            if single_channel and getattr(d.augment, name) > 0:
-                out[name] = f"{name.capitalize()} jitter has no effect on single-channel (grey-scale) medical images."
-        return out
+        return augmentation_warnings(self.draft, self.rules.preset(self), self.context.dataset(self.draft.dataset))
 
     # -- validity -------------------------------------------------------------------------------
     def step_problem(self, step: Step) -> str | None:

@@ -40,6 +40,7 @@ TOP_LEVEL = {  # deepq_widgets.<name> (a module, or a package's every module unl
     "context": "core",
     "flows": "core",
     "wizard": "core",
+    "augment_advice": "core",
     "wizard_context": "core",
     "choices": "core",
     "insight": "core",
@@ -53,7 +54,18 @@ TOP_LEVEL = {  # deepq_widgets.<name> (a module, or a package's every module unl
 }
 HEAVY = ("torch", "torchvision", "timm", "fastai")  # never imported at module level below training
 UI = ("ipywidgets", "IPython", "fastai")  # never imported at all below training
-PURE = ("spec", "contracts", "kinds", "autoplan", "wizard", "wizard_context", "flows", "choices", "duration")  # plan without decoding
+PURE = (
+    "spec",
+    "contracts",
+    "kinds",
+    "autoplan",
+    "wizard",
+    "wizard_context",
+    "flows",
+    "choices",
+    "duration",
+    "augment_advice",
+)  # plan without decoding
 CACHE_BUILDER = "data.cache"
 
 
