@@ -106,12 +106,28 @@ def install_host_check() -> None:
     JupyterHandler.check_host = check_host
 
 
+def install_xsrf_cookie() -> None:
+    """Give the dashboard page Jupyter's `_xsrf` cookie. On unload the page sends Voilà a beacon to shut its
+    kernel down, with the token read from that cookie; Voilà never sets it (voila-dashboards/voila#1458), so
+    every reload or closed tab logged a 403 and left its kernel running until culled."""
+    from voila.handler import VoilaHandler
+
+    prepare = VoilaHandler.prepare
+
+    async def prepare_with_cookie(self: VoilaHandler, *args: object, **kwargs: object) -> None:
+        await prepare(self, *args, **kwargs)
+        _ = self.xsrf_token  # tornado sets the cookie the first time the token is read
+
+    VoilaHandler.prepare = prepare_with_cookie
+
+
 def main(argv: list[str] | None = None) -> None:
     """Voilà with the Host check, in this process (signals reach the server itself). The names to
     serve come in $DEEPQ_ALLOWED_HOSTS (comma-separated), set by `deepq serve`."""
     from voila.app import Voila
 
     install_host_check()
+    install_xsrf_cookie()
     allowed = [h for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h]
     settings = {"allow_remote_access": False, ALLOWED_HOSTS_SETTING: allowed}
     Voila.launch_instance(sys.argv[1:] if argv is None else argv, tornado_settings=settings)

@@ -1,6 +1,7 @@
 """The real server refuses anonymous network use and foreign Host headers (DNS rebinding)."""
 
 import http.client
+import time
 
 from tests.e2e.conftest import served
 
@@ -29,3 +30,23 @@ def test_on_a_network_address_the_token_is_required(e2e_ws):
         assert status == 200 and "jupyter-widgets" in page.lower()
         assert get(port, "/?token=s3cret-token", host=f"rebound.attacker.example:{port}")[0] == 403
         assert "?token=s3cret-token" in log()  # the address to open is printed for the user
+
+
+def test_a_reload_shuts_the_old_page_kernel_down(browser, e2e_ws):
+    """The page's unload beacon carries the `_xsrf` cookie, so a reload ends its kernel instead of a 403 that
+    leaves it running (Voilà never set the cookie: voila-dashboards/voila#1458)."""
+    from playwright.sync_api import expect
+
+    with served(e2e_ws) as (port, log):
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        expect(page.get_by_text("Create new task").first).to_be_visible(timeout=60_000)
+        page.reload()
+        expect(page.get_by_text("Create new task").first).to_be_visible(timeout=60_000)
+        deadline = time.time() + 30
+        while "Kernel shutdown" not in log() and time.time() < deadline:
+            time.sleep(0.5)
+        context.close()
+        assert "Kernel shutdown" in log()
+        assert "_xsrf' argument missing" not in log()
