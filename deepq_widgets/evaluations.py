@@ -21,7 +21,8 @@ def evaluations_dir(workspace: WorkspacePaths, model_id: str) -> Path:
 
 
 def evaluation_path(workspace: WorkspacePaths, model_id: str, dataset: str) -> Path:
-    return evaluations_dir(workspace, model_id) / f"{dataset}.json"
+    """`models/<id>/evaluations/<dataset>.json`; a dataset name that is not one folder's name is refused."""
+    return evaluations_dir(workspace, model_id) / f"{workspace.dataset_dir(dataset).name}.json"
 
 
 def stored_evaluations(workspace: WorkspacePaths, model_id: str) -> list[DatasetEvaluation]:

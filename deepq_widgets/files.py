@@ -15,5 +15,29 @@ def atomic_write_text(text: str, path: Path) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(path)
+        fsync_folder(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a file another library wrote (and closed) to the disk; on Linux a folder too."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename into `folder` survive a power cut (the entry lives in the folder's own data)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # a platform without folder handles (Windows): renames there are durable already
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some network file systems refuse fsync on a folder
+        pass
+    finally:
+        os.close(fd)

@@ -20,7 +20,10 @@ from .intervals import format_figure
 from .spec import TaskSpec
 from .store import TaskRow
 
-REPORT_CSS = "body{font-family:system-ui,sans-serif;margin:24px;color:#1f2933} td,th{padding:3px 8px;border-bottom:1px solid #ddd}"
+REPORT_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:24px;color:#1f2933} td,th{padding:3px 8px;border-bottom:1px solid #ddd}"
+    " .dq-ci{color:#6b7785;font-size:11px}"
+)
 OUTCOMES = {"tp": "True positives", "fp": "False positives", "fn": "False negatives"}
 
 
@@ -64,11 +67,18 @@ def per_class_html(evaluation: Evaluation) -> str:
     for r in rows:
         figures = r.figures()
         cells = "".join(
-            f"<td>{format_figure(figures[k], r.intervals.get(k))}</td>" if isinstance(figures.get(k), float) else "<td>–</td>" for k in keys
+            f"<td>{_stacked(figures[k], r.intervals.get(k))}</td>" if isinstance(figures.get(k), float) else "<td>–</td>" for k in keys
         )
         style = " style='font-weight:600'" if r.name == "average" else ""
         body += f"<tr{style}><td>{html.escape(r.name)}</td>{cells}</tr>"
     return f"<table class='dq-table'><tr>{head}</tr>{body}</table>"
+
+
+def _stacked(value: float, interval: tuple[float, float] | None) -> str:
+    """A figure with its 95% interval on a line of its own below it: a table of ten figures then fits a
+    laptop's screen (side by side it was twice as wide, and its last columns were cut)."""
+    figure, _, bracketed = format_figure(value, interval).partition(" ")
+    return f"{figure}<div class='dq-ci'>{html.escape(bracketed)}</div>" if bracketed else figure
 
 
 CHART_TITLES = {"roc": "ROC", "pr": "PR", "froc": "FROC"}

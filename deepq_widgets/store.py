@@ -218,7 +218,8 @@ class Store:
         return self.task(r[0])
 
     def set_state(self, task_id: int, state: str, error: str | None = None, traceback: str | None = None) -> None:
-        assert state in STATES, state
+        if state not in STATES:  # a check that `python -O` keeps
+            raise ValueError(f"unknown task state {state!r}")
         with self._tx() as db:
             ended = time.time() if state in ENDED else None
             db.execute(
@@ -298,7 +299,11 @@ class Store:
 
     # -- models -----------------------------------------------------------------------------
     def add_model(self, card: ModelCard) -> None:
+        """Register `card`, or replace the card its own task registered before (a resumed run); never another task's."""
         with self._tx() as db:
+            owner = db.execute("SELECT task_id FROM models WHERE id = ?", (card.id,)).fetchone()
+            if owner is not None and owner[0] != card.source_task:
+                raise ValueError(f"model {card.id!r} belongs to task {owner[0]}: task {card.source_task} cannot replace it")
             db.execute(
                 "INSERT OR REPLACE INTO models(id, name, task_id, created, card) VALUES (?, ?, ?, ?, ?)",
                 (card.id, card.name, card.source_task, card.created or time.time(), card.to_json()),

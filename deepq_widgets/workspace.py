@@ -62,6 +62,18 @@ class WorkspacePaths:
             raise WorkspaceError(f"path {str(path)!r} is outside the workspace {self.root}; refused")
         return full
 
+    def report_path(self, path: str | os.PathLike) -> Path:
+        """Where the user asked for an HTML report: in the workspace, an .html file, and never inside the
+        folders the product keeps its own data in (a report named `deepq.sqlite` would replace the store)."""
+        full = self.resolve(path)
+        if full.suffix.lower() not in (".html", ".htm"):
+            raise WorkspaceError(f"a report is an .html file; {str(path)!r} is not")
+        kept = (self.datasets, self.tasks, self.models, self.weights)
+        if any(full.is_relative_to(folder) for folder in kept):
+            names = ", ".join(f"{f.name}/" for f in kept)
+            raise WorkspaceError(f"{str(path)!r} is inside the workspace's own data ({names}); choose another place")
+        return full
+
     def task_dir(self, task_id: int) -> Path:
         """`tasks/<id>/`: the task file, checkpoints, evaluation and logs of one task (made on first use)."""
         folder = self.tasks / str(int(task_id))

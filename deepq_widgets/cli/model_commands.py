@@ -86,6 +86,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import sys
 
+    from ..files import atomic_write_text
     from ..report import evaluation_report, headline_text
     from ..training.dataset_evaluation import EvaluationRefused, evaluate_dataset
 
@@ -94,14 +95,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     def progress(stage: str, done: int, total: int) -> None:
         print(f"\r{stage} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
+    target = ws.report_path(args.report) if args.report else None  # refused before the work, not after
     try:
         result = evaluate_dataset(ws, args.model, args.dataset, progress, include_seen=args.include_seen_cases)
     except EvaluationRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
-    if args.report:
-        target = ws.resolve(args.report)
-        target.write_text(evaluation_report(result))
+    if target is not None:
+        atomic_write_text(evaluation_report(result), target)
     if args.json:
         print_json(
             {"model": args.model, "dataset": args.dataset, "metrics": result.metrics.flat(), "overlap": result.overlap}

@@ -11,7 +11,9 @@ Number = float | None  # None where a figure is undefined (an AUROC with one cla
 
 
 class Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # A diverged fit's loss is NaN or infinite: written as "NaN" / "Infinity" and read back as such (the
+    # default writes null, which a float field then refuses, and every view of the task failed).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, ser_json_inf_nan="strings")
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)

@@ -4,6 +4,7 @@
 - `LossMeans`: the true mean train and validation loss of each epoch;
 - `LiveProgress`: progress and heartbeat about once a second;
 - `StopOnRequest`: turns the store's stop flag into `CancelFitException`;
+- `StopOnDivergence`: a training loss that is NaN or infinite ends the fit with the reason (`FitDiverged`);
 - `KeepBest`: the weights of the best validation loss (or the last epoch's, where the kind says so), in memory;
 - `Checkpoint`: last and best weights, optimizer state and progress every epoch, as one set (on a
   background thread);
@@ -16,6 +17,7 @@ Epochs that a resumed run skips (fastai's SkipToEpoch) are ignored by every call
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +29,7 @@ from fastai.callback.tracker import EarlyStoppingCallback
 from ..contracts import CheckpointInfo, EarlyStopEvent, EpochEvent, Metrics, Progress
 from .checkpoint import BackgroundWriter, model_state, save_checkpoint, snapshot
 from .kind_training import Accumulator
+from .run_types import TaskCannotRun
 from .sink import TaskSink
 
 HEARTBEAT_S = 1.0
@@ -124,6 +127,31 @@ class StopOnRequest(Callback):
         if self.stop_requested():
             self.requested = True
             raise CancelFitException()
+
+
+class FitDiverged(TaskCannotRun):
+    """The training loss stopped being a number: every later step would train on NaN weights."""
+
+
+class StopOnDivergence(Callback):
+    """Ends the fit at the first training batch whose loss is NaN or infinite, saying where and at which
+    learning rate, rather than training on (fastai's TerminateOnNaNCallback ends it silently, as if it had
+    finished). In a data-parallel fit the rank that sees it ends, and the group with it."""
+
+    order = 0
+
+    def after_loss(self) -> None:
+        if not self.training:
+            return
+        loss = float(self.learn.loss)
+        if math.isfinite(loss):
+            return
+        lr = self.learn.opt.hypers[-1]["lr"]
+        raise FitDiverged(
+            f"the fit diverged: the training loss became {loss} at epoch {self.learn.epoch + 1}, batch {self.learn.iter + 1} "
+            f"(learning rate {lr:.2g}). Lower the learning rate (Auto finds one), or look for images with extreme values "
+            "or wrong labels; the last checkpoint before it is kept."
+        )
 
 
 class KeepBest(ResumableCallback):

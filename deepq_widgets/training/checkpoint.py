@@ -9,6 +9,7 @@ disk at any moment leaves the previous set or the new one, never a mix of the tw
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -22,20 +23,44 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..contracts import CheckpointInfo
+from ..files import fsync_file, fsync_folder
 
 BEST = "best.safetensors"
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """safetensors of CPU copies (it needs contiguous tensors, and the originals may be on a GPU)."""
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path))
+    """safetensors of CPU copies (it needs contiguous tensors, and the originals may be on a GPU); a full disk
+    is said as such, not as safetensors' "Error while serializing: IoError(...)"."""
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path))
+    except Exception as exc:
+        if "StorageFull" in str(exc) or "No space left" in str(exc):
+            free = shutil.disk_usage(path.parent).free / 2**20
+            said = f"the disk is full ({free:,.0f} MiB free in {path.parent}): the weights could not be written"
+            raise OSError(errno.ENOSPC, said) from exc
+        raise
+
+
+def complete_tensors(path: Path) -> bool:
+    """Whether `path` holds a whole safetensors file (a crash can leave a file of zero length, or a cut one)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            return bool(list(f.keys()))
+    except Exception:  # not there, empty, or cut short: not trained
+        return False
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Written beside, flushed to the disk, then renamed into place: a reader (or a resumed run after a crash)
+    finds the old file or the whole new one, never a file of zero length."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         save_tensors(tensors, tmp)
+        fsync_file(tmp)
         tmp.replace(path)
+        fsync_folder(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -112,8 +137,8 @@ def save_checkpoint(
             os.link(previous / BEST, tmp / BEST)  # unchanged since the last set: shared, not copied
         (tmp / "checkpoint.json").write_text(json.dumps(info.model_dump() | {"optimizer": plain}, indent=2, default=_plain))
         for path in tmp.iterdir():
-            _fsync(path)
-        _fsync(tmp)
+            fsync_file(path)
+        fsync_folder(tmp)
         _swap_in(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -133,20 +158,12 @@ def _swap_in(new: Path, folder: Path) -> None:
     if folder.exists():
         folder.rename(aside)
     new.rename(folder)
-    _fsync(folder.parent)
+    fsync_folder(folder.parent)
     shutil.rmtree(aside, ignore_errors=True)
 
 
 def _aside(folder: Path) -> Path:
     return folder.with_name(f".{folder.name}.previous")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BackgroundWriter:

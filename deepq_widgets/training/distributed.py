@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -191,24 +192,42 @@ def batch_norm_across_ranks(
     return y.to(x.dtype)
 
 
-def join(rank: int, world: int, address: str, device: torch.device, store: dist.Store | None = None) -> Group:
-    """Enter the fit's process group (NCCL between GPUs, gloo between CPU processes)."""
+def join(rank: int, world: int, rendezvous: Path, device: torch.device, store: dist.Store | None = None) -> Group:
+    """Enter the fit's process group (NCCL between GPUs, gloo between CPU processes), meeting the other ranks
+    through the file `rendezvous` in a folder only this user can open: a TCP rendezvous listens on every
+    interface, and any process that reached its port first could join as a rank (and receive the weights,
+    and have its gradients summed in). The ranks' own connections stay on the loopback interface."""
     global _current
     backend = "nccl" if device.type == "cuda" else "gloo"
-    if store is None:
-        host, port = address.rsplit(":", 1)
-        store = dist.TCPStore(host, int(port), world, is_master=False, timeout=COLLECTIVE_TIMEOUT)
+    for variable in ("GLOO_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME"):  # every rank is on this machine
+        os.environ.setdefault(variable, loopback_interface())
+    store = store or dist.FileStore(str(rendezvous), world)  # one per process: the last of `world` removes the file
     store.set(f"ready/{rank}", "1")
     dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=COLLECTIVE_TIMEOUT)
     _current = Group(rank, world, device)
     return _current
 
 
+def loopback_interface() -> str:
+    """The name of this machine's loopback interface ("lo" on Linux, "lo0" on macOS)."""
+    import socket
+
+    names = [name for _, name in socket.if_nameindex() if name.startswith("lo")]
+    return names[0] if names else "lo"
+
+
+def private_rendezvous() -> Path:
+    """A new folder that only this user can open (mode 0700), holding the path of the group's file store."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="deepq-ranks-")) / "rendezvous"
+
+
 @contextlib.contextmanager
-def joined(rank: int, world: int, address: str, device: torch.device) -> Iterator[Group]:
+def joined(rank: int, world: int, rendezvous: Path, device: torch.device) -> Iterator[Group]:
     """In rank 0's group for the fit and the final fits (another rank's side of `ranks`), left whatever happens."""
     try:
-        yield join(rank, world, address, device)
+        yield join(rank, world, rendezvous, device)
     finally:
         leave()
 
@@ -263,27 +282,29 @@ def ranks(workspace_root: Path, task: TaskRow, folder: Path, plan: Plan, device:
     atomic_write_text(SharedWithRanks(task=task, plan=plan).to_json(), folder / RANKS_FILE)
     threads = torch.get_num_threads()
     share = max(1, threads // world) if device.type == "cpu" else threads
-    store = dist.TCPStore("127.0.0.1", 0, world, is_master=True, wait_for_workers=False, timeout=COLLECTIVE_TIMEOUT)
-    port = store.port
-    others = [_start_rank(workspace_root, folder, r, world, f"127.0.0.1:{port}", share) for r in range(1, world)]
+    rendezvous = private_rendezvous()
+    store = dist.FileStore(str(rendezvous), world)
+    others = [_start_rank(workspace_root, folder, r, world, rendezvous, share) for r in range(1, world)]
     torch.set_num_threads(share)
     try:
         _wait_ready(store, others, folder)
-        group = join(0, world, f"127.0.0.1:{port}", device, store)
+        group = join(0, world, rendezvous, device, store)
         yield group
     finally:
         leave()
         torch.set_num_threads(threads)
         _end(others)
+        del store
+        shutil.rmtree(rendezvous.parent, ignore_errors=True)
     failed = [(r, p.returncode) for r, p in enumerate(others, start=1) if p.returncode != 0]
     if failed:
         rank, code = failed[0]
         raise RuntimeError(f"rank {rank} of the data-parallel fit ended with exit code {code}: {_log_tail(folder, rank)}")
 
 
-def _start_rank(root: Path, folder: Path, rank: int, world: int, address: str, threads: int) -> subprocess.Popen:
+def _start_rank(root: Path, folder: Path, rank: int, world: int, rendezvous: Path, threads: int) -> subprocess.Popen:
     argv = ["--workspace", str(root), "--shared", str(folder / RANKS_FILE), "--rank", str(rank), "--world", str(world)]
-    argv += ["--address", address, "--threads", str(threads), "--parent", str(os.getpid())]  # it ends if this process dies
+    argv += ["--rendezvous", str(rendezvous), "--threads", str(threads), "--parent", str(os.getpid())]  # it ends if this process dies
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     with open(folder / f"rank{rank}.log", "wb") as log:
         return subprocess.Popen(

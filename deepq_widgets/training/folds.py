@@ -21,7 +21,8 @@ from safetensors.torch import load_file
 
 from ..contracts import Evaluation
 from ..data.splits import Folds
-from .checkpoint import atomic_save_tensors, load_weights, model_state
+from . import callbacks as cb
+from .checkpoint import atomic_save_tensors, complete_tensors, load_weights, model_state
 from .ensemble import Ensemble
 from .evaluate import evaluate_parts
 from .learner import fit
@@ -69,7 +70,7 @@ def train_members(run: Run, factory: Factory, built: Built, epochs: int) -> Memb
     folder, k = run.folder / MEMBERS, len(folds.parts)
     for i in range(1, k):
         path = folder / f"{i}.safetensors"
-        if path.is_file():  # trained before the task was stopped or failed
+        if complete_tensors(path):  # trained before the task was stopped or failed
             continue
         split = folds.split(i)
         run.sink.status(
@@ -78,7 +79,7 @@ def train_members(run: Run, factory: Factory, built: Built, epochs: int) -> Memb
         )
         learn = factory.learner(factory.model(), plan, split)
         stop, parallel = stop_and_parallel(run)
-        fit(learn, plan, [stop, *parallel])
+        fit(learn, plan, [cb.StopOnDivergence(), stop, *parallel])
         if stop.requested:
             raise TaskStopped()
         if run.rank == 0:

@@ -1,7 +1,7 @@
 """One of the other ranks of a data-parallel fit, started by rank 0 (the task's process, distributed.py).
 
     python -I -m deepq_widgets.training.rank --workspace DIR --shared tasks/ID/ranks.json --rank R \
-        --world N --address HOST:PORT --threads T --parent PID
+        --world N --rendezvous FILE --threads T --parent PID
 
 It reads the task and the plan rank 0 wrote (never the store, which a Ray node does not have),
 opens the cache rank 0 built, builds the same learner (from the checkpoint when the task resumes),
@@ -18,7 +18,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deepq rank", description=__doc__.splitlines()[0])
-    for name in ("--workspace", "--shared", "--address"):
+    for name in ("--workspace", "--shared", "--rendezvous"):
         parser.add_argument(name, required=True)
     for name in ("--rank", "--world", "--threads", "--parent"):
         parser.add_argument(name, type=int, required=True)
@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     shared = distributed.SharedWithRanks.model_validate_json(Path(args.shared).read_text())
     task, plan = shared.task, shared.plan.but(lr_find_iters=0)  # what rank 0 trains, its rate found
     run = Run.start(WorkspacePaths(args.workspace), QuietSink(task.id), task, rank=args.rank)
+    together = distributed.joined(args.rank, args.world, Path(args.rendezvous), run.device)
     try:  # joins rank 0's group once built, for the fit and the final fits
-        run_until(run, Stage.final_fits, recorded=plan, together=distributed.joined(args.rank, args.world, args.address, run.device))
+        run_until(run, Stage.final_fits, recorded=plan, together=together)
     except TaskStopped:
         print(f"rank {args.rank}: stopped with rank 0", flush=True)
     return 0

@@ -15,56 +15,45 @@ store is opened by the worker alone, never over the network file system.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import ray
-from pydantic import Field, TypeAdapter
 
-from ..contracts import EVENT_ADAPTER, AnyEvent, Contract, Event, ModelCard, PlanEvent, Progress, StatusEvent
+from ..contracts import EVENT_ADAPTER, Event, ModelCard, PlanEvent, Progress, StatusEvent
 from ..spec import SearchMethod
 from ..store import ERROR, FINISHED, Store, TaskRow
 from ..tasks import reap_interrupted
 from ..workspace import WorkspacePaths
 from .heartbeat import watch
+from .mail import EventMail, ModelMail, ProgressMail, deliver
 from .planning import SEARCHED
 from .sink import E, TaskSink
 
 DRAIN_S = 0.5  # how often the worker empties the mailboxes into the store
+MAX_MAIL_CHARS = 64_000_000  # one message at most: far above a real one (a data-problems event lists each bad file)
 SEARCHED_STATE = "searched"  # a task's search ended; its training is dispatched next (not a store state)
-
-
-class EventMail(Contract):
-    kind: Literal["event"] = "event"
-    event: AnyEvent
-
-
-class ProgressMail(Contract):
-    kind: Literal["progress"] = "progress"
-    progress: Progress
-
-
-class ModelMail(Contract):
-    kind: Literal["model"] = "model"
-    card: ModelCard
-
-
-Mail = Annotated[EventMail | ProgressMail | ModelMail, Field(discriminator="kind")]
-MAIL: TypeAdapter[Mail] = TypeAdapter(Mail)
 
 
 @ray.remote(num_cpus=0)
 class Mailbox:
     """One task's messages between its Ray task and the worker, kept in order (one caller each way). They travel
-    as JSON of the `Mail` types (Ray pickles what it carries: plain text is all it carries here)."""
+    as JSON of the `Mail` types (Ray pickles what it carries: plain text is all it carries here), and the worker
+    checks each against the task before it reaches the store (mail.py)."""
 
     def __init__(self) -> None:
         self.messages: list[str] = []
         self.stop = False
 
     def put(self, mail: str) -> None:
+        if not isinstance(mail, str) or len(mail) > MAX_MAIL_CHARS:
+            raise ValueError(f"a mailbox takes JSON text of at most {MAX_MAIL_CHARS:,} characters")
         self.messages.append(mail)
 
     def drain(self) -> list[str]:
@@ -170,54 +159,84 @@ class RayTasks:
         )
 
     def carry(self) -> list[tuple[int, str]]:
-        """Messages into the store, stop requests out to the tasks; returns (task, state) of those that ended."""
+        """Messages into the store, stop requests out to the tasks; returns (task, state) of those that ended.
+        What goes wrong with one task's mailbox (its actor lost with its node) ends that task alone."""
         ended = []
         finished, _ = ray.wait([d.result for d in self.running.values()], num_returns=len(self.running), timeout=DRAIN_S)
         for task_id, d in list(self.running.items()):
-            self._deliver(task_id, ray.get(d.mailbox.drain.remote()))
-            if self.store.stop_requested(task_id):
-                d.mailbox.request_stop.remote()
+            try:
+                deliver(self.store, task_id, ray.get(d.mailbox.drain.remote()))
+                if self.store.stop_requested(task_id):
+                    d.mailbox.request_stop.remote()
+            except Exception as exc:  # a lost actor, or a store refusal: this task's end, not the worker's
+                ended.append((task_id, self._lost(task_id, d, exc)))
+                continue
             if d.result in finished:
                 ended.append((task_id, self._end(task_id, d)))
         return ended
-
-    def _deliver(self, task_id: int, messages: list[str]) -> None:
-        for mail in map(MAIL.validate_json, messages):
-            if isinstance(mail, EventMail):
-                self.store.add_event(task_id, mail.event)
-            elif isinstance(mail, ProgressMail):
-                self.store.update_progress(task_id, mail.progress)
-            else:
-                self.store.add_model(mail.card)
 
     def _end(self, task_id: int, d: Dispatched) -> str:
         del self.running[task_id]
         try:
             outcome = ray.get(d.result)
         except Exception as exc:  # the Ray task's process or node died: as when a worker is killed
-            self._deliver(task_id, ray.get(d.mailbox.drain.remote()))
-            row = self.store.task(task_id)
-            error = (
-                f"its Ray task ended unexpectedly during epoch {row.epoch + 1} ({type(exc).__name__}); "
-                f"`deepq resume {task_id}` continues from the last checkpoint"
-            )
-            self.store.add_event(task_id, StatusEvent(message=f"Ray: {str(exc).strip().splitlines()[0][:300]}"))
-            self.store.set_state(task_id, ERROR, error=error)
-            return ERROR
+            with contextlib.suppress(Exception):  # what its mailbox still holds, if the mailbox lives
+                deliver(self.store, task_id, ray.get(d.mailbox.drain.remote(), timeout=30))
+            return self._failed(task_id, "its Ray task ended unexpectedly", exc)
         if d.search and outcome["state"] == FINISHED:  # the search is done: now the training, with its resources
             self.dispatch(d.task)
             return SEARCHED_STATE
         self.store.set_state(task_id, outcome["state"], error=outcome["error"], traceback=outcome["traceback"])
         return outcome["state"]
 
+    def _lost(self, task_id: int, d: Dispatched, exc: Exception) -> str:
+        """The task's mailbox failed (its actor's process or node died): the task is cancelled and ends as Error."""
+        del self.running[task_id]
+        with contextlib.suppress(Exception):
+            ray.cancel(d.result, force=True)
+        return self._failed(task_id, "its mailbox on the Ray cluster was lost", exc)
+
+    def _failed(self, task_id: int, what: str, exc: Exception) -> str:
+        row = self.store.task(task_id)
+        error = f"{what} during epoch {row.epoch + 1} ({type(exc).__name__}); `deepq resume {task_id}` continues from the last checkpoint"
+        said = str(exc).strip().splitlines() or [type(exc).__name__]
+        self.store.add_event(task_id, StatusEvent(message=f"Ray: {said[0][:300]}"))
+        self.store.set_state(task_id, ERROR, error=error)
+        return ERROR
+
 
 def serve_ray(workspace: WorkspacePaths, address: str, threads: int, idle_exit: float) -> int:
     """Run queued tasks on Ray until the queue has been empty for `idle_exit` seconds; returns tasks run."""
+    with ray_started(address):
+        return _serve(workspace, threads, idle_exit)
 
-    if address == "local":
-        ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init(address=address, log_to_driver=False)
+
+@contextlib.contextmanager
+def ray_started(address: str) -> Iterator[None]:
+    """Ray started here (`local`) or joined, from an empty folder of its own: Ray puts the driver's working
+    directory first on every Ray worker's `sys.path` (tasks, actors, Tune trials, on every node), and a local
+    Ray's processes keep it as theirs. The worker runs in the workspace, where a planted `torch.py` would
+    then be imported by every Ray worker; an empty private folder holds nothing to import. Token
+    authentication is on unless $RAY_AUTH_MODE says otherwise (README, "Securing a cluster")."""
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    home = tempfile.mkdtemp(prefix="deepq-ray-")
+    here = os.getcwd()
+    os.chdir(home)
+    try:
+        if address == "local":
+            ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    finally:
+        os.chdir(here)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _serve(workspace: WorkspacePaths, threads: int, idle_exit: float) -> int:
     store, pid = Store(workspace.db_path), os.getpid()
     reap_interrupted(store)
     tasks = RayTasks(workspace, store, threads)
@@ -241,5 +260,4 @@ def serve_ray(workspace: WorkspacePaths, address: str, threads: int, idle_exit: 
     finally:
         done.set()
         store.worker_gone(pid)
-        ray.shutdown()
     return ran

@@ -205,6 +205,7 @@ def train(run: Run, built: Built, classes: list[str]) -> Fitted:
         cb.ValidationMetrics(run.kind.trainer.accumulator(classes)),
         cb.LossMeans(),
         cb.LiveProgress(run.sink, plan.hyper.epochs, clock),
+        cb.StopOnDivergence(),
         stop,
         keep_best,
         cb.EpochLog(run.sink, plan.hyper.epochs, clock, start),

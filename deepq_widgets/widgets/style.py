@@ -35,6 +35,7 @@ CSS = """
 .dq-table { border-collapse: collapse; font-size: 12px; display: block; max-width: 100%; overflow-x: auto; }  /* scrolls, never clips */
 .dq-app .widget-html-content { overflow-x: auto; white-space: normal; }  /* long sentences wrap; wide content scrolls */
 .dq-table th, .dq-table td { border-bottom: 1px solid #e4e7eb; padding: 3px 8px; text-align: right; white-space: nowrap; }
+.dq-table .dq-ci { color: #6b7785; font-size: 10.5px; }  /* a figure's interval, on the line below it */
 .dq-table th:first-child, .dq-table td:first-child { text-align: left; }
 .dq-badge { display: inline-block; border-radius: 10px; padding: 1px 8px; font-size: 11px; background: #e4e7eb; margin-right: 4px; }
 .dq-state-running { background: #d6ecfb; } .dq-state-finished { background: #dcf3e1; } .dq-state-error { background: #fbe0de; }

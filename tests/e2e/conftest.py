@@ -40,7 +40,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
+    """Playwright, once per module: a second instance cannot start while one runs."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
             pytest.fail("Chromium is required in CI: apt-get install -y chromium (scripts/ensure_chromium.sh)")
@@ -48,22 +49,36 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="module")
 def e2e_ws(demo_root, tmp_path_factory):
-    """The demo workspace plus `tiny_lesions` (30 cases), so an Auto run finishes in about a minute."""
+    """The demo workspace plus `tiny_lesions` (30 cases), so an Auto run finishes in about a minute, and
+    `headerless_lesions`: 30 others in one folder, named by DeepQ's `label.csv` without a header row."""
     from deepq_widgets.workspace import WorkspacePaths
 
     root = tmp_path_factory.mktemp("e2e") / "ws"
     shutil.copytree(demo_root, root)
+    lesions, headerless = root / "datasets" / "ultrasound_lesions", root / "datasets" / "headerless_lesions"
+    (headerless / "images").mkdir(parents=True)
+    rows = []
     for label in ("benign", "malignant", "normal"):
         (root / "datasets" / "tiny_lesions" / label).mkdir(parents=True)
-        for path in sorted((root / "datasets" / "ultrasound_lesions" / label).glob("*.png"))[:10]:
+        found = sorted((lesions / label).glob("*.png"))
+        for path in found[:10]:
             shutil.copy(path, root / "datasets" / "tiny_lesions" / label / path.name)
+        for path in found[10:20]:
+            shutil.copy(path, headerless / "images" / f"{label}-{path.name}")
+            rows.append(f"images/{label}-{path.name},{label}\n")
+    (headerless / "label.csv").write_text("".join(rows))
     return WorkspacePaths(root)
 
 
@@ -144,3 +159,41 @@ class Shots:
         self.page.set_viewport_size({"width": 1024, "height": 768})
         self.page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}-1024.png"), full_page=True)
         self.page.set_viewport_size(size)
+
+
+@pytest.fixture(scope="module")
+def remote_browser(playwright, tmp_path_factory):
+    """Chromium on another host: a network namespace of its own, joined to this one by a veth pair, so that
+    127.0.0.1 is its own loopback and the dashboard is only reachable at `address` (needs root and iproute2,
+    as in CI). Yields (browser, address of this host as the other one sees it)."""
+    name, here, there = f"dq-e2e-{os.getpid()}", f"dqh{os.getpid()}", f"dqc{os.getpid()}"
+    subnet = f"10.231.{os.getpid() % 250}"
+    commands = [
+        ["ip", "netns", "add", name],
+        ["ip", "link", "add", here, "type", "veth", "peer", "name", there],
+        ["ip", "link", "set", there, "netns", name],
+        ["ip", "addr", "add", f"{subnet}.1/24", "dev", here],
+        ["ip", "link", "set", here, "up"],
+        ["ip", "netns", "exec", name, "ip", "addr", "add", f"{subnet}.2/24", "dev", there],
+        ["ip", "netns", "exec", name, "ip", "link", "set", there, "up"],
+        ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
+    ]
+    try:
+        for command in commands:
+            subprocess.run(command, check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        why = f"a second host needs root and iproute2 (ip netns): {getattr(exc, 'stderr', '') or exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    wrapper = tmp_path_factory.mktemp("remote") / "chromium"
+    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {name} {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    try:
+        b = playwright.chromium.launch(executable_path=str(wrapper), args=ARGS, headless=True)
+        yield b, f"{subnet}.1"
+        b.close()
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", here], capture_output=True, check=False)

@@ -1,5 +1,6 @@
 """The three flows in a real browser, against a live Voilà server."""
 
+import base64
 import json
 import re
 import time
@@ -7,6 +8,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+
+from deepq_widgets.data.catalog import scan_dataset
+from deepq_widgets.data.preview import render_preview
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -34,6 +38,19 @@ def next_step(page):
     before = current.inner_text()
     button.click()
     expect(current).not_to_have_text(before)
+
+
+def shown_preview(page) -> bytes:
+    """The bytes of the dataset step's preview as the browser holds them (the widget's blob URL, read back)."""
+    encoded = page.locator("img.widget-image").first.evaluate(
+        """async (img) => {
+            const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+            let text = "";
+            for (const b of bytes) text += String.fromCharCode(b);
+            return btoa(text);
+        }"""
+    )
+    return base64.b64decode(encoded)
 
 
 def choose_dataset(page, flow: str, card: str, dataset: str) -> None:
@@ -175,7 +192,9 @@ def test_specialized_pneumothorax_flow_to_start(page, voila_url):
     expect(page.locator(".dq-badge", has_text="Stopped")).to_be_visible(timeout=120_000)
 
 
-def test_retrain_flow_lists_the_model_just_trained(page, voila_url):
+def test_retrain_flow_trains_the_model_just_made_on_a_headerless_label_file(page, voila_url):
+    """Retrain, end to end, on DeepQ's `label.csv` without a header row: the model trained above, 30 other cases,
+    a run to Finished, and a new model that says where it started from."""
     open_app(page, voila_url)
     choose_card(page, "Retrain my model")
     next_step(page)
@@ -185,8 +204,89 @@ def test_retrain_flow_lists_the_model_just_trained(page, voila_url):
     models.select_option(index=0)
     expect(page.get_by_text("trained on tiny_lesions")).to_be_visible()
     next_step(page)
-    expect(page.locator(".widget-dropdown select").first.locator("option", has_text="tiny_lesions")).to_have_count(1)
-    page.shots("retrain-dataset")
+    dataset = page.locator(".widget-dropdown select").first
+    expect(dataset.locator("option", has_text="tiny_lesions")).to_have_count(1)
+    dataset.select_option(label="headerless_lesions")
+    expect(page.get_by_text("usable cases of 30")).to_be_visible()  # read without a header row
+    expect(page.get_by_text("benign 10", exact=False)).to_be_visible()
+    page.shots("retrain-dataset-headerless")
+    next_step(page)
+    expect(page.get_by_text("Training starts from e2e general", exact=False)).to_be_visible()
+    page.shots("retrain-model")
+    next_step(page)
+    page.get_by_placeholder("required, unique").fill("e2e retrained")
+    start = page.get_by_role("button", name="Start", exact=True)
+    expect(start).to_be_enabled()
+    start.click()
+    expect(page.locator(".dq-badge", has_text="Finished")).to_be_visible(timeout=420_000)
+    page.shots("retrain-finished")
+    page.get_by_role("tab", name="Models").click()
+    choice = page.locator(".widget-select select").last
+    expect(choice.locator("option", has_text="e2e retrained")).to_have_count(1, timeout=30_000)
+    choice.select_option(label=choice.locator("option", has_text="e2e retrained").inner_text())
+    expect(page.get_by_text("headerless_lesions", exact=False).last).to_be_visible()
+
+
+def test_every_download_works_in_a_browser_on_another_host(remote_browser, e2e_ws):
+    """Served on the network with a token, opened from another host (its own network namespace): every file the
+    dashboard offers arrives in that browser, none of them a link to a path on the server."""
+    from tests.e2e.conftest import Shots, served
+
+    browser, address = remote_browser
+    token = "e2e-remote-token"
+    with served(e2e_ws, "--ip", "0.0.0.0", "--allow-host", address, env={"DEEPQ_TOKEN": token}) as (port, _):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.shots = Shots(page, "remote-downloads")
+        page.goto(f"http://{address}:{port}/?token={token}")
+        expect(page.get_by_text("Create new task").first).to_be_visible(timeout=60_000)
+
+        def download(link) -> bytes:
+            with page.expect_download() as started:
+                link.click()
+            return Path(started.value.path()).read_bytes()
+
+        choose_dataset(page, "General training", "Single-label classification", "tiny_lesions")
+        next_step(page)
+        next_step(page)
+        page.get_by_placeholder("required, unique").fill("e2e remote")
+        expect(page.get_by_role("button", name="Start", exact=True)).to_be_enabled()
+        assert json.loads(download(page.get_by_text("Download the task file that will run")))["dataset"] == "tiny_lesions"
+        page.shots("start")
+
+        page.get_by_role("tab", name="Tasks").click()
+        tasks = page.locator("select:visible", has=page.locator("option", has_text="e2e general"))
+        tasks.select_option(label=tasks.locator("option", has_text="e2e general").first.inner_text())
+        page.get_by_text("Task file", exact=True).first.click()
+        ran = json.loads(download(page.get_by_role("link", name=re.compile(r"^⬇ task file( as run)?$"))))
+        assert ran["name"] == "e2e general"
+        page.get_by_text("Evaluation insight", exact=True).first.click()
+        assert b"95%" in download(page.get_by_role("link", name="⬇ report (HTML)").first)
+        page.shots("task-detail")
+
+        page.get_by_role("tab", name="Models").click()
+        models = page.locator("select:visible", has=page.locator("option", has_text="e2e general"))
+        models.select_option(label=models.locator("option", has_text="e2e general").first.inner_text())
+        model_id = "e2e-general-t1"  # the first task's model (the list shows names, not ids)
+        run_on = page.locator("select:visible", has=page.locator("option", has_text="Choose a dataset"))
+        run_on.select_option(label="tiny_lesions")
+        page.get_by_role("button", name="Predict", exact=True).click()
+        expect(page.get_by_text("1–12 of 30", exact=False)).to_be_visible(timeout=120_000)
+        assert len(download(page.get_by_text("predictions (CSV)")).decode().splitlines()) == 31
+        run_on.select_option(label="ultrasound_lesions")
+        page.get_by_role("button", name="Evaluate on dataset", exact=True).click()
+        expect(page.get_by_text(f"{model_id} on ultrasound_lesions")).to_be_visible(timeout=120_000)
+        assert b"95%" in download(page.get_by_role("link", name="⬇ report (HTML)").last)
+        for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".torchscript.pt"), ("safetensors", ".safetensors")):
+            page.locator("select:visible", has=page.locator("option", has_text="safetensors")).select_option(fmt)
+            page.get_by_role("button", name="Export", exact=True).click()
+            link = page.get_by_role("link", name=f"{model_id}{suffix}")
+            expect(link).to_be_visible(timeout=180_000)
+            assert download(link) == (e2e_ws.root / "exports" / f"{model_id}{suffix}").read_bytes(), fmt
+        card = json.loads(download(page.get_by_role("link", name=f"{model_id}.json")))
+        assert card["id"] == model_id
+        page.shots("models")
+        context.close()
 
 
 @pytest.mark.parametrize(
@@ -198,7 +298,7 @@ def test_retrain_flow_lists_the_model_just_trained(page, voila_url):
         ("Regression", "nodule_diameters", "scaled to the quantity"),
     ],
 )
-def test_every_task_type_walks_to_start(page, voila_url, task, dataset, head):
+def test_every_task_type_walks_to_start(page, voila_url, e2e_ws, task, dataset, head):
     open_app(page, voila_url)
     choose_card(page, "General training")
     next_step(page)
@@ -209,6 +309,7 @@ def test_every_task_type_walks_to_start(page, voila_url, task, dataset, head):
     choice.select_option(label=dataset)
     expect(page.get_by_text("usable cases of", exact=False)).to_be_visible()
     expect(page.locator("img.widget-image").first).to_be_visible()  # its cases drawn, with boxes or masks
+    assert shown_preview(page) == render_preview(scan_dataset(e2e_ws, dataset), 0, 24, columns=6, thumb=150)  # captions too
     page.shots("dataset")
     next_step(page)
     expect(page.get_by_text(head, exact=False).first).to_be_visible()  # the head is named with the network

@@ -103,8 +103,8 @@ RANK = textwrap.dedent(
     from safetensors.torch import save_file
     from deepq_widgets.training import distributed
     from deepq_widgets.training.distributed import batch_norm_across_ranks
-    rank, port, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    distributed.join(rank, 2, f"127.0.0.1:{port}", torch.device("cpu"))
+    rank, rendezvous, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    distributed.join(rank, 2, rendezvous, torch.device("cpu"))
     torch.manual_seed(0)
     x = (torch.randn(6, 3, 5, 5) * 4 + 7)[rank * 2 : rank * 2 + 2 + 2 * rank].requires_grad_()  # 2 and 4 images
     weight, bias = torch.rand(3, requires_grad=True), torch.rand(3, requires_grad=True)
@@ -118,8 +118,8 @@ RANK = textwrap.dedent(
 
 
 def test_batch_norm_across_two_ranks_is_batch_norm_of_the_whole_batch(tmp_path):
-    store = torch.distributed.TCPStore("127.0.0.1", 0, 3, is_master=True, wait_for_workers=False)
-    ranks = [subprocess.Popen([sys.executable, "-c", RANK, str(r), str(store.port), str(tmp_path / f"{r}.safetensors")]) for r in (0, 1)]
+    rendezvous = str(tmp_path / "rendezvous")
+    ranks = [subprocess.Popen([sys.executable, "-c", RANK, str(r), rendezvous, str(tmp_path / f"{r}.safetensors")]) for r in (0, 1)]
     assert [p.wait(timeout=120) for p in ranks] == [0, 0]
     got = [load_file(str(tmp_path / f"{r}.safetensors")) for r in (0, 1)]
 
@@ -137,3 +137,58 @@ def test_batch_norm_across_two_ranks_is_batch_norm_of_the_whole_batch(tmp_path):
         torch.testing.assert_close(got[r]["var"], var)
     torch.testing.assert_close(torch.cat([got[0]["dx"], got[1]["dx"]]), whole.grad, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(got[0]["dw"] + got[1]["dw"], weight.grad, atol=1e-5, rtol=1e-5)
+
+
+HELD = textwrap.dedent(
+    """
+    import sys, time, torch
+    from pathlib import Path
+    from deepq_widgets.training import distributed
+    rank, rendezvous, release = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+    distributed.join(rank, 2, rendezvous, torch.device("cpu"))
+    total = torch.ones(1)
+    torch.distributed.all_reduce(total)
+    print(int(total.item()), flush=True)
+    while not release.exists():
+        time.sleep(0.1)
+    distributed.leave()
+    """
+)
+
+
+def test_no_process_of_another_user_or_host_can_join_the_ranks(tmp_path):
+    """The review's attack: a local process joined the open TCP rendezvous as rank 1 first, and received the
+    weights. The ranks now meet through a file in a folder of mode 0700, and listen on loopback alone."""
+    import ipaddress
+    import stat
+
+    import psutil
+
+    from deepq_widgets.training.distributed import private_rendezvous
+
+    rendezvous, release = private_rendezvous(), tmp_path / "release"
+    assert stat.S_IMODE(rendezvous.parent.stat().st_mode) == 0o700
+    ranks = [
+        subprocess.Popen([sys.executable, "-c", HELD, str(r), str(rendezvous), str(release)], stdout=subprocess.PIPE, text=True)
+        for r in (0, 1)
+    ]
+    try:
+        assert [p.stdout.readline().strip() for p in ranks] == ["2", "2"]  # the two ranks, and no one else, summed
+        listening = [c.laddr for p in ranks for c in psutil.Process(p.pid).net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+        assert all(ipaddress.ip_address(a.ip).is_loopback for a in listening), listening
+        if os.geteuid() == 0:  # as another user, the folder cannot even be listed
+            child = os.fork()
+            if child == 0:
+                code = 1
+                try:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                    os.listdir(rendezvous.parent)
+                except PermissionError:
+                    code = 0
+                finally:
+                    os._exit(code)
+            assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+    finally:
+        release.touch()
+        assert [p.wait(timeout=60) for p in ranks] == [0, 0]

@@ -5,6 +5,8 @@ Ray worker process is killed ends as Error and resumes to the end."""
 import os
 import re
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -12,7 +14,7 @@ from deepq_widgets.contracts import EpochEvent, ModelEvent, PlanEvent, SearchTri
 from deepq_widgets.spec import Search
 from deepq_widgets.store import ERROR, FINISHED, RUNNING, STOPPED, Store
 from deepq_widgets.tasks import resume, stop, submit, worker_alive
-from tests.training.test_worker import tiny_spec, wait_for
+from tests.training.test_worker import plant_modules, tiny_spec, wait_for
 
 pytestmark = pytest.mark.slow
 try:
@@ -38,6 +40,7 @@ def node_process(store: Store, task_id: int) -> int:
 
 @pytest.mark.two_at_once
 def test_tasks_run_on_ray_stop_and_resume_after_their_process_dies(demo_copy, capsys):
+    marker = plant_modules(demo_copy)  # Ray puts the driver's working directory on its workers' sys.path
     store = Store(demo_copy.db_path)
     first = submit(demo_copy, tiny_spec(demo_copy, capsys, "ray first", 2))
     second = submit(demo_copy, tiny_spec(demo_copy, capsys, "ray second", 2))
@@ -50,6 +53,7 @@ def test_tasks_run_on_ray_stop_and_resume_after_their_process_dies(demo_copy, ca
         assert [e.epoch for e in store.events(row.id, EpochEvent)] == [0, 1]  # carried from the node into the store
         assert store.events(row.id, PlanEvent) and node_process(store, row.id) != store.task(row.id).worker_pid
     assert {m.id for m in store.models()} >= {a.model_id, b.model_id}
+    assert_refuses_a_client_without_the_token()
 
     stopped = submit(demo_copy, tiny_spec(demo_copy, capsys, "ray stopped", 200))
     wait_for(lambda: store.task(stopped).epoch >= 1, timeout=300)
@@ -69,10 +73,45 @@ def test_tasks_run_on_ray_stop_and_resume_after_their_process_dies(demo_copy, ca
     assert store.task(killed).state == FINISHED, store.task(killed).error
     after = [e.epoch for e in store.events(killed, EpochEvent)][len(done_before) :]
     assert after and min(after) > min(done_before) and max(after) == 4  # continued from the checkpoint
+    assert_a_lost_mailbox_ends_its_own_task_alone(demo_copy, capsys, store)
     assert worker_alive(demo_copy)
     for worker in store.workers():
         os.kill(worker["pid"], signal.SIGTERM)
     wait_for(lambda: not worker_alive(demo_copy), timeout=60)
+    assert not marker.exists(), f"a Ray worker ran code from the workspace: {marker.read_text()}"
+
+
+def assert_a_lost_mailbox_ends_its_own_task_alone(ws, capsys, store: Store) -> None:
+    """Of two tasks running side by side, the one whose mailbox actor dies (as with the node that held it) ends
+    as Error, resumable; the other finishes, and the worker goes on."""
+    import time
+
+    import psutil
+
+    since = time.time()
+    pair = [submit(ws, tiny_spec(ws, capsys, f"ray mailbox {n}", 4)) for n in (1, 2)]
+    wait_for(lambda: all(store.events(t, EpochEvent) for t in pair), timeout=300)
+    mailboxes = [
+        p
+        for p in psutil.process_iter(["cmdline", "create_time"])
+        if (p.info["cmdline"] or [""])[0].startswith("ray::Mailbox") and p.info["create_time"] >= since - 1
+    ]
+    assert len(mailboxes) == 2, [p.info for p in mailboxes]
+    mailboxes[0].kill()
+    wait_for(lambda: all(store.task(t).state in (FINISHED, ERROR) for t in pair), timeout=300)
+    states = sorted((store.task(t).state, store.task(t).error or "") for t in pair)
+    assert [s for s, _ in states] == [ERROR, FINISHED], states
+    assert "mailbox on the Ray cluster was lost" in states[0][1] and "deepq resume" in states[0][1]
+
+
+def assert_refuses_a_client_without_the_token() -> None:
+    """The worker's Ray (started with `--ray local`) authenticates: a process that does not send its token,
+    as any other user or host would, cannot join it and run code there."""
+    code = "import ray; ray.init(address='auto', log_to_driver=False); print('joined')"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    outsider = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert outsider.returncode != 0 and "joined" not in outsider.stdout, outsider.stdout
+    assert "token" in outsider.stderr.lower() or "Failed to connect" in outsider.stderr, outsider.stderr[-2000:]
 
 
 def stop_each_after(ws, store: Store, reports: dict[int, int]) -> bool:
@@ -85,6 +124,7 @@ def stop_each_after(ws, store: Store, reports: dict[int, int]) -> bool:
 
 
 def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, capsys):
+    marker = plant_modules(demo_copy)
     store = Store(demo_copy.db_path)
     searches = {}
     for method, epochs, trials in (("random", 4, 3), ("pbt", 9, 4)):  # PBT: 3 rounds of 1 epoch, then 6 epochs from the winner
@@ -124,6 +164,7 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
     for worker in store.workers():
         os.kill(worker["pid"], signal.SIGTERM)
     wait_for(lambda: not worker_alive(demo_copy), timeout=60)
+    assert not marker.exists(), f"a Tune trial ran code from the workspace: {marker.read_text()}"
 
 
 def test_a_resumed_grid_search_runs_only_the_cells_left():

@@ -29,3 +29,21 @@ def test_inside_paths_resolve(tmp_path):
     assert ws.dataset_dir("demo") == ws.datasets / "demo"
     with pytest.raises(WorkspaceError):
         ws.dataset_dir("../models")
+
+
+def test_a_report_never_replaces_the_workspaces_own_files(tmp_path):
+    ws = WorkspacePaths(tmp_path / "ws")
+    for refused in ("deepq.sqlite", "tasks/report.html", "datasets/lesions/label.html", "models/x/index.html", "../out.html", "notes.txt"):
+        with pytest.raises(WorkspaceError):
+            ws.report_path(refused)
+    assert ws.report_path("reports/lesions.html") == ws.root / "reports" / "lesions.html"
+
+
+def test_a_dataset_name_that_climbs_out_never_names_an_evaluation_file(tmp_path):
+    from deepq_widgets.evaluations import evaluation_path
+
+    ws = WorkspacePaths(tmp_path / "ws")
+    for name in ("../../deepq", "lesions/../../x", "/etc/passwd"):
+        with pytest.raises(WorkspaceError):
+            evaluation_path(ws, "model-t1", name)
+    assert evaluation_path(ws, "model-t1", "lesions") == ws.models / "model-t1" / "evaluations" / "lesions.json"
