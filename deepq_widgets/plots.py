@@ -3,10 +3,25 @@
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 COLORS = ["#1a8fd6", "#e5711d", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+
+
+def _plain_text(draw: Callable[..., bytes]) -> Callable[..., bytes]:
+    """Names drawn as written: matplotlib reads text between two '$' as mathematics, so a class named
+    "cost $5 or $10" came out in italics, and one that is not valid mathematics made the whole chart fail."""
+
+    @functools.wraps(draw)
+    def drawn(*args: object, **kwargs: object) -> bytes:
+        from matplotlib import rc_context
+
+        with rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return drawn
 
 
 def _figure(width: float = 5.0, height: float = 3.0):
@@ -23,6 +38,7 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+@_plain_text
 def curves(epochs: Sequence[int], series: dict[str, Sequence[float | None]], title: str, ylabel: str) -> bytes:
     """One line per named series over the epochs (counted from 1)."""
     fig, ax = _figure()
@@ -41,6 +57,7 @@ def curves(epochs: Sequence[int], series: dict[str, Sequence[float | None]], tit
     return _png(fig)
 
 
+@_plain_text
 def roc(curves_by_class: dict[str, dict], kind: str = "roc", labels: dict[str, str] | None = None) -> bytes:
     """ROC (fpr/tpr), PR (recall/precision) or FROC (fp_per_image/recall) per class; `labels` for the legend."""
     axes = {
@@ -67,6 +84,7 @@ def count_colour(value: int, largest: int) -> str:
     return "#ffffff" if largest and value > largest / 2 else "#1f2933"
 
 
+@_plain_text
 def confusion(matrix: list[list[int]], classes: list[str]) -> bytes:
     fig, ax = _figure(3.6 + 0.3 * len(classes), 3.2 + 0.3 * len(classes))
     ax.imshow(matrix, cmap="Blues")
@@ -85,6 +103,7 @@ def confusion(matrix: list[list[int]], classes: list[str]) -> bytes:
 Points = tuple[Sequence[float], Sequence[float]]
 
 
+@_plain_text
 def chart(title: str, x_label: str, y_label: str, series: dict[str, Points], style: str, reference: str) -> bytes:
     """A kind's own chart (contracts.Chart): lines or points per series, with a dashed reference line
     (`identity`: y = x over the data's range, `zero`: y = 0)."""

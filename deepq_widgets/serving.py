@@ -26,6 +26,7 @@ TOKEN_ENV = "DEEPQ_TOKEN"
 LOOPBACK_NAMES = ("localhost",)
 ALLOWED_HOSTS_SETTING = "deepq_allowed_hosts"
 ALLOWED_HOSTS_ENV = "DEEPQ_ALLOWED_HOSTS"
+SERVED_TOKEN_ENV = "DEEPQ_SERVED_TOKEN"  # `deepq serve` hands the token over here: a command line is world-readable
 TEMPLATE = "deepq"  # notebooks/jupyter/voila/templates/deepq: Voilà's lab template without CDN stylesheets
 
 
@@ -57,7 +58,7 @@ def voila_argv(notebook: Path, config_dir: Path, port: int, ip: str, token: str 
     if not is_loopback(ip):
         if not token:
             raise ValueError("a dashboard on a network address needs a token")
-        argv += [f"--Voila.token={token}", "--VoilaConfiguration.show_tracebacks=False"]
+        argv.append("--VoilaConfiguration.show_tracebacks=False")  # the token travels in $DEEPQ_SERVED_TOKEN, not here
     return argv
 
 
@@ -123,14 +124,17 @@ def install_xsrf_cookie() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Voilà with the Host check, in this process (signals reach the server itself). The names to
-    serve come in $DEEPQ_ALLOWED_HOSTS (comma-separated), set by `deepq serve`."""
+    serve come in $DEEPQ_ALLOWED_HOSTS (comma-separated) and a network address's token in
+    $DEEPQ_SERVED_TOKEN, both set by `deepq serve` (the process list shows every command line)."""
     from voila.app import Voila
 
     install_host_check()
     install_xsrf_cookie()
     allowed = [h for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h]
     settings = {"allow_remote_access": False, ALLOWED_HOSTS_SETTING: allowed}
-    Voila.launch_instance(sys.argv[1:] if argv is None else argv, tornado_settings=settings)
+    token = os.environ.pop(SERVED_TOKEN_ENV, None)  # gone before any kernel starts: they inherit the environment
+    given = {"token": token} if token else {}
+    Voila.launch_instance(sys.argv[1:] if argv is None else argv, tornado_settings=settings, **given)
 
 
 if __name__ == "__main__":

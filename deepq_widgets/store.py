@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .contracts import EVENT_ADAPTER, Event, ModelCard, Progress, StateEvent, StopRequestedEvent, event_kind
+from .liveness import this_host
 from .spec import TaskSpec, Tuning, stored_spec
 
 E = TypeVar("E", bound=Event)
@@ -37,6 +40,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     ended REAL,
     heartbeat REAL,
     worker_pid INTEGER,
+    worker_host TEXT,
     progress REAL NOT NULL DEFAULT 0,
     epoch INTEGER NOT NULL DEFAULT 0,
     epochs INTEGER NOT NULL DEFAULT 0,
@@ -71,6 +75,46 @@ CREATE TABLE IF NOT EXISTS workers (
 """
 
 
+NETWORK_FILE_SYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "lustre", "fuse.sshfs", "beegfs", "gpfs")
+
+
+def journal_mode(db: Path, mounts: str | None = None) -> str:
+    """WAL on a local disk. On a network file system WAL cannot work across hosts (its index is shared memory)
+    and can corrupt the store: there the rollback journal, and a warning, since SQLite's locks over a network
+    are only as good as the file system's (README: keep the store on the worker's local disk)."""
+    kind = file_system(db.parent, mounts)
+    if kind not in NETWORK_FILE_SYSTEMS:
+        return "WAL"
+    _warn_once(f"deepq: the store {db} is on a network file system ({kind}); keep it on the worker's local disk")
+    return "DELETE"
+
+
+@cache
+def _warn_once(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def file_system(folder: Path, mounts: str | None = None) -> str:
+    """The type of the file system `folder` is on, from /proc/mounts ("" where that is not known)."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/mounts").read_text()
+        except OSError:
+            return ""
+    folder, best, kind = folder.resolve(), -1, ""
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = Path(fields[1].replace("\\040", " "))
+        if folder.is_relative_to(point) and len(point.parts) > best:
+            best, kind = len(point.parts), fields[2]
+    return kind
+
+
+ADDED_COLUMNS = {"worker_host": "TEXT"}  # tasks' columns added after the first release, for older stores
+
+
 class StoreError(ValueError):
     """A refused store operation (duplicate name, unknown task)."""
 
@@ -86,6 +130,7 @@ class TaskRow:
     ended: float | None
     heartbeat: float | None
     worker_pid: int | None
+    worker_host: str | None  # the host (and pid namespace) that worker_pid belongs to (liveness.this_host)
     progress: float
     epoch: int
     epochs: int
@@ -136,13 +181,21 @@ class Store:
         self.path = Path(path)
         self._local = threading.local()
         self._conn().executescript(SCHEMA)  # idempotent; executescript manages its own transaction
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """A store made by an earlier version gains the columns added since (nothing is ever dropped)."""
+        have = {r[1] for r in self._conn().execute("PRAGMA table_info(tasks)")}
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in have:
+                self._conn().execute(f"ALTER TABLE tasks ADD COLUMN {column} {kind}")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA journal_mode={journal_mode(self.path)}")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
@@ -201,8 +254,8 @@ class Store:
     def task_names(self) -> set[str]:
         return {r[0] for r in self._conn().execute("SELECT name FROM tasks")}
 
-    def claim_next(self, pid: int) -> TaskRow | None:
-        """Atomically move the oldest waiting task to running for worker `pid`."""
+    def claim_next(self, pid: int, host: str | None = None) -> TaskRow | None:
+        """Atomically move the oldest waiting task to running for worker `pid` of `host` (this one by default)."""
         with self._tx() as db:
             r = db.execute("SELECT id FROM tasks WHERE state = ? ORDER BY id LIMIT 1", (WAITING,)).fetchone()
             if r is None:
@@ -210,9 +263,9 @@ class Store:
             now = time.time()
             db.execute(
                 # a resumed task's clock goes on from the time it had run, not from its first start
-                "UPDATE tasks SET state = ?, started = ? - COALESCE(ended - started, 0), heartbeat = ?, worker_pid = ?, ended = NULL"
-                " WHERE id = ?",
-                (RUNNING, now, now, pid, r[0]),
+                "UPDATE tasks SET state = ?, started = ? - COALESCE(ended - started, 0), heartbeat = ?, worker_pid = ?, worker_host = ?,"
+                " ended = NULL WHERE id = ?",
+                (RUNNING, now, now, pid, host or this_host(), r[0]),
             )
             self._event(db, r[0], StateEvent(state=RUNNING, pid=pid))
         return self.task(r[0])
@@ -235,15 +288,16 @@ class Store:
         with self._tx() as db:
             db.execute(f"UPDATE tasks SET {sets} WHERE id = ?", (*values.values(), task_id))
 
-    def fail_if_running(self, task_id: int, pid: int | None, error: str) -> bool:
-        """Error a task only if it is still running under `pid` (a finished task is never overwritten)."""
+    def fail_if_running(self, task: TaskRow, error: str) -> bool:
+        """Error `task` only if it is still running under the process (pid and host) it was read with: a task
+        that finished, or that another process claimed meanwhile, is never overwritten."""
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE tasks SET state = ?, ended = ?, error = ? WHERE id = ? AND state = ? AND worker_pid IS ?",
-                (ERROR, time.time(), error, task_id, RUNNING, pid),
+                "UPDATE tasks SET state = ?, ended = ?, error = ? WHERE id = ? AND state = ? AND worker_pid IS ? AND worker_host IS ?",
+                (ERROR, time.time(), error, task.id, RUNNING, task.worker_pid, task.worker_host),
             )
             if cur.rowcount:
-                self._event(db, task_id, StateEvent(state=ERROR, error=error))
+                self._event(db, task.id, StateEvent(state=ERROR, error=error))
         return bool(cur.rowcount)
 
     def hand_over(self, task_id: int, pid: int) -> None:

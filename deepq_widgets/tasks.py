@@ -15,12 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+from .liveness import interrupted
 from .spec import TaskSpec
 from .store import ERROR, RUNNING, STOPPED, Store, StoreError
 from .submission import check_submission
 from .workspace import WorkspacePaths
 
-STALE_S = 120.0  # a running task with no heartbeat for this long and a dead worker is interrupted
 LOCK_NAME = ".worker.lock"
 FAILURE_NAME = "worker.failed"  # in tasks/: why the last worker could not start
 RETRY_S = 60.0  # a worker that failed to start is tried again after this long, not in a loop
@@ -111,34 +111,21 @@ def worker_failure(workspace: WorkspacePaths, now: float | None = None) -> str |
     return found["error"] if (now or time.time()) - found["at"] < RETRY_S else None
 
 
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.is_file() and stat.read_text().split(") ", 1)[-1].startswith("Z"))  # a zombie is dead
-
-
 def reap_interrupted(store: Store, now: float | None = None) -> list[int]:
-    """Mark running tasks whose worker died (killed, machine restart) as Error, resumable.
+    """Mark running tasks whose process died (killed, machine restart, node lost) as Error, resumable.
 
-    Liveness is checked first and the update only applies to a task still running under the
-    same pid, so a task that finishes meanwhile is never turned into an error.
+    From any host: a task is interrupted when its heartbeat lease ran out, or when it ran on this host and
+    its process is gone (liveness.py); a pid of another host is never looked up here. The update only
+    applies to a task still running under the same pid and host, so a task that finishes meanwhile is
+    never turned into an error.
     """
     now = now or time.time()
     reaped = []
     for task in store.tasks((RUNNING,)):
-        dead = not pid_alive(task.worker_pid)
-        stale = task.heartbeat is None or now - task.heartbeat > STALE_S  # also catches a pid reused after a restart
         message = (
             f"the worker stopped unexpectedly during epoch {task.epoch + 1}; `deepq resume {task.id}` continues from the last checkpoint"
         )
-        if (dead or stale) and store.fail_if_running(task.id, task.worker_pid, message):
+        if interrupted(task.worker_host, task.worker_pid, task.heartbeat, now) and store.fail_if_running(task, message):
             reaped.append(task.id)
     return reaped
 

@@ -163,6 +163,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         JUPYTER_PATH=serving.template_path(notebooks),
         VOILA_APP_IP=serving.kernel_callback_ip(args.ip),
         **{serving.ALLOWED_HOSTS_ENV: ",".join(hosts)},
+        **({serving.SERVED_TOKEN_ENV: token} if token else {}),
     )
     os.execv(sys.executable, [sys.executable, "-I", "-m", "deepq_widgets.serving", *argv])  # -I: no code from the working directory
 

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from ..contracts import CheckpointInfo
 from ..files import fsync_file, fsync_folder
+from ..liveness import STALE_S
 
 BEST = "best.safetensors"
 
@@ -124,8 +126,9 @@ def save_checkpoint(
     """Replace the set in `folder` by last.safetensors (weights), optim.safetensors, best.safetensors
     (`best`, else the previous set's best, linked) and checkpoint.json, as one."""
     previous = complete_set(folder)
-    for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # left by a process killed mid-write (one writer per task)
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # left by a process killed mid-write: only an old one, since
+        if time.time() - stale.stat().st_mtime > STALE_S:  # a second run of the task (another host's) may be writing it now
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     tmp.mkdir(parents=True)
     try:

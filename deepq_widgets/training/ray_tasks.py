@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -222,8 +224,12 @@ def ray_started(address: str) -> Iterator[None]:
     home = tempfile.mkdtemp(prefix="deepq-ray-")
     here = os.getcwd()
     os.chdir(home)
+    reaper = None
     try:
-        if address == "local":
+        if address == "local":  # its processes end with this one, even when it is killed (ray_reaper.py)
+            reaper = subprocess.Popen(
+                [sys.executable, "-I", "-m", "deepq_widgets.training.ray_reaper", "--watch", str(os.getpid())], start_new_session=True
+            )
             ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
@@ -234,6 +240,9 @@ def ray_started(address: str) -> Iterator[None]:
     finally:
         ray.shutdown()
         shutil.rmtree(home, ignore_errors=True)
+        if reaper is not None:
+            reaper.kill()
+            reaper.wait()
 
 
 def _serve(workspace: WorkspacePaths, threads: int, idle_exit: float) -> int:

@@ -147,7 +147,7 @@ def start_task_process(workspace: WorkspacePaths, task_id: int, threads: int, gp
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "DEEPQ_THREADS": str(threads)}
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
-    argv = ["--workspace", str(workspace.root), "--task", str(task_id), "--threads", str(threads)]
+    argv = ["--workspace", str(workspace.root), "--task", str(task_id), "--threads", str(threads), "--parent", str(os.getpid())]
     return subprocess.Popen([sys.executable, "-I", "-m", "deepq_widgets.training.task_process", *argv], env=env, cwd=workspace.root)
 
 

@@ -3,6 +3,8 @@
 import http.client
 import time
 
+import psutil
+
 from tests.e2e.conftest import served
 
 
@@ -30,6 +32,8 @@ def test_on_a_network_address_the_token_is_required(e2e_ws):
         assert status == 200 and "jupyter-widgets" in page.lower()
         assert get(port, "/?token=s3cret-token", host=f"rebound.attacker.example:{port}")[0] == 403
         assert "?token=s3cret-token" in log()  # the address to open is printed for the user
+        lines = [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]
+        assert any(f"--port={port}" in line for line in lines) and not any("s3cret" in line for line in lines)  # not in `ps`
 
 
 def test_a_reload_shuts_the_old_page_kernel_down(browser, e2e_ws):

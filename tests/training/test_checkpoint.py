@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 import pytest
 import torch
@@ -44,13 +45,16 @@ def test_a_kill_at_any_point_of_a_write_leaves_one_complete_set(tmp_path, monkey
     def killed(*_):
         raise KeyboardInterrupt  # the process dies here
 
-    monkeypatch.setattr(checkpoint, "_fsync", killed)  # mid-write: files written, not yet swapped in
+    monkeypatch.setattr(checkpoint, "fsync_file", killed)  # mid-write: files written, not yet swapped in
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(folder, tensors(2), {}, {"state": [], "hypers": []}, CheckpointInfo(epoch=1))
     monkeypatch.undo()
     assert epoch_of(folder) == 0
     (tmp_path / ".checkpoint.999999.tmp").mkdir()  # what SIGKILL mid-write leaves (no finally runs)
     (tmp_path / ".checkpoint.999999.tmp" / "last.safetensors").write_bytes(b"partial")
+    an_hour_ago = time.time() - 3600
+    os.utime(tmp_path / ".checkpoint.999999.tmp", (an_hour_ago, an_hour_ago))
+    (tmp_path / ".checkpoint.888888.tmp").mkdir()  # another run of the task writing now (a second host's): kept
 
     real_rename = os.rename
 
@@ -65,7 +69,7 @@ def test_a_kill_at_any_point_of_a_write_leaves_one_complete_set(tmp_path, monkey
     monkeypatch.undo()
     assert not folder.exists() and epoch_of(folder) == 0  # the set put aside is still complete
     save_checkpoint(folder, tensors(3), {}, {"state": [], "hypers": []}, CheckpointInfo(epoch=2))
-    assert epoch_of(folder) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
+    assert epoch_of(folder) == 2 and sorted(p.name for p in tmp_path.iterdir()) == [".checkpoint.888888.tmp", "checkpoint"]
 
 
 @pytest.mark.slow

@@ -161,10 +161,21 @@ def test_searches_run_their_trials_on_ray_tune_and_the_winner_trains(demo_copy, 
             assert plan.hyper.epochs == 6  # the run continues from the winner for the epochs left
             assert "population-based search's winner" in store.events(task_id, ModelEvent)[-1].source
         assert row.model_id and [e.epoch for e in store.events(task_id, EpochEvent)] == list(range(plan.hyper.epochs))
-    for worker in store.workers():
-        os.kill(worker["pid"], signal.SIGTERM)
-    wait_for(lambda: not worker_alive(demo_copy), timeout=60)
     assert not marker.exists(), f"a Tune trial ran code from the workspace: {marker.read_text()}"
+    assert_a_killed_worker_leaves_no_ray_process(store)
+
+
+def assert_a_killed_worker_leaves_no_ray_process(store: Store) -> None:
+    """SIGKILL runs no clean-up in the worker, and Ray's agents ignore SIGTERM: the reaper ends them."""
+    import psutil
+
+    workers = [psutil.Process(w["pid"]) for w in store.workers()]
+    started = [p for w in workers for p in w.children(recursive=True) if "ray_reaper" not in " ".join(p.cmdline())]
+    assert any("raylet" in " ".join(p.cmdline()) for p in started)  # Ray of its own (`--ray local`)
+    for worker in workers:
+        worker.kill()
+    _, alive = psutil.wait_procs(started, timeout=30)
+    assert not alive, [p.cmdline()[:2] for p in alive]
 
 
 def test_a_resumed_grid_search_runs_only_the_cells_left():

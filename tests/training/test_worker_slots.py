@@ -7,9 +7,10 @@ import signal
 import pytest
 
 from deepq_widgets.contracts import EpochEvent
+from deepq_widgets.liveness import pid_alive
 from deepq_widgets.store import ERROR, FINISHED, RUNNING, Store
-from deepq_widgets.tasks import resume, submit
-from tests.training.test_worker import tiny_spec, wait_for
+from deepq_widgets.tasks import reap_interrupted, resume, submit
+from tests.training.test_worker import plant_modules, tiny_spec, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -22,6 +23,7 @@ def two_slots(monkeypatch):
 
 
 def test_two_slots_run_two_tasks_at_once(demo_copy, capsys):
+    marker = plant_modules(demo_copy)  # the task processes start in the workspace: nothing there is imported
     first = submit(demo_copy, tiny_spec(demo_copy, capsys, "left", 3))
     second = submit(demo_copy, tiny_spec(demo_copy, capsys, "right", 3))
     store = Store(demo_copy.db_path)
@@ -34,6 +36,7 @@ def test_two_slots_run_two_tasks_at_once(demo_copy, capsys):
     assert a.state == b.state == FINISHED, (a.error, b.error)
     assert a.model_id and b.model_id
     assert max(a.started, b.started) < min(a.ended, b.ended)  # side by side, not one after the other
+    assert not marker.exists(), f"a task process ran code from the workspace: {marker.read_text()}"
 
 
 def test_a_killed_task_process_is_reaped_alone_and_resumes(demo_copy, capsys):
@@ -48,3 +51,11 @@ def test_a_killed_task_process_is_reaped_alone_and_resumes(demo_copy, capsys):
     wait_for(lambda: all(store.task(t).state in (FINISHED, ERROR) for t in (killed, other)), timeout=600)
     assert store.task(killed).state == store.task(other).state == FINISHED, (store.task(killed).error, store.task(other).error)
     assert max(e.epoch for e in store.events(killed, EpochEvent)) == 5
+
+    orphaned = submit(demo_copy, tiny_spec(demo_copy, capsys, "orphaned", 50))  # the worker killed: its task process too
+    wait_for(lambda: len(store.events(orphaned, EpochEvent)) >= 1, timeout=300)
+    task_process = store.task(orphaned).worker_pid
+    for worker in store.workers():
+        os.kill(worker["pid"], signal.SIGKILL)
+    wait_for(lambda: not pid_alive(task_process), timeout=30)
+    assert reap_interrupted(store) == [orphaned] and store.task(orphaned).state == ERROR

@@ -25,6 +25,7 @@ TOP_LEVEL = {  # deepq_widgets.<name> (a module, or a package's every module unl
     "kinds": "foundation",  # pure parts; kinds/<kind>/training.py is training
     "devices": "core",
     "children": "core",
+    "liveness": "core",
     "data": "core",
     "presets": "core",
     "zoo": "core",  # zoo/catalog.py is foundation

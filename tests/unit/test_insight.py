@@ -60,3 +60,19 @@ def test_the_roc_legend_gives_each_class_its_auc():
     evaluation = Evaluation(task="single_label", classes=["benign", "malignant"], metrics=Metrics(headline={}), cases=[], per_class=rows)
     assert legend_labels(evaluation, "roc") == {"benign": "benign (AUC 0.93)"}
     assert legend_labels(evaluation, "confusion") == {}
+
+
+def test_class_names_with_dollar_signs_are_drawn_as_written():
+    """matplotlib reads '$...$' as mathematics: a class name that is not valid mathematics failed the chart."""
+    import matplotlib
+
+    from deepq_widgets import plots
+
+    names = ["cost $5 or $10", r"a$\frac{$b"]
+    for png in (
+        plots.confusion([[3, 1], [0, 4]], names),
+        plots.roc({name: {"fpr": [0, 0.5, 1], "tpr": [0, 0.8, 1]} for name in names}),
+        plots.chart("Sizes of $x$", "a $", "b", {names[1]: ([0, 1], [1, 2])}, "line", ""),
+    ):
+        assert png.startswith(b"\x89PNG")
+    assert matplotlib.rcParams["text.parse_math"]  # the user's own charts keep mathematics
