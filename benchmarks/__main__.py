@@ -1,5 +1,5 @@
 """python -m benchmarks [data_layer ui training_speed voila learning search trust final_model evaluate_speed kill_resume scale
-scale_out regression studies study_scale]"""
+scale_out regression studies study_scale memory_at_scale]"""
 
 import importlib
 import sys
@@ -20,6 +20,7 @@ ALL = [
     "regression",
     "studies",
     "study_scale",
+    "memory_at_scale",
 ]
 
 for name in sys.argv[1:] or ALL:

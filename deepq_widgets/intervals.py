@@ -102,6 +102,9 @@ def delong(truth: np.ndarray, score: np.ndarray, level: float = LEVEL) -> Interv
     return float(_expit(logit - z * se)), float(_expit(logit + z * se))
 
 
+CHUNK_VALUES = 4_000_000  # values in one array of resample weights (32 MB of float64)
+
+
 def bootstrap(
     statistic: Callable[[np.ndarray], dict[str, float | None]],
     strata: np.ndarray,
@@ -127,11 +130,16 @@ def bootstrap(
     return {name: interval for name, interval in found.items() if interval is not None}
 
 
-def resample_weights(strata: np.ndarray, resamples: int = RESAMPLES, seed: int = 0, chunk: int = 100) -> Iterator[np.ndarray]:
+def resample_weights(
+    strata: np.ndarray, resamples: int = RESAMPLES, seed: int = 0, chunk: int | None = None, columns: int = 0
+) -> Iterator[np.ndarray]:
     """Stratified bootstrap resamples as case weights (how often each case is drawn), in (chunk, N)
-    arrays: for statistics that are sums over cases, computed for a whole chunk at once."""
+    arrays: for statistics that are sums over cases, computed for a whole chunk at once. The chunk is as
+    many resamples as keep one (chunk, N) array, or one of `columns` (a statistic's widest: detections,
+    say), within `CHUNK_VALUES`: at 10⁵ images and 10⁶ detections, 100 resamples at once took tens of GB."""
     groups = _strata(strata)
     rng = np.random.default_rng(seed)
+    chunk = chunk or max(1, min(100, CHUNK_VALUES // max(len(strata), columns, 1)))
     for start in range(0, resamples, chunk):
         weights = np.zeros((min(chunk, resamples - start), len(strata)))
         for g in groups:

@@ -26,6 +26,8 @@ TOKEN_ENV = "DEEPQ_TOKEN"
 LOOPBACK_NAMES = ("localhost",)
 ALLOWED_HOSTS_SETTING = "deepq_allowed_hosts"
 ALLOWED_HOSTS_ENV = "DEEPQ_ALLOWED_HOSTS"
+DOWNLOADS_ENV = "DEEPQ_DOWNLOAD_ROUTE"  # set for the kernels when the server streams the workspace's exports
+DOWNLOADS_PATH = "deepq/exports"  # relative to the dashboard's page
 SERVED_TOKEN_ENV = "DEEPQ_SERVED_TOKEN"  # `deepq serve` hands the token over here: a command line is world-readable
 TEMPLATE = "deepq"  # notebooks/jupyter/voila/templates/deepq: Voilà's lab template without CDN stylesheets
 
@@ -122,6 +124,32 @@ def install_xsrf_cookie() -> None:
     VoilaHandler.prepare = prepare_with_cookie
 
 
+def export_download_handler() -> type:
+    """A file of the workspace's `exports/` folder, streamed to the browser in chunks: a model of 200 MB never
+    travels through the page's widget state as base64. Behind the server's token and Host check (a
+    JupyterHandler); only a file directly in that folder is served."""
+    import tornado.web
+    from jupyter_server.base.handlers import JupyterHandler
+
+    class ExportDownload(JupyterHandler):
+        def initialize(self, folder: str) -> None:
+            self.folder = Path(folder).resolve()
+
+        @tornado.web.authenticated
+        async def get(self, name: str) -> None:
+            path = (self.folder / name).resolve()
+            if path.parent != self.folder or not path.is_file():
+                raise tornado.web.HTTPError(404)
+            self.set_header("Content-Type", "application/octet-stream")
+            self.set_header("Content-Disposition", f'attachment; filename="{path.name}"')
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    self.write(chunk)
+                    await self.flush()
+
+    return ExportDownload
+
+
 def main(argv: list[str] | None = None) -> None:
     """Voilà with the Host check, in this process (signals reach the server itself). The names to
     serve come in $DEEPQ_ALLOWED_HOSTS (comma-separated) and a network address's token in
@@ -134,7 +162,17 @@ def main(argv: list[str] | None = None) -> None:
     settings = {"allow_remote_access": False, ALLOWED_HOSTS_SETTING: allowed}
     token = os.environ.pop(SERVED_TOKEN_ENV, None)  # gone before any kernel starts: they inherit the environment
     given = {"token": token} if token else {}
-    Voila.launch_instance(sys.argv[1:] if argv is None else argv, tornado_settings=settings, **given)
+    exports = str(Path(os.environ.get("DEEPQ_WORKSPACE", "workspace")) / "exports")
+
+    class Dashboard(Voila):
+        def init_handlers(self) -> list:
+            from jupyter_server.utils import url_path_join
+
+            route = url_path_join(self.server_url, f"/{DOWNLOADS_PATH}/([^/]+)")
+            return [(route, export_download_handler(), {"folder": exports}), *super().init_handlers()]  # before its catch-all
+
+    os.environ[DOWNLOADS_ENV] = "1"  # the kernels link exports to the route
+    Dashboard.launch_instance(sys.argv[1:] if argv is None else argv, tornado_settings=settings, **given)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..children import die_with
 from ..files import atomic_write_text
+from .cache_guard import hold_rows, rows_free_to_reuse, stamp, still_true, unit_files
 from .cache_keys import Unit, case_key, dataset_fingerprint, slice_key, units_of
 from .cases import Box, Case
 from .catalog import DatasetInfo
@@ -35,6 +36,8 @@ from .preprocess import network_pixels
 from .readers import ReaderError, read_image
 from .slice_pixels import slice_pixels
 from .studies import SliceRef
+
+Decoded = tuple[list | None, str | None, list | None]  # a row's boxes, or the problem that left it out; its stamp
 
 CACHE_VERSION = 3
 SAVE_EVERY_S = 5.0  # how often a build records its progress (what a kill can lose)
@@ -59,6 +62,7 @@ class CachedData:
     slices: list[np.ndarray] | None = None  # studies: each case's rows in `images`
     slice_classes: list[np.ndarray] | None = None  # studies: each slice's class index where labelled, else -1
     _fields: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _readers: Any = field(default=None, repr=False)  # the shared lock that keeps these rows from reuse (cache_guard.py)
 
     @property
     def channels(self) -> int:
@@ -136,12 +140,14 @@ def build_cache(
         fcntl.flock(lock, fcntl.LOCK_EX)
         index = _read_index(layout)
         wanted = set(keys)
-        for part in ("slots", "problems", "boxes"):  # a changed or removed case's row is free again
+        for part in ("slots", "problems", "boxes", "stamps"):  # a changed or removed case's row is free again
             index[part] = {k: v for k, v in index[part].items() if k in wanted}
+        _forget_changed(index, dict(zip(keys, units, strict=True)))
         todo = [i for i, k in enumerate(keys) if k not in index["slots"] and k not in index["problems"]]
         if todo:
             used = set(index["slots"].values())
-            free = [row for row in range(index["rows"]) if row not in used]  # also rows a killed build had not recorded
+            # rows no case holds (and rows a killed build had not recorded), while no task reads them (cache_guard.py)
+            free = [row for row in range(index["rows"]) if row not in used] if rows_free_to_reuse(layout.folder) else []
             _decode(info, layout, index, keys, units, todo, free, progress, processes or decode_processes(), save_every_s)
         return _load(info, layout, index, cases)
 
@@ -160,12 +166,24 @@ def decode_processes() -> int:
 # -- building ----------------------------------------------------------------------------------------
 def _read_index(layout: Layout) -> dict[str, Any]:
     path = layout.folder / "slots.json"
-    empty = {"rows": 0, "slots": {}, "problems": {}, "boxes": {}}
+    empty = {"rows": 0, "slots": {}, "problems": {}, "boxes": {}, "stamps": {}}
     if not path.is_file():
         for name in ("images.u8", "masks.u8"):  # rows no index names are not rows
             (layout.folder / name).unlink(missing_ok=True)
         return empty
-    return json.loads(path.read_text())
+    return empty | json.loads(path.read_text())
+
+
+def _forget_changed(index: dict[str, Any], units: dict[str, Unit]) -> None:
+    """Rows whose files changed although their key did not (a copy that kept size and modification time) are
+    decoded again; a row without a stamp (an older cache's) too."""
+    for key in list(index["slots"]):
+        true, fresh = still_true(unit_files(units[key]), index["stamps"].get(key))
+        if true:
+            index["stamps"][key] = fresh
+        else:
+            for part in ("slots", "boxes", "stamps"):
+                index[part].pop(key, None)
 
 
 def _save_index(layout: Layout, index: dict[str, Any]) -> None:
@@ -196,13 +214,13 @@ def _decode(
     jobs = [(list(info.classes), layout, [units[c] for c in cases], rows) for cases, rows in chunks]
     done, saved = 0, time.monotonic()
 
-    def record(cases: list[int], rows: list[int], results: list[tuple[list | None, str | None]]) -> None:
+    def record(cases: list[int], rows: list[int], results: list[Decoded]) -> None:
         nonlocal done, saved
-        for case, row, (boxes, problem) in zip(cases, rows, results, strict=True):
+        for case, row, (boxes, problem, stamped) in zip(cases, rows, results, strict=True):
             if problem is not None:
                 index["problems"][keys[case]] = problem
             else:
-                index["slots"][keys[case]], index["boxes"][keys[case]] = row, boxes
+                index["slots"][keys[case]], index["boxes"][keys[case]], index["stamps"][keys[case]] = row, boxes, stamped
         done += len(cases)
         if progress:
             progress(done, len(todo))
@@ -226,7 +244,7 @@ def _decode(
     _save_index(layout, index)
 
 
-def _decode_chunk_job(job: tuple) -> list[tuple[list | None, str | None]]:
+def _decode_chunk_job(job: tuple) -> list[Decoded]:
     return _decode_chunk(*job)
 
 
@@ -239,22 +257,25 @@ def case_pixels(unit: Unit, windows: list[str]) -> Any:
     return read_image(unit.image, windows=windows or None)
 
 
-def _decode_chunk(classes: list[str], layout: Layout, units: list[Unit], rows: list[int]) -> list[tuple[list | None, str | None]]:
+def _decode_chunk(classes: list[str], layout: Layout, units: list[Unit], rows: list[int]) -> list[Decoded]:
     """Decode `units` and write each into its row (positioned writes, no memory map: memory stays one
-    chunk); per unit, its boxes in cache pixels, or the problem that left it out."""
+    chunk); per unit, its boxes in cache pixels, or the problem that left it out, and its files' stamp (taken
+    before decoding: a file changed meanwhile shows as changed at the next build)."""
     from PIL import Image
 
     size = layout.size
-    out = []
+    out: list[Decoded] = []
+    hashed: dict[Path, str] = {}  # a multi-frame file's slices share one hash
     with open(layout.folder / "images.u8", "r+b") as images, _maybe_open(layout.folder / "masks.u8", layout.masks) as masks:
         for unit, row in zip(units, rows, strict=True):
             case = unit if isinstance(unit, Case) else Case(unit.path)
             try:
+                stamped = stamp(unit_files(unit), hashed)
                 data = case_pixels(unit, layout.windows)
                 h, w = data.pixels.shape[:2]
                 mask = case_mask(case, classes, w, h) if layout.masks and isinstance(unit, Case) else None
             except (ReaderError, MaskError, OSError, ValueError) as exc:  # changed since it was catalogued: this case's problem only
-                out.append((None, str(exc) if isinstance(exc, ReaderError) else f"{case.mask or case.image}: {exc}"))
+                out.append((None, str(exc) if isinstance(exc, ReaderError) else f"{case.mask or case.image}: {exc}", None))
                 continue
             os.pwrite(
                 images.fileno(), np.ascontiguousarray(network_pixels(data.pixels, layout.channels, size)).tobytes(), row * layout.image_row
@@ -264,7 +285,7 @@ def _decode_chunk(classes: list[str], layout: Layout, units: list[Unit], rows: l
                 os.pwrite(masks.fileno(), small.tobytes(), row * layout.mask_row)
             sx, sy = size / w, size / h
             boxes = [[classes.index(b.label), b.x * sx, b.y * sy, b.w * sx, b.h * sy] for b in case.boxes if b.label in classes]
-            out.append((boxes, None))
+            out.append((boxes, None, stamped))
         images.flush()
         os.fsync(images.fileno())  # rows reach the disk before the index that names them
         if masks is not None:
@@ -308,6 +329,7 @@ def _load(info: DatasetInfo, layout: Layout, index: dict[str, Any], keys: list[s
         boxes=[[Box(info.classes[int(c)], x, y, w, h) for c, x, y, w, h in index["boxes"][keys[i]]] for i in kept],
         problems=[index["problems"][k] for k in keys if k in index["problems"]],
         fingerprint=dataset_fingerprint(info, keys),
+        _readers=hold_rows(layout.folder),
     )
 
 
@@ -336,6 +358,7 @@ def _load_studies(info: DatasetInfo, layout: Layout, index: dict[str, Any], case
         fingerprint=dataset_fingerprint(info, keys),
         slices=slices,
         slice_classes=[_slice_classes(c.volume, info.classes) for c in cases],
+        _readers=hold_rows(layout.folder),
     )
 
 

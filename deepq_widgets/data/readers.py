@@ -131,29 +131,26 @@ def _read_dicom(path: Path, windows: WindowsArg, frame: int | None) -> ImageData
         too_big = size_problem(meta["columns"], meta["rows"], meta["frames"])
         if too_big:
             raise ReaderError(f"{path}: {too_big}")
-        arr = ds.pixel_array
+        nframes = meta["frames"]
+        if frame is not None and not 0 <= frame < nframes:
+            raise ReaderError(f"{path}: frame {frame} out of range (the file has {nframes})")
+        arr = _decoded(ds, nframes, frame)
     except ReaderError:
         raise
     except Exception as exc:  # pydicom raises many types for damaged or unsupported files
         raise ReaderError(f"{path}: unreadable DICOM ({type(exc).__name__}: {exc})") from None
 
-    nframes = meta["frames"]
-    color = int(ds.get("SamplesPerPixel", 1)) > 1
-    if nframes == 1:
-        arr = arr[None]
-    if frame is not None and not 0 <= frame < nframes:
-        raise ReaderError(f"{path}: frame {frame} out of range (the file has {nframes})")
-    keep = slice(None) if frame is None else slice(frame, frame + 1)
-
-    if color:
+    if int(ds.get("SamplesPerPixel", 1)) > 1:
         bits = int(ds.get("BitsStored", 8))
         meta["windows"] = []
-        return ImageData(arr[keep].astype(np.float32) / float(2**bits - 1), meta)
+        return ImageData(arr.astype(np.float32) / float(2**bits - 1), meta)
 
-    # Window the whole series before picking a frame, so a full-range fallback is the same for every frame.
     values = apply_modality_lut(arr, ds)
     chosen = list(windows) if windows else [FILE_WINDOW]
-    pixels = np.stack([_apply_one_window(values, ds, w, path) for w in chosen], axis=-1)[keep].astype(np.float32)
+    # A frame picked from a series without a window of its own is stretched over the whole series' range, so every
+    # frame of it looks alike: that range is found frame by frame, never by windowing the whole series at once.
+    series = _series_range(ds, nframes) if frame is not None and nframes > 1 and FILE_WINDOW in chosen else None
+    pixels = np.stack([_apply_one_window(values, ds, w, path, series) for w in chosen], axis=-1).astype(np.float32)
     if meta["photometric"] == "MONOCHROME1":
         pixels = 1.0 - pixels
     meta["windows"] = [_describe_window(w, ds) for w in chosen]
@@ -161,9 +158,34 @@ def _read_dicom(path: Path, windows: WindowsArg, frame: int | None) -> ImageData
     return ImageData(pixels, meta)
 
 
-def _apply_one_window(values: np.ndarray, ds: Any, spec: Any, path: Path) -> np.ndarray:
+def _decoded(ds: Any, nframes: int, frame: int | None) -> np.ndarray:
+    """The stored values of frame `frame` (every frame when None) as (F, H, W[, C]): only that frame is decoded,
+    so one slice of a 2,000-frame series costs one frame's memory."""
+    from pydicom.pixels import pixel_array
+
+    if nframes > 1 and frame is not None:
+        return pixel_array(ds, index=frame)[None]
+    arr = ds.pixel_array
+    return arr[None] if nframes == 1 else arr
+
+
+def _series_range(ds: Any, nframes: int) -> tuple[float, float] | None:
+    """The modality values' range over every frame, one frame decoded at a time; None where a file window or
+    VOI LUT applies (then no range is needed)."""
+    if file_window(ds) is not None or ds.get("VOILUTSequence"):
+        return None
+    from pydicom.pixels import apply_modality_lut, iter_pixels
+
+    lo, hi = np.inf, -np.inf
+    for one in iter_pixels(ds):
+        values = apply_modality_lut(one, ds)
+        lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
+    return lo, hi
+
+
+def _apply_one_window(values: np.ndarray, ds: Any, spec: Any, path: Path, series: tuple[float, float] | None = None) -> np.ndarray:
     if spec == FILE_WINDOW:
-        return file_voi(values, ds)
+        return file_voi(values, ds, series)
     try:
         return apply_window(values, resolve_window(spec))
     except ValueError as exc:
@@ -179,8 +201,9 @@ def _describe_window(spec: Any, ds: Any) -> str:
     return str(window) if window else "full range"
 
 
-def file_voi(values: np.ndarray, ds: Any) -> np.ndarray:
-    """The file's own VOI (LUT sequence or window centre/width) in [0, 1]; full range if none."""
+def file_voi(values: np.ndarray, ds: Any, series: tuple[float, float] | None = None) -> np.ndarray:
+    """The file's own VOI (LUT sequence or window centre/width) in [0, 1]; if none, its full range (`series`:
+    the whole series' range, for one frame of it)."""
     from pydicom.pixels import apply_voi
 
     if ds.get("VOILUTSequence") and ds.VOILUTSequence[0].get("LUTData") is not None:
@@ -189,7 +212,7 @@ def file_voi(values: np.ndarray, ds: Any) -> np.ndarray:
     window = file_window(ds)
     if window is not None:
         return apply_window(values, window)
-    return min_max(values)
+    return min_max(values, series)
 
 
 def file_window(ds: Any) -> Window | None:

@@ -70,10 +70,10 @@ def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def min_max(values: np.ndarray) -> np.ndarray:
-    """Fallback when a file has no window: stretch its own range to [0, 1]."""
+def min_max(values: np.ndarray, bounds: tuple[float, float] | None = None) -> np.ndarray:
+    """Fallback when a file has no window: stretch its own range (or `bounds`, a whole series') to [0, 1]."""
     values = values.astype(np.float32)
-    lo, hi = float(values.min()), float(values.max())
+    lo, hi = bounds if bounds is not None else (float(values.min()), float(values.max()))
     if hi <= lo:
         return np.zeros_like(values)
     return (values - lo) / (hi - lo)

@@ -117,7 +117,8 @@ def detection_intervals(
         return None, {}
     draws: dict[str, dict[str, list[np.ndarray]]] = {name: {"ap50": [], "recall": []} for name in matches}
     maps = []
-    for weights in intervals.resample_weights(np.zeros(len(preds))):
+    widest = max(len(m.image) for m in matches.values())  # `weights[:, m.image]`: one column per detection
+    for weights in intervals.resample_weights(np.zeros(len(preds)), columns=widest):
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a resample without any true box of a class: NaN, dropped
             aps = {name: weighted_average_precision(m, weights) for name, m in matches.items()}

@@ -11,6 +11,7 @@ the pixels it was trained on; classification adds Grad-CAM heatmaps.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +110,16 @@ def studies_at(path: Path) -> list[Volume]:
 def predict(workspace: WorkspacePaths, model_id: str, paths: list[str | Path], heatmaps: bool = False) -> list[Said]:
     """What the model says per image (per study, for a kind that reads studies: each series of a folder), as its
     kind says it (scores and the call at the operating point, boxes, areas and a mask, a measured value, a
-    study's per-slice scores), with heatmaps when asked."""
+    study's per-slice scores), with heatmaps when asked. Every answer is kept: for a few images; a dataset
+    goes through `predict_to_files`, which keeps none of the arrays."""
+    return list(predictions(workspace, model_id, paths, heatmaps))
+
+
+def predictions(workspace: WorkspacePaths, model_id: str, paths: list[str | Path], heatmaps: bool = False) -> Iterator[Said]:
+    """`predict`, one answer at a time, so that a run over 10⁵ images holds one image's heatmap at a time."""
     model, card = load_model(workspace, model_id)
     model.eval()
     kind = kinds.get(card.task)
-    out = []
     for path in paths:
         if kind.volumes:
             inputs = [(str(path), study_input(v, card)) for v in studies_at(Path(path))]
@@ -124,8 +130,7 @@ def predict(workspace: WorkspacePaths, model_id: str, paths: list[str | Path], h
         for name, x in inputs:
             said = kind.trainer.predict(model, x, card.classes, heatmaps, card.thresholds)
             said.prediction.image = name
-            out.append(said)
-    return out
+            yield said
 
 
 def predict_to_files(
@@ -133,8 +138,8 @@ def predict_to_files(
 ) -> list[Prediction]:
     """`predict` on `images` (paths inside the workspace) and every usable case of `dataset`, its heatmaps and
     masks written as PNG files in the workspace folder `overlays` (each row names its own: `heatmap_file`,
-    `mask_file`) instead of returned as arrays. A run on a whole dataset is kept in the model's inference
-    list. The one function behind `deepq predict` and `Model.predict`."""
+    `mask_file`) as each image is done, and never kept. A run on a whole dataset is kept in the model's
+    inference list. The one function behind `deepq predict` and `Model.predict`."""
     import time
 
     from ..contracts import InferenceRun
@@ -146,18 +151,19 @@ def predict_to_files(
         paths += [c.shown for c in scan_dataset(workspace, dataset).usable]  # a slice of a NIfTI volume: 'scan.nii.gz#3'
     if not paths:
         raise ValueError("nothing to predict: give images, a dataset, or both")
-    results = predict(workspace, model_id, paths, heatmaps=overlays is not None)
-    if overlays is not None:
-        folder = workspace.resolve(overlays)
+    folder = workspace.resolve(overlays) if overlays is not None else None
+    if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        for i, said in enumerate(results):  # numbered: two class folders may hold images of the same name
-            stem = f"{i:05d}-{Path(said.prediction.image).stem}"
+    rows = []
+    for i, said in enumerate(predictions(workspace, model_id, paths, heatmaps=folder is not None)):
+        if folder is not None:
+            stem = f"{i:05d}-{Path(said.prediction.image).stem}"  # numbered: two class folders may hold images of the same name
             if said.heatmap is not None:  # a study's: that of its most telling slice
                 heatmap = said.heatmap[said.prediction.key_slices[0]] if said.heatmap.ndim == 3 else said.heatmap
                 said.prediction.heatmap_file = _png(workspace, (heatmap * 255).astype("uint8"), folder / f"{stem}.heatmap.png")
             if said.mask is not None:
                 said.prediction.mask_file = _png(workspace, said.mask.astype("uint8"), folder / f"{stem}.mask.png")
-    rows = [said.prediction for said in results]
+        rows.append(said.prediction)  # the row alone: its arrays go with `said`
     if dataset is not None and not images:
         record_inference(workspace, InferenceRun(model_id=model_id, dataset=dataset, created=time.time(), rows=rows))
     return rows

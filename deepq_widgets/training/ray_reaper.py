@@ -23,7 +23,8 @@ EVERY_S = 1.0
 
 
 def processes() -> dict[int, tuple[int, str]]:
-    """Every process of this host: pid -> (parent pid, start time in clock ticks), from /proc."""
+    """Every running process of this host: pid -> (parent pid, start time in clock ticks), from /proc. A zombie (a
+    process that ended, not yet waited for) is not running: its children are already another's."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -32,7 +33,8 @@ def processes() -> dict[int, tuple[int, str]]:
             fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
         except (OSError, IndexError):
             continue  # ended meanwhile
-        found[int(entry.name)] = (int(fields[1]), fields[19])
+        if fields[0] != "Z":
+            found[int(entry.name)] = (int(fields[1]), fields[19])
     return found
 
 

@@ -106,6 +106,7 @@ class MailboxSink(TaskSink):
 def run_on_node(root: str, task: dict[str, Any], mailbox: Any, earlier: list[str], threads: int, search: bool) -> dict[str, Any]:
     """One task (or only its search), on whichever node Ray chose; returns its Outcome as plain values."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ["DEEPQ_THREADS"] = str(threads)  # the cache's decoders too: not every core of the node, N times over
     import platform
 
     import torch
@@ -184,7 +185,9 @@ class RayTasks:
         except Exception as exc:  # the Ray task's process or node died: as when a worker is killed
             with contextlib.suppress(Exception):  # what its mailbox still holds, if the mailbox lives
                 deliver(self.store, task_id, ray.get(d.mailbox.drain.remote(), timeout=30))
+            _close(d.mailbox)
             return self._failed(task_id, "its Ray task ended unexpectedly", exc)
+        _close(d.mailbox)  # drained in this round, after the task had sent its last message (`MailboxSink.flush`)
         if d.search and outcome["state"] == FINISHED:  # the search is done: now the training, with its resources
             self.dispatch(d.task)
             return SEARCHED_STATE
@@ -196,6 +199,7 @@ class RayTasks:
         del self.running[task_id]
         with contextlib.suppress(Exception):
             ray.cancel(d.result, force=True)
+        _close(d.mailbox)
         return self._failed(task_id, "its mailbox on the Ray cluster was lost", exc)
 
     def _failed(self, task_id: int, what: str, exc: Exception) -> str:
@@ -205,6 +209,12 @@ class RayTasks:
         self.store.add_event(task_id, StatusEvent(message=f"Ray: {said[0][:300]}"))
         self.store.set_state(task_id, ERROR, error=error)
         return ERROR
+
+
+def _close(mailbox: Any) -> None:
+    """End a task's mailbox actor now, not whenever Ray collects its last handle (a task's Ray worker may hold one)."""
+    with contextlib.suppress(Exception):
+        ray.kill(mailbox)
 
 
 def serve_ray(workspace: WorkspacePaths, address: str, threads: int, idle_exit: float) -> int:
@@ -219,8 +229,8 @@ def ray_started(address: str) -> Iterator[None]:
     directory first on every Ray worker's `sys.path` (tasks, actors, Tune trials, on every node), and a local
     Ray's processes keep it as theirs. The worker runs in the workspace, where a planted `torch.py` would
     then be imported by every Ray worker; an empty private folder holds nothing to import. Token
-    authentication is on unless $RAY_AUTH_MODE says otherwise (README, "Securing a cluster")."""
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    authentication is on unless $RAY_AUTH_MODE says otherwise (`worker.serve_on_ray` sets it before Ray is
+    imported, which is when Ray reads it)."""
     home = tempfile.mkdtemp(prefix="deepq-ray-")
     here = os.getcwd()
     os.chdir(home)

@@ -23,7 +23,7 @@ from ..contracts import (
     PlanEvent,
     Progress,
 )
-from ..data.cache import CachedData, build_cache
+from ..data.cache import CachedData, build_cache, decode_processes
 from ..data.catalog import DatasetInfo, scan_dataset
 from ..data.splits import Split, fold_cases, split_cases
 from ..dataset_fit import fit_problems
@@ -234,11 +234,12 @@ def stop_and_parallel(run: Run) -> tuple[cb.StopOnRequest, list[distributed.Data
 # -- helpers ------------------------------------------------------------------------------------------------
 def decoding_reporter(run: Run, every_s: float = 2.0) -> Callable[[int, int], None]:
     """Decoding progress as status lines in the store (the monitor shows the latest), at most one per `every_s`."""
-    said = [0.0]
+    said, processes = [0.0], decode_processes()
+    by = f"{processes} decoding process{'es' * (processes > 1)}"
 
     def report(done: int, total: int) -> None:
         if done == total or time.monotonic() - said[0] >= every_s:
-            run.sink.status(f"Decoding {done:,} of {total:,} cases into the cache")
+            run.sink.status(f"Decoding {done:,} of {total:,} cases into the cache ({by})")
             said[0] = time.monotonic()
 
     return report

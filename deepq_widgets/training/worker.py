@@ -90,6 +90,8 @@ def serve(
 
 
 def serve_on_ray(workspace: WorkspacePaths, address: str, threads: int, idle_exit: float) -> int:
+    # Token authentication (README, "Securing a cluster"), unless set otherwise: Ray reads it when it is imported
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     try:
         from .ray_tasks import serve_ray
     except ImportError as exc:  # reported by ensure_worker and the dashboard, not restarted every second

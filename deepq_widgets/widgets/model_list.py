@@ -9,16 +9,19 @@ Export, evaluation and prediction need torch, which the dashboard kernel never i
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
 
 import ipywidgets as w
 
-from .. import kinds
+from .. import kinds, serving
 from ..contracts import DatasetEvaluation, InferenceRun, ModelCard
 from ..data.readers import ReaderError
 from ..evaluations import evaluation_path, stored_evaluations, stored_inferences
@@ -30,7 +33,7 @@ from .evaluation_view import EvaluationView
 from .predictions import PredictionsView, overlay_thumbnail
 from .style import download_link, esc, table
 
-MAX_DOWNLOAD_BYTES = 200 * 2**20  # beyond this a page-embedded download is too slow; the file stays in exports/
+MAX_DOWNLOAD_BYTES = 32 * 2**20  # embedded in the page (base64 in the widget state) only up to this
 MIME = {".onnx": "application/octet-stream", ".json": "application/json", ".safetensors": "application/octet-stream"}
 PROGRESS_LINE = re.compile(r"(decoding|scoring) (\d+)/(\d+)")  # what `deepq evaluate` writes to stderr
 
@@ -186,15 +189,11 @@ class ModelList:
 
     def _export(self) -> str:
         """The exported file and its model card, downloaded by the browser (the server's path is no use to a
-        remote user); files too large to travel through the page are left in the workspace's exports/."""
+        remote user)."""
         written = deepq(self.workspace, "export", self.choice.value, "--format", self.format.value, "--out", "exports")
         target = self.workspace.resolve(written.strip())
         card = target.with_name(f"{self.choice.value}.json")
-        links = [
-            download_link(path.name, path.read_bytes(), MIME.get(path.suffix, "application/octet-stream"), path.name)
-            for path in (target, card)
-            if path.is_file() and path.stat().st_size <= MAX_DOWNLOAD_BYTES
-        ]
+        links = [link for path in (target, card) if path.is_file() and (link := export_link(path))]
         where = f"<span class='dq-muted'>Exported to exports/{esc(target.name)} in the workspace.</span>"
         return f"<div class='dq-ok'>{' · '.join(links) or 'Too large to download through the page.'} {where}</div>"
 
@@ -292,3 +291,13 @@ def first_thumbnail(workspace: WorkspacePaths, card: ModelCard, run: InferenceRu
         return f"<img src='{png_uri(overlay_thumbnail(workspace, run.rows[0], card.image_size, size))}' width='{size}' height='{size}'>"
     except (ReaderError, OSError):  # the image moved since: the row still lists the run
         return "–"
+
+
+def export_link(path: Path) -> str | None:
+    """A link that downloads an exported file: streamed by the dashboard's server where it serves the exports
+    (`deepq serve`), else embedded in the page up to `MAX_DOWNLOAD_BYTES` (in a notebook); None beyond."""
+    if os.environ.get(serving.DOWNLOADS_ENV) == "1":
+        return f"<a download='{esc(path.name)}' href='{serving.DOWNLOADS_PATH}/{quote(path.name)}'>⬇ {esc(path.name)}</a>"
+    if path.stat().st_size > MAX_DOWNLOAD_BYTES:
+        return None
+    return download_link(path.name, path.read_bytes(), MIME.get(path.suffix, "application/octet-stream"), path.name)

@@ -24,6 +24,8 @@ def test_on_loopback_a_foreign_host_is_refused(e2e_ws):
 
 
 def test_on_a_network_address_the_token_is_required(e2e_ws):
+    (e2e_ws.root / "exports").mkdir(exist_ok=True)
+    (e2e_ws.root / "exports" / "model.onnx").write_bytes(b"onnx bytes" * 1000)
     with served(e2e_ws, "--ip", "0.0.0.0", "--allow-host", "dashboard.lab", env={"DEEPQ_TOKEN": "s3cret-token"}) as (port, log):
         status, page = get(port, "/")
         assert status in (302, 403) and "jupyter-widgets" not in page.lower()  # to the login page, never the dashboard
@@ -32,6 +34,12 @@ def test_on_a_network_address_the_token_is_required(e2e_ws):
         assert status == 200 and "jupyter-widgets" in page.lower()
         assert get(port, "/?token=s3cret-token", host=f"rebound.attacker.example:{port}")[0] == 403
         assert "?token=s3cret-token" in log()  # the address to open is printed for the user
+        exported = "/deepq/exports/model.onnx"  # streamed by the server, behind the same token and Host check
+        assert get(port, exported)[0] in (302, 403) and get(port, exported + "?token=wrong")[0] in (302, 403)
+        assert get(port, exported + "?token=s3cret-token") == (200, "onnx bytes" * 1000)
+        assert get(port, exported + "?token=s3cret-token", host=f"rebound.attacker.example:{port}")[0] == 403
+        for outside in ("..%2Fdeepq.sqlite", "%2E%2E", "nothing.onnx"):
+            assert get(port, f"/deepq/exports/{outside}?token=s3cret-token")[0] == 404, outside
         lines = [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]
         assert any(f"--port={port}" in line for line in lines) and not any("s3cret" in line for line in lines)  # not in `ps`
 

@@ -48,6 +48,8 @@ def test_rows_no_index_names_are_decoded_again(demo_copy, tmp_path):
     """A build killed before it recorded anything left rows but no index: they are not trusted."""
     root = tmp_path / "cache"
     data = build_cache(scan_dataset(demo_copy, "ultrasound_lesions"), root, 32)
+    expected = np.array(data.images)
+    del data  # no task reads the rows now: the build may reuse them
     (folder,) = root.iterdir()
     index = json.loads((folder / "slots.json").read_text())
     index["slots"] = dict(list(index["slots"].items())[:50])  # as if killed after recording 50 cases
@@ -58,7 +60,7 @@ def test_rows_no_index_names_are_decoded_again(demo_copy, tmp_path):
     calls = []
     again = build_cache(scan_dataset(demo_copy, "ultrasound_lesions"), root, 32, progress=decoded(calls))
     assert calls[-1] == 70
-    assert np.array_equal(np.asarray(again.images), np.asarray(data.images))
+    assert np.array_equal(np.asarray(again.images), expected)
 
 
 def test_two_builders_at_once_take_turns(demo_copy, tmp_path):
@@ -71,3 +73,52 @@ def test_two_builders_at_once_take_turns(demo_copy, tmp_path):
         built = list(pool.map(lambda i: build_cache(info, root, 32, progress=decoded(calls[i])), [0, 1]))
     assert sorted(c[-1] if c else 0 for c in calls) == [0, 120]  # decoded once, by whichever came first
     assert np.array_equal(np.asarray(built[0].images), np.asarray(built[1].images)) and len(built[1].cases) == 120
+
+
+def test_rows_a_running_task_reads_are_never_reused(demo_copy, tmp_path):
+    """A task holds its rows (a shared lock) while another build drops a changed case: that case's old row is not
+    handed to the new case while the task runs, so the task reads the pixels it was given; once it ends, it is."""
+    root = tmp_path / "cache"
+    running = build_cache(scan_dataset(demo_copy, "ultrasound_lesions"), root, 32)
+    before = np.array(running.images)
+    changed = running.cases[7].image
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(changed)  # a corrected file, decoded again
+    rebuilt = build_cache(scan_dataset(demo_copy, "ultrasound_lesions"), root, 32)
+    assert np.array_equal(np.asarray(running.images), before)  # the running task's rows, as they were
+    assert np.asarray(rebuilt.images)[[c.image for c in rebuilt.cases].index(changed)].min() == 255
+    (folder,) = root.iterdir()
+    assert json.loads((folder / "slots.json").read_text())["rows"] == 121  # the new row went to the end
+    del running, rebuilt
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(changed)
+    build_cache(scan_dataset(demo_copy, "ultrasound_lesions"), root, 32)
+    assert json.loads((folder / "slots.json").read_text())["rows"] == 121  # no reader: a freed row was reused
+
+
+def test_a_replacement_with_the_same_size_and_time_is_decoded_again(ws, tmp_path):
+    """A copy that keeps the size and modification time (`cp -p`, rsync -t) leaves the key as it was: the row's
+    stamp (inode, change time, content hash) finds the change; a file whose change time alone moved keeps its row."""
+    import os
+
+    def save(path, value):  # uncompressed PNG: the same size whatever the pixels
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((40, 40), value, np.uint8)).save(path, compress_level=0)
+
+    for label in ("a", "b"):
+        for i in range(3):
+            save(ws.datasets / "flat" / label / f"{i}.png", 40 * i + (100 if label == "b" else 0))
+    root, calls = tmp_path / "cache", []
+    first = build_cache(scan_dataset(ws, "flat"), root, 32)
+    target = ws.datasets / "flat" / "a" / "1.png"
+    before = target.stat()
+    del first
+    save(target, 250)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (target.stat().st_size, target.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    again = build_cache(scan_dataset(ws, "flat"), root, 32, progress=decoded(calls))
+    assert calls[-1] == 1  # that case alone, decoded again
+    assert np.asarray(again.images)[[c.image for c in again.cases].index(target)].min() == 250
+    del again
+    os.chmod(ws.datasets / "flat" / "b" / "2.png", 0o600)  # its change time moved (as on a copy), its content did not
+    calls.clear()
+    build_cache(scan_dataset(ws, "flat"), root, 32, progress=decoded(calls))
+    assert calls == []  # its content hash still matches: kept

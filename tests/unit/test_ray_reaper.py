@@ -25,9 +25,9 @@ def test_the_reaper_ends_a_killed_workers_processes_and_no_others():
             [sys.executable, "-I", "-m", "deepq_widgets.training.ray_reaper", "--watch", str(worker.pid)], stdout=subprocess.PIPE, text=True
         )
         time.sleep(2.5)  # it has noted the worker's processes
-        worker.kill()
-        worker.wait()
+        worker.kill()  # and not waited for: a zombie, its children already given to init, as a killed worker is
         said, _ = reaper.communicate(timeout=30)
+        worker.wait()
         assert "worker" in said and "ended 1 of its Ray processes" in said
         deadline = time.time() + 10
         while pid_alive(child) and time.time() < deadline:

@@ -157,3 +157,25 @@ def test_bad_files_name_the_file(tmp_path):
         read_image(png)
     with pytest.raises(ReaderError, match="missing.png: file not found"):
         read_image(tmp_path / "missing.png")
+
+
+def test_one_frame_of_a_long_series_costs_one_frames_memory(tmp_path):
+    """A 2,000-frame series without a window: one frame is decoded and windowed alone (the series' range found
+    frame by frame), not the whole series in float64 first; the frame is the one the whole series gives."""
+    import tracemalloc
+
+    ds = pydicom.dcmread(get_testdata_file("emri_small.dcm"))
+    series = np.concatenate([ds.pixel_array] * 200)
+    series[1999, 0, 0] = series.max() + 500  # the series' range is not the frame's own
+    ds.PixelData, ds.NumberOfFrames = series.tobytes(), len(series)
+    for keyword in ("WindowCenter", "WindowWidth", "VOILUTSequence"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    path = tmp_path / "long.dcm"
+    ds.save_as(path)
+    tracemalloc.start()
+    one = read_image(path, frame=5)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 48 * 2**20, f"{peak / 2**20:.0f} MiB for one frame of a {series.nbytes / 2**20:.0f} MiB series"
+    np.testing.assert_allclose(one.pixels, read_frames(path).pixels[5], atol=1e-6)
