@@ -19,6 +19,7 @@ from deepq_widgets.store import FINISHED, STOPPED, Store
 from deepq_widgets.tasks import resume
 from deepq_widgets.training.runner import run_task
 from tests.training.conftest import general_spec, run_in_process
+from tests.training.test_worker import plant_modules
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +43,7 @@ def spec(ws, capsys, name: str, devices: int, epochs: int) -> dict:
 
 
 def test_two_ranks_train_as_one_process_does_and_only_rank_0_writes(demo_copy, capsys):
+    marker = plant_modules(demo_copy)  # rank 1 starts in the task's folder of the workspace: nothing there is imported
     one, store = run_in_process(demo_copy, spec(demo_copy, capsys, "one", 1, 3))
     two, _ = run_in_process(demo_copy, spec(demo_copy, capsys, "two", 2, 3))
     assert one.state == two.state == FINISHED, (one.error, two.error)
@@ -55,6 +57,7 @@ def test_two_ranks_train_as_one_process_does_and_only_rank_0_writes(demo_copy, c
         assert abs(a.valid_loss - b.valid_loss) < LOSS_TOLERANCE, (a, b)
     assert together[-1].valid_loss < together[0].valid_loss  # it learned
     assert (demo_copy.task_dir(two.id) / "rank1.log").is_file() and two.model_id
+    assert not marker.exists(), f"a rank ran code from the workspace: {marker.read_text()}"
 
 
 def test_a_stopped_two_rank_task_resumes_from_its_checkpoint(demo_copy, capsys):

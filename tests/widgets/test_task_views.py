@@ -268,3 +268,16 @@ def test_the_page_activity_hears_every_widget_message_under_a_kernel():
     activity.last -= 100
     assert Shell.kernel.shell_handlers["comm_msg"]("stream", "idents", {"msg": 1}) == "done"  # still handled
     assert Shell.kernel.handled and activity.idle_for() < 1
+
+
+def test_the_dashboards_children_import_nothing_from_the_workspace(demo_copy, monkeypatch):
+    """The Models tab runs `deepq` commands in child processes (`python -I`): modules planted in the workspace,
+    named like their dependencies, are never imported, whatever the kernel's working directory."""
+    from deepq_widgets.widgets.model_list import deepq
+    from tests.training.test_worker import plant_modules
+
+    marker = plant_modules(demo_copy)
+    monkeypatch.chdir(demo_copy.root)
+    monkeypatch.setenv("PYTHONPATH", str(demo_copy.root))
+    assert json.loads(deepq(demo_copy, "models", "--json")) == []
+    assert not marker.exists(), f"a child of the dashboard ran code from the workspace: {marker.read_text()}"
