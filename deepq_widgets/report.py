@@ -67,14 +67,14 @@ def per_class_html(evaluation: Evaluation) -> str:
     for r in rows:
         figures = r.figures()
         cells = "".join(
-            f"<td>{_stacked(figures[k], r.intervals.get(k))}</td>" if isinstance(figures.get(k), float) else "<td>–</td>" for k in keys
+            f"<td>{figure_cell(figures[k], r.intervals.get(k))}</td>" if isinstance(figures.get(k), float) else "<td>–</td>" for k in keys
         )
         style = " style='font-weight:600'" if r.name == "average" else ""
         body += f"<tr{style}><td>{html.escape(r.name)}</td>{cells}</tr>"
     return f"<table class='dq-table'><tr>{head}</tr>{body}</table>"
 
 
-def _stacked(value: float, interval: tuple[float, float] | None) -> str:
+def figure_cell(value: float | None, interval: tuple[float, float] | None) -> str:
     """A figure with its 95% interval on a line of its own below it: a table of ten figures then fits a
     laptop's screen (side by side it was twice as wide, and its last columns were cut)."""
     figure, _, bracketed = format_figure(value, interval).partition(" ")

@@ -26,7 +26,7 @@ from ..contracts import DatasetEvaluation, InferenceRun, ModelCard
 from ..data.readers import ReaderError
 from ..evaluations import evaluation_path, stored_evaluations, stored_inferences
 from ..intervals import format_figure
-from ..report import dataset_evaluation_html, evaluation_report, load_evaluation, png_uri
+from ..report import dataset_evaluation_html, evaluation_report, figure_cell, load_evaluation, png_uri
 from ..store import Store
 from ..workspace import WorkspacePaths
 from .evaluation_view import EvaluationView
@@ -117,12 +117,12 @@ class ModelList:
             self.choice.options = options
         rows = [
             {"model": m.id, "task": m.task, "network": m.network, "classes": ", ".join(m.classes), "dataset": m.dataset}
-            | {name: format_figure(value, m.metrics.intervals.get(name)) for name, value in m.metrics.headline.items()}
+            | {name: (value, m.metrics.intervals.get(name)) for name, value in m.metrics.headline.items()}
             | {"validation cases": m.metrics.cases or "–"}
             for m in models
         ]
         columns = list(dict.fromkeys(k for r in rows for k in r))
-        info = "<h3>All models</h3>" + table(rows, columns) if rows else "<i>No trained models yet.</i>"
+        info = "<h3>All models</h3>" + table(rows, columns, _cell) if rows else "<i>No trained models yet.</i>"
         if info != self.info.value:
             self.info.value = info
         self._show(models)
@@ -291,6 +291,11 @@ def first_thumbnail(workspace: WorkspacePaths, card: ModelCard, run: InferenceRu
         return f"<img src='{png_uri(overlay_thumbnail(workspace, run.rows[0], card.image_size, size))}' width='{size}' height='{size}'>"
     except (ReaderError, OSError):  # the image moved since: the row still lists the run
         return "–"
+
+
+def _cell(column: str, value: object) -> str:
+    """A figure with its interval on the line below (the table then fits a laptop's screen), else the value."""
+    return figure_cell(*value) if isinstance(value, tuple) else esc(value if value is not None else "–")
 
 
 def export_link(path: Path) -> str | None:

@@ -88,7 +88,7 @@ def assert_a_lost_mailbox_ends_its_own_task_alone(ws, capsys, store: Store) -> N
     as Error, resumable; the other finishes, and the worker goes on."""
     import psutil
 
-    pair = [submit(ws, tiny_spec(ws, capsys, f"ray mailbox {n}", 30)) for n in (1, 2)]  # long enough to be cut short
+    pair = [submit(ws, tiny_spec(ws, capsys, f"ray mailbox {n}", 12)) for n in (1, 2)]  # long enough to be cut short
     wait_for(lambda: all(store.events(t, EpochEvent) for t in pair), timeout=300)
 
     def mailboxes() -> list:  # the two running tasks' (the ended tasks' actors go with their handles)
