@@ -218,6 +218,10 @@ def test_retrain_flow_trains_the_model_just_made_on_a_headerless_label_file(page
     page.shots("retrain-dataset-headerless")
     next_step(page)
     expect(page.get_by_text("Training starts from e2e general", exact=False)).to_be_visible()
+    page.get_by_text("Use optimized hyperparameters").click()  # Full Manual from the plan, for a short run
+    epochs = page.get_by_label("Training epochs")
+    epochs.fill("3")
+    epochs.press("Enter")
     page.shots("retrain-model")
     next_step(page)
     page.get_by_placeholder("required, unique").fill("e2e retrained")
