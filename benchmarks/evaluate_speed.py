@@ -36,22 +36,22 @@ def workspace_with_digits(root: Path):
     return ws
 
 
-def register_untrained(ws) -> str:
-    """A registered lite0 (inference speed does not depend on the weights' values)."""
+def register_untrained(ws, model_id: str = "digits-speed", classes: list[str] | None = None, side: int = SIDE) -> str:
+    """A registered lite0 (inference speed and memory do not depend on the weights' values)."""
     from deepq_widgets import kinds
     from deepq_widgets.contracts import ModelCard
     from deepq_widgets.store import Store
     from deepq_widgets.training.registry import register_model
 
-    classes = [str(d) for d in range(10)]
-    model = kinds.get("single_label").trainer.build_model("tf_efficientnet_lite0.in1k", 10, 1, SIDE, "none", ws)
+    classes = classes or [str(d) for d in range(10)]
+    model = kinds.get("single_label").trainer.build_model("tf_efficientnet_lite0.in1k", len(classes), 1, side, "none", ws)
     card = ModelCard(
-        id="digits-speed",
-        name="digits speed",
+        id=model_id,
+        name=model_id.replace("-", " "),
         task="single_label",
         arch="tf_efficientnet_lite0.in1k",
         classes=classes,
-        image_size=SIDE,
+        image_size=side,
         channels=1,
         mean=[0.5],
         std=[0.5],

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import save, threads
+from .evaluate_speed import register_untrained
 
 ROOT = Path("/tmp/deepq-bench-memory")
 SIZES = (1_000, 10_000, 100_000)
@@ -41,28 +42,6 @@ def write_images(ws, count: int) -> list[Path]:
             Image.fromarray(pixels).resize((SIDE, SIDE), Image.BILINEAR).save(path)
         paths.append(path)
     return paths
-
-
-def register_untrained(ws) -> str:
-    from deepq_widgets import kinds
-    from deepq_widgets.contracts import ModelCard
-    from deepq_widgets.store import Store
-    from deepq_widgets.training.registry import register_model
-
-    model = kinds.get("single_label").trainer.build_model("tf_efficientnet_lite0.in1k", 3, 1, SIDE, "none", ws)
-    card = ModelCard(
-        id="memory-scale",
-        name="memory scale",
-        task="single_label",
-        arch="tf_efficientnet_lite0.in1k",
-        classes=["a", "b", "c"],
-        image_size=SIDE,
-        channels=1,
-        mean=[0.5],
-        std=[0.5],
-        dataset="many",
-    )
-    return register_model(ws, Store(ws.db_path), model, card).id
 
 
 def in_own_process(job, *args) -> dict:
@@ -119,7 +98,9 @@ def main() -> dict:
     from deepq_widgets.workspace import WorkspacePaths
 
     ws = WorkspacePaths(ROOT)
-    model_id = register_untrained(ws) if not (ws.models / "memory-scale").is_dir() else "memory-scale"
+    model_id = "memory-scale"
+    if not (ws.models / model_id).is_dir():
+        register_untrained(ws, model_id, ["a", "b", "c"], SIDE)
     paths = write_images(ws, max(SIZES))
     out = {}
     for count in SIZES:

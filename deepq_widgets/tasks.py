@@ -7,7 +7,6 @@ restarting the kernel does not stop it. One worker per workspace, held by a file
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from .files import lock_held
 from .liveness import interrupted
 from .spec import TaskSpec
 from .store import ERROR, RUNNING, STOPPED, Store, StoreError
@@ -56,15 +56,7 @@ def set_aside_stale_folder(workspace: WorkspacePaths, task_id: int) -> Path | No
 
 def worker_alive(workspace: WorkspacePaths) -> bool:
     """True when some process holds the workspace's worker lock."""
-    path = workspace.root / LOCK_NAME
-    path.touch(exist_ok=True)
-    with open(path) as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return False
+    return lock_held(workspace.root / LOCK_NAME)
 
 
 def ensure_worker(workspace: WorkspacePaths) -> bool:

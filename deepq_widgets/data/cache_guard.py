@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from ..files import lock_held
 from .cache_keys import Unit
 from .studies import SliceRef
 
@@ -34,13 +35,7 @@ def hold_rows(folder: Path) -> IO[str]:
 
 def rows_free_to_reuse(folder: Path) -> bool:
     """Whether no process holds the cache's rows now (checked inside the build's own lock, so none starts meanwhile)."""
-    with open(folder / READERS, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
+    return not lock_held(folder / READERS)
 
 
 def unit_files(unit: Unit) -> list[Path]:

@@ -40,6 +40,16 @@ def next_step(page):
     expect(current).not_to_have_text(before)
 
 
+def start_and_finish(page, name: str) -> None:
+    """From the step before Start: name the task, start it, and wait until its monitor says Finished."""
+    next_step(page)
+    page.get_by_placeholder("required, unique").fill(name)
+    start = page.get_by_role("button", name="Start", exact=True)
+    expect(start).to_be_enabled()
+    start.click()
+    expect(page.locator(".dq-badge", has_text="Finished")).to_be_visible(timeout=420_000)
+
+
 def shown_preview(page, expected: bytes, timeout_s: float = 30.0) -> bytes:
     """The bytes of the dataset step's preview as the browser holds them (the widget's blob URL, read back), once
     they are `expected` or `timeout_s` has passed (the step draws the page of thumbnails after the counts)."""
@@ -223,12 +233,7 @@ def test_retrain_flow_trains_the_model_just_made_on_a_headerless_label_file(page
     epochs.fill("3")
     epochs.press("Enter")
     page.shots("retrain-model")
-    next_step(page)
-    page.get_by_placeholder("required, unique").fill("e2e retrained")
-    start = page.get_by_role("button", name="Start", exact=True)
-    expect(start).to_be_enabled()
-    start.click()
-    expect(page.locator(".dq-badge", has_text="Finished")).to_be_visible(timeout=420_000)
+    start_and_finish(page, "e2e retrained")
     page.shots("retrain-finished")
     page.get_by_role("tab", name="Models").click()
     choice = page.locator(".widget-select select").last
@@ -383,12 +388,7 @@ def test_pulmonary_embolism_on_studies_from_the_study_viewer_to_slice_curves(pag
         field.press("Enter")
     expect(page.get_by_text("Studies", exact=True)).to_be_visible()
     page.shots("study-settings")
-    next_step(page)
-    page.get_by_placeholder("required, unique").fill("e2e embolism studies")
-    start = page.get_by_role("button", name="Start", exact=True)
-    expect(start).to_be_enabled()
-    start.click()
-    expect(page.locator(".dq-badge", has_text="Finished")).to_be_visible(timeout=420_000)
+    start_and_finish(page, "e2e embolism studies")
     page.get_by_text("Data statistics", exact=True).first.click()
     expect(page.get_by_text("40 studies of 24 slices each", exact=False).first).to_be_visible()  # the data statistics say studies
     page.shots("study-statistics")
