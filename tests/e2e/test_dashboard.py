@@ -1,9 +1,7 @@
 """The three flows in a real browser, against a live Voilà server."""
 
-import base64
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -11,73 +9,9 @@ from playwright.sync_api import expect
 
 from deepq_widgets.data.catalog import scan_dataset
 from deepq_widgets.data.preview import render_preview
+from tests.e2e.walk import choose_card, choose_dataset, next_step, open_app, shown_preview, start_and_finish
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def open_app(page, voila_url):
-    start = time.perf_counter()
-    page.goto(voila_url)
-    expect(page.get_by_text("Create new task").first).to_be_visible(timeout=60_000)
-    return time.perf_counter() - start
-
-
-def choose_card(page, title):
-    """Select the card titled `title`: by its title alone, since a card's text may name another (the
-    Specialized flow's card says "pneumothorax", and a click made before the next step is drawn would hit it)."""
-    titled = page.locator("div.dq-card").filter(has=page.locator("b", has_text=re.compile(rf"^{re.escape(title)}$")))
-    titled.get_by_role("button").click()
-    expect(titled.and_(page.locator("div.dq-card-on"))).to_be_visible()
-
-
-def next_step(page):
-    """Next, then wait until the wizard shows the next step (the kernel answers a click asynchronously)."""
-    button = page.get_by_role("button", name="Next ›", exact=True)
-    expect(button).to_be_enabled()
-    current = page.locator(".dq-step-current")
-    before = current.inner_text()
-    button.click()
-    expect(current).not_to_have_text(before)
-
-
-def start_and_finish(page, name: str) -> None:
-    """From the step before Start: name the task, start it, and wait until its monitor says Finished."""
-    next_step(page)
-    page.get_by_placeholder("required, unique").fill(name)
-    start = page.get_by_role("button", name="Start", exact=True)
-    expect(start).to_be_enabled()
-    start.click()
-    expect(page.locator(".dq-badge", has_text="Finished")).to_be_visible(timeout=420_000)
-
-
-def shown_preview(page, expected: bytes, timeout_s: float = 30.0) -> bytes:
-    """The bytes of the dataset step's preview as the browser holds them (the widget's blob URL, read back), once
-    they are `expected` or `timeout_s` has passed (the step draws the page of thumbnails after the counts)."""
-    deadline = time.time() + timeout_s
-    while True:
-        encoded = page.locator("img.widget-image:visible").first.evaluate(
-            """async (img) => {
-                const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
-                let text = "";
-                for (const b of bytes) text += String.fromCharCode(b);
-                return btoa(text);
-            }"""
-        )
-        shown = base64.b64decode(encoded)
-        if shown == expected or time.time() > deadline:
-            return shown
-        page.wait_for_timeout(500)
-
-
-def choose_dataset(page, flow: str, card: str, dataset: str) -> None:
-    """From the first step: the `flow`, its task type or preset `card`, then `dataset` in the dataset step."""
-    choose_card(page, flow)
-    next_step(page)
-    choose_card(page, card)
-    next_step(page)
-    choice = page.locator(".widget-dropdown select").first
-    expect(choice.locator("option", has_text=dataset)).to_have_count(1, timeout=30_000)
-    choice.select_option(label=dataset)
 
 
 def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_ws):
@@ -180,8 +114,10 @@ def test_specialized_pneumothorax_flow_to_start(page, voila_url):
     expect(batch).to_have_value("500")  # as typed, never clamped
     expect(page.get_by_role("button", name="Next ›")).to_be_disabled()
     page.shots("hyperparameters-refused")
-    batch.fill("16")
-    batch.press("Enter")
+    for label, value in (("Batch size", "16"), ("Training epochs", "200")):  # 200, without early stop: it runs until
+        page.get_by_label(label).fill(value)  # stopped below, however fast this machine trains
+        page.get_by_label(label).press("Enter")
+    page.get_by_label("Early stop").uncheck()
     expect(page.get_by_role("button", name="Next ›")).to_be_enabled()
     next_step(page)
     page.get_by_placeholder("required, unique").fill("e2e pneumothorax")
@@ -217,7 +153,7 @@ def test_retrain_flow_trains_the_model_just_made_on_a_headerless_label_file(page
     models = page.locator(".widget-select select").first
     expect(models.locator("option", has_text="e2e general")).to_have_count(1, timeout=30_000)
     page.shots("retrain-list")
-    models.select_option(index=0)
+    models.select_option(label=models.locator("option", has_text="e2e general").inner_text())
     expect(page.get_by_text("trained on tiny_lesions")).to_be_visible()
     next_step(page)
     dataset = page.locator(".widget-dropdown select").first
