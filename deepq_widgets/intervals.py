@@ -212,6 +212,25 @@ def small_sample_warning(cases: int, class_counts: dict[str, int]) -> str | None
     return None
 
 
+def chance_warning(ci: dict[str, Interval], class_counts: dict[str, int]) -> str | None:
+    """ "Not better than chance", said of a classifier whose AUROC interval reaches 0.5 or, without an AUROC, whose
+    accuracy interval reaches the share of the largest class (what always calling that class scores); else None."""
+    if (auroc := ci.get("auroc")) is not None:
+        if auroc[0] > 0.5:
+            return None
+        return f"Not better than chance: the AUROC's 95% interval ({auroc[0]:.2f}–{auroc[1]:.2f}) reaches 0.5."
+    accuracy, total = ci.get("accuracy"), sum(class_counts.values())
+    if accuracy is None or not total:
+        return None
+    largest, count = max(class_counts.items(), key=lambda kv: kv[1])
+    if accuracy[0] > count / total:
+        return None
+    return (
+        f"Not better than chance: the accuracy's 95% interval ({accuracy[0]:.2f}–{accuracy[1]:.2f}) reaches "
+        f"{count / total:.2f}, what calling every case {largest} scores."
+    )
+
+
 def format_figure(value: float | None, interval: Interval | None = None) -> str:
     """'0.83 (0.79–0.87)': two decimals, the interval beside the figure."""
     if value is None:

@@ -53,7 +53,7 @@ def figures_html(metrics: Metrics, where: str, slice_level: Metrics | None = Non
 
 def _figures_line(lead: str, metrics: Metrics, cases: str) -> str:
     text = headline_text(metrics.flat(), metrics.headline)
-    warning = f"<div class='dq-warn'>⚠ {html.escape(metrics.warning)}</div>" if metrics.warning else ""
+    warning = "".join(f"<div class='dq-warn'>⚠ {html.escape(said)}</div>" for said in (metrics.chance, metrics.warning) if said)
     return f"<p>{lead}<b>{html.escape(text)}</b>{html.escape(cases)} (95% intervals in brackets).</p>{warning}"
 
 

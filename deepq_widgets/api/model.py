@@ -97,7 +97,7 @@ class ModelEvaluation:
 
     @property
     def warnings(self) -> list[str]:
-        return [w for w in [self.found.metrics.warning, *self.found.overlap] if w]
+        return [w for w in [self.found.metrics.chance, self.found.metrics.warning, *self.found.overlap] if w]
 
     def report(self) -> Html:
         return Html(evaluation_report(self.found), title=f"{self.found.model_id} on {self.found.dataset}")

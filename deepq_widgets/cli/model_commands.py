@@ -110,6 +110,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"{args.model} on {args.dataset}: {headline_text(result.metrics.flat(), result.metrics.headline)} ({result.metrics.cases} cases)")
-    for line in ([result.metrics.warning] if result.metrics.warning else []) + result.overlap:
+    for line in [said for said in (result.metrics.chance, result.metrics.warning) if said] + result.overlap:
         print(f"warning: {line}")
     return 0

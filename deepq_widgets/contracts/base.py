@@ -32,6 +32,7 @@ class Metrics(Contract):
     intervals: dict[str, tuple[float, float]] = Field(default_factory=dict)  # 95% CI of headline figures (intervals.py)
     cases: int | None = None  # how many cases the figures come from
     warning: str | None = None  # too few cases (or of a class) for stable figures
+    chance: str | None = None  # a classifier not better than chance (intervals.chance_warning)
 
     @field_validator("headline", mode="before")
     @classmethod
@@ -54,4 +55,6 @@ class Metrics(Contract):
             out["cases"] = self.cases
         if self.warning:
             out["warning"] = self.warning
+        if self.chance:
+            out["chance"] = self.chance
         return out

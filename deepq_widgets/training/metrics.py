@@ -110,10 +110,12 @@ def _macro_auroc(probs: np.ndarray, truth: np.ndarray) -> float | None:
 
 
 def attach_intervals(metrics: Metrics, ci: dict, cases: int, class_counts: dict[str, int]) -> Metrics:
-    """The figures with their intervals, how many cases they come from, and the small-sample warning."""
+    """The figures with their intervals, how many cases they come from, the small-sample warning, and whether they
+    are better than chance."""
     known = {k: v for k, v in ci.items() if v is not None and metrics.headline.get(k) is not None}
     warning = intervals.small_sample_warning(cases, class_counts)
-    return metrics.model_copy(update={"intervals": known, "cases": cases, "warning": warning})
+    chance = intervals.chance_warning(known, class_counts)
+    return metrics.model_copy(update={"intervals": known, "cases": cases, "warning": warning, "chance": chance})
 
 
 def operating_threshold(truth: np.ndarray, score: np.ndarray, point: OperatingPoint | None = None) -> float:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import ipywidgets as w
 
 from .. import kinds, serving
-from ..contracts import DatasetEvaluation, InferenceRun, ModelCard
+from ..contracts import DatasetEvaluation, InferenceRun, Metrics, ModelCard
 from ..data.readers import ReaderError
 from ..evaluations import evaluation_path, stored_evaluations, stored_inferences
 from ..intervals import format_figure
@@ -112,13 +112,13 @@ class ModelList:
 
     def refresh(self) -> None:
         models = self.store.models()
-        options = [(f"{m.name} — {m.task} — {m.network}", m.id) for m in models]
+        options = [(f"{m.name} — {m.task} — {m.network}" + " — ⚠ not better than chance" * bool(m.metrics.chance), m.id) for m in models]
         if options != list(self.choice.options):
             self.choice.options = options
         rows = [
             {"model": m.id, "task": m.task, "network": m.network, "classes": ", ".join(m.classes), "dataset": m.dataset}
             | {name: (value, m.metrics.intervals.get(name)) for name, value in m.metrics.headline.items()}
-            | {"validation cases": m.metrics.cases or "–"}
+            | {"validation cases": m.metrics.cases or "–", "warnings": " · ".join(_warnings(m.metrics)) or "–"}
             for m in models
         ]
         columns = list(dict.fromkeys(k for r in rows for k in r))
@@ -241,8 +241,14 @@ def headline_card(card: ModelCard) -> str:
     return (
         f"<div class='dq-card dq-headline'><div class='dq-muted'>{esc(card.name)} · {esc(kinds.shown(card.task).title)}</div>"
         f"<div class='dq-big'>{esc(headline.upper())} {value:.2f}</div>"
-        f"<div class='dq-muted'>{interval}on {cases} of {esc(card.dataset)}</div></div>"
+        f"<div class='dq-muted'>{interval}on {cases} of {esc(card.dataset)}</div>"
+        + (f"<div class='dq-warn'>⚠ {esc(card.metrics.chance)}</div>" if card.metrics.chance else "")
+        + "</div>"
     )
+
+
+def _warnings(metrics: Metrics) -> list[str]:
+    return ["not better than chance"] * bool(metrics.chance) + ["few cases"] * bool(metrics.warning)
 
 
 def evaluations_html(found: list[DatasetEvaluation]) -> str:
@@ -253,7 +259,7 @@ def evaluations_html(found: list[DatasetEvaluation]) -> str:
     rows = [
         {"evaluated on": e.dataset, "cases": e.metrics.cases}
         | {name: format_figure(v, e.metrics.intervals.get(name)) for name, v in e.metrics.headline.items()}
-        | {"warnings": " · ".join(["few cases"] * bool(e.metrics.warning) + ["seen cases (below)"] * bool(e.overlap)) or "–"}
+        | {"warnings": " · ".join(_warnings(e.metrics) + ["seen cases (below)"] * bool(e.overlap)) or "–"}
         for e in found
     ]
     notes = "".join(f"<div class='dq-warn'>⚠ {esc(e.dataset)}: {esc(line)}</div>" for e in found for line in e.overlap)

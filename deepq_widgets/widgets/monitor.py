@@ -69,7 +69,7 @@ class Monitor:
         text = (
             f"Epoch {task.epoch} / {epochs} · elapsed {duration(task.elapsed(time.time()))} · compute {duration(task.compute_s)}"
             + "".join(f" · {esc(part)}" for part in [headline_text(task.metrics, kinds.shown(task.spec.task).headline)] if part)
-            + (f"<div class='dq-warn'>⚠ {esc(task.metrics['warning'])}</div>" if task.metrics.get("warning") else "")
+            + "".join(f"<div class='dq-warn'>⚠ {esc(task.metrics[said])}</div>" for said in ("chance", "warning") if task.metrics.get(said))
         )
         epochs_done = store.events(task.id, EpochEvent)
         said = self._latest_status(store, task)

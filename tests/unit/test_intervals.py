@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from deepq_widgets.intervals import auroc, bootstrap, delong, f1_interval, format_figure, odds_ratio_interval, small_sample_warning, wilson
+from deepq_widgets.intervals import (
+    auroc,
+    bootstrap,
+    chance_warning,
+    delong,
+    f1_interval,
+    format_figure,
+    odds_ratio_interval,
+    small_sample_warning,
+    wilson,
+)
 from deepq_widgets.training.metrics import multi_label, per_class_table, single_label
 
 
@@ -153,3 +163,19 @@ def test_the_average_row_of_a_perfect_table_keeps_a_real_interval():
     assert set(average["intervals"]) == {"sensitivity", "specificity", "precision", "recall", "accuracy", "f1", "dor", "auc"}
     for name, (low, high) in average["intervals"].items():
         assert low < high and low <= average[name] <= high, name
+
+
+def test_a_classifier_no_better_than_chance_says_so_and_a_good_one_does_not():
+    rng = np.random.default_rng(5)
+    truth = np.r_[np.zeros(20, int), np.ones(20, int)]
+    noise = rng.random(40)
+    guessing = single_label(np.c_[1 - noise, noise], truth, ["normal", "nodule"], with_intervals=True)
+    assert guessing.intervals["auroc"][0] <= 0.5 and guessing.chance.startswith("Not better than chance: the AUROC")
+    assert guessing.flat()["chance"] == guessing.chance
+    knowing = np.clip(truth * 0.6 + noise * 0.4, 0, 1)
+    assert single_label(np.c_[1 - knowing, knowing], truth, ["normal", "nodule"], with_intervals=True).chance is None
+    # without an AUROC (one class absent) the accuracy is judged against always calling the largest class
+    assert chance_warning({"accuracy": (0.55, 0.80)}, {"normal": 30, "nodule": 10}).endswith("calling every case normal scores.")
+    assert chance_warning({"accuracy": (0.80, 0.95)}, {"normal": 30, "nodule": 10}) is None
+    inverted = single_label(np.c_[noise * 0 + truth, 1 - truth], truth, ["normal", "nodule"], with_intervals=True)
+    assert inverted.headline["auroc"] == 0.0 and inverted.chance is not None  # worse than chance is flagged too
