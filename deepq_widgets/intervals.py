@@ -130,6 +130,19 @@ def bootstrap(
     return {name: interval for name, interval in found.items() if interval is not None}
 
 
+def mean_interval(values: np.ndarray, level: float = LEVEL, bounds: Interval = (0.0, 1.0)) -> Interval | None:
+    """The normal interval of a mean over independent cases (a Brier score), within `bounds`; None under two cases.
+    Where the cases show no spread at all, Hoeffding's interval for values within `bounds`: never zero-width."""
+    values = np.asarray(values, float)
+    if len(values) < 2:
+        return None
+    mean, sd = float(values.mean()), float(values.std(ddof=1))
+    spread = z_value(level) * sd / math.sqrt(len(values))
+    if spread == 0:
+        spread = (bounds[1] - bounds[0]) * math.sqrt(math.log(2 / (1 - level)) / (2 * len(values)))
+    return max(bounds[0], mean - spread), min(bounds[1], mean + spread)
+
+
 def resample_weights(
     strata: np.ndarray, resamples: int = RESAMPLES, seed: int = 0, chunk: int | None = None, columns: int = 0
 ) -> Iterator[np.ndarray]:

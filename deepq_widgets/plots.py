@@ -79,6 +79,30 @@ def roc(curves_by_class: dict[str, dict], kind: str = "roc", labels: dict[str, s
     return _png(fig)
 
 
+Bars = Sequence[tuple[float, float, float, int]]  # per bin: its low edge, mean probability, observed frequency, count
+
+
+def reliability(bins: Bars, scaled: Bars, width: float, what: str) -> bytes:
+    """The reliability diagram: per bin of probability, how often the outcome was true (bars, drawn at the bin's mean
+    probability, their count above), against the diagonal where probabilities mean what they say; `scaled`, the
+    same after temperature scaling, as a line."""
+    fig, ax = _figure(4.2, 3.4)
+    ax.plot([0, 1], [0, 1], ls="--", color="#9aa5b1", lw=0.8)
+    ax.bar([b[0] for b in bins], [b[2] for b in bins], width=width, align="edge", color=COLORS[0], alpha=0.75, label="as trained")
+    for low, _, observed, count in bins:
+        ax.text(low + width / 2, observed + 0.02, str(count), ha="center", fontsize=7, color="#52606d")
+    if scaled:
+        ax.plot([b[1] for b in scaled], [b[2] for b in scaled], marker="o", ms=3, color=COLORS[1], label="after temperature")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.1)
+    ax.set_xlabel(f"Predicted probability ({what})")
+    ax.set_ylabel("Observed frequency")
+    ax.set_title("Reliability", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return _png(fig)
+
+
 def count_colour(value: int, largest: int) -> str:
     """White on the dark half of the Blues scale, dark ink on the light half: every count readable."""
     return "#ffffff" if largest and value > largest / 2 else "#1f2933"

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import kinds, plots
+from . import calibration, kinds, plots
 from .contracts import AnyEvent, DataEvent, DataProblemsEvent, DatasetEvaluation, EpochEvent, Evaluation, Metrics, ran_as
 from .data.preview import read_shown, shown_volume, to_rgb8
 from .data.readers import ReaderError
@@ -57,12 +57,31 @@ def _figures_line(lead: str, metrics: Metrics, cases: str) -> str:
     return f"<p>{lead}<b>{html.escape(text)}</b>{html.escape(cases)} (95% intervals in brackets).</p>{warning}"
 
 
+COLUMN_NAMES = {"auc": "AUC", "dor": "DOR", "f1": "F1", "brier": "Brier"}
+
+
+def calibration_html(evaluation: Evaluation) -> str:
+    """Whether the probabilities mean what they say, in a sentence: the ECE with its interval, the Brier score, and
+    the temperature the model applies (or why none)."""
+    c = evaluation.calibration
+    if c is None:
+        return ""
+    ece = f"expected calibration error {format_figure(c.ece, c.ece_interval)}"
+    scaled = f"; after temperature scaling {format_figure(c.scaled_ece, c.scaled_ece_interval)}" if c.scaled_ece is not None else ""
+    applied = f" The registered model divides its logits by {c.temperature:.2f}." if c.temperature else ""
+    note = f" <span class='dq-muted'>{html.escape(c.note)}</span>" if c.note else ""
+    return (
+        f"<p>Calibration ({html.escape(c.scope)}): <b>{ece}{scaled}</b>, Brier score {c.brier:.3f} "
+        f"(0 is perfect).{html.escape(applied)}{note}</p>"
+    )
+
+
 def per_class_html(evaluation: Evaluation) -> str:
     rows = evaluation.per_class
     if not rows:
         return ""
     keys = list(rows[0].figures())
-    head = "".join(f"<th>{html.escape(k.upper() if k in ('auc', 'dor', 'f1') else k)}</th>" for k in ["class", *keys])
+    head = "".join(f"<th>{html.escape(COLUMN_NAMES.get(k, k))}</th>" for k in ["class", *keys])
     body = ""
     for r in rows:
         figures = r.figures()
@@ -93,6 +112,10 @@ def charts(evaluation: Evaluation) -> dict[str, bytes]:
             out["Confusion matrix"] = plots.confusion(evaluation.confusion, evaluation.classes)
         elif chart in CHART_TITLES and curves:
             out[CHART_TITLES[chart]] = plots.roc(curves, chart, legend_labels(evaluation, chart))
+    if (c := evaluation.calibration) is not None:
+        bars = [(b.low, b.probability, b.observed, b.count) for b in c.bins]
+        scaled = [(b.low, b.probability, b.observed, b.count) for b in c.scaled_bins] if c.temperature else []
+        out["Reliability diagram"] = plots.reliability(bars, scaled, 1 / calibration.BINS, c.scope)
     for own in evaluation.charts:  # the kind's own charts, drawn from their data
         series = {s.name: (s.x, s.y) for s in own.series}
         out[own.title] = plots.chart(own.title, own.x_label, own.y_label, series, own.style, own.reference)
@@ -225,7 +248,7 @@ def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation |
     if evaluation:
         imgs = "".join(f"<img src='{png_uri(png)}' alt='{name}'>" for name, png in charts(evaluation).items())
         figures = figures_html(evaluation.metrics, "validation", evaluation.slice_level)
-        table = per_class_html(evaluation)
+        table = per_class_html(evaluation) + calibration_html(evaluation)
         sections.append(f"<h2>Evaluation (validation cases)</h2>{figures}{table}{imgs}<h3>Cases</h3>{gallery_html(evaluation)}")
         if evaluation.training is not None:
             seen = evaluation.training
@@ -248,4 +271,5 @@ def dataset_evaluation_html(evaluation: DatasetEvaluation) -> str:
     overlap = "".join(f"<div class='dq-warn'>⚠ {html.escape(line)}</div>" for line in evaluation.overlap)
     imgs = "".join(f"<img src='{png_uri(png)}' alt='{name}' style='max-width:100%'>" for name, png in charts(evaluation).items())
     figures = figures_html(evaluation.metrics, "test", evaluation.slice_level)
-    return overlap + figures + per_class_html(evaluation) + imgs + f"<h3>Cases</h3>{gallery_html(evaluation)}"  # what was scored, first
+    tables = per_class_html(evaluation) + calibration_html(evaluation)
+    return overlap + figures + tables + imgs + f"<h3>Cases</h3>{gallery_html(evaluation)}"  # what was scored, first

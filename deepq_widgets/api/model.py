@@ -25,10 +25,11 @@ class Model:
         self.workspace, self.id = workspace, model_id
         self.card: ModelCard = read_card(workspace, model_id)
 
-    def evaluate(self, dataset: str, progress: bool = True, include_seen: bool = False) -> ModelEvaluation:
+    def evaluate(self, dataset: str, progress: bool = True, include_seen: bool = False, calibrated: bool = True) -> ModelEvaluation:
         """Score the model on the cases of a labelled `dataset` it never trained or was selected on (kept with the
         model, as the dashboard's "Evaluate on dataset"): figures with 95% intervals, how many cases were left out,
-        the report. `include_seen` scores the others too, said in the result (a check of fit, not a test)."""
+        calibration, the report. `include_seen` scores the others too, said in the result (a check of fit, not a
+        test); `calibrated=False` scores the network's own probabilities, without the model's temperature."""
         from tqdm.auto import tqdm
 
         from ..training.dataset_evaluation import evaluate_dataset
@@ -41,7 +42,7 @@ class Model:
             bar.refresh()
 
         try:
-            return ModelEvaluation(evaluate_dataset(self.workspace, self.id, dataset, advance, include_seen))
+            return ModelEvaluation(evaluate_dataset(self.workspace, self.id, dataset, advance, include_seen, calibrated))
         finally:
             for bar in bars.values():
                 bar.close()
@@ -50,21 +51,25 @@ class Model:
         """The evaluations kept with the model, newest first."""
         return [ModelEvaluation(e) for e in stored_evaluations(self.workspace, self.id)]
 
-    def predict(self, images: list[str | Path] | None = None, dataset: str | None = None, heatmaps: bool = True) -> Predictions:
+    def predict(
+        self, images: list[str | Path] | None = None, dataset: str | None = None, heatmaps: bool = True, calibrated: bool = True
+    ) -> Predictions:
         """What the model says of each image (paths inside the workspace) or of every case of `dataset`: one
         row each, with the decision at the model's operating point. With `heatmaps`, Grad-CAM heatmaps
-        (classification) and masks (segmentation) are written under predictions/ for `.show()`."""
+        (classification) and masks (segmentation) are written under predictions/ for `.show()`. The probabilities
+        are the model's calibrated ones (its temperature), or with `calibrated=False` the network's own."""
         from ..training.export import predict_to_files
 
         overlays = f"predictions/{self.id}-{dataset or 'images'}" if heatmaps else None
-        rows = predict_to_files(self.workspace, self.id, images or [], dataset=dataset, overlays=overlays)
+        rows = predict_to_files(self.workspace, self.id, images or [], dataset, overlays, calibrated)
         return Predictions.of(rows, self.workspace, self.card.image_size)
 
-    def export(self, format: str = "onnx", out: str = "exports") -> Path:
-        """The model as ONNX, TorchScript or safetensors (with its model card beside it) in `out`, inside the workspace."""
+    def export(self, format: str = "onnx", out: str = "exports", calibrated: bool = True) -> Path:
+        """The model as ONNX, TorchScript or safetensors (with its model card beside it) in `out`, inside the workspace;
+        ONNX and TorchScript graphs divide their logits by the model's temperature unless `calibrated=False`."""
         from ..training.export import export_model
 
-        return export_model(self.workspace, self.id, format, out)
+        return export_model(self.workspace, self.id, format, out, calibrated)
 
     def __repr__(self) -> str:
         return f"<Model {self.id}: {self.card.task} {self.card.network} on {self.card.dataset}>"

@@ -47,11 +47,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     arg("model"),
     arg("--format", choices=list(EXPORT_FORMATS), default="onnx"),
     arg("--out", default="exports", help="folder inside the workspace"),
+    arg("--uncalibrated", action="store_true", help="the network's own probabilities, without the model's temperature"),
 )
 def cmd_export(args: argparse.Namespace) -> int:
     from ..training.export import export_model
 
-    print(export_model(workspace_of(args), args.model, args.format, args.out))
+    print(export_model(workspace_of(args), args.model, args.format, args.out, calibrated=not args.uncalibrated))
     return 0
 
 
@@ -61,12 +62,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     arg("images", nargs="*", help="image paths inside the workspace (for a study model: series folders, NIfTI volumes)"),
     arg("--dataset", help="also every usable case of this dataset (the run is kept in the model's inference list)"),
     arg("--heatmaps", help="write Grad-CAM heatmaps (and masks) to this folder in the workspace"),
+    arg("--uncalibrated", action="store_true", help="the network's own probabilities, without the model's temperature"),
 )
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..training.export import predict_to_files
 
     ws = workspace_of(args)
-    clean = predict_to_files(ws, args.model, args.images, dataset=args.dataset, overlays=args.heatmaps)
+    clean = predict_to_files(ws, args.model, args.images, args.dataset, args.heatmaps, calibrated=not args.uncalibrated)
     print_json([row.model_dump(mode="json") for row in clean])
     return 0
 
@@ -82,6 +84,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         help="also score cases that share files, patients or studies with the model's training data (said in the result)",
     ),
     arg("--json", action="store_true"),
+    arg("--uncalibrated", action="store_true", help="the network's own probabilities, without the model's temperature"),
 )
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import sys
@@ -97,7 +100,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     target = ws.report_path(args.report) if args.report else None  # refused before the work, not after
     try:
-        result = evaluate_dataset(ws, args.model, args.dataset, progress, include_seen=args.include_seen_cases)
+        result = evaluate_dataset(ws, args.model, args.dataset, progress, args.include_seen_cases, calibrated=not args.uncalibrated)
     except EvaluationRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .base import Contract, Metrics, Number
 from .results import (
+    Calibration,
     Chart,
     ChartSeries,
     Curve,
@@ -23,6 +24,7 @@ from .results import (
     ModelCard,
     PerClassRow,
     Prediction,
+    ReliabilityBin,
     TrainingManifest,
 )
 from .run import (
@@ -50,6 +52,7 @@ from .run import (
 __all__ = [
     "EVENT_ADAPTER",
     "AnyEvent",
+    "Calibration",
     "Chart",
     "ChartSeries",
     "CheckpointInfo",
@@ -75,6 +78,7 @@ __all__ = [
     "PlanEvent",
     "Prediction",
     "Progress",
+    "ReliabilityBin",
     "SearchTrialEvent",
     "StateEvent",
     "StatusEvent",

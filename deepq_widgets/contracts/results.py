@@ -29,6 +29,7 @@ class PerClassRow(Contract):
     f1: Number = None
     dor: Number = None
     auc: Number = None
+    brier: Number = None  # classifiers: the mean squared distance of the class's probability from the truth
     ap50: Number = None
     dice: Number = None
     iou: Number = None
@@ -92,6 +93,32 @@ class Chart(Contract):
     reference: Literal["", "identity", "zero"] = ""  # a dashed line: y = x, or y = 0
 
 
+class ReliabilityBin(Contract):
+    """One bar of a reliability diagram: the pairs whose probability lies in [low, high)."""
+
+    low: float
+    high: float
+    probability: float  # their mean probability
+    observed: float  # how often the outcome was true
+    count: int
+
+
+class Calibration(Contract):
+    """Whether the probabilities mean what they say (calibration.py): the expected calibration error with its 95%
+    interval, the reliability diagram, the Brier score, and the temperature fitted on validation, if it helped."""
+
+    scope: str  # what is judged: the top class's probability, or each finding's
+    bins: list[ReliabilityBin]
+    ece: float
+    ece_interval: tuple[float, float] | None = None
+    brier: float
+    temperature: float | None = None  # kept: the registered model divides its logits by it
+    scaled_ece: float | None = None  # after temperature scaling, cross-fitted
+    scaled_ece_interval: tuple[float, float] | None = None
+    scaled_bins: list[ReliabilityBin] = Field(default_factory=list)
+    note: str = ""
+
+
 class Evaluation(Contract):
     """The final evaluation of the kept weights: evaluation.json in the task folder."""
 
@@ -108,6 +135,7 @@ class Evaluation(Contract):
     slice_level: Metrics | None = None  # studies with slice labels: the slices' own figures on the labelled slices
     key_slices: dict[int, list[float]] = Field(default_factory=dict)  # studies: case -> where its telling slices lie (0 first, 1 last)
     source: str = ""  # which data the figures come from, and whether the registered model trained on it
+    calibration: Calibration | None = None  # classifiers: the reliability of their probabilities
     training: Evaluation | None = None  # the same weights on the training cases (the task's evaluation only)
 
 
@@ -202,7 +230,8 @@ class ModelCard(Contract):
     mean: list[float]
     std: list[float]
     metrics: Metrics = Field(default_factory=Metrics)
-    thresholds: list[float] | None = None
+    thresholds: list[float] | None = None  # on the probabilities as predict gives them (after the temperature)
+    temperature: float | None = None  # the logits are divided by it (calibration.py); None: the network's own
     dataset: str = ""
     dataset_fingerprint: str = ""
     base_model: str | None = None

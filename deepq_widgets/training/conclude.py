@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..autoplan import Plan
+from ..calibration import tempered_threshold
 from ..contracts import EpochEvent, Evaluation, ModelCard, Progress, TrainingManifest
 from ..data.cache import CachedData
 from ..data.hashing import file_sha256
@@ -136,7 +137,8 @@ def finish(
         mean=prepared.mean,
         std=prepared.std,
         metrics=evaluation.metrics,
-        thresholds=evaluation.thresholds,
+        thresholds=calibrated_thresholds(evaluation),
+        temperature=evaluation.calibration.temperature if evaluation.calibration else None,
         dataset=spec.dataset,
         dataset_fingerprint=data.fingerprint,
         base_model=spec.model.base_model,
@@ -146,6 +148,15 @@ def finish(
     card = register_model(run.workspace, run.sink, model.float().cpu(), card, training_manifest(data))
     run.sink.progress(Progress(progress=1.0, metrics=evaluation.metrics.flat(), model_id=card.id, compute_s=fitted.compute_s))
     return card
+
+
+def calibrated_thresholds(evaluation: Evaluation) -> list[float] | None:
+    """The operating point on the probabilities the registered model gives: after its temperature, where it has
+    one (the same cases are called)."""
+    temperature = evaluation.calibration.temperature if evaluation.calibration else None
+    if evaluation.thresholds is None or temperature is None:
+        return evaluation.thresholds
+    return [tempered_threshold(t, temperature) for t in evaluation.thresholds]
 
 
 def training_manifest(data: CachedData) -> TrainingManifest:

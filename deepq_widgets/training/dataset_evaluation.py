@@ -38,10 +38,16 @@ class EvaluationRefused(ValueError):
 
 
 def evaluate_dataset(
-    workspace: WorkspacePaths, model_id: str, dataset: str, progress: Progress | None = None, include_seen: bool = False
+    workspace: WorkspacePaths,
+    model_id: str,
+    dataset: str,
+    progress: Progress | None = None,
+    include_seen: bool = False,
+    calibrated: bool = True,
 ) -> DatasetEvaluation:
     """Evaluate `model_id` on the usable cases of `dataset` it never trained or was selected on (every one with
-    `include_seen`, said in the result); stored as models/<id>/evaluations/<dataset>.json."""
+    `include_seen`, said in the result), with its temperature unless `calibrated=False`; stored as
+    models/<id>/evaluations/<dataset>.json."""
     card = read_card(workspace, model_id)
     kind = kinds.get(card.task)
     info = scan_dataset(workspace, dataset)
@@ -61,7 +67,7 @@ def evaluate_dataset(
     )
     if not data.cases:
         raise EvaluationRefused(f"no case of dataset {dataset!r} could be decoded: " + "; ".join(data.problems[:3]))
-    model, _ = load_model(workspace, model_id)
+    model, scored = load_model(workspace, model_id, calibrated)  # `scored`: the thresholds on these probabilities
     device = best_device()
     every = list(range(len(data.cases)))
     if kind.volumes:  # studies: a few at a time, each on as many slices as the task scored its validation studies on
@@ -71,7 +77,7 @@ def evaluate_dataset(
     else:
         loader = BatchLoader(data, every, kind.trainer.targets, BATCH, card.mean, card.std).to(device)
     network = inference_network(model.to(device), kind.trainer, loader)
-    found = evaluate(network, loader, kind.trainer, card.classes, card.thresholds, progress=report("scoring"))
+    found = evaluate(network, loader, kind.trainer, card.classes, scored.thresholds, progress=report("scoring"))
     result = DatasetEvaluation(
         **found.model_dump(exclude_unset=True),  # a per-class row keeps only the figures its kind has
         model_id=model_id,

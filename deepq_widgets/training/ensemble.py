@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .temperature import untempered
+
 ACTIVATIONS = ("softmax", "sigmoid")  # one class of k (single-label), or one probability per finding (multi-label)
 EPS = 1e-7
 
@@ -37,4 +39,5 @@ def average_as_logits(outputs: Sequence[torch.Tensor], activation: str) -> torch
 
 def members_of(model: nn.Module) -> list[nn.Module]:
     """The networks whose outputs a model averages: an ensemble's members, or the model itself."""
+    model = untempered(model)
     return list(model.members) if isinstance(model, Ensemble) else [model]

@@ -116,7 +116,7 @@ def evaluate(
     operating_point: OperatingPoint | None = None,
 ) -> Evaluation:
     """The evaluation at a model's operating point `thresholds` (chosen on validation), or at the one the
-    `operating_point` rule chooses on these cases."""
+    `operating_point` rule chooses on these cases (the task's validation: a temperature is fitted on them too)."""
     return evaluate_parts([(model, loader)], trainer, classes, thresholds, progress, operating_point)
 
 
@@ -134,6 +134,7 @@ def evaluate_parts(
     accumulator = trainer.accumulator(classes)
     accumulator.thresholds = thresholds
     accumulator.operating_point = operating_point or OperatingPoint()
+    accumulator.calibrate = operating_point is not None
     batches, done, cases = sum(len(loader) for _, loader in parts), 0, []
     with torch.no_grad():
         for model, loader in parts:

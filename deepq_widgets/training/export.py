@@ -33,13 +33,14 @@ from .registry import load_model
 EXAMPLE_SLICES = 4  # a study's export is traced on this many slices; the slice axis stays free
 
 
-def export_model(workspace: WorkspacePaths, model_id: str, fmt: str, out_dir: str | Path) -> Path:
-    """Write the model in `fmt` to `out_dir` (inside the workspace); returns the file written."""
+def export_model(workspace: WorkspacePaths, model_id: str, fmt: str, out_dir: str | Path, calibrated: bool = True) -> Path:
+    """Write the model in `fmt` to `out_dir` (inside the workspace); returns the file written. The graph's logits
+    are divided by the model's temperature unless `calibrated=False` (the card written beside it says which)."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     out = workspace.resolve(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model, card = load_model(workspace, model_id)
+    model, card = load_model(workspace, model_id, calibrated)
     allowed = kinds.get(card.task).trainer.export_formats
     if fmt not in allowed:
         raise ValueError(f"{kinds.get(card.task).title.lower()} models export as {', '.join(allowed)} only")
@@ -107,17 +108,22 @@ def studies_at(path: Path) -> list[Volume]:
     return usable
 
 
-def predict(workspace: WorkspacePaths, model_id: str, paths: list[str | Path], heatmaps: bool = False) -> list[Said]:
+def predict(
+    workspace: WorkspacePaths, model_id: str, paths: list[str | Path], heatmaps: bool = False, calibrated: bool = True
+) -> list[Said]:
     """What the model says per image (per study, for a kind that reads studies: each series of a folder), as its
     kind says it (scores and the call at the operating point, boxes, areas and a mask, a measured value, a
     study's per-slice scores), with heatmaps when asked. Every answer is kept: for a few images; a dataset
     goes through `predict_to_files`, which keeps none of the arrays."""
-    return list(predictions(workspace, model_id, paths, heatmaps))
+    return list(predictions(workspace, model_id, paths, heatmaps, calibrated))
 
 
-def predictions(workspace: WorkspacePaths, model_id: str, paths: list[str | Path], heatmaps: bool = False) -> Iterator[Said]:
-    """`predict`, one answer at a time, so that a run over 10⁵ images holds one image's heatmap at a time."""
-    model, card = load_model(workspace, model_id)
+def predictions(
+    workspace: WorkspacePaths, model_id: str, paths: list[str | Path], heatmaps: bool = False, calibrated: bool = True
+) -> Iterator[Said]:
+    """`predict`, one answer at a time, so that a run over 10⁵ images holds one image's heatmap at a time; with the
+    model's temperature (`calibrated=False`: the network's own probabilities, at the same operating point)."""
+    model, card = load_model(workspace, model_id, calibrated)
     model.eval()
     kind = kinds.get(card.task)
     for path in paths:
@@ -134,7 +140,12 @@ def predictions(workspace: WorkspacePaths, model_id: str, paths: list[str | Path
 
 
 def predict_to_files(
-    workspace: WorkspacePaths, model_id: str, images: list[str | Path], dataset: str | None = None, overlays: str | None = None
+    workspace: WorkspacePaths,
+    model_id: str,
+    images: list[str | Path],
+    dataset: str | None = None,
+    overlays: str | None = None,
+    calibrated: bool = True,
 ) -> list[Prediction]:
     """`predict` on `images` (paths inside the workspace) and every usable case of `dataset`, its heatmaps and
     masks written as PNG files in the workspace folder `overlays` (each row names its own: `heatmap_file`,
@@ -155,7 +166,7 @@ def predict_to_files(
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     rows = []
-    for i, said in enumerate(predictions(workspace, model_id, paths, heatmaps=folder is not None)):
+    for i, said in enumerate(predictions(workspace, model_id, paths, folder is not None, calibrated)):
         if folder is not None:
             stem = f"{i:05d}-{Path(said.prediction.image).stem}"  # numbered: two class folders may hold images of the same name
             if said.heatmap is not None:  # a study's: that of its most telling slice

@@ -30,6 +30,7 @@ class Accumulator:
         self.classes = list(classes)
         self.thresholds: list[float] | None = None  # a model's operating point; None: chosen on these cases by the rule
         self.operating_point = OperatingPoint()  # the rule that chooses it (the task file's)
+        self.calibrate = False  # fit a temperature on these cases: the task's validation (or out-of-fold) cases alone
         self.reset()
 
     def reset(self) -> None:

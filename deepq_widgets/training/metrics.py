@@ -188,6 +188,7 @@ def per_class_table(
         real, said = truth[:, k].astype(int), decided[:, k].astype(int)
         row = {"class": name, "threshold": thresholds[k] if thresholds else None, **confusion_counts(real, said)}
         row["auc"] = _auroc(real, scores[:, k])
+        row["brier"] = float(np.mean((scores[:, k] - real) ** 2))
         tp, tn = int((said & real).sum()), int(((1 - said) & (1 - real)).sum())
         fp, fn = int(said.sum()) - tp, int(real.sum()) - tp
         ci = {
@@ -199,6 +200,7 @@ def per_class_table(
             "f1": intervals.f1_interval(tp, fp, fn),
             "dor": intervals.odds_ratio_interval(tp, fp, fn, tn),
             "auc": intervals.delong(real, scores[:, k]),
+            "brier": intervals.mean_interval((scores[:, k] - real) ** 2),
         }
         row["intervals"] = {figure: interval for figure, interval in ci.items() if interval is not None}
         rows.append(row)
@@ -218,6 +220,7 @@ def average_intervals(scores: np.ndarray, decided: np.ndarray, truth: np.ndarray
     real, said = truth.astype(bool), decided.astype(bool)
     strata = np.unique(real, axis=0, return_inverse=True)[1].ravel()  # each combination of labels a stratum
     cells = {"tp": said & real, "tn": ~said & ~real, "fp": said & ~real, "fn": ~said & real}
+    squared = (scores - truth) ** 2
     draws: dict[str, list[np.ndarray]] = {}
     with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # a resample with one class of a label has no AUC: NaN, dropped
@@ -225,6 +228,7 @@ def average_intervals(scores: np.ndarray, decided: np.ndarray, truth: np.ndarray
             counts = {name: weights @ cell.astype(float) for name, cell in cells.items()}  # (resamples, classes)
             figures = confusion_figures(**counts)
             figures["auc"] = np.stack([intervals.weighted_auroc(real[:, k], scores[:, k], weights) for k in range(real.shape[1])], 1)
+            figures["brier"] = (weights @ squared) / weights.sum(1, keepdims=True)
             for name, values in figures.items():
                 draws.setdefault(name, []).append(np.nanmean(values, axis=1))
     smallest = int(np.bincount(strata).min())

@@ -15,12 +15,14 @@ import torch
 from safetensors.torch import load_file
 
 from .. import kinds
+from ..calibration import tempered_threshold
 from ..contracts import ModelCard, TrainingManifest
 from ..evaluations import MANIFEST, read_card
 from ..files import atomic_write_text
 from ..workspace import WorkspacePaths
 from .checkpoint import atomic_save_tensors, load_weights, model_state
 from .ensemble import Ensemble
+from .temperature import Tempered
 
 
 def _slug(text: str) -> str:
@@ -63,9 +65,16 @@ def build_network(card: ModelCard, workspace: WorkspacePaths | None = None) -> t
     return Ensemble(networks, trainer.ensemble_activation) if card.members > 1 else networks[0]
 
 
-def load_model(workspace: WorkspacePaths, model_id: str) -> tuple[torch.nn.Module, ModelCard]:
-    """The network of a registered model with its exact weights, and its card."""
+def load_model(workspace: WorkspacePaths, model_id: str, calibrated: bool = True) -> tuple[torch.nn.Module, ModelCard]:
+    """The network of a registered model with its exact weights, and its card: with its temperature (the card's
+    thresholds are on those probabilities), or with `calibrated=False` the network's own probabilities and the
+    card's thresholds moved back onto them."""
     card = read_card(workspace, model_id)
     model = build_network(card, workspace)
     load_weights(model, load_file(str(workspace.model_dir(model_id) / "model.safetensors")))
-    return model, card
+    if card.temperature is None:
+        return model, card
+    if calibrated:
+        return Tempered(model, card.temperature), card
+    raw = [tempered_threshold(t, 1 / card.temperature) for t in card.thresholds] if card.thresholds else None
+    return model, card.model_copy(update={"thresholds": raw, "temperature": None})

@@ -126,8 +126,10 @@ class Factory:
         """The network this run trains, from its starting weights; `pretrained` off: its shape only, for
         weights read next (an ensemble member's)."""
         p, spec = self.prepared, self.run.spec
-        if p.base is not None:
-            return load_model(self.run.workspace, p.base.id)[0] if pretrained else build_network(p.base, self.run.workspace)
+        if p.base is not None:  # retraining fine-tunes the base network itself, without its temperature
+            return (
+                load_model(self.run.workspace, p.base.id, calibrated=False)[0] if pretrained else build_network(p.base, self.run.workspace)
+            )
         pretrain = spec.model.pretrain if pretrained else "none"
         model = self.trainer.build_model(p.arch, len(p.data.classes), p.data.channels, p.plan.image_size, pretrain, self.run.workspace)
         self.trainer.adapt(model, p.data, p.split.train, p.plan.hyper)

@@ -74,3 +74,34 @@ def test_prediction_feeds_the_network_the_tensor_training_saw(trained):
     for i in (0, len(data.cases) // 2, len(data.cases) - 1):
         (x,) = loader.batch(np.array([i]))
         assert torch.equal(preprocess(data.cases[i].image, card), x)
+
+
+def test_the_temperature_is_applied_by_predict_and_export_and_can_be_switched_off(trained):
+    import onnxruntime
+
+    from deepq_widgets.calibration import tempered, tempered_threshold
+    from deepq_widgets.contracts import Evaluation
+
+    ws, model_id = trained
+    raw_model, card = load_model(ws, model_id)
+    found = Evaluation.model_validate_json((ws.task_dir(card.source_task) / "evaluation.json").read_text()).calibration
+    assert found is not None and 0 <= found.ece <= 1 and found.ece_interval[0] <= found.ece <= found.ece_interval[1]
+    assert card.temperature == found.temperature  # the task's evaluation decides whether the model has one
+    hot = card.model_copy(update={"temperature": 2.0, "thresholds": [tempered_threshold(t, 2.0) for t in card.thresholds]})
+    (ws.models / model_id / "model.json").write_text(hot.model_dump_json(by_alias=True))
+    images = sorted((ws.datasets / "ultrasound_lesions" / "malignant").glob("*.png"))[:4]
+    calibrated = [s.prediction for s in predict(ws, model_id, images)]
+    own = [s.prediction for s in predict(ws, model_id, images, calibrated=False)]
+    for cal, raw in zip(calibrated, own, strict=True):
+        probs = np.array([list(raw.values.values())])
+        assert list(cal.values.values()) == pytest.approx(tempered(probs, 2.0, "softmax")[0].tolist(), abs=1e-5)
+        assert cal.decision == raw.decision  # the operating point moved with the probabilities
+    x = preprocess(images[0], card)
+    with torch.no_grad():
+        logits = raw_model.eval()(x).numpy()
+    for calibrated_export, divisor in ((True, 2.0), (False, 1.0)):
+        path = export_model(ws, model_id, "onnx", f"exports-{calibrated_export}", calibrated=calibrated_export)
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        np.testing.assert_allclose(session.run(None, {"image": x.numpy()})[0], logits / divisor, atol=1e-4)
+        written = json.loads((path.parent / f"{model_id}.json").read_text())
+        assert written["temperature"] == (2.0 if calibrated_export else None)  # the card beside it says which

@@ -33,6 +33,7 @@ TOP_LEVEL = {  # deepq_widgets.<name> (a module, or a package's every module unl
     "duration": "core",
     "dataset_fit": "core",
     "intervals": "core",
+    "calibration": "core",
     "evaluations": "core",
     "store": "core",
     "submission": "core",

@@ -140,10 +140,11 @@ def test_f1_and_dor_intervals_cover_the_populations_figures_about_95_percent_of_
 def test_every_figure_of_the_per_class_table_has_an_interval_the_average_row_too():
     rng = np.random.default_rng(3)
     truth = np.repeat(np.arange(3), 40)
-    scores = np.eye(3)[truth] * 1.5 + rng.normal(0, 1, (120, 3))
+    logits = np.eye(3)[truth] * 1.5 + rng.normal(0, 1, (120, 3))
+    scores = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     decided = np.eye(3)[scores.argmax(1)]
     rows = per_class_table(scores, decided, np.eye(3)[truth], ["a", "b", "c"])
-    figures = ["sensitivity", "specificity", "precision", "recall", "accuracy", "f1", "dor", "auc"]
+    figures = ["sensitivity", "specificity", "precision", "recall", "accuracy", "f1", "dor", "auc", "brier"]
     assert rows[-1]["class"] == "average"
     for row in rows:
         assert set(row["intervals"]) == set(figures), row["class"]
@@ -160,7 +161,7 @@ def test_the_average_row_of_a_perfect_table_keeps_a_real_interval():
     truth = np.repeat(np.arange(3), 8)
     onehot = np.eye(3)[truth]
     average = per_class_table(onehot * 0.9 + 0.05, onehot, onehot, ["a", "b", "c"])[-1]
-    assert set(average["intervals"]) == {"sensitivity", "specificity", "precision", "recall", "accuracy", "f1", "dor", "auc"}
+    assert set(average["intervals"]) == {"sensitivity", "specificity", "precision", "recall", "accuracy", "f1", "dor", "auc", "brier"}
     for name, (low, high) in average["intervals"].items():
         assert low < high and low <= average[name] <= high, name
 

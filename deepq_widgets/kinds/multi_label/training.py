@@ -13,6 +13,8 @@ from ..single_label.training import ClassificationAccumulator, SingleLabelTraini
 
 
 class MultiLabelAccumulator(ClassificationAccumulator):
+    activation = "sigmoid"
+
     def activate(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.sigmoid()
 

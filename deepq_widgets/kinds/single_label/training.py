@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...calibration import calibration
 from ...contracts import Curve, Evaluation, Gallery, Metrics, Prediction
 from ...training import metrics
 from ...training.backbones import create_model
@@ -18,6 +19,8 @@ from ...training.kind_training import Accumulator, KindTraining, Said, top_cases
 
 class ClassificationAccumulator(Accumulator):
     """Scores (N, K) and truth; one-hot truth and decisions are what differ between the two kinds."""
+
+    activation = "softmax"  # how logits become the scores (calibration.py judges them so)
 
     def reset(self) -> None:
         self.scores: list[np.ndarray] = []
@@ -84,6 +87,7 @@ class ClassificationAccumulator(Accumulator):
             curves=curves,
             confusion=confusion,
             gallery=gallery,
+            calibration=calibration(scores, truth, self.activation, fit=self.calibrate),
         )
 
 
