@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .contracts import DatasetEvaluation, InferenceRun, ModelCard, TrainingManifest
+from .contracts import CaseScores, DatasetEvaluation, InferenceRun, LabelIssues, ModelCard, TrainingManifest
 from .files import atomic_write_text
 from .workspace import WorkspacePaths
 
 MANIFEST = "training_cases.json"  # the TrainingManifest beside model.json
+CASE_SCORES = "case_scores.json"  # a classifier task's CaseScores, in its task folder
+LABEL_ISSUES = "label_issues.json"  # its LabelIssues, once looked for
 
 
 def evaluations_dir(workspace: WorkspacePaths, model_id: str) -> Path:
@@ -58,6 +60,16 @@ def read_card(workspace: WorkspacePaths, model_id: str) -> ModelCard:
 def read_manifest(workspace: WorkspacePaths, model_id: str) -> TrainingManifest | None:
     path = workspace.model_dir(model_id) / MANIFEST
     return TrainingManifest.model_validate_json(path.read_text()) if path.is_file() else None
+
+
+def read_case_scores(task_folder: Path) -> CaseScores | None:
+    path = task_folder / CASE_SCORES
+    return CaseScores.model_validate_json(path.read_text()) if path.is_file() else None
+
+
+def read_label_issues(task_folder: Path) -> LabelIssues | None:
+    path = task_folder / LABEL_ISSUES
+    return LabelIssues.model_validate_json(path.read_text()) if path.is_file() else None
 
 
 def summary(evaluation: DatasetEvaluation) -> dict:

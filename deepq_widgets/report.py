@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import calibration, kinds, plots
-from .contracts import AnyEvent, DataEvent, DataProblemsEvent, DatasetEvaluation, EpochEvent, Evaluation, Metrics, ran_as
+from .contracts import AnyEvent, DataEvent, DataProblemsEvent, DatasetEvaluation, EpochEvent, Evaluation, LabelIssues, Metrics, ran_as
 from .data.preview import read_shown, shown_volume, to_rgb8
 from .data.readers import ReaderError
 from .data.slice_pixels import slice_pixels
@@ -230,8 +230,8 @@ def data_statistics_html(events: list[AnyEvent], kind: kinds.TaskKind) -> str:
     )
 
 
-def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation | None) -> str:
-    """A standalone HTML report of one task: spec, data, curves, fit diagnosis, evaluation."""
+def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation | None, label_issues: LabelIssues | None = None) -> str:
+    """A standalone HTML report of one task: spec, data, curves, fit diagnosis, evaluation, likely label errors."""
     epochs = [e for e in events if isinstance(e, EpochEvent)]
     data = next((e.statistics for e in events if isinstance(e, DataEvent)), None)
     verdict, why = diagnose_fit(epochs)
@@ -254,8 +254,24 @@ def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation |
             seen = evaluation.training
             source = f"<p>{html.escape(seen.source)}</p>"
             sections.append(f"<h2>Evaluation (training cases)</h2>{figures_html(seen.metrics, 'training')}{source}{per_class_html(seen)}")
+    if label_issues is not None:
+        sections.append(label_issues_html(label_issues))
     head = f"<meta charset='utf-8'><title>{html.escape(task.name)}</title><style>{REPORT_CSS}</style>"
     return f"<!doctype html><html><head>{head}</head><body>{''.join(sections)}</body></html>"
+
+
+def label_issues_html(found: LabelIssues, shown: int = 12) -> str:
+    """The likely label errors as a report section: how many, from which predictions, the most suspect drawn."""
+    cases = "".join(
+        f"<div style='display:inline-block;width:150px;margin:4px;font-size:11px;vertical-align:top'>"
+        f"<img src='{thumbnail(i.shown, 140)}' alt=''><br>{html.escape(i.case)}<br>given <b>{html.escape(i.given)}</b>, "
+        f"probably <b>{html.escape(i.suggested)}</b> ({i.confidence:.2f})</div>"
+        for i in found.issues[:shown]
+    )
+    return (
+        f"<h2>Likely label errors</h2><p>{len(found.issues)} of {found.examined} cases, by confident learning on "
+        f"{html.escape(found.source)}; the most suspect first.</p><div>{cases}</div>"
+    )
 
 
 def evaluation_report(evaluation: DatasetEvaluation) -> str:

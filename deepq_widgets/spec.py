@@ -233,6 +233,7 @@ class TaskSpec(_Part):
     task: TaskKindName = Field("single_label", description="A registered task kind (kinds/), e.g. single_label.")
     preset: str | None = None
     dataset: Annotated[str, AfterValidator(_dataset_name)] = Field("", max_length=255)
+    label_corrections: bool = Field(False, description="Train on the labels a reviewer chose in the dataset's label_corrections.csv.")
     model: ModelChoice = Field(default_factory=ModelChoice)
     tuning: Tuning = Tuning.auto
     auto: AutoPreferences = Field(default_factory=AutoPreferences)

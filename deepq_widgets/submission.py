@@ -76,7 +76,7 @@ def _dataset(workspace: WorkspacePaths, spec: TaskSpec, preset: Preset | None, c
     if spec.dataset not in workspace.dataset_names():
         return [f"dataset: no dataset {spec.dataset!r} in {workspace.datasets}"]
     try:
-        info = scan_dataset(workspace, spec.dataset)
+        info = scan_dataset(workspace, spec.dataset, corrected=spec.label_corrections)
     except (WorkspaceError, OSError, ValueError) as exc:
         return [f"dataset: {spec.dataset!r} cannot be read: {exc}"]
     return [f"dataset: {spec.dataset!r} cannot train this task: {reason}" for reason in fit_problems(info, spec.task, preset, classes)]

@@ -136,3 +136,16 @@ def resume(workspace: WorkspacePaths, task_id: int, start_worker: bool = True) -
     store.requeue(task_id)
     if start_worker:
         ensure_worker(workspace)
+
+
+def rerun_with_corrections(workspace: WorkspacePaths, task_id: int, start_worker: bool = True) -> int:
+    """Queue the task again as it ran (its task file as run: the same recipe and seed), on the labels a reviewer
+    chose in its dataset's label_corrections.csv, named '<name> corrected' (numbered when taken)."""
+    from .contracts import ran_as
+
+    store = Store(workspace.db_path)
+    task = store.task(task_id)
+    taken, name = store.task_names(), f"{task.name} corrected"
+    name = next((n for n in [name, *(f"{name} {k}" for k in range(2, 100))] if n not in taken), f"{name} {int(time.time())}")
+    spec = ran_as(task.spec, store.events(task_id)).model_copy(update={"name": name, "label_corrections": True})
+    return submit(workspace, TaskSpec.model_validate(spec.model_dump()), start_worker)

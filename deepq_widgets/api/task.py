@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import html
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import kinds, report
-from ..contracts import EpochEvent
+from ..contracts import EpochEvent, LabelIssue
 from ..store import ENDED, ERROR, Store, TaskRow
-from ..tasks import ensure_worker, reap_interrupted, resume, stop, worker_alive
+from ..tasks import ensure_worker, reap_interrupted, rerun_with_corrections, resume, stop, worker_alive
 from ..workspace import WorkspacePaths
 from .display import Html, badge
 
@@ -115,8 +116,48 @@ class Task:
     def insight(self) -> Html:
         """The task's report: task file, data statistics, fit diagnosis, evaluation with intervals, charts, gallery."""
         task = self.row
-        evaluation = report.load_evaluation(self.workspace.task_dir(self.id))
-        return Html(report.build_report(task, self.store.events(self.id), evaluation), title=f"{task.name} report")
+        from ..evaluations import read_label_issues
+
+        folder = self.workspace.task_dir(self.id)
+        found = read_label_issues(folder)
+        return Html(
+            report.build_report(task, self.store.events(self.id), report.load_evaluation(folder), found), title=f"{task.name} report"
+        )
+
+    def label_issues(self, refresh: bool = False) -> pd.DataFrame:
+        """The cases of the task's dataset whose label is probably wrong (confident learning on out-of-sample
+        predictions), most suspect first: case, given, suggested, confidence. Found once and kept; `refresh` looks
+        again. Mark them with `correct_labels`, then `rerun_with_corrections`."""
+        import pandas as pd
+
+        from ..evaluations import read_card, read_label_issues
+
+        found = None if refresh else read_label_issues(self.workspace.task_dir(self.id))
+        if found is None:
+            from ..training.label_issues import find_label_issues
+
+            task = self.row
+            if not task.model_id:
+                raise ValueError(f"task {self.id} has no model yet ({task.state})")
+            found = find_label_issues(self.workspace, self.id, task.spec, read_card(self.workspace, task.model_id))
+        return pd.DataFrame([issue.model_dump() for issue in found.issues], columns=list(LabelIssue.model_fields))
+
+    def correct_labels(self, decisions: dict[str, str]) -> Path:
+        """Record a reviewer's label for each case (`{case: label}`, the case as `label_issues` names it; its given
+        label keeps it) in the dataset's label_corrections.csv; label.csv is never edited."""
+        from ..data.catalog import scan_dataset
+        from ..data.corrections import Correction, case_name, record_corrections
+
+        info = scan_dataset(self.workspace, self.row.spec.dataset)
+        given = {case_name(c, info.path): c.labels[0] for c in info.usable if len(c.labels) == 1}
+        unknown = sorted(set(decisions) - set(given))
+        if unknown:
+            raise KeyError(f"not single-label cases of {info.name}: {', '.join(unknown[:5])}")
+        return record_corrections(info.path, [Correction(case, given[case], label) for case, label in decisions.items()], info.classes)
+
+    def rerun_with_corrections(self) -> Task:
+        """The same task file as run, on the corrected labels, as a new task ('<name> corrected')."""
+        return Task(self.workspace, rerun_with_corrections(self.workspace, self.id))
 
     @property
     def model(self) -> Model | None:

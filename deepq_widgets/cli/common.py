@@ -33,10 +33,10 @@ def arg(*names: str, **options: Any) -> Argument:
 
 
 def command(help: str, *arguments: Argument) -> Callable[[Handler], Handler]:
-    """Register `cmd_<name>` as `deepq <name>` with its help and arguments (every command also takes --workspace)."""
+    """Register `cmd_<name>` as `deepq <name>` (underscores as hyphens) with its help and arguments (and --workspace)."""
 
     def register(fn: Handler) -> Handler:
-        COMMANDS[fn.__name__.removeprefix("cmd_")] = Command(fn, help, arguments)
+        COMMANDS[fn.__name__.removeprefix("cmd_").replace("_", "-")] = Command(fn, help, arguments)  # cmd_label_issues: label-issues
         return fn
 
     return register

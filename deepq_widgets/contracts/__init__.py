@@ -13,6 +13,7 @@ from __future__ import annotations
 from .base import Contract, Metrics, Number
 from .results import (
     Calibration,
+    CaseScores,
     Chart,
     ChartSeries,
     Curve,
@@ -21,6 +22,8 @@ from .results import (
     FoundBox,
     Gallery,
     InferenceRun,
+    LabelIssue,
+    LabelIssues,
     ModelCard,
     PerClassRow,
     Prediction,
@@ -53,6 +56,7 @@ __all__ = [
     "EVENT_ADAPTER",
     "AnyEvent",
     "Calibration",
+    "CaseScores",
     "Chart",
     "ChartSeries",
     "CheckpointInfo",
@@ -69,6 +73,8 @@ __all__ = [
     "FoundBox",
     "Gallery",
     "InferenceRun",
+    "LabelIssue",
+    "LabelIssues",
     "Metrics",
     "ModelCard",
     "ModelEvent",

@@ -119,6 +119,18 @@ class Calibration(Contract):
     note: str = ""
 
 
+class CaseScores(Contract):
+    """A classifier's probabilities for each case it scored, with the label each case was given: the task's
+    validation (or an ensemble's out-of-fold) cases, kept in `tasks/<id>/case_scores.json` for what needs them
+    case by case (likely label errors, results by subgroup)."""
+
+    cases: list[str]
+    classes: list[str]
+    truth: list[int]  # the index of each case's given class
+    probabilities: list[list[float]]
+    out_of_fold: bool = False  # every case of the dataset, each scored by a member that never trained on it
+
+
 class Evaluation(Contract):
     """The final evaluation of the kept weights: evaluation.json in the task folder."""
 
@@ -136,6 +148,7 @@ class Evaluation(Contract):
     key_slices: dict[int, list[float]] = Field(default_factory=dict)  # studies: case -> where its telling slices lie (0 first, 1 last)
     source: str = ""  # which data the figures come from, and whether the registered model trained on it
     calibration: Calibration | None = None  # classifiers: the reliability of their probabilities
+    scores: CaseScores | None = Field(None, exclude=True)  # single-label classifiers, case by case: written apart, never in the JSON
     training: Evaluation | None = None  # the same weights on the training cases (the task's evaluation only)
 
 
@@ -210,6 +223,29 @@ class TrainingManifest(Contract):
     files_sha256: list[str] = Field(default_factory=list)
     patients: list[str] = Field(default_factory=list)
     studies: list[str] = Field(default_factory=list)
+
+
+class LabelIssue(Contract):
+    """A case whose given label is probably wrong: what it was given, what the predictions suggest instead."""
+
+    case: str  # the image (or study) as the dataset names it, relative to its folder
+    shown: str  # what views read to draw it (Case.shown)
+    given: str
+    suggested: str
+    confidence: float  # the probability of the suggested class
+    given_probability: float  # the probability of the given class (its label quality: lower is more suspect)
+
+
+class LabelIssues(Contract):
+    """Likely label errors of a task's dataset by confident learning (`training/label_issues.py`), most suspect first:
+    `tasks/<id>/label_issues.json`."""
+
+    task_id: int
+    dataset: str
+    source: str  # which predictions they come from
+    examined: int  # how many cases were judged
+    issues: list[LabelIssue]
+    created: float = 0.0
 
 
 # -- the model card -------------------------------------------------------------------------------

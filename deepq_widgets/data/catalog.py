@@ -18,6 +18,7 @@ from .. import kinds
 from ..spec import Modality
 from ..workspace import WorkspacePaths
 from .cases import Case, Problem
+from .corrections import apply_corrections
 from .dataset_files import printable
 from .layouts import read_layout
 from .masks import MaskError, load_mask
@@ -47,6 +48,7 @@ class DatasetInfo:
     channels: int = 0  # the most common channel count of the images (1 = grey-scale)
     modalities: list[str] = field(default_factory=list)
     class_counts: dict[str, int] = field(default_factory=dict)
+    corrected: int = 0  # cases given the label of the dataset's label_corrections.csv (scan_dataset(corrected=True))
 
     @property
     def usable(self) -> list[Case]:
@@ -98,9 +100,10 @@ class DatasetInfo:
         }
 
 
-def scan_dataset(workspace: WorkspacePaths, name: str) -> DatasetInfo:
-    """Catalogue one dataset folder of the workspace. A folder that is a symbolic link is not followed
-    (it could lead anywhere): it is listed with that problem and no cases."""
+def scan_dataset(workspace: WorkspacePaths, name: str, corrected: bool = False) -> DatasetInfo:
+    """Catalogue one dataset folder of the workspace, with the labels of its `label_corrections.csv` when
+    `corrected`. A folder that is a symbolic link is not followed (it could lead anywhere): it is listed with that
+    problem and no cases."""
     link = workspace.datasets / name
     if link.is_symlink():
         why = f"the dataset folder is a symbolic link (to {printable(os.readlink(link))}); not followed: move or bind-mount the data here"
@@ -111,6 +114,8 @@ def scan_dataset(workspace: WorkspacePaths, name: str) -> DatasetInfo:
     _probe_cases(info)
     if ann.layout == "mask_folders":
         _check_masks(info)
+    if corrected:
+        info.corrected = apply_corrections(info.usable, folder, info.classes)
     info.class_counts = _count_classes(info)
     info.problems.extend(_class_problems(info))
     return info

@@ -86,6 +86,7 @@ class TaskKind:
     training: str = ""  # "module:Class" of the training part
     head: str = ""  # what sits on the backbone, said in the Model step and the summary
     ensembles: bool = False  # its networks' outputs average into a k-fold ensemble (training/ensemble.py)
+    label_review: bool = False  # one given class per case: its likely label errors can be found (training/label_issues.py)
     label_formats: tuple[LabelFormat, ...] = ()  # label.csv layouts this kind reads beyond the built-in ones
     target_noun: tuple[str, str] = ("class", "classes")  # what its dataset's classes are, one and several ("quantity")
     volumes: bool = False  # its cases are studies (series or volumes of slices), not images

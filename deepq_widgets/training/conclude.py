@@ -16,6 +16,7 @@ from ..contracts import EpochEvent, Evaluation, ModelCard, Progress, TrainingMan
 from ..data.cache import CachedData
 from ..data.hashing import file_sha256
 from ..data.splits import Split
+from ..evaluations import CASE_SCORES
 from ..files import atomic_write_text
 from . import distributed
 from .checkpoint import best_weights, load_weights
@@ -124,6 +125,8 @@ def finish(
     prepared = factory.prepared
     data, spec = prepared.data, run.spec
     atomic_write_text(evaluation.model_dump_json(by_alias=True, exclude_unset=True, indent=2), run.folder / "evaluation.json")
+    if evaluation.scores is not None:
+        atomic_write_text(evaluation.scores.model_dump_json(), run.folder / CASE_SCORES)
     card = ModelCard(
         id=model_id_for(spec.name, run.task.id),
         name=spec.name,

@@ -98,4 +98,6 @@ def evaluate_out_of_fold(run: Run, factory: Factory, built: Built, members: Memb
         parts.append((built.learn.model if i == 0 else members.network(factory, i).to(valid.device), loader))
     evaluation = evaluate_parts(parts, run.kind.trainer, prepared.data.classes, operating_point=run.spec.operating_point)
     evaluation.source = f"All {len(prepared.data.cases)} cases, out of fold." + members.note()
+    if evaluation.scores is not None:
+        evaluation.scores.out_of_fold = True
     return evaluation

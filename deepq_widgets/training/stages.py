@@ -82,7 +82,9 @@ def prepare_data(run: Run, recorded: Plan | None = None) -> Prepared:
 
 
 def checked_dataset(run: Run, preset: Preset | None, base: ModelCard | None) -> DatasetInfo:
-    info = scan_dataset(run.workspace, run.spec.dataset)
+    info = scan_dataset(run.workspace, run.spec.dataset, corrected=run.spec.label_corrections)
+    if info.corrected:
+        run.sink.status(f"Labels of {info.corrected} cases from the dataset's label_corrections.csv (a reviewer's decisions)")
     problems = fit_problems(info, run.spec.task, preset, base.classes if base else None)
     if base is not None and not base.retrainable:
         raise TaskCannotRun(f"{base.id} is an ensemble of {base.members} networks: run its task file again to retrain it")

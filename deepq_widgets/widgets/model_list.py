@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from ..intervals import format_figure
 from ..report import dataset_evaluation_html, evaluation_report, figure_cell, load_evaluation, png_uri
 from ..store import Store
 from ..workspace import WorkspacePaths
+from .child_commands import deepq
 from .evaluation_view import EvaluationView
 from .predictions import PredictionsView, overlay_thumbnail
 from .style import download_link, esc, table
@@ -36,33 +35,6 @@ from .style import download_link, esc, table
 MAX_DOWNLOAD_BYTES = 32 * 2**20  # embedded in the page (base64 in the widget state) only up to this
 MIME = {".onnx": "application/octet-stream", ".json": "application/json", ".safetensors": "application/octet-stream"}
 PROGRESS_LINE = re.compile(r"(decoding|scoring) (\d+)/(\d+)")  # what `deepq evaluate` writes to stderr
-
-
-def deepq(workspace: WorkspacePaths, *args: str, progress: Callable[[str], None] | None = None, timeout: float = 900) -> str:
-    """Run a `deepq` command in a child process; its output, or its error message raised (subprocess.TimeoutExpired
-    past `timeout` seconds, the child killed). `progress` hears each line (or carriage-return update) it writes to stderr."""
-    command = [sys.executable, "-I", "-m", "deepq_widgets.cli", *args, "--workspace", str(workspace.root)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
-        out: list[str] = []
-        reader = threading.Thread(target=lambda: out.append(child.stdout.read()), daemon=True)
-        reader.start()
-        killed: list[bool] = []
-        overdue = threading.Timer(timeout, lambda: (killed.append(True), child.kill()))  # the lines below wait on the child
-        overdue.start()
-        said = []
-        for line in map(str.strip, child.stderr):
-            if line:
-                said.append(line)
-                if progress is not None:
-                    progress(line)
-        child.wait()
-        overdue.cancel()
-        reader.join()
-    if killed:
-        raise subprocess.TimeoutExpired(command, timeout)
-    if child.returncode:
-        raise RuntimeError((said or [f"deepq {args[0]} failed ({child.returncode})"])[-1])
-    return out[0] if out else ""
 
 
 class ModelList:

@@ -18,8 +18,8 @@ from ..spec import OperatingPoint, OperatingRule, SpecError, TaskSpec, Tuning
 from ..wizard import Forecast, Step, Wizard
 from ..workspace import WorkspacePaths
 from .base import StepView
+from .child_commands import deepq
 from .hyper_form import Section
-from .model_list import deepq
 from .style import download_link, esc
 
 MEASURE_TIMEOUT_S = 180

@@ -6,11 +6,13 @@ import ipywidgets as w
 
 from .. import kinds, report
 from ..contracts import AnyEvent, DataEvent, EpochEvent, PlanEvent, ran_as
+from ..evaluations import read_label_issues
 from ..insight import class_balance, diagnose_fit
 from ..spec import TaskSpec
 from ..store import Store
 from ..workspace import WorkspacePaths
 from .evaluation_view import EvaluationView
+from .label_review import LabelReview
 from .style import download_link, esc
 
 
@@ -19,8 +21,10 @@ class TaskDetail:
         self.workspace = workspace
         self.spec, self.data, self.training, self.download = w.HTML(), w.HTML(), w.HTML(), w.HTML()
         self.evaluation = EvaluationView()
-        self.sections = w.Accordion(children=[self.spec, self.data, self.training, w.VBox([self.download, self.evaluation.widget])])
-        for i, title in enumerate(["Task file", "Data statistics", "Training insight", "Evaluation insight"]):
+        self.labels = LabelReview(workspace)
+        evaluation = w.VBox([self.download, self.evaluation.widget])
+        self.sections = w.Accordion(children=[self.spec, self.data, self.training, evaluation, self.labels.widget])
+        for i, title in enumerate(["Task file", "Data statistics", "Training insight", "Evaluation insight", "Label review"]):
             self.sections.set_title(i, title)
         self.widget = self.sections
         self._shown: tuple | None = None
@@ -43,11 +47,12 @@ class TaskDetail:
         balance = class_balance(next((e.statistics for e in events if isinstance(e, DataEvent)), None))
         balance_html = f"<p>{esc(balance)}</p>" if balance else ""
         self.training.value = f"<b>{esc(verdict.capitalize())}</b>: {esc(why)}{balance_html}<ul class='dq-muted'>{notes}</ul>"
+        self.labels.show(task)
         evaluation = report.load_evaluation(self.workspace.task_dir(task_id))
         self.evaluation.show(evaluation, empty="<i>The evaluation appears when the task finishes.</i>")
         self.download.value = ""
         if evaluation is not None:
-            html_report = report.build_report(task, events, evaluation).encode()
+            html_report = report.build_report(task, events, evaluation, read_label_issues(self.workspace.task_dir(task_id))).encode()
             self.download.value = download_link(f"{task.name}-report.html", html_report, "text/html", "report (HTML)")
 
 

@@ -273,7 +273,7 @@ def test_the_page_activity_hears_every_widget_message_under_a_kernel():
 def test_the_dashboards_children_import_nothing_from_the_workspace(demo_copy, monkeypatch):
     """The Models tab runs `deepq` commands in child processes (`python -I`): modules planted in the workspace,
     named like their dependencies, are never imported, whatever the kernel's working directory."""
-    from deepq_widgets.widgets.model_list import deepq
+    from deepq_widgets.widgets.child_commands import deepq
     from tests.training.test_worker import plant_modules
 
     marker = plant_modules(demo_copy)

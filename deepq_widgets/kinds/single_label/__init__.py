@@ -29,5 +29,6 @@ KIND = SingleLabel(
     charts=("roc", "pr", "confusion"),
     head="a linear classifier on the pooled features (softmax)",
     ensembles=True,
+    label_review=True,
     training="deepq_widgets.kinds.single_label.training:SingleLabelTraining",
 )

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...calibration import calibration
-from ...contracts import Curve, Evaluation, Gallery, Metrics, Prediction
+from ...contracts import CaseScores, Curve, Evaluation, Gallery, Metrics, Prediction
 from ...training import metrics
 from ...training.backbones import create_model
 from ...training.ensemble import members_of
@@ -88,7 +88,14 @@ class ClassificationAccumulator(Accumulator):
             confusion=confusion,
             gallery=gallery,
             calibration=calibration(scores, truth, self.activation, fit=self.calibrate),
+            scores=self.case_scores(scores, truth, cases),
         )
+
+    def case_scores(self, scores: np.ndarray, truth: np.ndarray, cases: list[str]) -> CaseScores | None:
+        """Each case's probabilities and given class (one class per case: findings have no single given label)."""
+        if self.activation != "softmax":
+            return None
+        return CaseScores(cases=cases, classes=self.classes, truth=truth.tolist(), probabilities=np.round(scores, 6).tolist())
 
 
 class SingleLabelTraining(KindTraining):
