@@ -60,6 +60,31 @@ def _figures_line(lead: str, metrics: Metrics, cases: str) -> str:
 COLUMN_NAMES = {"auc": "AUC", "dor": "DOR", "f1": "F1", "brier": "Brier"}
 
 
+def tables_html(evaluation: Evaluation) -> str:
+    """Everything an evaluation says in tables and sentences: per class, calibration, by subgroup."""
+    return per_class_html(evaluation) + calibration_html(evaluation) + subgroups_html(evaluation)
+
+
+def subgroups_html(evaluation: Evaluation) -> str:
+    """The figures by subgroup (site, scanner, sex, age band...), each with its interval, and the subgroups far below
+    the other cases said under the table."""
+    if not evaluation.subgroups:
+        return ""
+    names = [n for n in kinds.get(evaluation.task).headline if any(g.metrics.headline.get(n) is not None for g in evaluation.subgroups)]
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in ["attribute", "value", "cases", *names])
+    body = ""
+    for g in evaluation.subgroups:
+        cells = "".join(f"<td>{figure_cell(g.metrics.headline.get(n), g.metrics.intervals.get(n))}</td>" for n in names)
+        mark = " ⚠" if g.warning else ""
+        body += f"<tr><td>{html.escape(g.attribute)}</td><td>{html.escape(g.value)}{mark}</td><td>{g.metrics.cases}</td>{cells}</tr>"
+    warnings = "".join(
+        f"<div class='dq-warn'>⚠ {html.escape(g.attribute)} = {html.escape(g.value)}: {html.escape(g.warning)}</div>"
+        for g in evaluation.subgroups
+        if g.warning
+    )
+    return f"<h4>By subgroup</h4><table class='dq-table'><tr>{head}</tr>{body}</table>{warnings}"
+
+
 def calibration_html(evaluation: Evaluation) -> str:
     """Whether the probabilities mean what they say, in a sentence: the ECE with its interval, the Brier score, and
     the temperature the model applies (or why none)."""
@@ -248,7 +273,7 @@ def build_report(task: TaskRow, events: list[AnyEvent], evaluation: Evaluation |
     if evaluation:
         imgs = "".join(f"<img src='{png_uri(png)}' alt='{name}'>" for name, png in charts(evaluation).items())
         figures = figures_html(evaluation.metrics, "validation", evaluation.slice_level)
-        table = per_class_html(evaluation) + calibration_html(evaluation)
+        table = tables_html(evaluation)
         sections.append(f"<h2>Evaluation (validation cases)</h2>{figures}{table}{imgs}<h3>Cases</h3>{gallery_html(evaluation)}")
         if evaluation.training is not None:
             seen = evaluation.training
@@ -287,5 +312,5 @@ def dataset_evaluation_html(evaluation: DatasetEvaluation) -> str:
     overlap = "".join(f"<div class='dq-warn'>⚠ {html.escape(line)}</div>" for line in evaluation.overlap)
     imgs = "".join(f"<img src='{png_uri(png)}' alt='{name}' style='max-width:100%'>" for name, png in charts(evaluation).items())
     figures = figures_html(evaluation.metrics, "test", evaluation.slice_level)
-    tables = per_class_html(evaluation) + calibration_html(evaluation)
+    tables = tables_html(evaluation)
     return overlap + figures + tables + imgs + f"<h3>Cases</h3>{gallery_html(evaluation)}"  # what was scored, first

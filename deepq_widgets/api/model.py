@@ -14,8 +14,17 @@ from .. import kinds
 from ..contracts import DatasetEvaluation, ModelCard, Prediction
 from ..evaluations import read_card, stored_evaluations
 from ..report import dataset_evaluation_html, evaluation_report, headline_text
+from ..store import Store
 from ..workspace import WorkspacePaths
 from .display import Html
+
+
+class PaperCard(Html):
+    """A model card for a paper: shown in the notebook, `.markdown` for the manuscript, `.save(path)` as HTML."""
+
+    def __init__(self, markdown: str, page: str, title: str):
+        super().__init__(page, title)
+        self.markdown = markdown
 
 
 class Model:
@@ -70,6 +79,15 @@ class Model:
         from ..training.export import export_model
 
         return export_model(self.workspace, self.id, format, out, calibrated)
+
+    def paper_card(self, answers: dict[str, str] | None = None) -> PaperCard:
+        """A model card for a paper: the TRIPOD+AI / CLAIM items the run knows, and the rest as questions for the
+        author unless `answers` (keys: intended_use, data_source, reference_standard, population, limitations)
+        give them (else those kept with the model by `deepq card --answers`)."""
+        from ..paper_card import card_files
+
+        markdown, page = card_files(self.workspace, Store(self.workspace.db_path), self.id, answers)
+        return PaperCard(markdown, page, f"{self.card.name} model card")
 
     def __repr__(self) -> str:
         return f"<Model {self.id}: {self.card.task} {self.card.network} on {self.card.dataset}>"

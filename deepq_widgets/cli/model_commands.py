@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..kinds.base import EXPORT_FORMATS
 from .common import arg, command, print_json, workspace_of
@@ -87,9 +88,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     arg("--uncalibrated", action="store_true", help="the network's own probabilities, without the model's temperature"),
 )
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    import sys
-
     from ..files import atomic_write_text
+    from ..intervals import format_figure
     from ..report import evaluation_report, headline_text
     from ..training.dataset_evaluation import EvaluationRefused, evaluate_dataset
 
@@ -110,9 +110,52 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print_json(
             {"model": args.model, "dataset": args.dataset, "metrics": result.metrics.flat(), "overlap": result.overlap}
             | {"per_class": [r.model_dump(by_alias=True, exclude_none=True) for r in result.per_class]}
+            | {"calibration": result.calibration.model_dump(mode="json") if result.calibration else None}
+            | {
+                "subgroups": [
+                    {"attribute": g.attribute, "value": g.value, **g.metrics.flat(), "warning": g.warning} for g in result.subgroups
+                ]
+            }
         )
         return 0
     print(f"{args.model} on {args.dataset}: {headline_text(result.metrics.flat(), result.metrics.headline)} ({result.metrics.cases} cases)")
-    for line in [said for said in (result.metrics.chance, result.metrics.warning) if said] + result.overlap:
+    if result.calibration is not None:
+        c = result.calibration
+        print(f"calibration: expected calibration error {format_figure(c.ece, c.ece_interval)}, Brier score {c.brier:.3f}")
+    subgroups = [f"{g.attribute} = {g.value}: {g.warning}" for g in result.subgroups if g.warning]
+    for line in [said for said in (result.metrics.chance, result.metrics.warning) if said] + result.overlap + subgroups:
         print(f"warning: {line}")
+    return 0
+
+
+@command(
+    "a model card for a paper (TRIPOD+AI / CLAIM items the run knows; the rest as questions for the author), as Markdown",
+    arg("model"),
+    arg("--html", help="also write it as an HTML page to this file in the workspace"),
+    arg(
+        "--answers",
+        help="a JSON file of the author's answers (intended_use, data_source, reference_standard, population, limitations)",
+    ),
+)
+def cmd_card(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ..files import atomic_write_text
+    from ..paper_card import ANSWERS, QUESTIONS, card_files, read_answers
+    from ..store import Store
+
+    ws = workspace_of(args)
+    if args.answers:
+        given = json.loads(Path(args.answers).read_text())
+        unknown = sorted(set(given) - set(QUESTIONS)) if isinstance(given, dict) else ["(not an object)"]
+        if unknown:
+            print(f"refused: unknown answers {', '.join(unknown)}; the questions are {', '.join(QUESTIONS)}", file=sys.stderr)
+            return 2
+        atomic_write_text(json.dumps(read_answers(ws.model_dir(args.model)) | given, indent=2), ws.model_dir(args.model) / ANSWERS)
+    target = ws.report_path(args.html) if args.html else None
+    markdown, page = card_files(ws, Store(ws.db_path), args.model)
+    if target is not None:
+        atomic_write_text(page, target)
+    print(markdown)
     return 0

@@ -28,6 +28,7 @@ from .results import (
     PerClassRow,
     Prediction,
     ReliabilityBin,
+    Subgroup,
     TrainingManifest,
 )
 from .run import (
@@ -89,6 +90,7 @@ __all__ = [
     "StateEvent",
     "StatusEvent",
     "StopRequestedEvent",
+    "Subgroup",
     "TrainingManifest",
     "event_kind",
     "ran_as",

@@ -131,6 +131,16 @@ class CaseScores(Contract):
     out_of_fold: bool = False  # every case of the dataset, each scored by a member that never trained on it
 
 
+class Subgroup(Contract):
+    """The figures of the cases that share one value of an attribute (a site, a scanner, an age band), with their
+    intervals, and a warning when they are far below the other cases' (their intervals do not overlap)."""
+
+    attribute: str
+    value: str
+    metrics: Metrics
+    warning: str | None = None
+
+
 class Evaluation(Contract):
     """The final evaluation of the kept weights: evaluation.json in the task folder."""
 
@@ -148,6 +158,7 @@ class Evaluation(Contract):
     key_slices: dict[int, list[float]] = Field(default_factory=dict)  # studies: case -> where its telling slices lie (0 first, 1 last)
     source: str = ""  # which data the figures come from, and whether the registered model trained on it
     calibration: Calibration | None = None  # classifiers: the reliability of their probabilities
+    subgroups: list[Subgroup] = Field(default_factory=list)  # results by site, scanner, sex, age band... (training/subgroups.py)
     scores: CaseScores | None = Field(None, exclude=True)  # single-label classifiers, case by case: written apart, never in the JSON
     training: Evaluation | None = None  # the same weights on the training cases (the task's evaluation only)
 

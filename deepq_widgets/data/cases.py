@@ -65,6 +65,7 @@ class Case:
     polygons: tuple[Polygon, ...] = ()
     mask: Path | None = None
     fields: dict[str, Any] = field(default_factory=dict)  # what a kind's label format read that the core does not interpret
+    attributes: dict[str, str] = field(default_factory=dict)  # label.csv columns beyond the label (site, sex): subgroups
     volume: Volume | None = None  # set when the case is a study
     slice: VolumeSlice | None = None  # set when the case is one slice of a volume (its mask that slice of the volume's)
     study: str | None = None

@@ -129,7 +129,8 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
             return Annotations("label_csv", "", [], [], problems=[Problem("layout", message, str(path))])
         col = {name: i for i, name in enumerate(CSV_COLUMNS[kind])}
         body = rows
-    records = [dict((k, r[i].strip() if i < len(r) else "") for k, i in col.items()) for r in body if any(r)]
+    extra = {name: i for i, name in enumerate(header) if name and name not in col} if body is not rows else {}
+    records = [dict((k, r[i].strip() if i < len(r) else "") for k, i in (col | extra).items()) for r in body if any(r)]
     out = Annotations("label_csv", kind, [kind], [], problems=read_problems)
     grouped: dict[str, list[dict[str, str]]] = {}
     for rec in records:
@@ -138,8 +139,9 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
         return _read_study_rows(grouped, path, folder, declared, records, out)
     for rel, recs in grouped.items():
         labels, boxes = _labels_from_rows(kind, recs, path, out.problems)
+        attributes = {name: recs[0][name] for name in extra if recs[0][name]}
         for image in images_of_row(rel, folder, str(path), out.problems, kind):
-            case = Case(image, labels=labels, boxes=boxes)
+            case = Case(image, labels=labels, boxes=boxes, attributes=attributes)
             if kind == SINGLE and not labels:
                 case.problem = "no class given in the label file"
             out.cases.append(case)

@@ -26,6 +26,7 @@ from .learner import fit
 from .registry import model_id_for, register_model
 from .run_types import Built, Fitted, Prepared, Run, TaskStopped
 from .stages import CHECKPOINT, Factory, stop_and_parallel
+from .subgroups import subgroups_of
 
 TRAINING_EVALUATION_CASES = 500  # enough for the training-set view, bounded on a large dataset
 
@@ -45,6 +46,7 @@ def evaluate_best(run: Run, factory: Factory, built: Built, fitted: Fitted, memb
         n_valid, n_all = len(prepared.split.valid), len(prepared.data.cases)
         evaluation.source = f"{n_valid} validation cases that the network never trained on ({n_all - n_valid} training cases)."
     evaluation.training = evaluate_on_training_cases(run, prepared, built, evaluation.thresholds)
+    evaluation.subgroups = subgroups_of(evaluation, prepared.data.cases)
     return evaluation
 
 

@@ -28,6 +28,7 @@ from ..workspace import WorkspacePaths
 from .evaluate import evaluate, inference_network
 from .loaders import BatchLoader, best_device
 from .registry import load_model
+from .subgroups import subgroups_of
 
 BATCH = 64
 Progress = Callable[[str, int, int], None]  # (stage: "decoding" or "scoring", done, total)
@@ -78,6 +79,7 @@ def evaluate_dataset(
         loader = BatchLoader(data, every, kind.trainer.targets, BATCH, card.mean, card.std).to(device)
     network = inference_network(model.to(device), kind.trainer, loader)
     found = evaluate(network, loader, kind.trainer, card.classes, scored.thresholds, progress=report("scoring"))
+    found.subgroups = subgroups_of(found, data.cases)
     result = DatasetEvaluation(
         **found.model_dump(exclude_unset=True),  # a per-class row keeps only the figures its kind has
         model_id=model_id,

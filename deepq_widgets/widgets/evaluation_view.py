@@ -42,7 +42,7 @@ class EvaluationView:
         shown = self.evaluation.training if training else self.evaluation
         source = f"<div class='dq-muted'>{esc(shown.source)}</div>" if shown.source else ""
         figures = report.figures_html(shown.metrics, "training" if training else "validation", shown.slice_level)
-        self.figures.value = figures + source + report.per_class_html(shown) + report.calibration_html(shown)
+        self.figures.value = figures + source + report.tables_html(shown)
         drawn = report.charts(shown)
         self.charts.children = [
             w.Image(value=png, format="png", layout=w.Layout(max_width="100%", height="auto")) for png in drawn.values()

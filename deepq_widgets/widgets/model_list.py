@@ -24,6 +24,7 @@ from ..contracts import DatasetEvaluation, InferenceRun, Metrics, ModelCard
 from ..data.readers import ReaderError
 from ..evaluations import evaluation_path, stored_evaluations, stored_inferences
 from ..intervals import format_figure
+from ..paper_card import card_files
 from ..report import dataset_evaluation_html, evaluation_report, figure_cell, load_evaluation, png_uri
 from ..store import Store
 from ..workspace import WorkspacePaths
@@ -120,7 +121,15 @@ class ModelList:
             self.report.show(None)
             self.inference.options, self.inference.layout.display = [], "none"
             return
-        self.evaluations.value = headline_card(card) + evaluations_html(stored_evaluations(self.workspace, model_id))
+        markdown, page = card_files(self.workspace, self.store, model_id)
+        links = " · ".join(
+            [
+                download_link(f"{model_id}-paper-card.md", markdown.encode(), "text/markdown", "paper card (Markdown)"),
+                download_link(f"{model_id}-paper-card.html", page.encode(), "text/html", "paper card (HTML)"),
+            ]
+        )
+        found = evaluations_html(stored_evaluations(self.workspace, model_id))
+        self.evaluations.value = headline_card(card) + f"<div class='dq-muted'>For a paper: {links}</div>" + found
         trained = load_evaluation(self.workspace.task_dir(card.source_task)) if card.source_task is not None else None
         self.report.show(trained, empty="<i>The training task's evaluation is no longer in the workspace.</i>")
         runs = stored_inferences(self.workspace, model_id)

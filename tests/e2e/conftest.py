@@ -61,8 +61,9 @@ def browser(playwright):
 
 @pytest.fixture(scope="module")
 def e2e_ws(demo_root, tmp_path_factory):
-    """The demo workspace plus `tiny_lesions` (30 cases), so an Auto run finishes in about a minute, and
-    `headerless_lesions`: 30 others in one folder, named by DeepQ's `label.csv` without a header row."""
+    """The demo workspace plus `tiny_lesions` (30 cases), so an Auto run finishes in about a minute,
+    `headerless_lesions`: 30 others in one folder, named by DeepQ's `label.csv` without a header row, and
+    `sited_lesions`: all 120 with the site each came from in a column of their `label.csv` (results by subgroup)."""
     from deepq_widgets.workspace import WorkspacePaths
 
     root = tmp_path_factory.mktemp("e2e") / "ws"
@@ -79,6 +80,13 @@ def e2e_ws(demo_root, tmp_path_factory):
             shutil.copy(path, headerless / "images" / f"{label}-{path.name}")
             rows.append(f"images/{label}-{path.name},{label}\n")
     (headerless / "label.csv").write_text("".join(rows))
+    sited = root / "datasets" / "sited_lesions"
+    (sited / "images").mkdir(parents=True)
+    rows = ["path,class,site\n"]
+    for k, path in enumerate(sorted(lesions.glob("*/*.png"))):
+        shutil.copy(path, sited / "images" / path.name)
+        rows.append(f"images/{path.name},{path.parent.name},{'Taipei' if k % 2 else 'Boston'}\n")
+    (sited / "label.csv").write_text("".join(rows))
     return WorkspacePaths(root)
 
 

@@ -61,14 +61,17 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_w
     page.locator(".widget-select select").last.select_option(index=0)
     run_on = page.locator(".widget-dropdown select", has=page.locator("option", has_text="tiny_lesions")).last
     expect(page.get_by_role("button", name="Evaluate on dataset", exact=True)).to_be_disabled()  # until a dataset is chosen
-    run_on.select_option(label="ultrasound_lesions")  # 120 cases, of which the 30 of tiny_lesions it trained on
+    run_on.select_option(label="sited_lesions")  # 120 cases from two sites, of which the 30 of tiny_lesions it trained on
     page.get_by_role("button", name="Evaluate on dataset", exact=True).click()
-    expect(page.get_by_text("e2e-general-t1 on ultrasound_lesions")).to_be_visible(timeout=120_000)  # the Models tab's result
+    expect(page.get_by_text("e2e-general-t1 on sited_lesions")).to_be_visible(timeout=120_000)  # the Models tab's result
     expect(page.get_by_text("95% intervals", exact=False).last).to_be_visible()  # the Tasks tab, hidden now, has it first
     expect(page.get_by_text("Scored on the 90 of 120 cases the model never saw", exact=False).last).to_be_visible()
     page.shots("models-evaluate")
-    page.get_by_text("e2e-general-t1 on ultrasound_lesions").scroll_into_view_if_needed()
+    page.get_by_text("e2e-general-t1 on sited_lesions").scroll_into_view_if_needed()
     page.shots("models-evaluate-table")
+    expect(page.get_by_text("By subgroup").last).to_be_visible()  # site = Boston, site = Taipei
+    page.get_by_text("By subgroup").last.scroll_into_view_if_needed()
+    page.shots("models-evaluate-subgroups")
 
     run_on.select_option(label="tiny_lesions")
     page.get_by_role("button", name="Predict", exact=True).click()  # every case, with heatmaps, paged, as CSV
@@ -227,6 +230,9 @@ def test_every_download_works_in_a_browser_on_another_host(remote_browser, e2e_w
         models = page.locator("select:visible", has=page.locator("option", has_text="e2e general"))
         models.select_option(label=models.locator("option", has_text="e2e general").first.inner_text())
         model_id = "e2e-general-t1"  # the first task's model (the list shows names, not ids)
+        card = download(page.get_by_role("link", name="⬇ paper card (Markdown)")).decode()  # for the manuscript
+        assert "## Evaluation" in card and "## Questions for the author" in card
+        assert b"<h2>Training (as run)</h2>" in download(page.get_by_role("link", name="⬇ paper card (HTML)"))
         run_on = page.locator("select:visible", has=page.locator("option", has_text="Choose a dataset"))
         run_on.select_option(label="tiny_lesions")
         page.get_by_role("button", name="Predict", exact=True).click()

@@ -34,6 +34,7 @@ TOP_LEVEL = {  # deepq_widgets.<name> (a module, or a package's every module unl
     "dataset_fit": "core",
     "intervals": "core",
     "calibration": "core",
+    "paper_card": "core",
     "evaluations": "core",
     "store": "core",
     "submission": "core",

@@ -64,6 +64,14 @@ def test_flipped_labels_are_found_reviewed_and_the_task_reruns_on_the_correction
 
     assert main(["relabel", "--workspace", str(demo_copy.root), "ultrasound_lesions", second, "cyst"]) == 2  # not a class
     assert "not a class" in capsys.readouterr().err
+
+    answers = demo_copy.root / "answers.json"  # the paper card of the noisy model says what was found, and the author's answers
+    answers.write_text(json.dumps({"intended_use": "Research on label noise."}))
+    assert main(["card", "--workspace", str(demo_copy.root), row.model_id, "--answers", str(answers), "--html", "card.html"]) == 0
+    card = capsys.readouterr().out
+    assert f"{len(flagged)} of 120 cases have a likely label error" in card and "Research on label noise." in card
+    assert "<h2>Label quality</h2>" in (demo_copy.root / "card.html").read_text()
+    assert "Intended use: the clinical setting" not in card and "Reference standard: how each label" in card
     corrected = Store(demo_copy.db_path)
     from deepq_widgets.training.runner import run_task
 
