@@ -62,7 +62,8 @@ COLUMN_NAMES = {"auc": "AUC", "dor": "DOR", "f1": "F1", "brier": "Brier"}
 
 def tables_html(evaluation: Evaluation) -> str:
     """Everything an evaluation says in tables and sentences: per class, calibration, by subgroup."""
-    return per_class_html(evaluation) + calibration_html(evaluation) + subgroups_html(evaluation)
+    point = f"<p class='dq-muted'>Operating point: {html.escape(evaluation.operating_note)}</p>" if evaluation.operating_note else ""
+    return point + per_class_html(evaluation) + calibration_html(evaluation) + subgroups_html(evaluation)
 
 
 def subgroups_html(evaluation: Evaluation) -> str:

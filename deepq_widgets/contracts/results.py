@@ -151,6 +151,7 @@ class Evaluation(Contract):
     per_class: list[PerClassRow] = Field(default_factory=list)
     curves: dict[str, Curve] = Field(default_factory=dict)
     thresholds: list[float] | None = None
+    operating_note: str = ""  # how the operating point was chosen on these cases (training/operating_point.py)
     confusion: list[list[int]] | None = None
     gallery: dict[str, Gallery] = Field(default_factory=dict)
     charts: list[Chart] = Field(default_factory=list)  # the kind's own charts, beyond the curves

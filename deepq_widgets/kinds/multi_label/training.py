@@ -9,6 +9,7 @@ from torch import nn
 from ...contracts import Metrics
 from ...training import metrics
 from ...training.kind_training import Accumulator
+from ...training.operating_point import chosen_threshold
 from ..single_label.training import ClassificationAccumulator, SingleLabelTraining
 
 
@@ -23,8 +24,11 @@ class MultiLabelAccumulator(ClassificationAccumulator):
         return metrics.multi_label(scores, truth, self.classes, self.operating_thresholds(scores, truth), with_intervals=final)
 
     def operating_thresholds(self, scores: np.ndarray, truth: np.ndarray) -> list[float]:
-        """Per finding, where it is called: the model's thresholds, or the rule's on these cases."""
-        return self.thresholds or metrics.operating_thresholds(scores, truth, self.operating_point)
+        """Per finding, where it is called: the model's thresholds, or the rule's on these cases (operating_point.py)."""
+        if self.thresholds:
+            return self.thresholds
+        self.chosen = {k: chosen_threshold(truth[:, k], scores[:, k], self.operating_point) for k in range(len(self.classes))}
+        return [c.value for c in self.chosen.values()]
 
     def decisions(self, scores: np.ndarray, truth: np.ndarray):
         thresholds = self.operating_thresholds(scores, truth)

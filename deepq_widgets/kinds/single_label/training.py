@@ -15,6 +15,7 @@ from ...training import metrics
 from ...training.backbones import create_model
 from ...training.ensemble import members_of
 from ...training.kind_training import Accumulator, KindTraining, Said, top_cases
+from ...training.operating_point import ChosenThreshold, chosen_threshold
 
 
 class ClassificationAccumulator(Accumulator):
@@ -25,6 +26,7 @@ class ClassificationAccumulator(Accumulator):
     def reset(self) -> None:
         self.scores: list[np.ndarray] = []
         self.truth: list[np.ndarray] = []
+        self.chosen: dict[int, ChosenThreshold] = {}  # by class (finding): how its threshold was chosen on these cases
 
     def add(self, pred: Any, yb: tuple) -> None:
         self.scores.append(self.activate(pred.float()).cpu().numpy())
@@ -47,7 +49,8 @@ class ClassificationAccumulator(Accumulator):
         if self.thresholds is not None or len(self.classes) != 2:
             return self.thresholds
         pos = metrics.positive_index(self.classes)
-        t = metrics.operating_threshold(truth == pos, scores[:, pos], self.operating_point)
+        self.chosen = {pos: chosen_threshold(truth == pos, scores[:, pos], self.operating_point)}
+        t = self.chosen[pos].value
         return [t, 1 - t] if pos == 0 else [1 - t, t]
 
     def decisions(self, scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float] | None, list[list[int]] | None]:
@@ -83,13 +86,23 @@ class ClassificationAccumulator(Accumulator):
             metrics=self.metrics(final=True),
             cases=cases,
             thresholds=thresholds,
-            per_class=metrics.per_class_table(scores, decided, onehot, self.classes, thresholds),
+            per_class=self.with_threshold_intervals(metrics.per_class_table(scores, decided, onehot, self.classes, thresholds)),
+            operating_note=" ".join((f"{self.classes[k]}: " if len(self.chosen) > 1 else "") + c.note for k, c in self.chosen.items()),
             curves=curves,
             confusion=confusion,
             gallery=gallery,
             calibration=calibration(scores, truth, self.activation, fit=self.calibrate),
             scores=self.case_scores(scores, truth, cases),
         )
+
+    def with_threshold_intervals(self, rows: list[dict]) -> list[dict]:
+        """Each chosen threshold with its interval over resamples (a two-class table: the other class's mirrored)."""
+        for k, c in self.chosen.items():
+            if c.interval is not None:
+                rows[k]["intervals"]["threshold"] = c.interval
+                if self.activation == "softmax" and len(self.classes) == 2:
+                    rows[1 - k]["intervals"]["threshold"] = (1 - c.interval[1], 1 - c.interval[0])
+        return rows
 
     def case_scores(self, scores: np.ndarray, truth: np.ndarray, cases: list[str]) -> CaseScores | None:
         """Each case's probabilities and given class (one class per case: findings have no single given label)."""
