@@ -1,5 +1,5 @@
 """python -m benchmarks [data_layer ui training_speed voila learning search trust final_model evaluate_speed kill_resume scale
-scale_out regression studies study_scale memory_at_scale]"""
+scale_out regression studies study_scale memory_at_scale trust2]"""
 
 import importlib
 import sys
@@ -21,6 +21,7 @@ ALL = [
     "studies",
     "study_scale",
     "memory_at_scale",
+    "trust2",
 ]
 
 for name in sys.argv[1:] or ALL:

@@ -109,13 +109,14 @@ def run_task_file(ws, spec: dict) -> tuple[object, float, object]:
     return row, wall, store
 
 
-def auto_test_probs(ws, model_id: str, files: list[Path]) -> np.ndarray:
-    """The registered model's class probabilities on the test files, through the product's preprocessing."""
+def auto_test_probs(ws, model_id: str, files: list[Path], calibrated: bool = True) -> np.ndarray:
+    """The registered model's class probabilities on the test files, through the product's preprocessing (with its
+    temperature, or the network's own with `calibrated=False`)."""
     from deepq_widgets.data.preprocess import read_network_pixels
     from deepq_widgets.training.loaders import normalise, to_unit
     from deepq_widgets.training.registry import load_model
 
-    model, card = load_model(ws, model_id)
+    model, card = load_model(ws, model_id, calibrated)
     model.eval()
     probs = []
     with torch.no_grad():

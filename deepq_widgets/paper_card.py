@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import kinds
 from .contracts import AnyEvent, DataEvent, DatasetEvaluation, Evaluation, LabelIssues, ModelCard, PlanEvent, ran_as
-from .evaluations import read_card, read_label_issues, stored_evaluations
+from .evaluations import read_label_issues, stored_evaluations
 from .intervals import format_figure
 from .report import REPORT_CSS, headline_text, load_evaluation
 from .store import Store
@@ -31,7 +31,7 @@ QUESTIONS = {  # what the run cannot know, with the checklist items that ask for
 
 
 @dataclass
-class Section:
+class CardSection:
     title: str
     lines: list[str] = field(default_factory=list)  # sentences, each a paragraph or a list item
     table: list[list[str]] = field(default_factory=list)  # a header row, then rows
@@ -52,7 +52,7 @@ def paper_card(
     tested: Sequence[DatasetEvaluation] = (),
     label_issues: LabelIssues | None = None,
     answers: dict[str, str] | None = None,
-) -> list[Section]:
+) -> list[CardSection]:
     """The card's sections, in the order a paper's methods and results read them."""
     answers = answers or {}
     kind = kinds.shown(card.task)
@@ -60,7 +60,7 @@ def paper_card(
     data = next((e.statistics for e in events if isinstance(e, DataEvent)), None)
     plan = next((e.plan for e in reversed(events) if isinstance(e, PlanEvent)), None)
     sections = [
-        Section(
+        CardSection(
             "Model",
             [
                 f"{card.name} ({card.id}): {kind.title.lower()} into {', '.join(card.classes)}.",
@@ -74,17 +74,17 @@ def paper_card(
         _data_section(card, data, spec),
         _training_section(spec, plan),
         _evaluation_section(card, evaluation, tested),
-        Section("Label quality", _label_lines(label_issues)),
-        Section("Limitations known from the run", _limitations(card, evaluation, tested, data) + _answered("limitations", answers)),
+        CardSection("Label quality", _label_lines(label_issues)),
+        CardSection("Limitations known from the run", _limitations(card, evaluation, tested, data) + _answered("limitations", answers)),
     ]
     sections[1].lines += [
         f"{QUESTIONS[k].split(':')[0]}: {answers[k]}" for k in ("data_source", "reference_standard", "population") if k in answers
     ]
     if "intended_use" in answers:
-        sections.insert(0, Section("Intended use", [answers["intended_use"]]))
+        sections.insert(0, CardSection("Intended use", [answers["intended_use"]]))
     open_questions = [text for key, text in QUESTIONS.items() if key not in answers]
     if open_questions:
-        sections.append(Section("Questions for the author (not known to the run)", open_questions))
+        sections.append(CardSection("Questions for the author (not known to the run)", open_questions))
     return sections
 
 
@@ -103,8 +103,8 @@ def _operating_point(card: ModelCard, spec) -> list[str]:
     return out
 
 
-def _data_section(card: ModelCard, data, spec) -> Section:
-    section = Section("Data")
+def _data_section(card: ModelCard, data, spec) -> CardSection:
+    section = CardSection("Data")
     section.lines.append(
         f"Dataset: {card.dataset}"
         + (" with a reviewer's label corrections (label_corrections.csv)." if spec and spec.label_corrections else ".")
@@ -122,8 +122,8 @@ def _data_section(card: ModelCard, data, spec) -> Section:
     return section
 
 
-def _training_section(spec, plan) -> Section:
-    section = Section("Training (as run)")
+def _training_section(spec, plan) -> CardSection:
+    section = CardSection("Training (as run)")
     if spec is None:
         return section
     hyper = (plan.hyper if plan is not None else spec.hyper).model_dump(mode="json")
@@ -139,8 +139,8 @@ def _training_section(spec, plan) -> Section:
     return section
 
 
-def _evaluation_section(card: ModelCard, evaluation: Evaluation | None, tested: Sequence[DatasetEvaluation]) -> Section:
-    section = Section("Evaluation")
+def _evaluation_section(card: ModelCard, evaluation: Evaluation | None, tested: Sequence[DatasetEvaluation]) -> CardSection:
+    section = CardSection("Evaluation")
     if evaluation is None:
         section.lines.append("No evaluation is left in the workspace.")
         return section
@@ -185,10 +185,10 @@ def _limitations(card: ModelCard, evaluation: Evaluation | None, tested: Sequenc
     return [line for line in found if line]
 
 
-def card_files(workspace: WorkspacePaths, store: Store, model_id: str, answers: dict[str, str] | None = None) -> tuple[str, str]:
+def card_files(workspace: WorkspacePaths, store: Store, card: ModelCard, answers: dict[str, str] | None = None) -> tuple[str, str]:
     """The paper card of a registered model as (Markdown, HTML), from its run, its evaluations and the author's
     answers (`answers`, else those kept beside the model)."""
-    card = read_card(workspace, model_id)
+    model_id = card.id
     events = store.events(card.source_task) if card.source_task is not None else []
     task_folder = workspace.task_dir(card.source_task) if card.source_task is not None else None
     evaluation = load_evaluation(task_folder) if task_folder is not None else None
@@ -198,7 +198,7 @@ def card_files(workspace: WorkspacePaths, store: Store, model_id: str, answers: 
     return to_markdown(sections), to_html(sections, f"Model card: {card.name}")
 
 
-def to_markdown(sections: list[Section]) -> str:
+def to_markdown(sections: list[CardSection]) -> str:
     out = []
     for s in sections:
         out.append(f"## {s.title}\n")
@@ -212,7 +212,7 @@ def to_markdown(sections: list[Section]) -> str:
     return "\n".join(out)
 
 
-def to_html(sections: list[Section], title: str) -> str:
+def to_html(sections: list[CardSection], title: str) -> str:
     body = ""
     for s in sections:
         body += f"<h2>{html.escape(s.title)}</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in s.lines) + "</ul>"

@@ -86,7 +86,7 @@ class Model:
         give them (else those kept with the model by `deepq card --answers`)."""
         from ..paper_card import card_files
 
-        markdown, page = card_files(self.workspace, Store(self.workspace.db_path), self.id, answers)
+        markdown, page = card_files(self.workspace, Store(self.workspace.db_path), self.card, answers)
         return PaperCard(markdown, page, f"{self.card.name} model card")
 
     def __repr__(self) -> str:

@@ -141,6 +141,7 @@ def cmd_card(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from ..evaluations import read_card
     from ..files import atomic_write_text
     from ..paper_card import ANSWERS, QUESTIONS, card_files, read_answers
     from ..store import Store
@@ -154,7 +155,7 @@ def cmd_card(args: argparse.Namespace) -> int:
             return 2
         atomic_write_text(json.dumps(read_answers(ws.model_dir(args.model)) | given, indent=2), ws.model_dir(args.model) / ANSWERS)
     target = ws.report_path(args.html) if args.html else None
-    markdown, page = card_files(ws, Store(ws.db_path), args.model)
+    markdown, page = card_files(ws, Store(ws.db_path), read_card(ws, args.model))
     if target is not None:
         atomic_write_text(page, target)
     print(markdown)

@@ -121,7 +121,7 @@ class ModelList:
             self.report.show(None)
             self.inference.options, self.inference.layout.display = [], "none"
             return
-        markdown, page = card_files(self.workspace, self.store, model_id)
+        markdown, page = card_files(self.workspace, self.store, card)
         links = " · ".join(
             [
                 download_link(f"{model_id}-paper-card.md", markdown.encode(), "text/markdown", "paper card (Markdown)"),
