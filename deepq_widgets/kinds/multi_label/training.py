@@ -21,7 +21,11 @@ class MultiLabelAccumulator(ClassificationAccumulator):
 
     def metrics(self, final: bool = False) -> Metrics:
         scores, truth = self.arrays()
-        return metrics.multi_label(scores, truth, self.classes, self.operating_thresholds(scores, truth), with_intervals=final)
+        if final or self.thresholds:
+            thresholds = self.operating_thresholds(scores, truth)
+        else:  # an epoch's figures: one choice per label, not 200 resamples of it
+            thresholds = metrics.operating_thresholds(scores, truth, self.operating_point)
+        return metrics.multi_label(scores, truth, self.classes, thresholds, with_intervals=final)
 
     def operating_thresholds(self, scores: np.ndarray, truth: np.ndarray) -> list[float]:
         """Per finding, where it is called: the model's thresholds, or the rule's on these cases (operating_point.py)."""
