@@ -226,12 +226,12 @@ def small_sample_warning(cases: int, class_counts: dict[str, int]) -> str | None
 
 
 def chance_warning(ci: dict[str, Interval], class_counts: dict[str, int]) -> str | None:
-    """ "Not better than chance", said of a classifier whose AUROC interval reaches 0.5 or, without an AUROC, whose
+    """ "Not shown better than chance", said of a classifier whose AUROC interval reaches 0.5 or, without an AUROC, whose
     accuracy interval reaches the share of the largest class (what always calling that class scores); else None."""
     if (auroc := ci.get("auroc")) is not None:
         if auroc[0] > 0.5:
             return None
-        return f"Not better than chance: the AUROC's 95% interval ({auroc[0]:.2f}–{auroc[1]:.2f}) reaches 0.5."
+        return f"Not shown better than chance: the AUROC's 95% interval ({auroc[0]:.2f}–{auroc[1]:.2f}) reaches 0.5."
     accuracy, total = ci.get("accuracy"), sum(class_counts.values())
     if accuracy is None or not total:
         return None
@@ -239,7 +239,7 @@ def chance_warning(ci: dict[str, Interval], class_counts: dict[str, int]) -> str
     if accuracy[0] > count / total:
         return None
     return (
-        f"Not better than chance: the accuracy's 95% interval ({accuracy[0]:.2f}–{accuracy[1]:.2f}) reaches "
+        f"Not shown better than chance: the accuracy's 95% interval ({accuracy[0]:.2f}–{accuracy[1]:.2f}) reaches "
         f"{count / total:.2f}, what calling every case {largest} scores."
     )
 

@@ -92,14 +92,19 @@ def calibration_html(evaluation: Evaluation) -> str:
     c = evaluation.calibration
     if c is None:
         return ""
-    ece = f"expected calibration error {format_figure(c.ece, c.ece_interval)}"
-    scaled = f"; after temperature scaling {format_figure(c.scaled_ece, c.scaled_ece_interval)}" if c.scaled_ece is not None else ""
+    ece = f"expected calibration error {_thousandths(c.ece, c.ece_interval)}"
+    scaled = f"; after temperature scaling {_thousandths(c.scaled_ece, c.scaled_ece_interval)}" if c.scaled_ece is not None else ""
     applied = f" The registered model divides its logits by {c.temperature:.2f}." if c.temperature else ""
     note = f" <span class='dq-muted'>{html.escape(c.note)}</span>" if c.note else ""
     return (
         f"<p>Calibration ({html.escape(c.scope)}): <b>{ece}{scaled}</b>, Brier score {c.brier:.3f} "
         f"(0 is perfect).{html.escape(applied)}{note}</p>"
     )
+
+
+def _thousandths(value: float, interval: tuple[float, float] | None) -> str:
+    """An error that is small when all is well (an ECE of 0.004), to three decimals with its interval."""
+    return f"{value:.3f}" + (f" ({interval[0]:.3f}–{interval[1]:.3f})" if interval else "")
 
 
 def per_class_html(evaluation: Evaluation) -> str:

@@ -32,7 +32,7 @@ class Metrics(Contract):
     intervals: dict[str, tuple[float, float]] = Field(default_factory=dict)  # 95% CI of headline figures (intervals.py)
     cases: int | None = None  # how many cases the figures come from
     warning: str | None = None  # too few cases (or of a class) for stable figures
-    chance: str | None = None  # a classifier not better than chance (intervals.chance_warning)
+    chance: str | None = None  # a classifier not shown better than chance (intervals.chance_warning)
 
     @field_validator("headline", mode="before")
     @classmethod

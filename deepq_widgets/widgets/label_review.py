@@ -30,9 +30,11 @@ class LabelReview:
         self.task: TaskRow | None = None
         self.found: LabelIssues | None = None
         self.folder, self.classes = workspace.root, []  # the reviewed dataset's folder and classes
-        self.find = w.Button(description="Find likely label errors", tooltip="Confident learning on out-of-sample predictions")
-        self.save = w.Button(description="Save decisions", disabled=True)
-        self.rerun = w.Button(description="Retrain with corrections", button_style="primary", disabled=True)
+        fitted = w.Layout(width="auto")  # the whole label, at any window width
+        tip = "Confident learning on out-of-sample predictions"
+        self.find = w.Button(description="Find likely label errors", tooltip=tip, layout=fitted)
+        self.save = w.Button(description="Save decisions", disabled=True, layout=fitted)
+        self.rerun = w.Button(description="Retrain with corrections", button_style="primary", disabled=True, layout=fitted)
         self.status = w.HTML()
         self.cards = w.Box(layout=w.Layout(display="flex", flex_flow="row wrap"))
         self.choices: dict[str, w.Dropdown] = {}

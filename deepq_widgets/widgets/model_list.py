@@ -85,7 +85,8 @@ class ModelList:
 
     def refresh(self) -> None:
         models = self.store.models()
-        options = [(f"{m.name} — {m.task} — {m.network}" + " — ⚠ not better than chance" * bool(m.metrics.chance), m.id) for m in models]
+        flagged = " — ⚠ not shown better than chance"
+        options = [(f"{m.name} — {m.task} — {m.network}" + flagged * bool(m.metrics.chance), m.id) for m in models]
         if options != list(self.choice.options):
             self.choice.options = options
         rows = [
@@ -229,7 +230,7 @@ def headline_card(card: ModelCard) -> str:
 
 
 def _warnings(metrics: Metrics) -> list[str]:
-    return ["not better than chance"] * bool(metrics.chance) + ["few cases"] * bool(metrics.warning)
+    return ["not shown better than chance"] * bool(metrics.chance) + ["few cases"] * bool(metrics.warning)
 
 
 def evaluations_html(found: list[DatasetEvaluation]) -> str:

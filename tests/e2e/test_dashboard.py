@@ -49,8 +49,10 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_w
     expect(page.get_by_text("cases: these figures are unstable", exact=False).first).to_be_visible()  # few validation cases
     page.shots("monitor-finished")
     page.get_by_text("Evaluation insight", exact=True).click()  # the task detail: calibration, its diagram named
-    expect(page.get_by_text("Calibration (the top class's probability)", exact=False).first).to_be_visible()
+    calibration = page.get_by_text("Calibration (the top class's probability)", exact=False).first
+    expect(calibration).to_be_visible()
     expect(page.get_by_text("Reliability diagram", exact=False).first).to_be_visible()
+    calibration.scroll_into_view_if_needed()
     page.shots("evaluation-calibration")
     page.get_by_text("Label review", exact=True).click()
     page.get_by_role("button", name="Find likely label errors").click()

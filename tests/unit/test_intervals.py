@@ -171,7 +171,7 @@ def test_a_classifier_no_better_than_chance_says_so_and_a_good_one_does_not():
     truth = np.r_[np.zeros(20, int), np.ones(20, int)]
     noise = rng.random(40)
     guessing = single_label(np.c_[1 - noise, noise], truth, ["normal", "nodule"], with_intervals=True)
-    assert guessing.intervals["auroc"][0] <= 0.5 and guessing.chance.startswith("Not better than chance: the AUROC")
+    assert guessing.intervals["auroc"][0] <= 0.5 and guessing.chance.startswith("Not shown better than chance: the AUROC")
     assert guessing.flat()["chance"] == guessing.chance
     knowing = np.clip(truth * 0.6 + noise * 0.4, 0, 1)
     assert single_label(np.c_[1 - knowing, knowing], truth, ["normal", "nodule"], with_intervals=True).chance is None

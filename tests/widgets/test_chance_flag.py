@@ -42,11 +42,11 @@ def test_a_chance_level_model_is_flagged_in_the_monitor_the_model_list_and_its_p
     try:
         app.follow(task_id)
         app.monitor.update(store)
-        assert "Not better than chance" in app.monitor.status.value
+        assert "Not shown better than chance" in app.monitor.status.value
         app.models.refresh()
-        assert app.models.choice.options[0][0].endswith("⚠ not better than chance")
-        assert "not better than chance" in app.models.info.value  # the All models table's warnings column
+        assert app.models.choice.options[0][0].endswith("⚠ not shown better than chance")
+        assert "not shown better than chance" in app.models.info.value  # the All models table's warnings column
         app.models.choice.value = "guessing-t1"
-        assert "Not better than chance: the AUROC" in app.models.evaluations.value  # the headline card
+        assert "Not shown better than chance: the AUROC" in app.models.evaluations.value  # the headline card
     finally:
         app.close()
