@@ -56,7 +56,9 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_w
     page.shots("evaluation-calibration")
     page.get_by_text("Label review", exact=True).click()
     page.get_by_role("button", name="Find likely label errors").click()
-    expect(page.get_by_text("likely label errors among 30 cases", exact=False)).to_be_visible(timeout=180_000)
+    found = page.get_by_text("likely label errors among 30 cases", exact=False)
+    expect(found).to_be_visible(timeout=180_000)
+    found.scroll_into_view_if_needed()
     page.shots("label-review")
 
     page.get_by_role("tab", name="Models").click()
