@@ -87,7 +87,8 @@ def test_the_temperature_is_applied_by_predict_and_export_and_can_be_switched_of
     found = Evaluation.model_validate_json((ws.task_dir(card.source_task) / "evaluation.json").read_text()).calibration
     assert found is not None and 0 <= found.ece <= 1 and found.ece_interval[0] <= found.ece <= found.ece_interval[1]
     assert card.temperature == found.temperature  # the task's evaluation decides whether the model has one
-    hot = card.model_copy(update={"temperature": 2.0, "thresholds": [tempered_threshold(t, 2.0) for t in card.thresholds]})
+    moved = [tempered_threshold(t, 2.0) for t in card.thresholds] if card.thresholds else None  # three classes: argmax, none
+    hot = card.model_copy(update={"temperature": 2.0, "thresholds": moved})
     (ws.models / model_id / "model.json").write_text(hot.model_dump_json(by_alias=True))
     images = sorted((ws.datasets / "ultrasound_lesions" / "malignant").glob("*.png"))[:4]
     calibrated = [s.prediction for s in predict(ws, model_id, images)]

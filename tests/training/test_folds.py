@@ -51,6 +51,7 @@ def probabilities(model: torch.nn.Module, card, files: list[str]) -> np.ndarray:
 
 
 def test_an_ensemble_scores_every_case_out_of_fold_and_registers_the_average(ws, capsys):
+    from deepq_widgets.calibration import tempered
     from deepq_widgets.training.ensemble import Ensemble
     from deepq_widgets.training.registry import load_model
 
@@ -67,7 +68,7 @@ def test_an_ensemble_scores_every_case_out_of_fold_and_registers_the_average(ws,
     assert "out of fold" in evaluation.source and f"{K}-fold ensemble" in evaluation.source
     assert row.metrics["cases"] == 2 * PER_CLASS
 
-    model, card = load_model(ws, row.model_id)
+    model, card = load_model(ws, row.model_id, calibrated=False)  # the members' own probabilities, averaged
     assert card.members == K and isinstance(model, Ensemble) and len(model.members) == K
     files = evaluation.cases
     truth = np.array([f.split(os.sep)[-2] == "right" for f in files])
@@ -80,6 +81,9 @@ def test_an_ensemble_scores_every_case_out_of_fold_and_registers_the_average(ws,
     # The registered model is the average of its members' probabilities.
     members = np.mean([probabilities(m, card, files[:8]) for m in model.members], axis=0)
     assert probabilities(model, card, files[:8]) == pytest.approx(members, abs=1e-5)
+    calibrated, with_temperature = load_model(ws, row.model_id)  # predict's: that average with the temperature, if one was kept
+    expected = tempered(members, with_temperature.temperature, "softmax") if with_temperature.temperature else members
+    assert probabilities(calibrated, with_temperature, files[:8]) == pytest.approx(expected, abs=1e-4)
 
     # Listed as an ensemble; not offered for retraining (one network is fine-tuned there), and refused if named.
     from deepq_widgets.cli import main
