@@ -81,9 +81,11 @@ def test_the_temperature_is_applied_by_predict_and_export_and_can_be_switched_of
 
     from deepq_widgets.calibration import tempered, tempered_threshold
     from deepq_widgets.contracts import Evaluation
+    from deepq_widgets.evaluations import read_card
 
     ws, model_id = trained
-    raw_model, card = load_model(ws, model_id)
+    raw_model, _ = load_model(ws, model_id, calibrated=False)
+    card = read_card(ws, model_id)
     found = Evaluation.model_validate_json((ws.task_dir(card.source_task) / "evaluation.json").read_text()).calibration
     assert found is not None and 0 <= found.ece <= 1 and found.ece_interval[0] <= found.ece <= found.ece_interval[1]
     assert card.temperature == found.temperature  # the task's evaluation decides whether the model has one
