@@ -60,14 +60,14 @@ def test_monitor_and_detail_of_a_finished_task(trained):
         assert "hyper.lr" in d.spec.value and "<td>0.001</td>" not in d.data.value  # settings as a table, the JSON folded
         e = d.evaluation
         assert "average" in e.figures.value and "report (HTML)" in d.download.value
-        assert len(e.charts.children) == 3  # ROC, PR, confusion matrix
+        assert len(e.charts.children) == 4  # ROC, PR, confusion matrix, reliability diagram
         assert e.charts.layout.flex_flow == "row wrap" and all(c.layout.max_width == "100%" for c in e.charts.children)  # never clipped
         assert "True positives" in e.gallery.value and "data:image/png" in e.gallery.value
         validation_charts = [c.value for c in e.charts.children]
         assert e.which.layout.display is None and e.which.value == "Validation set"  # DeepQ's validation/training toggle
         e.which.value = "Training set"
         assert "training cases" in e.figures.value and "the figures are optimistic" in e.figures.value
-        assert [c.value for c in e.charts.children] != validation_charts and len(e.charts.children) == 3
+        assert [c.value for c in e.charts.children] != validation_charts and len(e.charts.children) == 4
         report_html = base64.b64decode(re.findall(r"base64,([^']+)'", d.download.value)[0]).decode()
         assert "Evaluation (training cases)" in report_html and "<td>hyper.lr</td>" in report_html  # a table, not raw JSON
         assert "<h2>Data</h2><p>" in report_html and "<th>class</th><th>train</th><th>valid</th>" in report_html
