@@ -8,8 +8,8 @@ case the independent test set; Auto run by a real worker with one thread (`bench
 - calibration: the test set's expected calibration error with and without the model's temperature;
 - early stopping: the same task file as run, without early stop (every planned epoch, the best kept), test AUROC;
 - label errors: 10% of the whole pool's labels flipped on purpose; precision and recall of the flagged cases
-  (`find_label_issues`: cleanlab's prune-by-noise-rate on our out-of-sample predictions), against cleanlab's other
-  filters on the very same predictions.
+  (`find_label_issues`: cleanlab's confident-learning filter on our out-of-sample predictions), against cleanlab's
+  other filters on the very same predictions.
 
 Run: `.venv/bin/python -m benchmarks trust2` (about 15 minutes on 2 cores).
 """
@@ -123,7 +123,7 @@ def label_errors(ws, name: str, images: list[np.ndarray], labels: list[str], mod
     info = scan_dataset(ws, dataset)
     scores = cross_validated_scores(ws, info, card, None)  # the same predictions, judged by cleanlab's other filters
     names = [Path(c).relative_to(info.path).as_posix() for c in scores.cases]
-    for method in ("confident_learning", "predicted_neq_given", "prune_by_class"):
+    for method in ("prune_by_noise_rate", "predicted_neq_given", "prune_by_class"):
         mask = cleanlab_filter(labels=np.asarray(scores.truth), pred_probs=np.asarray(scores.probabilities), filter_by=method)
         out[f"cleanlab_{method}"] = _precision_recall({names[i] for i in np.flatnonzero(mask)}, wrong)
     return out
