@@ -144,13 +144,16 @@ def charts(evaluation: Evaluation) -> dict[str, bytes]:
         elif chart in CHART_TITLES and curves:
             out[CHART_TITLES[chart]] = plots.roc(curves, chart, legend_labels(evaluation, chart))
     if (c := evaluation.calibration) is not None:
-        bars = [(b.low, b.probability, b.observed, b.count) for b in c.bins]
-        scaled = [(b.low, b.probability, b.observed, b.count) for b in c.scaled_bins] if c.temperature else []
-        out["Reliability diagram"] = plots.reliability(bars, scaled, 1 / calibration.BINS, c.scope)
+        scaled = c.scaled_bins if c.temperature else []
+        out["Reliability diagram"] = plots.reliability(_bars(c.bins), _bars(scaled), 1 / calibration.BINS, c.scope)
     for own in evaluation.charts:  # the kind's own charts, drawn from their data
         series = {s.name: (s.x, s.y) for s in own.series}
         out[own.title] = plots.chart(own.title, own.x_label, own.y_label, series, own.style, own.reference)
     return out
+
+
+def _bars(bins: list) -> list[tuple[float, float, float, int]]:
+    return [(b.low, b.probability, b.observed, b.count) for b in bins]
 
 
 def legend_labels(evaluation: Evaluation, chart: str) -> dict[str, str]:

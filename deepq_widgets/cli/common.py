@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,11 @@ def command(help: str, *arguments: Argument) -> Callable[[Handler], Handler]:
         return fn
 
     return register
+
+
+def stderr_progress(stage: str, done: int, total: int) -> None:
+    """'decoding 180/400' on stderr, redrawn in place, a new line once done (the dashboard's child reads these)."""
+    print(f"\r{stage} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
 def print_json(data: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import arg, command, print_json, workspace_of
+from .common import arg, command, print_json, stderr_progress, workspace_of
 
 
 @command(
@@ -24,11 +24,8 @@ def cmd_label_issues(args: argparse.Namespace) -> int:
         print(f"refused: task {args.id} has not finished with a model ({task.state})", file=sys.stderr)
         return 2
 
-    def progress(stage: str, done: int, total: int) -> None:
-        print(f"\r{stage} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
-
     try:
-        found = find_label_issues(ws, task.id, task.spec, read_card(ws, task.model_id), progress)
+        found = find_label_issues(ws, task.id, task.spec, read_card(ws, task.model_id), stderr_progress)
     except LabelIssuesRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

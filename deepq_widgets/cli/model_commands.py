@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..kinds.base import EXPORT_FORMATS
-from .common import arg, command, print_json, workspace_of
+from .common import arg, command, print_json, stderr_progress, workspace_of
 
 
 @command(
@@ -95,12 +95,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     ws = workspace_of(args)
 
-    def progress(stage: str, done: int, total: int) -> None:
-        print(f"\r{stage} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
-
     target = ws.report_path(args.report) if args.report else None  # refused before the work, not after
     try:
-        result = evaluate_dataset(ws, args.model, args.dataset, progress, args.include_seen_cases, calibrated=not args.uncalibrated)
+        result = evaluate_dataset(ws, args.model, args.dataset, stderr_progress, args.include_seen_cases, calibrated=not args.uncalibrated)
     except EvaluationRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

@@ -268,13 +268,7 @@ def test_every_download_works_in_a_browser_on_another_host(remote_browser, e2e_w
 )
 def test_every_task_type_walks_to_start(page, voila_url, e2e_ws, task, dataset, head):
     open_app(page, voila_url)
-    choose_card(page, "General training")
-    next_step(page)
-    choose_card(page, task)
-    next_step(page)
-    choice = page.locator(".widget-dropdown select").first
-    expect(choice.locator("option", has_text=dataset)).to_have_count(1, timeout=30_000)
-    choice.select_option(label=dataset)
+    choose_dataset(page, "General training", task, dataset)
     expect(page.get_by_text("usable cases of", exact=False)).to_be_visible()
     expect(page.locator("img.widget-image").first).to_be_visible()  # its cases drawn, with boxes or masks
     expected = render_preview(scan_dataset(e2e_ws, dataset), 0, 24, columns=6, thumb=150)
