@@ -28,6 +28,8 @@ MIN_SIDE = 64  # below this an ImageNet network's deepest features span a single
 SIDE_STEP = 32  # the largest stride of the zoo's networks
 STEP_BUDGET = 100  # optimizer steps an Auto run aims for on a small dataset
 MIN_EPOCHS, MAX_EPOCHS = 8, 40
+# the hyperparameters an Auto plan sets whatever the task file says (choices.build_spec refuses them under Auto)
+AUTO_DECIDES = ("epochs", "batch_size", "lr", "schedule", "weight_decay", "momentum", "early_stop", "patience", "refit", "folds")
 BATCH = 32  # the largest Auto batch; smaller sets get smaller batches (at least 4 steps an epoch)
 LR_FIND_SHARE, LR_FIND_MIN_ITERS, LR_FIND_MAX_ITERS = 0.2, 24, 100
 AUTO_LR, AUTO_WEIGHT_DECAY = 1e-3, 0.01
@@ -141,7 +143,8 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
     folds = auto_folds(spec, fingerprint, notes)
     notes += final_model_note(False, folds)
     planned = {"epochs": epochs, "batch_size": bs, "lr": lr, "schedule": Schedule.one_cycle, "weight_decay": AUTO_WEIGHT_DECAY}
-    planned |= {"momentum": 0.9, "early_stop": True, "patience": patience, "refit": False, "folds": folds} | study
+    planned |= {"momentum": 0.9, "early_stop": True, "patience": patience, "refit": False, "folds": folds}
+    planned |= study
     plan = Plan(Hyperparameters.model_validate(h.model_dump() | planned), augment, image_size, lr_find_iters=finder, notes=notes)
     return keeping_last_weights(plan, spec.task)
 

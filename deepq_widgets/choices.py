@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 from . import kinds
+from .autoplan import AUTO_DECIDES
 from .context import workspace_context
 from .spec import Hyperparameters, Modality, ModelChoice, Search, SearchMethod, SpecError, TaskSpec, Tuning
 from .wizard import Wizard
@@ -111,4 +112,18 @@ def build_spec(workspace: WorkspacePaths, flow: str, **chosen: Any) -> tuple[Tas
     if "operating_point" in given:
         rule, _, target = given["operating_point"].partition(":")
         wizard.update(operating_point={"rule": rule} | ({"target": target} if target else {}))
-    return wizard.spec(), wizard
+    spec = wizard.spec()
+    _refuse_overridden(spec, given, hyper)
+    return spec, wizard
+
+
+def _refuse_overridden(spec: TaskSpec, given: dict[str, Any], hyper: dict[str, Any]) -> None:
+    """A choice the flow or Auto replaces would be dropped without a word: say so instead."""
+    problems = []
+    if spec.tuning is Tuning.auto:
+        problems += [f"{name}: Auto plans it from the data; leave it out, or choose tuning='manual'" for name in hyper if name in AUTO_DECIDES]
+    if "image_size" in given and given["image_size"] != spec.image_size:
+        fixed_by = "Auto" if spec.flow.value == "general" else f"the {spec.flow.value} flow"
+        problems.append(f"image_size: {fixed_by} sets it ({spec.image_size} px at most); leave it out")
+    if problems:
+        raise SpecError(problems)

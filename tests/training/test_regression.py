@@ -79,17 +79,32 @@ def test_a_diameter_is_learnt_judged_reported_evaluated_predicted_and_exported(t
     assert expected[0, 0] == pytest.approx(said["images/nodule_000.png"], abs=1e-3)  # in mm, as predicted
 
 
+def small_copy(ws, name: str, cases: int, side: int) -> None:
+    """The first `cases` nodules at `side` px, so that an Auto run (which plans its own epochs) stays short."""
+    from PIL import Image
+
+    source, target = ws.datasets / "nodule_diameters", ws.datasets / name
+    (target / "images").mkdir(parents=True)
+    shutil.copy(source / "target.txt", target / "target.txt")
+    header, *rows = (source / "label.csv").read_text().splitlines()
+    for row in rows[:cases]:
+        path = row.split(",")[0]
+        Image.open(source / path).resize((side, side)).save(target / path)
+    (target / "label.csv").write_text("\n".join([header, *rows[:cases]]) + "\n")
+
+
 def test_auto_from_the_notebook_api_with_a_real_worker(trained, monkeypatch):
     import deepq_widgets as dq
 
     monkeypatch.setenv("DEEPQ_WORKER_IDLE", "3")
     monkeypatch.setenv("DEEPQ_THREADS", "2")
+    small_copy(trained, "few_nodules", cases=48, side=48)
     ws = dq.Workspace(trained.root)
-    assert ws.datasets(task="regression").loc["nodule_diameters", "fits"]
-    task = ws.submit(ws.spec(task="regression", dataset="nodule_diameters", name="diameter auto", size=1, image_size=64))
+    assert ws.datasets(task="regression").loc["few_nodules", "fits"]
+    task = ws.submit(ws.spec(task="regression", dataset="few_nodules", name="diameter auto", size=1))
     assert task.wait(progress=False, timeout=900).state == "finished"
     assert {"mae", "rmse", "r2"} <= set(task.history().columns)
     assert "Predicted against true" in task.insight().document
-    predictions = task.model.predict(images=["datasets/nodule_diameters/images/nodule_001.png"])
+    predictions = task.model.predict(images=["datasets/few_nodules/images/nodule_001.png"])
     assert list(predictions.columns) == ["image", "summary", "decision", "nodule diameter (mm)"]
     assert 0 < predictions["nodule diameter (mm)"].iloc[0] < 60

@@ -225,6 +225,19 @@ def test_every_hyperparameter_is_a_spec_flag_and_an_api_choice_from_one_table(de
         dq.spec(demo_ws.root, task="single_label", colour="blue")
 
 
+def test_a_choice_auto_or_the_flow_would_replace_is_refused_not_dropped(demo_ws):
+    """Auto plans the epochs and the image size from the data: asked for under Auto, they used to vanish."""
+    import deepq_widgets as dq
+
+    auto = {"task": "regression", "dataset": "nodule_diameters", "name": "a"}
+    with pytest.raises(ValueError, match=r"epochs: Auto plans it .*; image_size: Auto sets it \(\d+ px at most\)") as refused:
+        dq.spec(demo_ws.root, **auto, epochs=3, image_size=64)
+    assert len(refused.value.problems) == 2
+    assert dq.spec(demo_ws.root, **auto, valid_pct=30).hyper.valid_pct == 30  # Auto keeps the validation share
+    manual = dq.spec(demo_ws.root, **auto, tuning="manual", epochs=3, image_size=64)
+    assert (manual.hyper.epochs, manual.image_size) == (3, 64)
+
+
 def test_help_prints_for_deepq_and_every_command(capsys):
     """`deepq --help` is the first command a new user types; a help text with a bare % once broke it."""
     from deepq_widgets.cli.common import COMMANDS
