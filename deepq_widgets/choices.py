@@ -121,7 +121,8 @@ def _refuse_overridden(spec: TaskSpec, given: dict[str, Any], hyper: dict[str, A
     """A choice the flow or Auto replaces would be dropped without a word: say so instead."""
     problems = []
     if spec.tuning is Tuning.auto:
-        problems += [f"{name}: Auto plans it from the data; leave it out, or choose tuning='manual'" for name in hyper if name in AUTO_DECIDES]
+        planned = [name for name in hyper if name in AUTO_DECIDES]
+        problems += [f"{name}: Auto plans it from the data; leave it out, or choose tuning='manual'" for name in planned]
     if "image_size" in given and given["image_size"] != spec.image_size:
         fixed_by = "Auto" if spec.flow.value == "general" else f"the {spec.flow.value} flow"
         problems.append(f"image_size: {fixed_by} sets it ({spec.image_size} px at most); leave it out")
