@@ -29,7 +29,10 @@ SIDE_STEP = 32  # the largest stride of the zoo's networks
 STEP_BUDGET = 100  # optimizer steps an Auto run aims for on a small dataset
 MIN_EPOCHS, MAX_EPOCHS = 8, 40
 # the hyperparameters an Auto plan sets whatever the task file says (choices.build_spec refuses them under Auto)
-AUTO_DECIDES = ("epochs", "batch_size", "lr", "schedule", "weight_decay", "momentum", "early_stop", "patience", "refit", "folds")
+AUTO_DECIDES = (
+    *("epochs", "batch_size", "lr", "schedule", "weight_decay", "momentum"),
+    *("early_stop", "patience", "last_weights", "refit", "folds"),
+)
 BATCH = 32  # the largest Auto batch; smaller sets get smaller batches (at least 4 steps an epoch)
 LR_FIND_SHARE, LR_FIND_MIN_ITERS, LR_FIND_MAX_ITERS = 0.2, 24, 100
 AUTO_LR, AUTO_WEIGHT_DECAY = 1e-3, 0.01
@@ -143,7 +146,7 @@ def make_plan(spec: TaskSpec, fingerprint: Fingerprint, preset: Preset | None = 
     folds = auto_folds(spec, fingerprint, notes)
     notes += final_model_note(False, folds)
     planned = {"epochs": epochs, "batch_size": bs, "lr": lr, "schedule": Schedule.one_cycle, "weight_decay": AUTO_WEIGHT_DECAY}
-    planned |= {"momentum": 0.9, "early_stop": True, "patience": patience, "refit": False, "folds": folds}
+    planned |= {"momentum": 0.9, "early_stop": True, "patience": patience, "last_weights": False, "refit": False, "folds": folds}
     planned |= study
     plan = Plan(Hyperparameters.model_validate(h.model_dump() | planned), augment, image_size, lr_find_iters=finder, notes=notes)
     return keeping_last_weights(plan, spec.task)
@@ -153,7 +156,7 @@ def keeping_last_weights(plan: Plan, task: str) -> Plan:
     """The plan as run where its kind keeps the last epoch's weights (`TaskKind.last_weights_note`): no early
     stopping, and the plan says why."""
     note = kinds.get(task).last_weights_note(plan.hyper)
-    return plan if note is None else plan.but(early_stop=False, notes=[*plan.notes, note])
+    return plan if note is None else plan.but(early_stop=False, last_weights=True, notes=[*plan.notes, note])
 
 
 def study_plan(fingerprint: Fingerprint, n_train: int, largest: int, notes: list[str]) -> dict:

@@ -127,11 +127,8 @@ def _training_section(spec, plan) -> CardSection:
     if spec is None:
         return section
     hyper = (plan.hyper if plan is not None else spec.hyper).model_dump(mode="json")
-    shown = {
-        k: hyper[k]
-        for k in ("epochs", "batch_size", "lr", "schedule", "weight_decay", "momentum", "early_stop", "patience", "folds", "refit")
-        if k in hyper
-    }
+    keys = ("epochs", "batch_size", "lr", "schedule", "weight_decay", "momentum", "early_stop", "patience", "last_weights")
+    shown = {k: hyper[k] for k in (*keys, "folds", "refit") if k in hyper}
     section.lines.append("; ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.items()) + f"; seed {spec.seed}.")
     augment = [k.replace("_", " ") for k, v in spec.augment.model_dump().items() if v not in (False, 0, 0.0, None, "", [])]
     section.lines.append(f"Augmentation: {', '.join(augment) or 'none'}.")

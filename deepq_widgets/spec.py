@@ -137,6 +137,9 @@ class Hyperparameters(_Part):
     momentum: float = _range(0.9, 0.0, 0.99, "First-moment coefficient (beta1 / SGD momentum).")
     early_stop: bool = Field(True, description="Stop when validation loss stops improving.")
     patience: int = _range(5, 1, 50, "Epochs without improvement before early stop.")
+    last_weights: bool = Field(
+        False, description="Keep the last epoch's weights, not those of the lowest validation loss (early stop off)."
+    )
     refit: bool = Field(
         False, description="After the validated fit, train a fresh network on every case (validation included) for its best epoch count."
     )
@@ -163,6 +166,8 @@ class Hyperparameters(_Part):
     def _one_final_fit(self) -> Hyperparameters:
         if self.refit and self.folds > 1:
             raise ValueError("hyper.refit and hyper.folds > 1 both choose what the final model trains on: choose one")
+        if self.last_weights and self.early_stop:
+            raise ValueError("hyper.last_weights: early stop ends the fit at the best epoch's weights; switch it off to keep the last")
         return self
 
 

@@ -202,7 +202,7 @@ def train(run: Run, built: Built, classes: list[str]) -> Fitted:
     every rank runs this; only rank 0 keeps checkpoints (the others' sink reports nothing)."""
     plan, start = built.plan, built.start_epoch
     clock = cb.ComputeClock(built.compute_s)
-    keep_best = cb.KeepBest(built.best_loss, start, last=run.kind.last_weights_note(plan.hyper) is not None)
+    keep_best = cb.KeepBest(built.best_loss, start, last=plan.hyper.last_weights)
     stop, parallel = stop_and_parallel(run)
     cbs = [
         clock,

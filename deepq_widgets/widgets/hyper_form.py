@@ -24,6 +24,7 @@ LABELS = {
     "momentum": "Momentum",
     "early_stop": "Early stop",
     "patience": "Patience (epochs)",
+    "last_weights": "Keep last epoch",
     "refit": "Refit on all cases",
     "folds": "Ensemble folds (k)",
     "schedule": "LR schedule",
@@ -190,7 +191,8 @@ class HyperForm:
                                 self.image_size.widget,
                                 *h(["batch_size", "epochs", "valid_pct"]),
                                 w.HTML("<b>Tuning</b>"),
-                                *h(["lr", "schedule", "weight_decay", "momentum", "early_stop", "patience", "refit", "folds"]),
+                                *h(["lr", "schedule", "weight_decay", "momentum", "early_stop", "patience", "last_weights"]),
+                                *h(["refit", "folds"]),
                                 self.studies,
                             ]
                         ),

@@ -257,6 +257,7 @@ def plan_html(plan: Plan) -> str:
     settings = (
         f"{plan.image_size} px, batch {h.batch_size}, up to {h.epochs} epochs, lr {h.lr:g} ({h.schedule.value})"
         + (", early stopping" if h.early_stop else "")
+        + (", the last epoch's weights kept" if h.last_weights else "")
         + (f"; a {h.folds}-fold ensemble" if h.folds > 1 else "")
     )
     notes = "".join(f"<li>{esc(n)}</li>" for n in plan.notes)

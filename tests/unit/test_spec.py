@@ -39,6 +39,13 @@ def test_out_of_range_message_names_field_and_range():
     assert "hyper.lr must be between 1e-06 and 1.0 (got 5)" in text
 
 
+def test_keeping_the_last_weights_needs_early_stop_off():
+    """Early stop ends a fit at its best epoch's weights: asking for the last ones too is a contradiction, said."""
+    with pytest.raises(SpecError, match="hyper.last_weights: early stop ends the fit at the best epoch's weights"):
+        parse_spec({"name": "x", "hyper": {"last_weights": True}})
+    assert parse_spec({"name": "x", "hyper": {"last_weights": True, "early_stop": False}}).hyper.last_weights
+
+
 def test_unknown_fields_are_refused():
     with pytest.raises(SpecError, match="hyper.batchsize"):
         parse_spec({"name": "x", "hyper": {"batchsize": 3}})

@@ -70,8 +70,8 @@ def test_2_5d_keeps_its_last_weights_and_says_why_where_attention_keeps_its_best
         return make_plan(spec, fingerprint(40))
 
     context, attention = planned("context"), planned("attention")
-    assert not context.hyper.early_stop and "2.5D keeps its last epoch's weights" in context.notes[-1]
-    assert attention.hyper.early_stop and not any("last epoch" in n for n in attention.notes)
+    assert not context.hyper.early_stop and context.hyper.last_weights and "2.5D keeps its last epoch's weights" in context.notes[-1]
+    assert attention.hyper.early_stop and not attention.hyper.last_weights and not any("last epoch" in n for n in attention.notes)
     kept = {}
     for last in (False, True):
         keep = KeepBest(last=last)
