@@ -17,7 +17,7 @@ from typing import Any
 from . import kinds
 from .autoplan import AUTO_DECIDES
 from .context import workspace_context
-from .spec import Hyperparameters, Modality, ModelChoice, Search, SearchMethod, SpecError, TaskSpec, Tuning
+from .spec import Flow, Hyperparameters, Modality, ModelChoice, Search, SearchMethod, SpecError, TaskSpec, Tuning
 from .wizard import Wizard
 from .workspace import WorkspacePaths
 
@@ -56,7 +56,7 @@ TASK_OPTIONS = (
     Option("ensemble", "Auto: a 5-fold ensemble on datasets under 300 cases (about 3x the time)", bool),
     Option("search", "hyperparameter search method", values=_names(SearchMethod)),
     Option("trials", "search trials (1-48)", int, default=TRIALS),
-    Option("image_size", "side of the square network input, in pixels", int),
+    Option("image_size", "side of the square network input, in pixels (under Auto: the largest it may plan)", int),
     Option("operating_point", "where findings are called: youden (default), sensitivity:0.9 or specificity:0.95"),
     Option("seed", "random seed; the same seed reproduces the task", int),
     Option("name", "unique task name"),
@@ -113,6 +113,9 @@ def build_spec(workspace: WorkspacePaths, flow: str, **chosen: Any) -> tuple[Tas
         rule, _, target = given["operating_point"].partition(":")
         wizard.update(operating_point={"rule": rule} | ({"target": target} if target else {}))
     spec = wizard.spec()
+    if "image_size" in given and spec.tuning is Tuning.auto and spec.flow is Flow.general:
+        wizard.set_auto(max_side=given["image_size"])  # Auto's cap, below the network's own
+        spec = wizard.spec()
     _refuse_overridden(spec, given, hyper)
     return spec, wizard
 
@@ -124,7 +127,9 @@ def _refuse_overridden(spec: TaskSpec, given: dict[str, Any], hyper: dict[str, A
         planned = [name for name in hyper if name in AUTO_DECIDES]
         problems += [f"{name}: Auto plans it from the data; leave it out, or choose tuning='manual'" for name in planned]
     if "image_size" in given and given["image_size"] != spec.image_size:
-        fixed_by = "Auto" if spec.flow.value == "general" else f"the {spec.flow.value} flow"
-        problems.append(f"image_size: {fixed_by} sets it ({spec.image_size} px at most); leave it out")
+        if spec.flow is Flow.general:
+            problems.append(f"image_size: Auto plans at most the network's {spec.image_size} px; ask for that or less")
+        else:
+            problems.append(f"image_size: the {spec.flow.value} flow sets it ({spec.image_size} px); leave it out")
     if problems:
         raise SpecError(problems)

@@ -83,7 +83,8 @@ class General(FlowRules):
         if rec is None:
             return {}
         hyper = wizard.draft.hyper.model_copy(update={"batch_size": rec.batch_size, "lr": rec.lr})
-        return {"model": ModelChoice(arch=rec.model, pretrain="default"), "image_size": rec.image_size, "hyper": hyper}
+        side = min(rec.image_size, wizard.draft.auto.max_side or rec.image_size)  # Auto plans at most this
+        return {"model": ModelChoice(arch=rec.model, pretrain="default"), "image_size": side, "hyper": hyper}
 
 
 class Specialized(FlowRules):

@@ -203,6 +203,9 @@ class AutoPreferences(_Part):
         description="Under 300 cases, a 5-fold ensemble instead of one network (classification): about 3x the time, "
         "for a better model and figures on every case.",
     )
+    max_side: int | None = Field(
+        None, ge=32, le=1024, description="The largest image side Auto may plan (to go faster); none: the network's recommended size."
+    )
 
 
 class OperatingPoint(_Part):

@@ -226,13 +226,15 @@ def test_every_hyperparameter_is_a_spec_flag_and_an_api_choice_from_one_table(de
 
 
 def test_a_choice_auto_or_the_flow_would_replace_is_refused_not_dropped(demo_ws):
-    """Auto plans the epochs and the image size from the data: asked for under Auto, they used to vanish."""
+    """Auto plans the epochs from the data, and the image size up to a cap: asked for under Auto, both used to vanish."""
     import deepq_widgets as dq
 
     auto = {"task": "regression", "dataset": "nodule_diameters", "name": "a"}
-    with pytest.raises(ValueError, match=r"epochs: Auto plans it .*; image_size: Auto sets it \(\d+ px at most\)") as refused:
-        dq.spec(demo_ws.root, **auto, epochs=3, image_size=64)
+    with pytest.raises(ValueError, match=r"epochs: Auto plans it .*; image_size: Auto plans at most the network's \d+ px") as refused:
+        dq.spec(demo_ws.root, **auto, epochs=3, image_size=1024)
     assert len(refused.value.problems) == 2
+    capped = dq.spec(demo_ws.root, **auto, image_size=64)  # Auto's cap: it plans the images' own size up to it
+    assert (capped.tuning.value, capped.image_size, capped.auto.max_side) == ("auto", 64, 64)
     assert dq.spec(demo_ws.root, **auto, valid_pct=30).hyper.valid_pct == 30  # Auto keeps the validation share
     manual = dq.spec(demo_ws.root, **auto, tuning="manual", epochs=3, image_size=64)
     assert (manual.hyper.epochs, manual.image_size) == (3, 64)
