@@ -143,7 +143,7 @@ class StopOnDivergence(Callback):
     def after_loss(self) -> None:
         if not self.training:
             return
-        loss = float(self.learn.loss)
+        loss = float(self.learn.loss.detach())
         if math.isfinite(loss):
             return
         lr = self.learn.opt.hypers[-1]["lr"]

@@ -121,7 +121,7 @@ class LabelReview:
             return
         relabelled = sum(d.relabels for d in decisions)
         self.status.value = (
-            f"<div class='dq-ok'>{len(decisions)} decisions saved ({relabelled} relabelled) to "
+            f"<div class='dq-ok'>{len(decisions)} decision{'s' if len(decisions) != 1 else ''} saved ({relabelled} relabelled) to "
             f"{esc(path.relative_to(self.workspace.root))}.</div>"
         )
         self._decided()

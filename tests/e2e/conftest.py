@@ -61,7 +61,8 @@ def browser(playwright):
 
 @pytest.fixture(scope="module")
 def e2e_ws(demo_root, tmp_path_factory):
-    """The demo workspace plus `tiny_lesions` (30 cases), so an Auto run finishes in about a minute,
+    """The demo workspace plus `tiny_lesions` (30 cases, of which 3 filed under the wrong class on purpose, for the
+    label review), so an Auto run finishes in about a minute,
     `headerless_lesions`: 30 others in one folder, named by DeepQ's `label.csv` without a header row, and
     `sited_lesions`: all 120 with the site each came from in a column of their `label.csv` (results by subgroup)."""
     from deepq_widgets.workspace import WorkspacePaths
@@ -70,12 +71,15 @@ def e2e_ws(demo_root, tmp_path_factory):
     shutil.copytree(demo_root, root)
     lesions, headerless = root / "datasets" / "ultrasound_lesions", root / "datasets" / "headerless_lesions"
     (headerless / "images").mkdir(parents=True)
-    rows = []
-    for label in ("benign", "malignant", "normal"):
-        (root / "datasets" / "tiny_lesions" / label).mkdir(parents=True)
+    rows, tiny = [], root / "datasets" / "tiny_lesions"
+    misfiled = {"benign": "malignant", "malignant": "normal", "normal": "benign"}
+    for label in misfiled:
+        (tiny / label).mkdir(parents=True)
+    for label, wrong in misfiled.items():
         found = sorted((lesions / label).glob("*.png"))
-        for path in found[:10]:
-            shutil.copy(path, root / "datasets" / "tiny_lesions" / label / path.name)
+        for path in found[:9]:
+            shutil.copy(path, tiny / label / path.name)
+        shutil.copy(found[25], tiny / wrong / found[25].name)  # e.g. malignant_025.png in normal/
         for path in found[10:20]:
             shutil.copy(path, headerless / "images" / f"{label}-{path.name}")
             rows.append(f"images/{label}-{path.name},{label}\n")

@@ -58,6 +58,15 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_w
     page.get_by_role("button", name="Find likely label errors").click()
     found = page.get_by_text("likely label errors among 30 cases", exact=False)
     expect(found).to_be_visible(timeout=180_000)
+    misfiled = page.get_by_text("normal/malignant_025.png", exact=False)  # a malignant case filed as normal (e2e_ws)
+    expect(misfiled).to_be_visible()
+    card = page.locator(".widget-vbox", has=misfiled).last
+    card.locator("select").select_option(label="relabel as malignant")
+    page.get_by_role("button", name="Save decisions").click()
+    expect(page.get_by_text("1 decision saved (1 relabelled)", exact=False)).to_be_visible()
+    corrections = (e2e_ws.datasets / "tiny_lesions" / "label_corrections.csv").read_text()
+    assert "normal/malignant_025.png,normal,malignant" in corrections.splitlines()  # beside label.csv, never in it
+    expect(page.get_by_role("button", name="Retrain with corrections")).to_be_enabled()
     found.scroll_into_view_if_needed()
     page.shots("label-review")
 
