@@ -18,6 +18,7 @@ dashboard: env
 # Install what the tests need (Chromium included) and run the whole suite.
 test: env
 	scripts/ensure_chromium.sh
+	scripts/ensure_orthanc.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest --durations=25
 

@@ -51,6 +51,12 @@ class WorkspacePaths:
         return self.root / "weights"
 
     @property
+    def pacs(self) -> Path:
+        """`pacs/<dataset>/`: a PACS import's de-identification key, its study mapping and report, kept apart from
+        the dataset (the mapping re-identifies it)."""
+        return self.root / "pacs"
+
+    @property
     def db_path(self) -> Path:
         return self.root / "deepq.sqlite"
 
@@ -68,7 +74,7 @@ class WorkspacePaths:
         full = self.resolve(path)
         if full.suffix.lower() not in (".html", ".htm"):
             raise WorkspaceError(f"a report is an .html file; {str(path)!r} is not")
-        kept = (self.datasets, self.tasks, self.models, self.weights)
+        kept = (self.datasets, self.tasks, self.models, self.weights, self.pacs)
         if any(full.is_relative_to(folder) for folder in kept):
             names = ", ".join(f"{f.name}/" for f in kept)
             raise WorkspaceError(f"{str(path)!r} is inside the workspace's own data ({names}); choose another place")

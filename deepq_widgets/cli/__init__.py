@@ -13,7 +13,7 @@ import sys
 
 from ..tasks import WorkerFailed
 from ..workspace import WorkspaceError
-from . import data_commands, label_commands, model_commands, task_commands  # noqa: F401  (they register their commands)
+from . import data_commands, label_commands, model_commands, pacs_commands, task_commands  # noqa: F401  (they register their commands)
 from .common import COMMANDS
 
 __all__ = ["build_parser", "main"]

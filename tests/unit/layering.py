@@ -37,6 +37,7 @@ TOP_LEVEL = {  # deepq_widgets.<name> (a module, or a package's every module unl
     "paper_card": "core",
     "evaluations": "core",
     "store": "core",
+    "pacs": "core",
     "submission": "core",
     "tasks": "core",
     "serving": "core",

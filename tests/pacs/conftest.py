@@ -1,0 +1,162 @@
+"""A real PACS for the PACS tests: Debian's Orthanc with its DICOMweb plugin, started here on a loopback port with
+HTTP basic authentication and remote access off, filled with studies two writers made (the demo's embolism CT
+series and pydicom's own CT and MR files) and one whose pixels no decoder here reads. In CI (CI=true) a missing
+Orthanc fails the run (scripts/ensure_orthanc.sh installs it); elsewhere these tests skip with the reason."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from deepq_widgets.pacs.server import PacsServer
+
+USER, PASSWORD = "deepq", "pacs-test-secret"
+PLUGINS = ("/usr/share/orthanc/plugins/libOrthancDicomWeb.so", "/usr/lib/orthanc/libOrthancDicomWeb.so")
+UNDECODABLE = "1.2.840.10008.1.2.4.100"  # MPEG2: Orthanc stores it, nothing here decodes it
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _orthanc_or_skip() -> tuple[str, str]:
+    binary, plugin = shutil.which("Orthanc") or "/usr/sbin/Orthanc", next((p for p in PLUGINS if Path(p).exists()), None)
+    if Path(binary).exists() and plugin:
+        return binary, plugin
+    if os.environ.get("CI") == "true":
+        pytest.fail("Orthanc with DICOMweb is required in CI: apt-get install -y orthanc orthanc-dicomweb (scripts/ensure_orthanc.sh)")
+    pytest.skip("Orthanc is not installed; run scripts/ensure_orthanc.sh to enable the PACS tests")
+
+
+def _ask(url: str, data: bytes | None = None, method: str | None = None) -> bytes:
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Authorization", "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return answer.read()
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory, demo_root) -> PacsServer:
+    binary, plugin = _orthanc_or_skip()
+    folder = tmp_path_factory.mktemp("orthanc")
+    port = free_port()
+    config = {
+        "Name": "deepq-test-pacs",
+        "StorageDirectory": str(folder / "db"),
+        "IndexDirectory": str(folder / "db"),
+        "HttpPort": port,
+        "DicomServerEnabled": False,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": True,
+        "RegisteredUsers": {USER: PASSWORD},
+        "Plugins": [plugin],
+        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+    }
+    (folder / "orthanc.json").write_text(json.dumps(config))
+    with open(folder / "orthanc.log", "wb") as log:
+        process = subprocess.Popen([binary, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
+    root = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(root, process, folder / "orthanc.log")
+        for path in studies_to_store(demo_root, folder):
+            _ask(f"{root}/instances", path.read_bytes(), "POST")
+        yield PacsServer(f"{root}/dicom-web", USER, PASSWORD, timeout_s=10)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_for(root: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Orthanc ended at start:\n{log.read_text()[-2000:]}")
+        try:
+            _ask(f"{root}/system")
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise RuntimeError(f"Orthanc did not answer within 60 s:\n{log.read_text()[-2000:]}")
+
+
+def studies_to_store(demo_root: Path, folder: Path) -> list[Path]:
+    """Three embolism CT series (the demo's writer), pydicom's CT and MR files (other writers), one undecodable."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    files = sorted((demo_root / "datasets" / "chest_cta_embolism").glob("PE-000[0-2]/*.dcm"))
+    files += [Path(get_testdata_file(name)) for name in ("CT_small.dcm", "MR_small.dcm")]
+    odd = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    odd.file_meta.TransferSyntaxUID = UNDECODABLE
+    odd.StudyInstanceUID, odd.SeriesInstanceUID, odd.SOPInstanceUID = (pydicom.uid.generate_uid() for _ in range(3))
+    odd.StudyDescription, odd.AccessionNumber = "UNDECODABLE MR", "ODD1"
+    odd.PixelData = pydicom.encaps.encapsulate([b"\x00\x00\x01\xb3" + bytes(60)])
+    odd.is_implicit_VR, odd.is_little_endian = False, True
+    odd.save_as(folder / "undecodable.dcm", enforce_file_format=True)
+    return [*files, folder / "undecodable.dcm"]
+
+
+class StallingProxy:
+    """The server seen through a proxy that, once `stall` names a study UID, holds back every request for it
+    (a server that stops answering mid-import)."""
+
+    def __init__(self, server: PacsServer):
+        self.stall: str | None = None
+        self.released = threading.Event()
+        target, outer = server.url.removesuffix("/dicom-web"), self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if outer.stall and outer.stall in self.path:
+                    outer.released.wait(120)
+                request = urllib.request.Request(
+                    target + self.path, headers={k: v for k, v in self.headers.items() if k not in ("Host", "Accept-Encoding")}
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as answer:
+                        body, status, headers = answer.read(), answer.status, answer.headers
+                except urllib.error.HTTPError as refused:
+                    body, status, headers = refused.read(), refused.code, refused.headers
+                try:
+                    self.send_response(status)
+                    if headers.get("Content-Type"):
+                        self.send_header("Content-Type", headers["Content-Type"])
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting, as the test means it to
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/dicom-web"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.released.set()
+        self.http.shutdown()
+        self.http.server_close()
+
+
+@pytest.fixture
+def stalling(orthanc):
+    proxy = StallingProxy(orthanc)
+    yield proxy
+    proxy.close()
