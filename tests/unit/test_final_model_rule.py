@@ -18,7 +18,9 @@ def auto(ensemble: bool, task: str = "single_label") -> dict:
 
 def test_auto_trains_one_network_unless_an_ensemble_is_asked_for():
     plan = make_plan(parse_spec(auto(False)), fingerprint(100))
-    assert plan.hyper.folds == 1 and not any("ensemble" in note for note in plan.notes)
+    assert plan.hyper.folds == 1 and any(note.startswith("One network. The Ensemble preference would train 5") for note in plan.notes)
+    large = make_plan(parse_spec(auto(False)), fingerprint(ENSEMBLE_BELOW))
+    assert not any(note.startswith("One network") for note in large.notes)  # nothing to suggest where it is not offered
     plan = make_plan(parse_spec(auto(True)), fingerprint(100))
     assert plan.hyper.folds == 5 and any(note.startswith("Final model: a 5-fold ensemble") for note in plan.notes)
     ran_as = resolved_spec(parse_spec(auto(True)), plan, "tf_efficientnet_lite0.in1k")
