@@ -1,5 +1,5 @@
 """python -m benchmarks [data_layer ui training_speed voila learning search trust final_model evaluate_speed kill_resume scale
-scale_out regression studies study_scale memory_at_scale trust2]"""
+scale_out regression studies study_scale memory_at_scale trust2 stopping]"""
 
 import importlib
 import sys
@@ -22,6 +22,7 @@ ALL = [
     "study_scale",
     "memory_at_scale",
     "trust2",
+    "stopping",
 ]
 
 for name in sys.argv[1:] or ALL:

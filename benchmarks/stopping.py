@@ -10,7 +10,8 @@ thread (`benchmarks/trust.py`'s helpers), three runs from one task file:
 - ensemble: Auto with `ensemble` on (5 folds, each member its own plan, the members averaged).
 Test AUROC (one-vs-rest macro for ten classes), accuracy and wall time, on the network without its temperature.
 
-Run: `.venv/bin/python -m benchmarks stopping [digits_10 digits_3_vs_8 faces]` (about 4 minutes a draw, 2 cores).
+Run: `.venv/bin/python -m benchmarks stopping` (every set), or `python -m benchmarks.stopping faces` (some); about
+5 minutes a draw on 2 cores.
 """
 
 from __future__ import annotations
