@@ -22,6 +22,7 @@ from .widgets.flow_step import FlowStep
 from .widgets.model_list import ModelList
 from .widgets.model_step import ModelStep
 from .widgets.monitor import Monitor
+from .widgets.pacs_panel import PacsPanel
 from .widgets.poller import PageActivity, Poller, page_idle_seconds
 from .widgets.preset_step import PresetStep
 from .widgets.shell import WizardShell
@@ -48,6 +49,8 @@ class App:
         steps = (FlowStep, TaskStep, PresetStep, BaseModelStep, DatasetStep, ModelStep)
         views = [view(self.wizard) for view in steps] + [StartStep(self.wizard, self.start_task, workspace)]
         self.views = {view.step: view for view in views}
+        datasets = self.views[Step.dataset]
+        datasets.add_source(PacsPanel(workspace, imported=datasets.choose_if_fitting).widget)
         self.shell = WizardShell(self.wizard, self.views)
         self.wizard.observe(lambda _: (self.shell.refresh(), self._clear_done_notice()))
         self.task_list = TaskList(self.follow)

@@ -3,6 +3,7 @@ prediction, speed measurement, label review) never runs in the page's kernel, an
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -11,11 +12,19 @@ from collections.abc import Callable
 from ..workspace import WorkspacePaths
 
 
-def deepq(workspace: WorkspacePaths, *args: str, progress: Callable[[str], None] | None = None, timeout: float = 900) -> str:
+def deepq(
+    workspace: WorkspacePaths,
+    *args: str,
+    progress: Callable[[str], None] | None = None,
+    timeout: float = 900,
+    env: dict[str, str] | None = None,
+) -> str:
     """Run a `deepq` command in a child process; its output, or its error message raised (subprocess.TimeoutExpired
-    past `timeout` seconds, the child killed). `progress` hears each line (or carriage-return update) it writes to stderr."""
+    past `timeout` seconds, the child killed). `progress` hears each line (or carriage-return update) it writes to stderr;
+    `env` adds to its environment (a secret, never on its command line)."""
     command = [sys.executable, "-I", "-m", "deepq_widgets.cli", *args, "--workspace", str(workspace.root)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+    environment = {**os.environ, **(env or {})}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment) as child:
         out: list[str] = []
         reader = threading.Thread(target=lambda: out.append(child.stdout.read()), daemon=True)
         reader.start()

@@ -38,10 +38,12 @@ class DatasetStep(StepView):
         self.pager = w.HBox([self.prev_btn, self.page_label, self.next_btn, self.page_size, self.identifiers])
         self.pager.layout.display = "none"
         self.studies = StudyViewer()
+        self.sources = w.VBox()  # where datasets come from besides the workspace folder (the PACS panel)
         self.widget = w.VBox(
             [
                 w.HTML("<h2>Select dataset</h2>"),
                 self.hint,
+                self.sources,
                 self.choice,
                 self.unfit,
                 self.summary,
@@ -50,6 +52,15 @@ class DatasetStep(StepView):
                 self.preview,
             ]
         )
+
+    def add_source(self, panel: w.Widget) -> None:
+        self.sources.children = (*self.sources.children, panel)
+
+    def choose_if_fitting(self, name: str) -> None:
+        """A dataset just made (imported): listed now, and chosen where it fits the task."""
+        self.refresh()
+        if name in self.wizard.dataset_choices()[0]:
+            self.wizard.update(dataset=name)
 
     # -- actions ---------------------------------------------------------------------------------
     def _on_choice(self, change=None) -> None:

@@ -1,0 +1,136 @@
+"""Import from PACS, on the dataset step: a DICOMweb query, the studies it finds (patient identifiers hidden unless
+asked for), and an import into a new dataset, de-identified, run as `deepq pacs import` in a child process with a
+progress bar. The password stays in this page: it reaches the child in its environment, never on a command line
+(which any user of the machine can read) and never in a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
+
+import ipywidgets as w
+
+from ..files import atomic_write_text
+from ..pacs.search import LIMIT, SearchResult, StudyQuery, search_studies
+from ..pacs.server import PacsError, PacsServer
+from ..workspace import WorkspaceError, WorkspacePaths
+from .child_commands import deepq
+from .style import esc
+
+QUERY = ("patient", "date", "modality", "description", "accession")
+_PROGRESS = re.compile(r"fetching instances (\d+)/(\d+)")
+
+
+class PacsPanel:
+    def __init__(self, workspace: WorkspacePaths, imported: Callable[[str], None]):
+        self.workspace, self.imported = workspace, imported
+        self.found: SearchResult | None = None
+        wide = w.Layout(width="420px")
+        url = os.environ.get("DEEPQ_PACS_URL", "")
+        self.url = w.Text(url, description="DICOMweb URL", placeholder="http://pacs:8042/dicom-web", layout=wide)
+        self.user = w.Text(os.environ.get("DEEPQ_PACS_USER", ""), description="User", layout=wide)
+        self.password = w.Password(description="Password", placeholder="or $DEEPQ_PACS_PASSWORD", layout=wide)
+        hints = dict(zip(QUERY, ("PatientID", "YYYYMMDD or YYYYMMDD-YYYYMMDD", "CT, MR…", "words", ""), strict=True))
+        self.query = {name: w.Text(description=name.capitalize(), placeholder=hints[name], layout=wide) for name in QUERY}
+        self.limit = w.BoundedIntText(value=LIMIT, min=1, max=100_000, description="Limit", layout=w.Layout(width="200px"))
+        self.search = w.Button(description="Search the PACS", layout=w.Layout(width="auto"))
+        self.identifiers = w.Checkbox(value=False, description="Show patient identifiers", indent=False)
+        self.table = w.HTML()
+        self.name = w.Text(description="New dataset", placeholder="a name for the imported studies", layout=wide)
+        self.labels = w.FileUpload(accept=".csv", description="Labels CSV (accession, label)", layout=w.Layout(width="auto"))
+        self.keep_ids = w.Checkbox(value=False, description="Keep identifiers (no de-identification)", indent=False)
+        self.go = w.Button(description="Import", button_style="primary", disabled=True, layout=w.Layout(width="auto"))
+        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="420px", display="none"))
+        self.status = w.HTML()
+        self.search.on_click(lambda _: self._in_background(self._search))
+        self.go.on_click(lambda _: self._in_background(self._import))
+        self.identifiers.observe(lambda _: self._draw(), "value")
+        form = w.VBox(
+            [
+                w.HTML("<div class='dq-muted'>Studies from a DICOMweb server, de-identified on the way in (DICOM PS3.15 "
+                       "basic profile); the key back to the PACS's identifiers is kept outside the dataset.</div>"),
+                self.url, self.user, self.password, *self.query.values(), w.HBox([self.limit, self.search]),
+                self.identifiers, self.table, self.name, w.HBox([self.labels, self.keep_ids]), self.go, self.progress, self.status,
+            ]
+        )  # fmt: skip
+        self.widget = w.Accordion(children=[form], titles=("Import from PACS",), selected_index=None)
+
+    def _server(self) -> PacsServer:
+        return PacsServer.from_environment(self.url.value.strip() or None, self.user.value.strip() or None, self.password.value or None)
+
+    def _in_background(self, work: Callable[[], None]) -> None:
+        """Network work off the kernel's thread, one at a time, every failure said in the panel."""
+        self.search.disabled = self.go.disabled = True
+
+        def run() -> None:
+            try:
+                work()
+            except (PacsError, ValueError, WorkspaceError, RuntimeError) as exc:
+                self.status.value = f"<div class='dq-reason'>{esc(exc)}</div>"
+            finally:
+                self.search.disabled = False
+                self.go.disabled = not (self.found and self.found.studies and not self.found.more)
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def _search(self) -> None:
+        self.status.value = "<i>Searching…</i>"
+        query = StudyQuery(**{name: field.value.strip() or None for name, field in self.query.items()})
+        self.found = search_studies(self._server(), query, self.limit.value)
+        self.status.value = ""
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.found is None:
+            self.table.value = ""
+            return
+        rows = "".join(
+            f"<tr><td>{esc(r['date'])}</td><td>{esc(r['modalities'])}</td><td>{esc(r['description'])}</td>"
+            f"<td>{r['series']}</td><td>{r['instances']}</td><td>{esc(r['patient_id'])}</td><td>{esc(r['accession'])}</td></tr>"
+            for r in (s.row(self.identifiers.value) for s in self.found.studies)
+        )
+        head = "".join(f"<th>{h}</th>" for h in ("Date", "Modality", "Description", "Series", "Instances", "Patient", "Accession"))
+        head = f"<tr>{head}</tr>"
+        said = self.found.summary(self.limit.value)
+        warn = "dq-reason" if self.found.more else "dq-muted"
+        self.table.value = f"<div class='{warn}'>{esc(said)}</div>" + (f"<table class='dq-table'>{head}{rows}</table>" if rows else "")
+
+    def _import(self) -> None:
+        name = self.name.value.strip()
+        if not name:
+            raise ValueError("Name the new dataset first.")
+        self.workspace.dataset_dir(name)  # refuses a name that would leave datasets/
+        server = self._server()
+        args = ["pacs", "import", "--url", server.url, "--dataset", name, "--limit", str(self.limit.value), "--json"]
+        args += ["--user", server.user] if server.user else []
+        args += [arg for field, value in self.query.items() if (text := value.value.strip()) for arg in (f"--{field}", text)]
+        args += ["--keep-identifiers"] if self.keep_ids.value else []
+        if self.labels.value:
+            upload = self.workspace.pacs / name / "labels.csv"
+            upload.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write_text(bytes(self.labels.value[0]["content"]).decode("utf-8-sig"), upload)
+            args += ["--labels", str(upload)]
+        self.progress.layout.display, self.progress.value = None, 0
+        self.status.value = "<i>Importing…</i>"
+        env = {"DEEPQ_PACS_PASSWORD": server.password} if server.password else {}
+        try:
+            report = json.loads(deepq(self.workspace, *args, progress=self._advance, env=env, timeout=24 * 3600))
+        finally:
+            self.progress.layout.display = "none"
+        left_out = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in report["left_out"].items())
+        burned = ", ".join(report["burned_in"])
+        self.status.value = (
+            f"<div class='dq-ok'>{report['imported']} studies imported into <b>{esc(name)}</b> ({report['instances']} instances, "
+            f"{report['kept']} kept from before).</div>"
+            + (f"<div class='dq-muted'>De-identified: {esc(report['removed'])}.</div>" if report["deidentified"] else "")
+            + (f"<div class='dq-reason'>May carry burned-in text: {esc(burned)}.</div>" if burned else "")
+            + (f"<div class='dq-reason'>Left out:<ul>{left_out}</ul></div>" if left_out else "")
+        )
+        self.imported(name)
+
+    def _advance(self, line: str) -> None:
+        if found := _PROGRESS.search(line):
+            self.progress.max, self.progress.value = max(1, int(found[2])), int(found[1])

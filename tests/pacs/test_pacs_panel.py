@@ -1,0 +1,48 @@
+"""The dataset step's PACS panel against the real Orthanc: a search shown as a table (identifiers hidden until
+asked for), an import run as `deepq pacs import` in a child process with the password in its environment only,
+a progress bar, and the new dataset chosen where it fits the task."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from deepq_widgets.widgets.pacs_panel import PacsPanel
+from deepq_widgets.workspace import WorkspacePaths
+
+from .conftest import PASSWORD, USER
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_panel_searches_imports_with_labels_and_hands_over_the_dataset(orthanc, tmp_path, monkeypatch):
+    monkeypatch.delenv("DEEPQ_PACS_PASSWORD", raising=False)
+    ws = WorkspacePaths(tmp_path / "ws")
+    handed = []
+    panel = PacsPanel(ws, imported=handed.append)
+    panel.url.value, panel.user.value, panel.password.value = orthanc.url, USER, PASSWORD
+    panel.query["description"].value = "cta chest"
+    panel._search()
+    assert "3 studies match" in panel.table.value and "(hidden)" in panel.table.value and "PE-0001" not in panel.table.value
+    panel.identifiers.value = True
+    assert "PE-0001" in panel.table.value
+
+    panel.name.value = "embolism"
+    labels = b"accession,label\nPE0000,PE\nPE0001,normal\nPE0002,PE\n"
+    panel.labels.value = (
+        {"name": "labels.csv", "type": "text/csv", "size": len(labels), "content": memoryview(labels), "last_modified": datetime.now()},
+    )
+    seen = []
+    panel.progress.observe(lambda change: seen.append(change["new"]), "value")
+    panel._import()
+    assert "3 studies imported into <b>embolism</b> (72 instances" in panel.status.value and "De-identified" in panel.status.value
+    assert handed == ["embolism"] and seen and seen[-1] == panel.progress.max == 72
+    rows = (ws.datasets / "embolism" / "label.csv").read_text().splitlines()
+    assert sorted(r.split(",")[1] for r in rows[1:]) == ["PE", "PE", "normal"]
+    assert PASSWORD not in (ws.pacs / "embolism" / "labels.csv").read_text()  # nor anywhere the import wrote
+    assert not any(PASSWORD.encode() in p.read_bytes() for p in ws.root.rglob("*") if p.is_file())
+
+    panel.password.value = "wrong"
+    with pytest.raises(RuntimeError, match="refused the credentials"):
+        panel._import()  # the child's refusal, as the panel shows it
