@@ -29,6 +29,7 @@ class LabelReview:
         self.workspace = workspace
         self.task: TaskRow | None = None
         self.found: LabelIssues | None = None
+        self.summary = ""  # what the search found, kept above what was done with it
         self.folder, self.classes = workspace.root, []  # the reviewed dataset's folder and classes
         fitted = w.Layout(width="auto")  # the whole label, at any window width
         tip = "Confident learning on out-of-sample predictions"
@@ -85,9 +86,10 @@ class LabelReview:
         decided = read_corrections(info.path)
         shown = found.issues[:SHOWN]
         more = f" The {SHOWN} most suspect are shown." if len(found.issues) > SHOWN else ""
-        self.status.value = (
+        self.summary = (
             f"<p><b>{len(found.issues)} likely label errors</b> among {found.examined} cases, from {esc(found.source)}.{more}</p>"
         )
+        self.status.value = self.summary
         cards = []
         for issue in shown:
             options = [(UNDECIDED, None), (f"keep {issue.given}", issue.given)]
@@ -120,7 +122,7 @@ class LabelReview:
             self.status.value += f"<div class='dq-reason'>{esc(exc)}</div>"
             return
         relabelled = sum(d.relabels for d in decisions)
-        self.status.value = (
+        self.status.value = self.summary + (  # what was found stays said
             f"<div class='dq-ok'>{len(decisions)} decision{'s' if len(decisions) != 1 else ''} saved ({relabelled} relabelled) to "
             f"{esc(path.relative_to(self.workspace.root))}.</div>"
         )
@@ -130,7 +132,8 @@ class LabelReview:
         try:
             task_id = rerun_with_corrections(self.workspace, self.task.id)
         except Exception as exc:  # shown, never swallowed
-            self.status.value = f"<div class='dq-reason'>{esc(exc)}</div>"
+            self.status.value = self.summary + f"<div class='dq-reason'>{esc(exc)}</div>"
             return
         self.rerun.disabled = True
-        self.status.value = f"<div class='dq-ok'>Task #{task_id} submitted: the same task file on the corrected labels.</div>"
+        done = f"<div class='dq-ok'>Task #{task_id} submitted: the same task file on the corrected labels.</div>"
+        self.status.value = self.summary + done

@@ -56,6 +56,7 @@ def test_flipped_labels_are_found_reviewed_and_the_task_reruns_on_the_correction
     review.save.click()
     saved = read_corrections(folder)
     assert saved[first].label == suggested[first] and not saved[second].relabels and "2 decisions saved" in review.status.value
+    assert "likely label errors" in review.status.value  # what was found stays said above what was done
     assert (folder / "label.csv").exists() is False and (folder / first).is_file()  # the dataset itself is untouched
     review.rerun.click()
     (rerun,) = [t for t in store.tasks() if t.id != row.id]
