@@ -67,7 +67,7 @@ def test_general_flow_with_auto_select_trains_to_finished(page, voila_url, e2e_w
     corrections = (e2e_ws.datasets / "tiny_lesions" / "label_corrections.csv").read_text()
     assert "normal/malignant_025.png,normal,malignant" in corrections.splitlines()  # beside label.csv, never in it
     expect(page.get_by_role("button", name="Retrain with corrections")).to_be_enabled()
-    found.scroll_into_view_if_needed()
+    card.scroll_into_view_if_needed()  # the screenshot shows the cards
     page.shots("label-review")
 
     page.get_by_role("tab", name="Models").click()
