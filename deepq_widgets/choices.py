@@ -112,10 +112,9 @@ def build_spec(workspace: WorkspacePaths, flow: str, **chosen: Any) -> tuple[Tas
     if "operating_point" in given:
         rule, _, target = given["operating_point"].partition(":")
         wizard.update(operating_point={"rule": rule} | ({"target": target} if target else {}))
-    spec = wizard.spec()
-    if "image_size" in given and spec.tuning is Tuning.auto and spec.flow is Flow.general:
+    if "image_size" in given and wizard.draft.tuning is Tuning.auto and wizard.draft.flow is Flow.general:
         wizard.set_auto(max_side=given["image_size"])  # Auto's cap, below the network's own
-        spec = wizard.spec()
+    spec = wizard.spec()
     _refuse_overridden(spec, given, hyper)
     return spec, wizard
 

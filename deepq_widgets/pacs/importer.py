@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import shutil
 import time
@@ -81,15 +82,15 @@ def import_studies(
     own.mkdir(parents=True, exist_ok=True, mode=0o700)
     shutil.rmtree(own / "partial", ignore_errors=True)  # what a killed run left half-written
     target.mkdir(parents=True, exist_ok=True)
-    done = {row["study_uid"]: row for row in _read_mapping(record)}
+    done = {row["study_uid"]: row for row in _read_rows(record)}
     scrub = Deidentifier(own) if deidentify else None
     report, start, client = ImportReport(dataset, deidentified=deidentify), time.perf_counter(), server.client()
     total = sum(s.instances for s in studies)
     fetched = 0
     for n, study in enumerate(studies, 1):
+        fetched += study.instances  # counted once this study is in, kept or left out
         if study.study_uid in done and (target / done[study.study_uid]["folder"]).is_dir():
             report.kept += 1
-            fetched += study.instances
             continue
         name = f"study {n} of {len(studies)} ({study.description or 'no description'}, {study.date or 'no date'})"
         try:
@@ -106,14 +107,13 @@ def import_studies(
         report.bytes += written
         if burned:
             report.burned_in.append(row["folder"])
-        fetched += study.instances
         if progress:
             progress("fetching instances", min(fetched, total), total)
     _write_labels(target, done.values())
     shutil.rmtree(own / "partial", ignore_errors=True)
     report.removed = scrub.done.summary() if scrub else ""
     report.seconds = round(time.perf_counter() - start, 2)
-    atomic_write_text(_as_json(report), own / "import_report.json")
+    atomic_write_text(json.dumps(asdict(report), indent=2), own / "import_report.json")
     return report
 
 
@@ -179,7 +179,7 @@ def _decodable(ds) -> None:
         raise StudyLeftOut(f"its pixels, in {named}, cannot be decoded here: {exc}") from None
 
 
-def _read_mapping(path: Path) -> list[dict[str, str]]:
+def _read_rows(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
     with open(path, newline="") as fh:
@@ -198,12 +198,6 @@ def _write_mapping(path: Path, rows: Iterable[dict[str, str]]) -> None:
 def _write_labels(target: Path, rows: Iterable[dict[str, str]]) -> None:
     """label.csv: a row a study, its label as given (or as the user has since filled it in), else empty."""
     path = target / "label.csv"
-    filled = {r["path"]: r.get("class", "") for r in _read_mapping(path)} if path.exists() else {}
+    filled = {r["path"]: r.get("class", "") for r in _read_rows(path)}
     lines = ["path,class"] + [f"{r['folder']},{filled.get(r['folder']) or r.get('label', '')}" for r in rows]
     atomic_write_text("\n".join(lines) + "\n", path)
-
-
-def _as_json(report: ImportReport) -> str:
-    import json
-
-    return json.dumps(asdict(report), indent=2)
