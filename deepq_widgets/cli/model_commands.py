@@ -7,6 +7,7 @@ import sys
 
 from ..kinds.base import EXPORT_FORMATS
 from .common import arg, command, print_json, stderr_progress, workspace_of
+from .pacs_commands import URL, USER, pacs_server
 
 
 @command(
@@ -64,13 +65,39 @@ def cmd_export(args: argparse.Namespace) -> int:
     arg("--dataset", help="also every usable case of this dataset (the run is kept in the model's inference list)"),
     arg("--heatmaps", help="write Grad-CAM heatmaps (and masks) to this folder in the workspace"),
     arg("--uncalibrated", action="store_true", help="the network's own probabilities, without the model's temperature"),
+    arg("--to-pacs", action="store_true", help="send the results back to the PACS the studies were imported from (DICOM SR or SEG)"),
+    URL,
+    USER,
+    arg("--again", action="store_true", help="with --to-pacs: also studies this model's results were already sent for"),
 )
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..training.export import predict_to_files
 
+    if args.to_pacs:
+        return _predict_to_pacs(args)
     ws = workspace_of(args)
     clean = predict_to_files(ws, args.model, args.images, args.dataset, args.heatmaps, calibrated=not args.uncalibrated)
     print_json([row.model_dump(mode="json") for row in clean])
+    return 0
+
+
+def _predict_to_pacs(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from ..pacs.origin import NotFromPacs
+    from ..pacs.server import PacsError
+    from ..training.to_pacs import send_results
+
+    if args.uncalibrated or args.heatmaps:
+        print("refused: --to-pacs sends the calibrated calls; --uncalibrated and --heatmaps are for files here", file=sys.stderr)
+        return 2
+    try:
+        report = send_results(workspace_of(args), pacs_server(args), args.model, args.images, args.dataset, stderr_progress, args.again)
+    except (PacsError, NotFromPacs, ValueError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    print_json(asdict(report))
+    print(report.summary(), file=sys.stderr)
     return 0
 
 

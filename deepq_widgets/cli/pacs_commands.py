@@ -9,12 +9,15 @@ import sys
 
 from .common import arg, command, print_json, stderr_progress, workspace_of
 
+URL = arg("--url", help="the server's DICOMweb root (default $DEEPQ_PACS_URL), e.g. http://pacs:8042/dicom-web")
+USER = arg("--user", help="default $DEEPQ_PACS_USER; the password from $DEEPQ_PACS_PASSWORD, else asked for")
+
 
 @command(
     "search a PACS (DICOMweb) for studies, or import them as a de-identified dataset of studies (resumable)",
     arg("action", choices=["search", "import"]),
-    arg("--url", help="the server's DICOMweb root (default $DEEPQ_PACS_URL), e.g. http://pacs:8042/dicom-web"),
-    arg("--user", help="default $DEEPQ_PACS_USER; the password from $DEEPQ_PACS_PASSWORD, else asked for"),
+    URL,
+    USER,
     arg("--patient", help="PatientID (wildcards * and ?)"),
     arg("--date", help="StudyDate: YYYYMMDD or a range YYYYMMDD-YYYYMMDD"),
     arg("--modality", help="a modality in the study: CT, MR, CR..."),
@@ -30,12 +33,10 @@ from .common import arg, command, print_json, stderr_progress, workspace_of
 def cmd_pacs(args: argparse.Namespace) -> int:
     from ..pacs.importer import ImportRefused, import_studies
     from ..pacs.search import StudyQuery, search_studies
-    from ..pacs.server import PacsError, PacsServer
+    from ..pacs.server import PacsError
 
     try:
-        server = PacsServer.from_environment(args.url, args.user)
-        if server.user and server.password is None and sys.stdin.isatty():
-            server = PacsServer(server.url, server.user, getpass.getpass(f"password for {server.user} at {server.url}: "))
+        server = pacs_server(args)
         query = StudyQuery(args.patient, args.date, args.modality, args.description, args.accession)
         found = search_studies(server, query, args.limit)
         if args.action == "search":
@@ -66,6 +67,16 @@ def cmd_pacs(args: argparse.Namespace) -> int:
     else:
         print(report.summary())
     return 0  # studies left out are named in the report; the rest are in
+
+
+def pacs_server(args: argparse.Namespace):
+    """The server of `--url` / $DEEPQ_PACS_URL; the password from the environment, else asked for at a terminal."""
+    from ..pacs.server import PacsServer
+
+    server = PacsServer.from_environment(args.url, args.user)
+    if server.user and server.password is None and sys.stdin.isatty():
+        server = PacsServer(server.url, server.user, getpass.getpass(f"password for {server.user} at {server.url}: "))
+    return server
 
 
 def _labels(path: str) -> dict[str, str]:

@@ -90,6 +90,7 @@ class TaskKind:
     label_formats: tuple[LabelFormat, ...] = ()  # label.csv layouts this kind reads beyond the built-in ones
     target_noun: tuple[str, str] = ("class", "classes")  # what its dataset's classes are, one and several ("quantity")
     volumes: bool = False  # its cases are studies (series or volumes of slices), not images
+    value_name: str = "Probability of {}"  # what each of its predictions' values is, per class (a result sent to a PACS names it)
 
     def dataset_problem(self, info: DatasetView) -> str | None:
         """Why `info` cannot train this kind, or None when it can."""

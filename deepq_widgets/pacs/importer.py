@@ -3,7 +3,8 @@
 Each study is fetched (WADO-RS, one series at a time, streamed), de-identified, written under the import's own
 folder (`pacs/<dataset>/partial/`, outside the dataset) and only then renamed into `datasets/<dataset>/`: the
 dataset never holds half a study. The import's record (`pacs/<dataset>/mapping.csv`: which study became which
-folder, the re-identification key; `key`: the de-identification seed) lives beside, never inside, the dataset.
+folder, the re-identification key; `instances/<folder>.csv`: which file was which instance, so that results can go
+back to the study they came from; `key`: the de-identification seed) lives beside, never inside, the dataset.
 Run again, it keeps the studies it has and fetches the rest: an interrupted import resumes. A study the server
 cannot give whole, or whose pixels cannot be decoded here, is left out and named; the rest go on.
 """
@@ -82,7 +83,7 @@ def import_studies(
     own.mkdir(parents=True, exist_ok=True, mode=0o700)
     shutil.rmtree(own / "partial", ignore_errors=True)  # what a killed run left half-written
     target.mkdir(parents=True, exist_ok=True)
-    done = {row["study_uid"]: row for row in _read_rows(record)}
+    done = {row["study_uid"]: row for row in read_rows(record)}
     scrub = Deidentifier(own) if deidentify else None
     report, start, client = ImportReport(dataset, deidentified=deidentify), time.perf_counter(), server.client()
     total = sum(s.instances for s in studies)
@@ -98,10 +99,12 @@ def import_studies(
         except StudyLeftOut as exc:
             report.left_out[name] = str(exc)
             continue
+        (own / "instances").mkdir(exist_ok=True)
+        shutil.move(own / "partial" / f"{row['folder']}.csv", own / "instances" / f"{row['folder']}.csv")
         shutil.move(own / "partial" / row["folder"], target / row["folder"])  # a rename: the study appears whole
         fsync_folder(target)
         done[study.study_uid] = row | {"label": (labels or {}).get(study.accession, "")}
-        _write_mapping(record, done.values())
+        write_rows(record, done.values(), [*MAPPING, "label"])
         report.imported += 1
         report.instances += int(row["instances"])
         report.bytes += written
@@ -144,12 +147,13 @@ def _fetch_study(server: PacsServer, client, study: FoundStudy, partial: Path, s
         raise StudyLeftOut("its series came back empty")
     _decodable(instances[0])
     original = {"study_uid": study.study_uid, "patient_id": str(instances[0].get("PatientID", "")), "accession": study.accession}
+    sop_uids = {id(ds): str(ds.SOPInstanceUID) for ds in instances}  # before de-identification replaces them
     burned = any([scrub(ds) for ds in instances]) if scrub else False  # a list: every instance de-identified
     new_uid = str(instances[0].StudyInstanceUID)
     folder = "study-" + hashlib.sha256(new_uid.encode()).hexdigest()[:12]  # names nothing about the patient
     out = partial / folder
     out.mkdir(parents=True)
-    written = 0
+    written, files = 0, []
     ordered = sorted(instances, key=lambda ds: (int(ds.get("InstanceNumber", 0) or 0), str(ds.SOPInstanceUID)))
     for i, ds in enumerate(ordered):
         buffer = io.BytesIO()
@@ -158,7 +162,9 @@ def _fetch_study(server: PacsServer, client, study: FoundStudy, partial: Path, s
             fh.write(buffer.getbuffer())
             os.fsync(fh.fileno())
         written += buffer.tell()
+        files.append({"file": f"{i:04d}.dcm", "sop_uid": sop_uids[id(ds)]})
     fsync_folder(out)
+    write_rows(partial / f"{folder}.csv", files, ["file", "sop_uid"])
     row = original | {
         "folder": folder,
         "new_study_uid": new_uid,
@@ -179,16 +185,18 @@ def _decodable(ds) -> None:
         raise StudyLeftOut(f"its pixels, in {named}, cannot be decoded here: {exc}") from None
 
 
-def _read_rows(path: Path) -> list[dict[str, str]]:
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of one of the import's CSV files; none where it does not exist."""
     if not path.exists():
         return []
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
 
 
-def _write_mapping(path: Path, rows: Iterable[dict[str, str]]) -> None:
+def write_rows(path: Path, rows: Iterable[dict[str, str]], columns: list[str]) -> None:
+    """A CSV of the import's record, readable by its owner only (it re-identifies patients)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[*MAPPING, "label"], extrasaction="ignore")
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(out.getvalue(), path)
@@ -198,6 +206,6 @@ def _write_mapping(path: Path, rows: Iterable[dict[str, str]]) -> None:
 def _write_labels(target: Path, rows: Iterable[dict[str, str]]) -> None:
     """label.csv: a row a study, its label as given (or as the user has since filled it in), else empty."""
     path = target / "label.csv"
-    filled = {r["path"]: r.get("class", "") for r in _read_rows(path)}
+    filled = {r["path"]: r.get("class", "") for r in read_rows(path)}
     lines = ["path,class"] + [f"{r['folder']},{filled.get(r['folder']) or r.get('label', '')}" for r in rows]
     atomic_write_text("\n".join(lines) + "\n", path)

@@ -1,7 +1,8 @@
 """A real PACS for the PACS tests: Debian's Orthanc with its DICOMweb plugin, started here on a loopback port with
 HTTP basic authentication and remote access off, filled with studies two writers made (the demo's embolism CT
-series and pydicom's own CT and MR files) and one whose pixels no decoder here reads. In CI (CI=true) a missing
-Orthanc fails the run (scripts/ensure_orthanc.sh installs it); elsewhere these tests skip with the reason."""
+series and pydicom's own CT and MR files) and one whose pixels no decoder here reads. A filter of its own (Lua)
+keeps no structured report of patient PE-0002 yet answers the store as a success, as a PACS's policy may. In CI
+(CI=true) a missing Orthanc fails the run (scripts/ensure_orthanc.sh installs it); elsewhere these tests skip."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ from deepq_widgets.pacs.server import PacsServer
 USER, PASSWORD = "deepq", "pacs-test-secret"
 PLUGINS = ("/usr/share/orthanc/plugins/libOrthancDicomWeb.so", "/usr/lib/orthanc/libOrthancDicomWeb.so")
 UNDECODABLE = "1.2.840.10008.1.2.4.100"  # MPEG2: Orthanc stores it, nothing here decodes it
+REFUSES_REPORTS_OF = "PE-0002"
+POLICY = f"""
+function ReceivedInstanceFilter(dicom, origin, info)
+   return not (dicom.Modality == 'SR' and dicom.PatientID == '{REFUSES_REPORTS_OF}')
+end
+"""
 
 
 def free_port() -> int:
@@ -65,7 +72,9 @@ def orthanc(tmp_path_factory, demo_root) -> PacsServer:
         "RegisteredUsers": {USER: PASSWORD},
         "Plugins": [plugin],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+        "LuaScripts": [str(folder / "policy.lua")],
     }
+    (folder / "policy.lua").write_text(POLICY)
     (folder / "orthanc.json").write_text(json.dumps(config))
     with open(folder / "orthanc.log", "wb") as log:
         process = subprocess.Popen([binary, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)

@@ -35,6 +35,7 @@ class Detection(TaskKind):
 
 KIND = Detection(
     name="detection",
+    value_name="Number of {} found",
     order=30,
     title="Object detection",
     about="Boxes around each finding, e.g. nodules and masses.",

@@ -95,6 +95,7 @@ class Regression(TaskKind):
 
 KIND = Regression(
     name="regression",
+    value_name="{}",
     order=50,
     title="Regression",
     about="A number per image, e.g. bone age, ejection fraction or a nodule's diameter.",

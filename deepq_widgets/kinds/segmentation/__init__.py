@@ -30,6 +30,7 @@ class Segmentation(TaskKind):
 
 KIND = Segmentation(
     name="segmentation",
+    value_name="Area fraction of {}",
     order=40,
     title="Segmentation",
     about="A class for every pixel, e.g. liver and kidneys.",
