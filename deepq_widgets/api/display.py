@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..files import atomic_write_text
@@ -33,3 +35,22 @@ class Html:
     def _repr_html_(self) -> str:
         """In a frame of its own: the report's stylesheet must not restyle the notebook around it."""
         return f"<iframe srcdoc=\"{html.escape(self.document)}\" style='width:100%;height:720px;border:1px solid #d5dbe3'></iframe>"
+
+
+@contextmanager
+def progress_bars(shown: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback (stage, done, total) drawing one notebook bar per stage, all closed at the end."""
+    from tqdm.auto import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def advance(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, disable=not shown))
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield advance
+    finally:
+        for bar in bars.values():
+            bar.close()

@@ -16,7 +16,7 @@ from ..evaluations import read_card, stored_evaluations
 from ..report import dataset_evaluation_html, evaluation_report, headline_text
 from ..store import Store
 from ..workspace import WorkspacePaths
-from .display import Html
+from .display import Html, progress_bars
 
 
 class PaperCard(Html):
@@ -39,22 +39,10 @@ class Model:
         model, as the dashboard's "Evaluate on dataset"): figures with 95% intervals, how many cases were left out,
         calibration, the report. `include_seen` scores the others too, said in the result (a check of fit, not a
         test); `calibrated=False` scores the network's own probabilities, without the model's temperature."""
-        from tqdm.auto import tqdm
-
         from ..training.dataset_evaluation import evaluate_dataset
 
-        bars: dict[str, Any] = {}
-
-        def advance(stage: str, done: int, total: int) -> None:
-            bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, disable=not progress))
-            bar.n = done
-            bar.refresh()
-
-        try:
+        with progress_bars(progress) as advance:
             return ModelEvaluation(evaluate_dataset(self.workspace, self.id, dataset, advance, include_seen, calibrated))
-        finally:
-            for bar in bars.values():
-                bar.close()
 
     def evaluations(self) -> list[ModelEvaluation]:
         """The evaluations kept with the model, newest first."""

@@ -14,6 +14,7 @@ from ..store import Store
 from ..tasks import submit
 from .display import Html
 from .model import Model
+from .pacs import Pacs
 from .task import Task
 
 if TYPE_CHECKING:
@@ -105,6 +106,14 @@ class Workspace:
             for m in self.store.models()
         ]
         return pd.DataFrame(rows).set_index("id") if rows else pd.DataFrame()
+
+    # -- the PACS -----------------------------------------------------------------------------------
+    def pacs(self, url: str | None = None, user: str | None = None, password: str | None = None) -> Pacs:
+        """A DICOMweb server (default $DEEPQ_PACS_URL, $DEEPQ_PACS_USER, $DEEPQ_PACS_PASSWORD): search it, import
+        studies as a de-identified dataset, send a model's results back."""
+        from ..pacs.server import PacsServer
+
+        return Pacs(self.folder, PacsServer.from_environment(url, user, password))
 
     def dashboard(self) -> Any:
         """The create-task dashboard of this workspace, in the notebook."""

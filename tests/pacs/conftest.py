@@ -16,6 +16,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -57,9 +59,22 @@ def _ask(url: str, data: bytes | None = None, method: str | None = None) -> byte
 
 
 @pytest.fixture(scope="session")
-def orthanc(tmp_path_factory, demo_root) -> PacsServer:
+def orthanc(tmp_path_factory, demo_root) -> Iterator[PacsServer]:
+    """The PACS the searches and imports read: nothing is stored into it."""
+    with running_orthanc(tmp_path_factory.mktemp("orthanc"), demo_root) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def writable_pacs(tmp_path_factory, demo_root) -> Iterator[PacsServer]:
+    """A PACS of the same studies for the tests that store results into it."""
+    with running_orthanc(tmp_path_factory.mktemp("writable_pacs"), demo_root) as server:
+        yield server
+
+
+@contextmanager
+def running_orthanc(folder: Path, demo_root: Path) -> Iterator[PacsServer]:
     binary, plugin = _orthanc_or_skip()
-    folder = tmp_path_factory.mktemp("orthanc")
     port = free_port()
     config = {
         "Name": "deepq-test-pacs",

@@ -131,3 +131,16 @@ def test_a_silent_server_is_named_and_a_killed_import_resumes_with_nothing_half_
     assert (resumed.imported, resumed.kept) == (2, 1)
     assert sorted(len(list(p.glob("*.dcm"))) for p in (ws.datasets / "again").iterdir() if p.is_dir()) == [24, 24, 24]
     assert not (ws.pacs / "again" / "partial").exists()
+
+
+def test_the_notebook_api_searches_and_imports_as_the_panel_does(orthanc, tmp_path):
+    import deepq_widgets as dq
+
+    pacs = dq.Workspace(tmp_path / "ws").pacs(orthanc.url, USER, PASSWORD)
+    table = pacs.search(description="CTA CHEST")
+    assert len(table) == 3 and set(table["patient_id"]) == {HIDDEN} and table.attrs["summary"] == "3 studies match."
+    with pytest.raises(ImportRefused, match="More than 2 studies match"):
+        pacs.import_studies("too_many", description="CTA CHEST", limit=2)
+    report = pacs.import_studies("one_patient", labels={"PE0001": "normal"}, patient="PE-0001", progress=False)
+    assert (report.imported, report.instances) == (1, 24)
+    assert [c.labels for c in scan_dataset(WorkspacePaths(tmp_path / "ws"), "one_patient").usable] == [("normal",)]

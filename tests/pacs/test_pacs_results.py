@@ -14,6 +14,7 @@ import numpy as np
 import pydicom
 import pytest
 
+import deepq_widgets as dq
 from deepq_widgets.cli import main
 from deepq_widgets.evaluations import read_card
 from deepq_widgets.pacs.importer import import_studies
@@ -33,13 +34,13 @@ SMALL = ["--flow", "general", "--tuning", "manual", "--image-size", "32", "--epo
 
 
 @pytest.fixture(scope="module")
-def imported(orthanc, demo_root, tmp_path_factory):
+def imported(writable_pacs, demo_root, tmp_path_factory):
     """A copy of the demo workspace with the PACS's three embolism studies imported (de-identified), a study model
     and a segmentation model trained briefly: (workspace, study model, segmentation model)."""
     root = tmp_path_factory.mktemp("to_pacs") / "ws"
     shutil.copytree(demo_root, root)
     ws = WorkspacePaths(root)
-    import_studies(ws, orthanc, search_studies(orthanc, EMBOLISM).studies, "from_pacs", labels=LABELS)
+    import_studies(ws, writable_pacs, search_studies(writable_pacs, EMBOLISM).studies, "from_pacs", labels=LABELS)
     studies = spec_json(ws, [*SMALL, "--task", "study_label", "--dataset", "chest_cta_embolism", "--slices", "4"], "pe calls")
     organs = spec_json(ws, [*SMALL, "--task", "segmentation", "--dataset", "abdomen_organs"], "organ masks")
     models = []
@@ -50,16 +51,16 @@ def imported(orthanc, demo_root, tmp_path_factory):
     return ws, *models
 
 
-def _stored(orthanc, study_uid: str, sop_uid: str) -> pydicom.Dataset:
-    client = orthanc.client()
+def _stored(server, study_uid: str, sop_uid: str) -> pydicom.Dataset:
+    client = server.client()
     (found,) = client.search_for_instances(study_instance_uid=study_uid, search_filters={"SOPInstanceUID": sop_uid})
     series = pydicom.Dataset.from_json(found).SeriesInstanceUID
     return client.retrieve_instance(study_uid, series, sop_uid)
 
 
-def test_a_study_models_calls_go_back_as_a_report_on_the_patients_own_study(imported, orthanc):
+def test_a_study_models_calls_go_back_as_a_report_on_the_patients_own_study(imported, writable_pacs):
     ws, model_id, _ = imported
-    report = send_results(ws, orthanc, model_id, dataset="from_pacs")
+    report = send_results(ws, writable_pacs, model_id, dataset="from_pacs")
     assert len(report.sent) == 2 and len(report.left_out) == 1  # the PACS keeps no report of one patient
     (why,) = report.left_out.values()
     assert "acknowledged the result but does not hold it" in why
@@ -67,7 +68,7 @@ def test_a_study_models_calls_go_back_as_a_report_on_the_patients_own_study(impo
     for folder, (sent,) in report.sent.items():
         origin = origin_of(ws, "from_pacs", folder)
         kind, uid = sent.split()
-        sr = hd.sr.Comprehensive3DSR.from_dataset(_stored(orthanc, origin.study_uid, uid))
+        sr = hd.sr.Comprehensive3DSR.from_dataset(_stored(writable_pacs, origin.study_uid, uid))
         assert kind == "SR" and sr.StudyInstanceUID == origin.study_uid  # the PACS's study, not the copy's
         assert sr.PatientID.startswith("PE-000") and sr.PatientID != REFUSES_REPORTS_OF  # its real patient
         assert sr.SeriesDescription.startswith(RESEARCH) and sr.VerificationFlag == "UNVERIFIED"
@@ -82,21 +83,21 @@ def test_a_study_models_calls_go_back_as_a_report_on_the_patients_own_study(impo
         key_slices = {origin.sop_uids[in_order[i]] for i in said.prediction.key_slices}
         assert {s.referenced_sop_instance_uid for s in group.source_images} == key_slices  # the PACS's own instances
 
-    again = send_results(ws, orthanc, model_id, dataset="from_pacs")
+    again = dq.Workspace(ws).pacs(writable_pacs.url, USER, PASSWORD).send_results(model_id, dataset="from_pacs", progress=False)
     assert sorted(again.kept) == sorted(report.sent) and not again.sent  # not sent twice
     with pytest.raises(NotFromPacs, match="not imported from a PACS"):
-        send_results(ws, orthanc, model_id, [ws.datasets / "chest_cta_embolism" / "PE-0000"])
+        send_results(ws, writable_pacs, model_id, [ws.datasets / "chest_cta_embolism" / "PE-0000"])
 
 
-def test_masks_go_back_as_a_segmentation_of_the_source_series(imported, orthanc, capsys, monkeypatch):
+def test_masks_go_back_as_a_segmentation_of_the_source_series(imported, writable_pacs, capsys, monkeypatch):
     ws, _, model_id = imported
     folder = sorted(p.name for p in (ws.datasets / "from_pacs").glob("study-*"))[0]
     monkeypatch.setenv("DEEPQ_PACS_PASSWORD", PASSWORD)
-    argv = ["predict", "--workspace", str(ws.root), model_id, f"datasets/from_pacs/{folder}", "--to-pacs", "--url", orthanc.url]
+    argv = ["predict", "--workspace", str(ws.root), model_id, f"datasets/from_pacs/{folder}", "--to-pacs", "--url", writable_pacs.url]
     assert main([*argv, "--user", USER]) == 0
     sent = json.loads(capsys.readouterr().out)["sent"][folder]
     (kind, uid), origin = sent[0].split(), origin_of(ws, "from_pacs", folder)
-    seg = hd.seg.Segmentation.from_dataset(_stored(orthanc, origin.study_uid, uid))
+    seg = hd.seg.Segmentation.from_dataset(_stored(writable_pacs, origin.study_uid, uid))
     assert kind == "SEG" and seg.StudyInstanceUID == origin.study_uid and seg.SeriesDescription.startswith(RESEARCH)
     assert [s.SegmentLabel for s in seg.SegmentSequence] == read_card(ws, model_id).classes == ["liver", "kidney"]
     assert seg.SegmentSequence[0].SegmentAlgorithmName == "organ masks" and seg.DeviceSerialNumber == model_id
