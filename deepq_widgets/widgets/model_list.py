@@ -30,6 +30,7 @@ from ..store import Store
 from ..workspace import WorkspacePaths
 from .child_commands import deepq
 from .evaluation_view import EvaluationView
+from .pacs_send import PacsSend
 from .predictions import PredictionsView, overlay_thumbnail
 from .style import download_link, esc, table
 
@@ -57,9 +58,12 @@ class ModelList:
         self.bar = w.FloatProgress(min=0, max=1, layout=w.Layout(width="520px", display="none"))
         self.result = w.HTML()
         self.predictions = PredictionsView(workspace)
+        self.to_pacs = PacsSend(workspace)
         self.info = w.HTML()
         self.choice.observe(lambda change: (self._show(), self._show_model_page(), self.predictions.clear()), "value")
         self.dataset.observe(lambda change: self._show(), "value")
+        for chosen in (self.choice, self.dataset):
+            chosen.observe(lambda change: self.to_pacs.show_for(self.choice.value, self.dataset.value), "value")
         self.inference.observe(lambda change: self._show_inference(), "value")
         self.retrain.on_click(lambda _: self.on_retrain(self.choice.value))
         self.export.on_click(lambda _: self._background(self._export))
@@ -71,6 +75,7 @@ class ModelList:
                 self.choice,
                 w.HBox([self.retrain, self.format, self.export]),
                 w.HBox([self.dataset, self.evaluate, self.run]),
+                self.to_pacs.widget,
                 self.evaluations,
                 self.report_title,
                 self.report.widget,

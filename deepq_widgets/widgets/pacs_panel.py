@@ -6,7 +6,6 @@ progress bar. The password stays in this page: it reaches the child in its envir
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -15,9 +14,10 @@ import ipywidgets as w
 
 from ..files import atomic_write_text
 from ..pacs.search import LIMIT, SearchResult, StudyQuery, search_studies
-from ..pacs.server import PacsError, PacsServer
+from ..pacs.server import PacsError
 from ..workspace import WorkspaceError, WorkspacePaths
 from .child_commands import deepq
+from .pacs_login import PacsLogin
 from .style import esc
 
 QUERY = ("patient", "date", "modality", "description", "accession")
@@ -29,10 +29,7 @@ class PacsPanel:
         self.workspace, self.imported = workspace, imported
         self.found: SearchResult | None = None
         wide = w.Layout(width="420px")
-        url = os.environ.get("DEEPQ_PACS_URL", "")
-        self.url = w.Text(url, description="DICOMweb URL", placeholder="http://pacs:8042/dicom-web", layout=wide)
-        self.user = w.Text(os.environ.get("DEEPQ_PACS_USER", ""), description="User", layout=wide)
-        self.password = w.Password(description="Password", placeholder="or $DEEPQ_PACS_PASSWORD", layout=wide)
+        self.login = PacsLogin()
         hints = dict(zip(QUERY, ("PatientID", "YYYYMMDD or YYYYMMDD-YYYYMMDD", "CT, MR…", "words", ""), strict=True))
         self.query = {name: w.Text(description=name.capitalize(), placeholder=hints[name], layout=wide) for name in QUERY}
         self.limit = w.BoundedIntText(value=LIMIT, min=1, max=100_000, description="Limit", layout=w.Layout(width="200px"))
@@ -52,14 +49,11 @@ class PacsPanel:
             [
                 w.HTML("<div class='dq-muted'>Studies from a DICOMweb server, de-identified on the way in (DICOM PS3.15 "
                        "basic profile); the key back to the PACS's identifiers is kept outside the dataset.</div>"),
-                self.url, self.user, self.password, *self.query.values(), w.HBox([self.limit, self.search]),
+                *self.login.fields, *self.query.values(), w.HBox([self.limit, self.search]),
                 self.identifiers, self.table, self.name, w.HBox([self.labels, self.keep_ids]), self.go, self.progress, self.status,
             ]
         )  # fmt: skip
         self.widget = w.Accordion(children=[form], titles=("Import from PACS",), selected_index=None)
-
-    def _server(self) -> PacsServer:
-        return PacsServer.from_environment(self.url.value.strip() or None, self.user.value.strip() or None, self.password.value or None)
 
     def _in_background(self, work: Callable[[], None]) -> None:
         """Network work off the kernel's thread, one at a time, every failure said in the panel."""
@@ -79,7 +73,7 @@ class PacsPanel:
     def _search(self) -> None:
         self.status.value = "<i>Searching…</i>"
         query = StudyQuery(**{name: field.value.strip() or None for name, field in self.query.items()})
-        self.found = search_studies(self._server(), query, self.limit.value)
+        self.found = search_studies(self.login.server(), query, self.limit.value)
         self.status.value = ""
         self._draw()
 
@@ -103,9 +97,8 @@ class PacsPanel:
         if not name:
             raise ValueError("Name the new dataset first.")
         self.workspace.dataset_dir(name)  # refuses a name that would leave datasets/
-        server = self._server()
-        args = ["pacs", "import", "--url", server.url, "--dataset", name, "--limit", str(self.limit.value), "--json"]
-        args += ["--user", server.user] if server.user else []
+        naming, env = self.login.child_arguments()
+        args = ["pacs", "import", *naming, "--dataset", name, "--limit", str(self.limit.value), "--json"]
         args += [arg for field, value in self.query.items() if (text := value.value.strip()) for arg in (f"--{field}", text)]
         args += ["--keep-identifiers"] if self.keep_ids.value else []
         if self.labels.value:
@@ -115,7 +108,6 @@ class PacsPanel:
             args += ["--labels", str(upload)]
         self.progress.layout.display, self.progress.value = None, 0
         self.status.value = "<i>Importing…</i>"
-        env = {"DEEPQ_PACS_PASSWORD": server.password} if server.password else {}
         try:
             report = json.loads(deepq(self.workspace, *args, progress=self._advance, env=env, timeout=24 * 3600))
         finally:

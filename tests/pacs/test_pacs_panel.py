@@ -21,7 +21,7 @@ def test_the_panel_searches_imports_with_labels_and_hands_over_the_dataset(ortha
     ws = WorkspacePaths(tmp_path / "ws")
     handed = []
     panel = PacsPanel(ws, imported=handed.append)
-    panel.url.value, panel.user.value, panel.password.value = orthanc.url, USER, PASSWORD
+    panel.login.url.value, panel.login.user.value, panel.login.password.value = orthanc.url, USER, PASSWORD
     panel.query["description"].value = "cta chest"
     panel._search()
     assert "3 studies match" in panel.table.value and "(hidden)" in panel.table.value and "PE-0001" not in panel.table.value
@@ -43,6 +43,6 @@ def test_the_panel_searches_imports_with_labels_and_hands_over_the_dataset(ortha
     assert PASSWORD not in (ws.pacs / "embolism" / "labels.csv").read_text()  # nor anywhere the import wrote
     assert not any(PASSWORD.encode() in p.read_bytes() for p in ws.root.rglob("*") if p.is_file())
 
-    panel.password.value = "wrong"
+    panel.login.password.value = "wrong"
     with pytest.raises(RuntimeError, match="refused the credentials"):
         panel._import()  # the child's refusal, as the panel shows it

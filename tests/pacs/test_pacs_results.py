@@ -113,3 +113,22 @@ def test_masks_go_back_as_a_segmentation_of_the_source_series(imported, writable
     monkeypatch.delenv("DEEPQ_PACS_PASSWORD")
     assert main([*argv, "--user", USER, "--again"]) == 2  # sent again, without a password: refused, and said
     assert "refused the credentials as 'deepq' (HTTP 401)" in capsys.readouterr().err
+
+
+def test_the_models_tab_sends_a_pacs_datasets_results_back(imported, writable_pacs, monkeypatch):
+    from deepq_widgets.widgets.pacs_send import PacsSend
+
+    monkeypatch.delenv("DEEPQ_PACS_PASSWORD", raising=False)
+    ws, _, model_id = imported
+    box = PacsSend(ws)
+    box.show_for(model_id, "chest_cta_embolism")
+    assert box.widget.layout.display == "none"  # not from a PACS: nowhere to send to
+    box.show_for(model_id, "from_pacs")
+    assert box.widget.layout.display is None
+    box.login.url.value, box.login.user.value, box.login.password.value = writable_pacs.url, USER, PASSWORD
+    box.again.value = True  # whatever the other tests sent
+    seen = []
+    box.progress.observe(lambda change: seen.append(change["new"]), "value")
+    box._send()
+    assert "3 result objects sent for 3 studies of <b>from_pacs</b>" in box.status.value and seen[-1] == box.progress.max == 3
+    assert not any(PASSWORD.encode() in p.read_bytes() for p in ws.pacs.rglob("*") if p.is_file())
