@@ -40,19 +40,21 @@ class Pacs:
         self,
         dataset: str,
         labels: dict[str, str] | None = None,
+        label_attribute: str | None = None,
         deidentify: bool = True,
         limit: int = LIMIT,
         progress: bool = True,
         **query: str,
     ) -> ImportReport:
         """The studies matching `query` as the dataset `dataset` (resumable: run again, it fetches only what is
-        missing), de-identified unless `deidentify=False`; `labels` by accession number fill its label.csv.
+        missing), de-identified unless `deidentify=False`; its label.csv filled from `labels` (by accession number) or
+        each study's `label_attribute` (a DICOM keyword, one de-identification keeps).
         Refused when more than `limit` studies match: narrow the query or raise the limit."""
         found = self._found(limit, query)
         if found.more:
             raise ImportRefused(found.summary(limit))
         with progress_bars(progress) as advance:
-            return import_studies(self.workspace, self.server, found.studies, dataset, deidentify, labels, advance)
+            return import_studies(self.workspace, self.server, found.studies, dataset, deidentify, labels, advance, label_attribute)
 
     def send_results(
         self, model: str, dataset: str | None = None, images: Iterable[str | Path] = (), again: bool = False, progress: bool = True

@@ -26,6 +26,7 @@ USER = arg("--user", help="default $DEEPQ_PACS_USER; the password from $DEEPQ_PA
     arg("--limit", type=int, default=200, help="the most studies listed or imported (default 200)"),
     arg("--dataset", help="import: the new dataset's name"),
     arg("--labels", help="import: a CSV of accession number and label (the first two columns), for label.csv"),
+    arg("--label-attribute", help="import: label each study by this DICOM attribute (e.g. BodyPartExamined), not by a CSV"),
     arg("--keep-identifiers", action="store_true", help="import: skip de-identification (the files keep names and IDs)"),
     arg("--show-identifiers", action="store_true", help="search: show patient IDs, names and accession numbers"),
     arg("--json", action="store_true"),
@@ -56,7 +57,9 @@ def cmd_pacs(args: argparse.Namespace) -> int:
             return 2
         labels = _labels(args.labels) if args.labels else None
         ws = workspace_of(args)
-        report = import_studies(ws, server, found.studies, args.dataset, not args.keep_identifiers, labels, stderr_progress)
+        report = import_studies(
+            ws, server, found.studies, args.dataset, not args.keep_identifiers, labels, stderr_progress, args.label_attribute
+        )
     except (PacsError, ImportRefused, ValueError, OSError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

@@ -76,3 +76,23 @@ class Deidentifier:
             ds.PatientIdentityRemoved = "YES"
         ds.DeidentificationMethodCodeSequence = [_code("113100", "Basic Application Confidentiality Profile")]
         return burned == "YES" or (burned != "NO" and str(ds.get("Modality", "")) in MAY_CARRY_TEXT)
+
+
+SAMPLES = {"DA": "20000101", "DT": "20000101120000", "TM": "120000", "PN": "SAMPLE^NAME", "UI": "1.2.3.4", "AS": "040Y"}
+
+
+def removed_by_deidentification(keyword: str) -> bool:
+    """Whether the basic profile replaces or removes this attribute (it may identify the patient): a sample value
+    of its type is put through dicognito."""
+    from dicognito.anonymizer import Anonymizer
+    from pydicom import Dataset, FileMetaDataset
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    probe = Dataset()
+    probe.file_meta = FileMetaDataset()
+    vr = dictionary_VR(tag_for_keyword(keyword))
+    value = SAMPLES.get(vr, "7" if vr in ("IS", "DS") else "SAMPLE")
+    setattr(probe, keyword, value)
+    probe.PatientID, probe.StudyInstanceUID = "ID", "1.2.3"
+    Anonymizer(seed="probe").anonymize(probe)
+    return str(probe.get(keyword, "")) != value

@@ -22,9 +22,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pydicom.datadict import keyword_dict
+
 from ..files import atomic_write_text, fsync_folder
 from ..workspace import WorkspacePaths
-from .deidentify import Deidentifier
+from .deidentify import Deidentifier, removed_by_deidentification
 from .search import FoundStudy
 from .server import PacsError, PacsServer
 
@@ -71,10 +73,16 @@ def import_studies(
     deidentify: bool = True,
     labels: dict[str, str] | None = None,
     progress: Progress | None = None,
+    label_attribute: str | None = None,
 ) -> ImportReport:
-    """`studies` into `datasets/<dataset>`, one folder a study (its largest series), with a label.csv naming each
-    (the label from `labels`, keyed by accession number, else empty for the user to fill in)."""
+    """`studies` into `datasets/<dataset>`, one folder a study (its largest series), with a label.csv naming each:
+    the label from `labels` (keyed by accession number), else the study's `label_attribute` (a DICOM keyword such
+    as BodyPartExamined; refused if de-identification would remove it: it identifies), else empty to fill in."""
     studies = list(studies)
+    if label_attribute and not keyword_dict.get(label_attribute):
+        raise ImportRefused(f"{label_attribute!r} is not a DICOM attribute keyword (e.g. BodyPartExamined, SeriesDescription)")
+    if label_attribute and deidentify and removed_by_deidentification(label_attribute):
+        raise ImportRefused(f"labels from {label_attribute} would carry what de-identification removes: choose another attribute")
     target = workspace.dataset_dir(dataset)  # refuses a name that would leave datasets/
     own = workspace.pacs / target.name
     record = own / "mapping.csv"
@@ -95,7 +103,7 @@ def import_studies(
             continue
         name = f"study {n} of {len(studies)} ({study.description or 'no description'}, {study.date or 'no date'})"
         try:
-            row, written, burned = _fetch_study(server, client, study, own / "partial", scrub)
+            row, written, burned = _fetch_study(server, client, study, own / "partial", scrub, label_attribute)
         except StudyLeftOut as exc:
             report.left_out[name] = str(exc)
             continue
@@ -103,7 +111,7 @@ def import_studies(
         shutil.move(own / "partial" / f"{row['folder']}.csv", own / "instances" / f"{row['folder']}.csv")
         shutil.move(own / "partial" / row["folder"], target / row["folder"])  # a rename: the study appears whole
         fsync_folder(target)
-        done[study.study_uid] = row | {"label": (labels or {}).get(study.accession, "")}
+        done[study.study_uid] = row | {"label": (labels or {}).get(study.accession) or row.get("label", "")}
         write_rows(record, done.values(), [*MAPPING, "label"])
         report.imported += 1
         report.instances += int(row["instances"])
@@ -124,7 +132,7 @@ class StudyLeftOut(Exception):
     """This study cannot be imported (the reason says why); the import goes on with the next."""
 
 
-def _fetch_study(server: PacsServer, client, study: FoundStudy, partial: Path, scrub: Deidentifier | None):
+def _fetch_study(server: PacsServer, client, study: FoundStudy, partial: Path, scrub: Deidentifier | None, label_attribute: str | None):
     """The study's largest series, de-identified, in a folder under `partial`: (mapping row, bytes, burned-in)."""
     import pydicom
 
@@ -148,7 +156,9 @@ def _fetch_study(server: PacsServer, client, study: FoundStudy, partial: Path, s
     _decodable(instances[0])
     original = {"study_uid": study.study_uid, "patient_id": str(instances[0].get("PatientID", "")), "accession": study.accession}
     sop_uids = {id(ds): str(ds.SOPInstanceUID) for ds in instances}  # before de-identification replaces them
+    label = str(instances[0].get(label_attribute, "")).strip() if label_attribute else ""
     burned = any([scrub(ds) for ds in instances]) if scrub else False  # a list: every instance de-identified
+    original["label"] = label
     new_uid = str(instances[0].StudyInstanceUID)
     folder = "study-" + hashlib.sha256(new_uid.encode()).hexdigest()[:12]  # names nothing about the patient
     out = partial / folder

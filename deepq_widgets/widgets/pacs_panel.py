@@ -38,6 +38,7 @@ class PacsPanel:
         self.table = w.HTML()
         self.name = w.Text(description="New dataset", placeholder="a name for the imported studies", layout=wide)
         self.labels = w.FileUpload(accept=".csv", description="Labels CSV (accession, label)", layout=w.Layout(width="auto"))
+        self.attribute = w.Text(description="or label by", placeholder="a DICOM attribute, e.g. BodyPartExamined", layout=wide)
         self.keep_ids = w.Checkbox(value=False, description="Keep identifiers (no de-identification)", indent=False)
         self.go = w.Button(description="Import", button_style="primary", disabled=True, layout=w.Layout(width="auto"))
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="420px", display="none"))
@@ -50,7 +51,7 @@ class PacsPanel:
                 w.HTML("<div class='dq-muted'>Studies from a DICOMweb server, de-identified on the way in (DICOM PS3.15 "
                        "basic profile); the key back to the PACS's identifiers is kept outside the dataset.</div>"),
                 *self.login.fields, *self.query.values(), w.HBox([self.limit, self.search]),
-                self.identifiers, self.table, self.name, w.HBox([self.labels, self.keep_ids]), self.go, self.progress, self.status,
+                self.identifiers, self.table, self.name, w.HBox([self.labels, self.keep_ids]), self.attribute, self.go, self.progress, self.status,
             ]
         )  # fmt: skip
         self.widget = w.Accordion(children=[form], titles=("Import from PACS",), selected_index=None)
@@ -101,6 +102,7 @@ class PacsPanel:
         args = ["pacs", "import", *naming, "--dataset", name, "--limit", str(self.limit.value), "--json"]
         args += [arg for field, value in self.query.items() if (text := value.value.strip()) for arg in (f"--{field}", text)]
         args += ["--keep-identifiers"] if self.keep_ids.value else []
+        args += ["--label-attribute", attribute] if (attribute := self.attribute.value.strip()) else []
         if self.labels.value:
             upload = self.workspace.pacs / name / "labels.csv"
             upload.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

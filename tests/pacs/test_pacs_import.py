@@ -133,7 +133,7 @@ def test_a_silent_server_is_named_and_a_killed_import_resumes_with_nothing_half_
     assert not (ws.pacs / "again" / "partial").exists()
 
 
-def test_the_notebook_api_searches_and_imports_as_the_panel_does(orthanc, tmp_path):
+def test_the_notebook_api_searches_and_imports_with_labels_from_a_csv_or_an_attribute(orthanc, tmp_path):
     import deepq_widgets as dq
 
     pacs = dq.Workspace(tmp_path / "ws").pacs(orthanc.url, USER, PASSWORD)
@@ -144,3 +144,8 @@ def test_the_notebook_api_searches_and_imports_as_the_panel_does(orthanc, tmp_pa
     report = pacs.import_studies("one_patient", labels={"PE0001": "normal"}, patient="PE-0001", progress=False)
     assert (report.imported, report.instances) == (1, 24)
     assert [c.labels for c in scan_dataset(WorkspacePaths(tmp_path / "ws"), "one_patient").usable] == [("normal",)]
+    with pytest.raises(ImportRefused, match="would carry what de-identification removes"):
+        pacs.import_studies("by_name", label_attribute="PatientName", patient="PE-0001")
+    assert not (tmp_path / "ws" / "datasets" / "by_name").exists()  # refused before anything was written
+    pacs.import_studies("by_description", label_attribute="StudyDescription", patient="PE-0001", progress=False)
+    assert [c.labels for c in scan_dataset(WorkspacePaths(tmp_path / "ws"), "by_description").usable] == [("CTA CHEST PE PROTOCOL",)]
