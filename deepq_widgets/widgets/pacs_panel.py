@@ -51,7 +51,8 @@ class PacsPanel:
                 w.HTML("<div class='dq-muted'>Studies from a DICOMweb server, de-identified on the way in (DICOM PS3.15 "
                        "basic profile); the key back to the PACS's identifiers is kept outside the dataset.</div>"),
                 *self.login.fields, *self.query.values(), w.HBox([self.limit, self.search]),
-                self.identifiers, self.table, self.name, w.HBox([self.labels, self.keep_ids]), self.attribute, self.go, self.progress, self.status,
+                self.identifiers, self.table, self.name, w.HBox([self.labels, self.keep_ids]), self.attribute,
+                self.go, self.progress, self.status,
             ]
         )  # fmt: skip
         self.widget = w.Accordion(children=[form], titles=("Import from PACS",), selected_index=None)
