@@ -1,5 +1,6 @@
 """python -m benchmarks [data_layer ui training_speed voila learning search trust final_model evaluate_speed kill_resume scale
-scale_out regression studies study_scale memory_at_scale trust2 stopping]"""
+scale_out regression studies study_scale memory_at_scale trust2 stopping
+pacs_import]"""
 
 import importlib
 import sys
@@ -23,6 +24,7 @@ ALL = [
     "memory_at_scale",
     "trust2",
     "stopping",
+    "pacs_import",
 ]
 
 for name in sys.argv[1:] or ALL:

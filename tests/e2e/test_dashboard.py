@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from deepq_widgets.data.catalog import scan_dataset
 from deepq_widgets.data.preview import render_preview
 from tests.e2e.walk import choose_card, choose_dataset, next_step, open_app, shown_preview, start_and_finish
+from tests.pacs_server import PASSWORD, USER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -355,3 +356,28 @@ def test_pulmonary_embolism_on_studies_from_the_study_viewer_to_slice_curves(pag
     expect(curves).to_be_visible()
     curves.scroll_into_view_if_needed()
     page.shots("study-task-detail")
+
+
+def test_studies_imported_from_the_pacs_panel_become_the_chosen_dataset(page, voila_url, orthanc):
+    """The dataset step's Import from PACS against the real Orthanc: a search (identifiers hidden), an import with a
+    labels CSV, and the new dataset chosen for the embolism preset, its studies in the study viewer."""
+    open_app(page, voila_url)
+    choose_card(page, "Specialized training")
+    next_step(page)
+    choose_card(page, "Pulmonary embolism")
+    next_step(page)
+    page.get_by_text("Import from PACS").click()
+    for label, value in (("DICOMweb URL", orthanc.url), ("User", USER), ("Password", PASSWORD), ("Description", "CTA CHEST")):
+        page.get_by_label(label, exact=True).fill(value)
+    page.get_by_role("button", name="Search the PACS").click()
+    expect(page.get_by_text("3 studies match")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("PE-0001")).to_have_count(0)  # patient identifiers hidden until asked for
+    page.shots("pacs-search")
+    page.get_by_label("New dataset", exact=True).fill("embolism_from_pacs")
+    labels = b"accession,label\nPE0000,PE\nPE0001,normal\nPE0002,PE\n"
+    page.locator("input[type=file]").set_input_files([{"name": "labels.csv", "mimeType": "text/csv", "buffer": labels}])
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text("3 studies imported into", exact=False)).to_be_visible(timeout=180_000)
+    expect(page.get_by_text("usable studies of 3", exact=False)).to_be_visible(timeout=60_000)  # chosen, as it fits
+    expect(page.get_by_text("Study viewer")).to_be_visible()
+    page.shots("pacs-imported")

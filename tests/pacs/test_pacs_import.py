@@ -1,4 +1,4 @@
-"""PACS search and import against a real Orthanc (tests/pacs/conftest.py): the query and its limit, the faults a
+"""PACS search and import against a real Orthanc (tests/pacs_server.py): the query and its limit, the faults a
 user meets (wrong URL, refused credentials, a silent server, undecodable pixels), de-identification, and an
 import killed mid-way that resumes, read back by the catalogue as a dataset of studies."""
 
@@ -20,8 +20,7 @@ from deepq_widgets.pacs.importer import ImportRefused, import_studies
 from deepq_widgets.pacs.search import HIDDEN, StudyQuery, search_studies
 from deepq_widgets.pacs.server import PacsError, PacsServer
 from deepq_widgets.workspace import WorkspaceError, WorkspacePaths
-
-from .conftest import PASSWORD, USER
+from tests.pacs_server import PASSWORD, USER
 
 EMBOLISM = StudyQuery(description="CTA CHEST")  # the demo's three embolism series, as the PACS holds them
 LABELS = {"PE0000": "PE", "PE0001": "normal", "PE0002": "PE"}  # by accession number

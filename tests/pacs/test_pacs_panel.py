@@ -10,8 +10,7 @@ import pytest
 
 from deepq_widgets.widgets.pacs_panel import PacsPanel
 from deepq_widgets.workspace import WorkspacePaths
-
-from .conftest import PASSWORD, USER
+from tests.pacs_server import PASSWORD, USER
 
 pytestmark = pytest.mark.slow
 

@@ -24,9 +24,9 @@ from deepq_widgets.pacs.search import search_studies
 from deepq_widgets.training.export import named_slices, predict, studies_at
 from deepq_widgets.training.to_pacs import send_results
 from deepq_widgets.workspace import WorkspacePaths
+from tests.pacs_server import PASSWORD, REFUSES_REPORTS_OF, USER
 from tests.training.conftest import run_in_process, spec_json
 
-from .conftest import PASSWORD, REFUSES_REPORTS_OF, USER
 from .test_pacs_import import EMBOLISM, LABELS
 
 pytestmark = pytest.mark.slow

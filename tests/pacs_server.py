@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -73,8 +73,10 @@ def writable_pacs(tmp_path_factory, demo_root) -> Iterator[PacsServer]:
 
 
 @contextmanager
-def running_orthanc(folder: Path, demo_root: Path) -> Iterator[PacsServer]:
+def running_orthanc(folder: Path, demo_root: Path, extra: Sequence[Path] = (), every_demo_series: bool = False) -> Iterator[PacsServer]:
+    """Orthanc on a loopback port, filled with `studies_to_store` and `extra` files (benchmarks/pacs_import.py too)."""
     binary, plugin = _orthanc_or_skip()
+    folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = {
         "Name": "deepq-test-pacs",
@@ -96,7 +98,7 @@ def running_orthanc(folder: Path, demo_root: Path) -> Iterator[PacsServer]:
     root = f"http://127.0.0.1:{port}"
     try:
         _wait_for(root, process, folder / "orthanc.log")
-        for path in studies_to_store(demo_root, folder):
+        for path in [*studies_to_store(demo_root, folder, every_demo_series), *extra]:
             _ask(f"{root}/instances", path.read_bytes(), "POST")
         yield PacsServer(f"{root}/dicom-web", USER, PASSWORD, timeout_s=10)
     finally:
@@ -117,12 +119,13 @@ def _wait_for(root: str, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"Orthanc did not answer within 60 s:\n{log.read_text()[-2000:]}")
 
 
-def studies_to_store(demo_root: Path, folder: Path) -> list[Path]:
-    """Three embolism CT series (the demo's writer), pydicom's CT and MR files (other writers), one undecodable."""
+def studies_to_store(demo_root: Path, folder: Path, every_demo_series: bool = False) -> list[Path]:
+    """Three embolism CT series (the demo's writer; all 40 if asked), pydicom's CT and MR files (other writers), one
+    undecodable."""
     import pydicom
     from pydicom.data import get_testdata_file
 
-    files = sorted((demo_root / "datasets" / "chest_cta_embolism").glob("PE-000[0-2]/*.dcm"))
+    files = sorted((demo_root / "datasets" / "chest_cta_embolism").glob("PE-*/*.dcm" if every_demo_series else "PE-000[0-2]/*.dcm"))
     files += [Path(get_testdata_file(name)) for name in ("CT_small.dcm", "MR_small.dcm")]
     odd = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
     odd.file_meta.TransferSyntaxUID = UNDECODABLE
