@@ -62,7 +62,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     "run a registered model on images or a whole dataset",
     arg("model"),
     arg("images", nargs="*", help="image paths inside the workspace (for a study model: series folders, NIfTI volumes)"),
-    arg("--dataset", help="also every usable case of this dataset (the run is kept in the model's inference list)"),
+    arg("--dataset", help="also every readable case of this dataset, labelled or not (the run is kept in the model's inference list)"),
     arg("--heatmaps", help="write Grad-CAM heatmaps (and masks) to this folder in the workspace"),
     arg("--uncalibrated", action="store_true", help="the network's own probabilities, without the model's temperature"),
     arg("--to-pacs", action="store_true", help="send the results back to the PACS the studies were imported from (DICOM SR or SEG)"),

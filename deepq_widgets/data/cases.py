@@ -55,6 +55,9 @@ class VolumeSlice:
         return self.volume.slices[self.index]
 
 
+NO_LABEL = "no class given in the label file"  # a case a model can still be run on, but not trained or scored on
+
+
 @dataclass
 class Case:
     """One training example: an image, or a study (`volume`: its slices in patient order), and its annotation."""
@@ -77,6 +80,11 @@ class Case:
     @property
     def usable(self) -> bool:
         return self.problem is None
+
+    @property
+    def predictable(self) -> bool:
+        """Readable, labelled or not: what a model can be run on (new studies from a PACS, say)."""
+        return self.problem in (None, NO_LABEL)
 
     @property
     def files(self) -> list[Path]:

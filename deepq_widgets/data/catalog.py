@@ -55,6 +55,11 @@ class DatasetInfo:
         return [c for c in self.cases if c.usable]
 
     @property
+    def predictable(self) -> list[Case]:
+        """The cases a model can be run on: the usable ones and those only missing a label."""
+        return [c for c in self.cases if c.predictable]
+
+    @property
     def imaged_modality(self) -> Modality:
         """The modality the DICOM headers name, when they all name one; else Other."""
         found = {DICOM_MODALITIES.get(code) for code in self.modalities} - {None}

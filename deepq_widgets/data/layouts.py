@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import kinds
 from ..kinds.base import LabelFormat
-from .cases import DETECTION, MULTI, SEGMENTATION, SINGLE, Annotations, Box, Case, Problem
+from .cases import DETECTION, MULTI, NO_LABEL, SEGMENTATION, SINGLE, Annotations, Box, Case, Problem
 from .coco import find_coco, read_coco
 from .dataset_files import expand_label_path, images_in, inside_dir, printable, resolve_label_path
 from .readers import IMAGE_SUFFIXES
@@ -143,7 +143,7 @@ def _read_csv(path: Path, folder: Path, declared: list[str] | None) -> Annotatio
         for image in images_of_row(rel, folder, str(path), out.problems, kind):
             case = Case(image, labels=labels, boxes=boxes, attributes=attributes)
             if kind == SINGLE and not labels:
-                case.problem = "no class given in the label file"
+                case.problem = NO_LABEL
             out.cases.append(case)
     out.classes = _class_list(kind, records, declared)
     _flag_unknown(out, declared, str(path))
@@ -205,7 +205,7 @@ def _read_study_rows(
     out.cases = study_cases(studies, slices, files, str(path), out.problems, numbered)
     for case in out.cases:
         if not case.labels and case.problem is None:
-            case.problem = "no class given in the label file"
+            case.problem = NO_LABEL
     out.classes = _class_list(SINGLE, records, declared)
     _flag_unknown(out, declared, str(path))
     return out

@@ -147,7 +147,7 @@ def predict_to_files(
     overlays: str | None = None,
     calibrated: bool = True,
 ) -> list[Prediction]:
-    """`predict` on `images` (paths inside the workspace) and every usable case of `dataset`, its heatmaps and
+    """`predict` on `images` (paths inside the workspace) and every readable case of `dataset` (labelled or not), its heatmaps and
     masks written as PNG files in the workspace folder `overlays` (each row names its own: `heatmap_file`,
     `mask_file`) as each image is done, and never kept. A run on a whole dataset is kept in the model's
     inference list. The one function behind `deepq predict` and `Model.predict`."""
@@ -159,7 +159,7 @@ def predict_to_files(
 
     paths = [workspace.resolve(p) for p in images]
     if dataset is not None:
-        paths += [c.shown for c in scan_dataset(workspace, dataset).usable]  # a slice of a NIfTI volume: 'scan.nii.gz#3'
+        paths += [c.shown for c in scan_dataset(workspace, dataset).predictable]  # a slice of a NIfTI volume: 'scan.nii.gz#3'
     if not paths:
         raise ValueError("nothing to predict: give images, a dataset, or both")
     folder = workspace.resolve(overlays) if overlays is not None else None

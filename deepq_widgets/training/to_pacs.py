@@ -89,7 +89,7 @@ def _dataset_studies(workspace: WorkspacePaths, dataset: str | None) -> list[Pat
         return []
     from ..data.catalog import scan_dataset
 
-    return [Path(c.shown) for c in scan_dataset(workspace, dataset).usable]
+    return [Path(c.shown) for c in scan_dataset(workspace, dataset).predictable]
 
 
 def _send_study(server: PacsServer, client: Any, workspace: WorkspacePaths, card: Any, origin: StudyOrigin, paths: list[Path]):
