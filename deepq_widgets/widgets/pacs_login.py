@@ -11,13 +11,17 @@ import ipywidgets as w
 from ..pacs.server import PacsServer
 
 
+def labelled(kind: type[w.Widget], **options) -> w.Widget:
+    """A form field with room for its label, so that every PACS form's fields line up ("DICOMweb URL", "New dataset")."""
+    return kind(layout=w.Layout(width="460px"), style={"description_width": "110px"}, **options)
+
+
 class PacsLogin:
     def __init__(self):
-        wide = w.Layout(width="420px")
-        url = os.environ.get("DEEPQ_PACS_URL", "")
-        self.url = w.Text(url, description="DICOMweb URL", placeholder="http://pacs:8042/dicom-web", layout=wide)
-        self.user = w.Text(os.environ.get("DEEPQ_PACS_USER", ""), description="User", layout=wide)
-        self.password = w.Password(description="Password", placeholder="or $DEEPQ_PACS_PASSWORD", layout=wide)
+        url, user = os.environ.get("DEEPQ_PACS_URL", ""), os.environ.get("DEEPQ_PACS_USER", "")
+        self.url = labelled(w.Text, value=url, description="DICOMweb URL", placeholder="http://pacs:8042/dicom-web")
+        self.user = labelled(w.Text, value=user, description="User")
+        self.password = labelled(w.Password, description="Password", placeholder="or $DEEPQ_PACS_PASSWORD")
         self.fields = [self.url, self.user, self.password]
 
     def server(self) -> PacsServer:

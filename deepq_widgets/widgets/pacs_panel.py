@@ -17,7 +17,7 @@ from ..pacs.search import LIMIT, SearchResult, StudyQuery, search_studies
 from ..pacs.server import PacsError
 from ..workspace import WorkspaceError, WorkspacePaths
 from .child_commands import deepq
-from .pacs_login import PacsLogin
+from .pacs_login import PacsLogin, labelled
 from .style import esc
 
 QUERY = ("patient", "date", "modality", "description", "accession")
@@ -28,19 +28,19 @@ class PacsPanel:
     def __init__(self, workspace: WorkspacePaths, imported: Callable[[str], None]):
         self.workspace, self.imported = workspace, imported
         self.found: SearchResult | None = None
-        wide = w.Layout(width="420px")
         self.login = PacsLogin()
         hints = dict(zip(QUERY, ("PatientID", "YYYYMMDD or YYYYMMDD-YYYYMMDD", "CT, MR…", "words", ""), strict=True))
-        self.query = {name: w.Text(description=name.capitalize(), placeholder=hints[name], layout=wide) for name in QUERY}
-        self.limit = w.BoundedIntText(value=LIMIT, min=1, max=100_000, description="Limit", layout=w.Layout(width="200px"))
+        self.query = {name: labelled(w.Text, description=name.capitalize(), placeholder=hints[name]) for name in QUERY}
+        self.limit = w.BoundedIntText(value=LIMIT, min=1, max=100_000, description="Limit", style={"description_width": "110px"})
+        self.limit.layout.width = "220px"
         self.search = w.Button(description="Search the PACS", layout=w.Layout(width="auto"))
         self.identifiers = w.Checkbox(value=False, description="Show patient identifiers", indent=False)
         self.table = w.HTML()
-        self.name = w.Text(description="New dataset", placeholder="a name for the imported studies", layout=wide)
+        self.name = labelled(w.Text, description="New dataset", placeholder="a name for the imported studies")
         self.labels = w.FileUpload(accept=".csv", description="Labels CSV (accession, label)", layout=w.Layout(width="auto"))
-        self.attribute = w.Text(description="or label by", placeholder="a DICOM attribute, e.g. BodyPartExamined", layout=wide)
+        self.attribute = labelled(w.Text, description="or label by", placeholder="a DICOM attribute, e.g. BodyPartExamined")
         self.keep_ids = w.Checkbox(value=False, description="Keep identifiers (no de-identification)", indent=False)
-        self.go = w.Button(description="Import", button_style="primary", disabled=True, layout=w.Layout(width="auto"))
+        self.go = w.Button(description="Import", button_style="primary", disabled=True)
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="420px", display="none"))
         self.status = w.HTML()
         self.search.on_click(lambda _: self._in_background(self._search))
@@ -52,7 +52,7 @@ class PacsPanel:
                        "basic profile); the key back to the PACS's identifiers is kept outside the dataset.</div>"),
                 *self.login.fields, *self.query.values(), w.HBox([self.limit, self.search]),
                 self.identifiers, self.table, self.name, w.HBox([self.labels, self.keep_ids]), self.attribute,
-                self.go, self.progress, self.status,
+                w.HBox([self.go]), self.progress, self.status,
             ]
         )  # fmt: skip
         self.widget = w.Accordion(children=[form], titles=("Import from PACS",), selected_index=None)
