@@ -27,13 +27,11 @@ from pydicom.datadict import keyword_dict
 from ..files import atomic_write_text, fsync_folder
 from ..workspace import WorkspacePaths
 from .deidentify import Deidentifier, removed_by_deidentification
-from .search import FoundStudy
-from .server import PacsError, PacsServer
+from .search import FoundStudy, largest_series
+from .server import AS_STORED, PacsError, PacsServer
 
 Progress = Callable[[str, int, int], None]
 MAPPING = ["folder", "study_uid", "patient_id", "accession", "new_study_uid", "new_patient_id", "series_uid", "instances"]
-AS_STORED = ("application/dicom", "*")
-SERIES_FIELDS = ["Modality", "SeriesDescription", "SeriesNumber", "NumberOfSeriesRelatedInstances"]
 
 
 class ImportRefused(ValueError):
@@ -136,15 +134,14 @@ def _fetch_study(server: PacsServer, client, study: FoundStudy, partial: Path, s
     """The study's largest series, de-identified, in a folder under `partial`: (mapping row, bytes, burned-in)."""
     import pydicom
 
-    with server.asking(f"listing the series of a study ({study.description})"):
-        series = [pydicom.Dataset.from_json(s) for s in client.search_for_series(study.study_uid, fields=SERIES_FIELDS)]
-    if not series:
-        raise StudyLeftOut("the server lists no series in it")
-    chosen = max(series, key=lambda s: int(s.get("NumberOfSeriesRelatedInstances", 0) or 0))
+    try:
+        series_uid = largest_series(server, client, study)
+    except ValueError as exc:
+        raise StudyLeftOut(str(exc)) from None
     try:
         with server.asking(f"fetching a study ({study.description})"):
             # as stored (transfer syntax *): no transcoding on the server, which fails for what it cannot decode
-            instances = list(client.iter_series(study.study_uid, str(chosen.SeriesInstanceUID), media_types=(AS_STORED,)))
+            instances = list(client.iter_series(study.study_uid, series_uid, media_types=(AS_STORED,)))
     except PacsError as exc:
         if exc.status in (None, 401, 403):  # no answer, or no longer allowed: the import stops here, resumable
             raise
@@ -179,7 +176,7 @@ def _fetch_study(server: PacsServer, client, study: FoundStudy, partial: Path, s
         "folder": folder,
         "new_study_uid": new_uid,
         "new_patient_id": str(instances[0].get("PatientID", "")),
-        "series_uid": str(chosen.SeriesInstanceUID),
+        "series_uid": series_uid,
         "instances": str(len(instances)),
     }
     return row, written, burned

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from .server import PacsServer
 
@@ -107,3 +108,15 @@ def _study(ds) -> FoundStudy:
         series=int(ds.get("NumberOfStudyRelatedSeries", 0) or 0),
         instances=int(ds.get("NumberOfStudyRelatedInstances", 0) or 0),
     )
+
+
+def largest_series(server: PacsServer, client: Any, study: FoundStudy) -> str:
+    """The UID of the study's series with the most instances (the scan, not its scout or its reports)."""
+    import pydicom
+
+    fields = ["Modality", "SeriesDescription", "SeriesNumber", "NumberOfSeriesRelatedInstances"]
+    with server.asking(f"listing the series of a study ({study.description})"):
+        series = [pydicom.Dataset.from_json(s) for s in client.search_for_series(study.study_uid, fields=fields)]
+    if not series:
+        raise ValueError("the server lists no series in it")
+    return str(max(series, key=lambda s: int(s.get("NumberOfSeriesRelatedInstances", 0) or 0)).SeriesInstanceUID)

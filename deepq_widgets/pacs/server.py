@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from dicomweb_client.api import DICOMwebClient
 
 TIMEOUT_S = 60.0  # one request; a server silent for longer is named, not waited on
+AS_STORED = ("application/dicom", "*")  # an instance in the transfer syntax the server holds: nothing transcoded there
 RETRIES = 3  # attempts at a request that failed (busy server, dropped connection), 0.5 s then 1 s apart
 T = TypeVar("T")
 

@@ -13,8 +13,10 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from ..files import atomic_write_text
-from ..pacs.search import LIMIT, SearchResult, StudyQuery, search_studies
+from ..pacs.search import LIMIT, FoundStudy, SearchResult, StudyQuery, search_studies
 from ..pacs.server import PacsError
+from ..pacs.thumbnails import SHOWN, SIDE, may_show, study_thumbnail
+from ..report import png_uri
 from ..workspace import WorkspaceError, WorkspacePaths
 from .child_commands import deepq
 from .pacs_login import PacsLogin, labelled
@@ -28,6 +30,7 @@ class PacsPanel:
     def __init__(self, workspace: WorkspacePaths, imported: Callable[[str], None]):
         self.workspace, self.imported = workspace, imported
         self.found: SearchResult | None = None
+        self.thumbnails: dict[str, bytes | None] = {}  # study UID -> its middle slice (the first few studies)
         self.login = PacsLogin()
         hints = dict(zip(QUERY, ("PatientID", "YYYYMMDD or YYYYMMDD-YYYYMMDD", "CT, MR…", "words", ""), strict=True))
         self.query = {name: labelled(w.Text, description=name.capitalize(), placeholder=hints[name]) for name in QUERY}
@@ -75,7 +78,12 @@ class PacsPanel:
     def _search(self) -> None:
         self.status.value = "<i>Searching…</i>"
         query = StudyQuery(**{name: field.value.strip() or None for name, field in self.query.items()})
-        self.found = search_studies(self.login.server(), query, self.limit.value)
+        server = self.login.server()
+        self.found = search_studies(server, query, self.limit.value)
+        self.thumbnails = {}
+        self._draw()
+        self.status.value = "<i>Fetching a slice of the first studies…</i>"
+        self.thumbnails = {s.study_uid: study_thumbnail(server, s) for s in self.found.studies[:SHOWN]}
         self.status.value = ""
         self._draw()
 
@@ -83,16 +91,26 @@ class PacsPanel:
         if self.found is None:
             self.table.value = ""
             return
+        shown = self.identifiers.value
         rows = "".join(
-            f"<tr><td>{esc(r['date'])}</td><td>{esc(r['modalities'])}</td><td>{esc(r['description'])}</td>"
+            f"<tr><td>{self._thumbnail(s)}</td><td>{esc(r['date'])}</td><td>{esc(r['modalities'])}</td><td>{esc(r['description'])}</td>"
             f"<td>{r['series']}</td><td>{r['instances']}</td><td>{esc(r['patient_id'])}</td><td>{esc(r['accession'])}</td></tr>"
-            for r in (s.row(self.identifiers.value) for s in self.found.studies)
+            for s, r in ((s, s.row(shown)) for s in self.found.studies)
         )
-        head = "".join(f"<th>{h}</th>" for h in ("Date", "Modality", "Description", "Series", "Instances", "Patient", "Accession"))
+        head = "".join(f"<th>{h}</th>" for h in ("", "Date", "Modality", "Description", "Series", "Instances", "Patient", "Accession"))
         head = f"<tr>{head}</tr>"
         said = self.found.summary(self.limit.value)
         warn = "dq-reason" if self.found.more else "dq-muted"
         self.table.value = f"<div class='{warn}'>{esc(said)}</div>" + (f"<table class='dq-table'>{head}{rows}</table>" if rows else "")
+
+    def _thumbnail(self, study: FoundStudy) -> str:
+        """Its middle slice, where fetched and allowed (pixels that may carry names only with identifiers shown)."""
+        picture = self.thumbnails.get(study.study_uid)
+        if picture is None:
+            return ""
+        if not may_show(study, self.identifiers.value):
+            return "<span class='dq-muted'>(hidden)</span>"
+        return f"<img src='{png_uri(picture)}' width='{SIDE}' height='{SIDE}' alt='middle slice'>"
 
     def _import(self) -> None:
         name = self.name.value.strip()

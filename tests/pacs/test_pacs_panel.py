@@ -4,10 +4,12 @@ a progress bar, and the new dataset chosen where it fits the task."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import pytest
 
+from deepq_widgets.pacs.thumbnails import may_show
 from deepq_widgets.widgets.pacs_panel import PacsPanel
 from deepq_widgets.workspace import WorkspacePaths
 from tests.pacs_server import PASSWORD, USER
@@ -24,6 +26,9 @@ def test_the_panel_searches_imports_with_labels_and_hands_over_the_dataset(ortha
     panel.query["description"].value = "cta chest"
     panel._search()
     assert "3 studies match" in panel.table.value and "(hidden)" in panel.table.value and "PE-0001" not in panel.table.value
+    assert panel.table.value.count("alt='middle slice'") == 3  # each study's middle slice, fetched and decoded here
+    ultrasound = dataclasses.replace(panel.found.studies[0], modalities="US")
+    assert not may_show(ultrasound, False) and may_show(ultrasound, True)  # pixels that may carry names: identifiers
     panel.identifiers.value = True
     assert "PE-0001" in panel.table.value
 
