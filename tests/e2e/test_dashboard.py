@@ -373,6 +373,8 @@ def test_studies_imported_from_the_pacs_panel_become_the_chosen_dataset(page, vo
     page.get_by_role("button", name="Search the PACS").click()
     expect(page.get_by_text("3 studies match")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("PE-0001")).to_have_count(0)  # patient identifiers hidden until asked for
+    expect(page.locator("img[alt='middle slice']")).to_have_count(3, timeout=60_000)  # a slice of each study
+    page.get_by_text("3 studies match").scroll_into_view_if_needed()
     page.shots("pacs-search")
     page.get_by_label("New dataset", exact=True).fill("embolism_from_pacs")
     labels = b"accession,label\nPE0000,PE\nPE0001,normal\nPE0002,PE\n"
