@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from deepq_widgets.workspace import WorkspacePaths
-from tests.pacs_server import orthanc, stalling, writable_pacs  # noqa: F401 - the real PACS, for any test that names it
+from tests.pacs_server import faulty, orthanc, writable_pacs  # noqa: F401 - the real PACS, for any test that names it
 
 
 @pytest.fixture(scope="session")

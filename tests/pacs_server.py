@@ -137,12 +137,14 @@ def studies_to_store(demo_root: Path, folder: Path, every_demo_series: bool = Fa
     return [*files, folder / "undecodable.dcm"]
 
 
-class StallingProxy:
-    """The server seen through a proxy that, once `stall` names a study UID, holds back every request for it
-    (a server that stops answering mid-import)."""
+class FaultyProxy:
+    """The server seen through a proxy that, once `stall` names a study UID, holds back every request for it (a
+    server that stops answering mid-import), and once `damage` names one, cuts each instance it sends of that study
+    to its first 100 bytes (instances that fail to parse)."""
 
     def __init__(self, server: PacsServer):
         self.stall: str | None = None
+        self.damage: str | None = None
         self.released = threading.Event()
         target, outer = server.url.removesuffix("/dicom-web"), self
 
@@ -158,6 +160,8 @@ class StallingProxy:
                         body, status, headers = answer.read(), answer.status, answer.headers
                 except urllib.error.HTTPError as refused:
                     body, status, headers = refused.read(), refused.code, refused.headers
+                if outer.damage and outer.damage in self.path and "/series/" in self.path:
+                    body = _cut_parts(body, headers.get("Content-Type", ""))
                 try:
                     self.send_response(status)
                     if headers.get("Content-Type"):
@@ -182,8 +186,16 @@ class StallingProxy:
         self.http.server_close()
 
 
+def _cut_parts(body: bytes, content_type: str, keep: int = 100) -> bytes:
+    """A multipart answer with each part's content cut to `keep` bytes (inside a DICOM file's preamble)."""
+    boundary = content_type.split("boundary=")[-1].strip('"').encode()
+    parts = body.split(b"--" + boundary)
+    cut = [p[: p.index(b"\r\n\r\n") + 4 + keep] + b"\r\n" if b"\r\n\r\n" in p else p for p in parts]
+    return (b"--" + boundary).join(cut)
+
+
 @pytest.fixture
-def stalling(orthanc):
-    proxy = StallingProxy(orthanc)
+def faulty(orthanc):
+    proxy = FaultyProxy(orthanc)
     yield proxy
     proxy.close()

@@ -89,6 +89,17 @@ def test_an_import_is_de_identified_kept_apart_from_its_key_and_read_as_studies(
         import_studies(ws, orthanc, studies, "../outside")
 
 
+def test_instances_that_fail_to_parse_leave_their_study_out_named_and_the_rest_come_in(orthanc, faulty, tmp_path):
+    ws = WorkspacePaths(tmp_path / "ws")
+    studies = search_studies(orthanc, EMBOLISM).studies
+    faulty.damage = studies[1].study_uid  # its instances arrive cut short
+    report = import_studies(ws, PacsServer(faulty.url, USER, PASSWORD), studies, "embolism")
+    assert report.imported == 2 and len(report.left_out) == 1
+    (why,) = report.left_out.values()
+    assert "an instance could not be read (InvalidDicomError" in why
+    assert sorted(len(list(p.glob("*.dcm"))) for p in (ws.datasets / "embolism").iterdir() if p.is_dir()) == [24, 24]
+
+
 def test_undecodable_pixels_leave_their_study_out_named_and_another_writers_files_come_in_whole(orthanc, tmp_path):
     ws = WorkspacePaths(tmp_path / "ws")
     mr = search_studies(orthanc, StudyQuery(modality="MR")).studies
@@ -103,18 +114,18 @@ def test_undecodable_pixels_leave_their_study_out_named_and_another_writers_file
     np.testing.assert_array_equal(pydicom.dcmread(imported).pixel_array, original.pixel_array)  # pixels untouched
 
 
-def test_a_silent_server_is_named_and_a_killed_import_resumes_with_nothing_half_written(orthanc, stalling, tmp_path):
+def test_a_silent_server_is_named_and_a_killed_import_resumes_with_nothing_half_written(orthanc, faulty, tmp_path):
     ws = WorkspacePaths(tmp_path / "ws")
     studies = search_studies(orthanc, EMBOLISM).studies
-    stalling.stall = studies[1].study_uid  # the server stops answering at the second study
-    through_proxy = PacsServer(stalling.url, USER, PASSWORD, timeout_s=2)
+    faulty.stall = studies[1].study_uid  # the server stops answering at the second study
+    through_proxy = PacsServer(faulty.url, USER, PASSWORD, timeout_s=2)
     with pytest.raises(PacsError, match="did not answer within 2 s"):
         import_studies(ws, through_proxy, studies, "embolism")
     dataset = ws.datasets / "embolism"
     assert [len(list(p.glob("*.dcm"))) for p in dataset.iterdir() if p.is_dir()] == [24]  # the first, whole
 
     env = {**os.environ, "DEEPQ_PACS_PASSWORD": PASSWORD}
-    argv = [sys.executable, "-m", "deepq_widgets.cli", "pacs", "import", "--workspace", str(ws.root), "--url", stalling.url]
+    argv = [sys.executable, "-m", "deepq_widgets.cli", "pacs", "import", "--workspace", str(ws.root), "--url", faulty.url]
     killed = subprocess.Popen(
         [*argv, "--user", USER, "--description", "CTA CHEST", "--dataset", "again"], env=env, stdin=subprocess.DEVNULL
     )
@@ -125,7 +136,7 @@ def test_a_silent_server_is_named_and_a_killed_import_resumes_with_nothing_half_
     killed.wait()
     assert [len(list(p.glob("*.dcm"))) for p in (ws.datasets / "again").iterdir() if p.is_dir()] == [24]
 
-    stalling.stall = None
+    faulty.stall = None
     resumed = import_studies(ws, orthanc, studies, "again")
     assert (resumed.imported, resumed.kept) == (2, 1)
     assert sorted(len(list(p.glob("*.dcm"))) for p in (ws.datasets / "again").iterdir() if p.is_dir()) == [24, 24, 24]
