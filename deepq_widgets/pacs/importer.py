@@ -12,6 +12,7 @@ cannot give whole, or whose pixels cannot be decoded here, is left out and named
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
@@ -31,6 +32,7 @@ from .search import FoundStudy, largest_series
 from .server import AS_STORED, PacsError, PacsServer
 
 Progress = Callable[[str, int, int], None]
+LOCK, PROGRESS, REPORT = "importing.lock", "progress.json", "import_report.json"  # in pacs/<dataset>/
 MAPPING = ["folder", "study_uid", "patient_id", "accession", "new_study_uid", "new_patient_id", "series_uid", "instances"]
 
 
@@ -83,18 +85,40 @@ def import_studies(
         raise ImportRefused(f"labels from {label_attribute} would carry what de-identification removes: choose another attribute")
     target = workspace.dataset_dir(dataset)  # refuses a name that would leave datasets/
     own = workspace.pacs / target.name
-    record = own / "mapping.csv"
-    if target.exists() and not record.exists():
+    if target.exists() and not (own / "mapping.csv").exists():
         raise ImportRefused(f"dataset {dataset!r} exists and was not made by an import: choose a new name")
     own.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(own / LOCK, "a") as lock:  # held while this import runs: one import into a dataset at a time
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ImportRefused(f"an import into {dataset!r} is running already") from None
+        scrub = Deidentifier(own) if deidentify else None
+        report = _import(server, studies, target, own, scrub, labels or {}, progress, label_attribute)
+    atomic_write_text(json.dumps(asdict(report), indent=2), own / REPORT)
+    return report
+
+
+def _import(
+    server: PacsServer,
+    studies: list[FoundStudy],
+    target: Path,
+    own: Path,
+    scrub: Deidentifier | None,
+    labels: dict[str, str],
+    progress: Progress | None,
+    label_attribute: str | None,
+) -> ImportReport:
+    """The import proper, under its lock: each study fetched, written whole, recorded; progress said as it goes
+    (to `progress` and to `progress.json`, which a dashboard that did not start the import follows)."""
+    record = own / "mapping.csv"
     shutil.rmtree(own / "partial", ignore_errors=True)  # what a killed run left half-written
     target.mkdir(parents=True, exist_ok=True)
     done = {row["study_uid"]: row for row in read_rows(record)}
-    scrub = Deidentifier(own) if deidentify else None
-    report, start, client = ImportReport(dataset, deidentified=deidentify), time.perf_counter(), server.client()
-    total = sum(s.instances for s in studies)
-    fetched = 0
+    report, start, client = ImportReport(target.name, deidentified=scrub is not None), time.perf_counter(), server.client()
+    total, fetched = sum(s.instances for s in studies), 0
     for n, study in enumerate(studies, 1):
+        _said(own, progress, fetched, total)
         fetched += study.instances  # counted once this study is in, kept or left out
         if study.study_uid in done and (target / done[study.study_uid]["folder"]).is_dir():
             report.kept += 1
@@ -109,21 +133,25 @@ def import_studies(
         shutil.move(own / "partial" / f"{row['folder']}.csv", own / "instances" / f"{row['folder']}.csv")
         shutil.move(own / "partial" / row["folder"], target / row["folder"])  # a rename: the study appears whole
         fsync_folder(target)
-        done[study.study_uid] = row | {"label": (labels or {}).get(study.accession) or row.get("label", "")}
+        done[study.study_uid] = row | {"label": labels.get(study.accession) or row.get("label", "")}
         write_rows(record, done.values(), [*MAPPING, "label"])
         report.imported += 1
         report.instances += int(row["instances"])
         report.bytes += written
         if burned:
             report.burned_in.append(row["folder"])
-        if progress:
-            progress("fetching instances", min(fetched, total), total)
+    _said(own, progress, total, total)
     _write_labels(target, done.values())
     shutil.rmtree(own / "partial", ignore_errors=True)
     report.removed = scrub.done.summary() if scrub else ""
     report.seconds = round(time.perf_counter() - start, 2)
-    atomic_write_text(json.dumps(asdict(report), indent=2), own / "import_report.json")
     return report
+
+
+def _said(own: Path, progress: Progress | None, done: int, total: int) -> None:
+    atomic_write_text(json.dumps({"done": done, "total": total}), own / PROGRESS)
+    if progress:
+        progress("fetching instances", done, total)
 
 
 class StudyLeftOut(Exception):

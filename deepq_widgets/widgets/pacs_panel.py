@@ -1,29 +1,29 @@
 """Import from PACS, on the dataset step: a DICOMweb query, the studies it finds (patient identifiers hidden unless
-asked for), and an import into a new dataset, de-identified, run as `deepq pacs import` in a child process with a
-progress bar. The password stays in this page: it reaches the child in its environment, never on a command line
-(which any user of the machine can read) and never in a file."""
+asked for, a slice of the first few), and an import into a new dataset, de-identified, run as `deepq pacs import`
+on its own (pacs/import_job.py: it goes on when the page is closed, and a reloaded page follows it) with a progress
+bar. The password stays in this page: it reaches the import in its environment, never on a command line (which any
+user of the machine can read) and never in a file."""
 
 from __future__ import annotations
 
-import json
-import re
 import threading
+import time
 from collections.abc import Callable
 
 import ipywidgets as w
 
 from ..files import atomic_write_text
+from ..pacs.import_job import import_state, running_imports, start_import
 from ..pacs.search import LIMIT, FoundStudy, SearchResult, StudyQuery, search_studies
 from ..pacs.server import PacsError
 from ..pacs.thumbnails import SHOWN, SIDE, may_show, study_thumbnail
 from ..report import png_uri
 from ..workspace import WorkspaceError, WorkspacePaths
-from .child_commands import deepq
 from .pacs_login import PacsLogin, labelled
 from .style import esc
 
 QUERY = ("patient", "date", "modality", "description", "accession")
-_PROGRESS = re.compile(r"fetching instances (\d+)/(\d+)")
+POLL_S = 0.5
 
 
 class PacsPanel:
@@ -59,6 +59,9 @@ class PacsPanel:
             ]
         )  # fmt: skip
         self.widget = w.Accordion(children=[form], titles=("Import from PACS",), selected_index=None)
+        if running := running_imports(workspace):  # started before this page was (re)loaded
+            self.widget.selected_index = 0
+            self._in_background(lambda: [self.follow(name) for name in running])
 
     def _in_background(self, work: Callable[[], None]) -> None:
         """Network work off the kernel's thread, one at a time, every failure said in the panel."""
@@ -118,7 +121,7 @@ class PacsPanel:
             raise ValueError("Name the new dataset first.")
         self.workspace.dataset_dir(name)  # refuses a name that would leave datasets/
         naming, env = self.login.child_arguments()
-        args = ["pacs", "import", *naming, "--dataset", name, "--limit", str(self.limit.value), "--json"]
+        args = [*naming, "--limit", str(self.limit.value)]
         args += [arg for field, value in self.query.items() if (text := value.value.strip()) for arg in (f"--{field}", text)]
         args += ["--keep-identifiers"] if self.keep_ids.value else []
         args += ["--label-attribute", attribute] if (attribute := self.attribute.value.strip()) else []
@@ -127,12 +130,24 @@ class PacsPanel:
             upload.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             atomic_write_text(bytes(self.labels.value[0]["content"]).decode("utf-8-sig"), upload)
             args += ["--labels", str(upload)]
+        start_import(self.workspace, name, args, env)
+        self.follow(name)
+
+    def follow(self, name: str) -> None:
+        """The import into `name` until it ends (started here, or before this page was loaded): its progress, then
+        its report; RuntimeError with its last words when it stopped without one."""
+        self.status.value = f"<i>Importing into {esc(name)}… (it goes on if this page is closed)</i>"
         self.progress.layout.display, self.progress.value = None, 0
-        self.status.value = "<i>Importing…</i>"
         try:
-            report = json.loads(deepq(self.workspace, *args, progress=self._advance, env=env, timeout=24 * 3600))
+            while (state := import_state(self.workspace, name)).running:
+                self.progress.max, self.progress.value = max(1, state.total), state.done
+                time.sleep(POLL_S)
         finally:
             self.progress.layout.display = "none"
+        self.progress.max, self.progress.value = max(1, state.total), state.done  # where it ended
+        if state.report is None:
+            raise RuntimeError(state.error or f"the import into {name} stopped without a word (pacs/{name}/import.log)")
+        report = state.report
         left_out = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in report["left_out"].items())
         burned = ", ".join(report["burned_in"])
         self.status.value = (
@@ -143,7 +158,3 @@ class PacsPanel:
             + (f"<div class='dq-reason'>Left out:<ul>{left_out}</ul></div>" if left_out else "")
         )
         self.imported(name)
-
-    def _advance(self, line: str) -> None:
-        if found := _PROGRESS.search(line):
-            self.progress.max, self.progress.value = max(1, int(found[2])), int(found[1])

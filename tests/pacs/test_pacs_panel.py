@@ -5,10 +5,14 @@ a progress bar, and the new dataset chosen where it fits the task."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import datetime
 
 import pytest
 
+from deepq_widgets.pacs.import_job import import_state, start_import
+from deepq_widgets.pacs.importer import ImportRefused
+from deepq_widgets.pacs.search import StudyQuery, search_studies
 from deepq_widgets.pacs.thumbnails import may_show
 from deepq_widgets.widgets.pacs_panel import PacsPanel
 from deepq_widgets.workspace import WorkspacePaths
@@ -50,3 +54,28 @@ def test_the_panel_searches_imports_with_labels_and_hands_over_the_dataset(ortha
     panel.login.password.value = "wrong"
     with pytest.raises(RuntimeError, match="refused the credentials"):
         panel._import()  # the child's refusal, as the panel shows it
+
+
+def test_an_import_goes_on_without_the_page_and_a_reloaded_page_follows_it(orthanc, faulty, tmp_path, monkeypatch):
+    monkeypatch.delenv("DEEPQ_PACS_PASSWORD", raising=False)
+    ws = WorkspacePaths(tmp_path / "ws")
+    faulty.stall = search_studies(orthanc, StudyQuery(description="CTA CHEST")).studies[1].study_uid  # held at study 2
+    args = ["--url", faulty.url, "--user", USER, "--description", "CTA CHEST"]
+    start_import(ws, "slow", args, {"DEEPQ_PACS_PASSWORD": PASSWORD})  # as the panel starts it; then the page goes
+    deadline = time.monotonic() + 60
+    while import_state(ws, "slow").done < 24 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert import_state(ws, "slow").running and import_state(ws, "slow").done == 24
+    with pytest.raises(ImportRefused, match="running already"):
+        start_import(ws, "slow", args, {"DEEPQ_PACS_PASSWORD": PASSWORD})  # one import into a dataset at a time
+
+    handed = []
+    reloaded = PacsPanel(ws, imported=handed.append)  # a new page finds the import running and follows it
+    assert reloaded.widget.selected_index == 0 and "Importing into slow" in reloaded.status.value
+    faulty.stall = None
+    faulty.released.set()
+    deadline = time.monotonic() + 120
+    while not handed and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert handed == ["slow"] and "3 studies imported into <b>slow</b> (72 instances" in reloaded.status.value
+    assert reloaded.progress.value == reloaded.progress.max == 72
