@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import kinds
+from ..contracts import ModelCard
 from ..evaluations import read_card
 from ..pacs.importer import read_rows, write_rows
 from ..pacs.origin import NotFromPacs, StudyOrigin, origin_of, source_headers, study_folder
@@ -92,7 +93,9 @@ def _dataset_studies(workspace: WorkspacePaths, dataset: str | None) -> list[Pat
     return [Path(c.shown) for c in scan_dataset(workspace, dataset).predictable]
 
 
-def _send_study(server: PacsServer, client: Any, workspace: WorkspacePaths, card: Any, origin: StudyOrigin, paths: list[Path]):
+def _send_study(
+    server: PacsServer, client: Any, workspace: WorkspacePaths, card: ModelCard, origin: StudyOrigin, paths: list[Path]
+) -> list[tuple[str, str]]:
     """The model's results on one study, stored and found again on the server: [("SR" | "SEG", SOP instance UID)]."""
     try:
         headers = source_headers(server, client, origin)
@@ -101,16 +104,17 @@ def _send_study(server: PacsServer, client: Any, workspace: WorkspacePaths, card
             raise StoreRefused("the PACS no longer holds its source study") from None
         raise
     said = list(predictions(workspace, card.id, paths))
-    author = Author.of(card)
-    masks = [s.mask for s in said if s.mask is not None]
-    if masks:
-        sources = [headers[Path(s.prediction.image).name] for s in said]
-        result, kind = segmentation(author, card.classes, np.stack(masks), sources), "SEG"
-    else:
-        found = [(s.prediction, _covered(s.prediction, headers)) for s in said]
-        evidence = list({id(h): h for _, covered in found for h in covered}.values())
-        result = structured_report(author, kinds.get(card.task).value_name, card.classes, found, evidence, card.image_size)
-        kind = "SR"
+    author, masks = Author.of(card), [s.mask for s in said if s.mask is not None]
+    kind = "SEG" if masks else "SR"
+    try:
+        if masks:
+            result = segmentation(author, card.classes, np.stack(masks), [headers[Path(s.prediction.image).name] for s in said])
+        else:
+            found = [(s.prediction, _covered(s.prediction, headers)) for s in said]
+            evidence = list({id(h): h for _, covered in found for h in covered}.values())
+            result = structured_report(author, kinds.get(card.task).value_name, card.classes, found, evidence, card.image_size)
+    except ValueError as exc:  # highdicom refuses sources it cannot reference (geometry it does not accept, say)
+        raise StoreRefused(f"its result could not be written as a DICOM {kind}: {exc}") from None
     return [(kind, _store(server, client, origin, result))]
 
 
