@@ -41,6 +41,22 @@ def test_a_search_finds_by_each_field_hides_identifiers_and_stops_at_its_limit(o
         search_studies(orthanc, StudyQuery(date="last week"))
 
 
+def test_a_search_reads_the_server_a_page_at_a_time_until_its_limit(orthanc, monkeypatch):
+    import deepq_widgets.pacs.search as search
+
+    asked = []
+    monkeypatch.setattr(search, "PAGE", 2)  # 6 studies: 3 pages (as 10,000 would be 100 pages of 100)
+    client = orthanc.client()
+    monkeypatch.setattr(type(orthanc), "client", lambda server: client)
+    original = client.search_for_studies
+    monkeypatch.setattr(client, "search_for_studies", lambda **kw: asked.append(kw["offset"]) or original(**kw))
+    everything = search_studies(orthanc, StudyQuery())
+    assert len({s.study_uid for s in everything.studies}) == 6 and not everything.more and asked == [0, 2, 4, 6]
+    asked.clear()
+    capped = search_studies(orthanc, StudyQuery(), limit=3)
+    assert len(capped.studies) == 3 and capped.more and asked == [0, 2]  # stops once past the limit: no page more
+
+
 def test_a_wrong_url_refused_credentials_and_a_wrong_path_are_named(orthanc):
     port = orthanc.url.split(":")[2].split("/")[0]
     cases = {
