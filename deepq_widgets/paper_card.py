@@ -17,8 +17,10 @@ from .contracts import AnyEvent, DataEvent, DatasetEvaluation, Evaluation, Label
 from .evaluations import read_label_issues, stored_evaluations
 from .intervals import format_figure
 from .report import REPORT_CSS, headline_text, load_evaluation
+from .spec import TaskSpec
 from .store import Store
 from .workspace import WorkspacePaths
+from .zoo.weights import MY_MODEL
 
 ANSWERS = "author.json"  # the author's answers, beside model.json
 QUESTIONS = {  # what the run cannot know, with the checklist items that ask for it
@@ -64,8 +66,7 @@ def paper_card(
             "Model",
             [
                 f"{card.name} ({card.id}): {kind.title.lower()} into {', '.join(card.classes)}.",
-                f"Network: {card.network}, {kind.head}; pretrained weights: "
-                f"{'none (trained from scratch)' if spec and spec.model.pretrain == 'none' else 'ImageNet (timm ' + card.arch + ')'}.",
+                f"Network: {card.network}, {kind.head}; pretrained weights: {_pretraining(card, spec)}.",
                 f"Input: {card.image_size} px, {card.channels} channel(s)"
                 + (f", DICOM windows {', '.join(card.windows)}." if card.windows else "."),
                 *_operating_point(card, spec),
@@ -101,6 +102,15 @@ def _operating_point(card: ModelCard, spec) -> list[str]:
     if card.temperature is not None:
         out.append(f"Probabilities calibrated by temperature scaling (T = {card.temperature:.2f}, fitted on the validation cases).")
     return out
+
+
+def _pretraining(card: ModelCard, spec: TaskSpec | None) -> str:
+    source = spec.model.pretrain if spec else "default"
+    if source == "none":
+        return "none (trained from scratch)"
+    if source.startswith(MY_MODEL):
+        return f"the backbone of this workspace's model {source.removeprefix(MY_MODEL)}"
+    return f"ImageNet (timm {card.arch})" if source == "default" else f"the registered pretraining {source}"
 
 
 def _data_section(card: ModelCard, data, spec) -> CardSection:

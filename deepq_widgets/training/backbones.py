@@ -28,11 +28,11 @@ def create_model(
     model = timm.create_model(entry.arch, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs)
     if pretrain == "none":
         return model
-    state = load_pretrained_state(entry.name, workspace, pretrain)
     cfg = timm.models.get_pretrained_cfg(entry.name).to_dict()
     stem = f"{cfg['first_conv']}.weight"
-    if in_chans != 3 and stem in state:
-        state[stem] = adapt_input_conv(in_chans, state[stem])
+    state = backbone_of(load_pretrained_state(entry.name, workspace, pretrain), stem, name)
+    if stem in state and state[stem].shape[1] != in_chans:
+        state[stem] = stem_for(state[stem], in_chans)
     own = model.state_dict()
     fitting = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
     missing = [k for k in own if k not in fitting and not k.endswith("num_batches_tracked")]
@@ -45,6 +45,26 @@ def create_model(
     if missing and not kwargs.get("features_only"):  # the head is new: it did not come with the weights
         _small_head(model)
     return model
+
+
+def backbone_of(state: dict[str, torch.Tensor], stem: str, name: str) -> dict[str, torch.Tensor]:
+    """The timm network's weights in `state`: as they are (ImageNet's, a registered source's), or those under the prefix
+    at which a registered model of any kind holds them (a segmentation or study model's `encoder.`, an ensemble's
+    first member), its heads, decoders and pooling left out."""
+    if stem in state:
+        return state
+    prefix = next((key.removesuffix(stem) for key in state if key.endswith("." + stem)), None)
+    if prefix is None:
+        raise WeightsUnavailable(f"those weights hold no {name} backbone (no {stem} in them)")
+    return {key.removeprefix(prefix): value for key, value in state.items() if key.startswith(prefix)}
+
+
+def stem_for(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
+    """The first convolution for `in_chans` input channels: timm's adaptation from RGB, else (a grey-scale model's
+    stem, say) its channels summed and spread evenly over the new ones: a grey image repeated over them gives the same."""
+    if weight.shape[1] == 3:
+        return adapt_input_conv(in_chans, weight)
+    return weight.sum(1, keepdim=True).repeat(1, in_chans, 1, 1) / in_chans
 
 
 def _small_head(model: Any) -> None:

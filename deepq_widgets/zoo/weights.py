@@ -22,6 +22,7 @@ import yaml
 from ..workspace import WorkspacePaths
 from .catalog import ZooEntry, get
 
+MY_MODEL = "model:"  # a registered model's backbone as a pretraining source: "model:<model id>"
 WEIGHTS_ENV = "DEEPQ_WEIGHTS_DIR"
 CACHE_ENV = "DEEPQ_CACHE_DIR"
 
@@ -72,8 +73,28 @@ def pretrain_sources(arch_tag: str, workspace: WorkspacePaths | None = None) -> 
     for src in registered_sources(workspace).values():
         if src.arch in (entry.name, entry.arch):
             out[src.id] = src.title
+    for card in my_models(workspace, entry):
+        out[f"{MY_MODEL}{card.id}"] = f"my model {card.name} ({card.task} on {card.dataset or 'its data'})"
     out["none"] = "None (train from scratch)"
     return out
+
+
+def my_models(workspace: WorkspacePaths | None, entry: ZooEntry) -> list[Any]:
+    """The workspace's registered models built on `entry`'s network: each one's backbone (not its head) can start a
+    task of any kind or class set."""
+    from ..contracts import ModelCard
+
+    if workspace is None or not workspace.models.is_dir():
+        return []
+    cards = []
+    for path in sorted(workspace.models.glob("*/model.json")):
+        try:
+            card = ModelCard.model_validate_json(path.read_text())
+        except ValueError:  # a model folder being written, or of another version: not offered
+            continue
+        if card.arch in (entry.name, entry.arch):
+            cards.append(card)
+    return cards
 
 
 def registered_sources(workspace: WorkspacePaths | None = None) -> dict[str, PretrainSource]:
@@ -194,6 +215,11 @@ def load_pretrained_state(name: str, workspace: WorkspacePaths | None = None, pr
     """The pretrained state dict (torch tensors) for `name`, from the first source that has it."""
     from safetensors.torch import load_file
 
+    if pretrain.startswith(MY_MODEL):
+        weights = workspace.model_dir(pretrain.removeprefix(MY_MODEL)) / "model.safetensors" if workspace else None
+        if weights is None or not weights.is_file():
+            raise WeightsUnavailable(f"pretraining {pretrain!r}: no such registered model in this workspace")
+        return load_file(str(weights))  # the whole network: training/backbones.py takes its backbone
     if pretrain not in ("default", "none"):
         sources = registered_sources(workspace)
         if pretrain not in sources:
