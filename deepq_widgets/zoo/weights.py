@@ -216,10 +216,11 @@ def load_pretrained_state(name: str, workspace: WorkspacePaths | None = None, pr
     from safetensors.torch import load_file
 
     if pretrain.startswith(MY_MODEL):
-        weights = workspace.model_dir(pretrain.removeprefix(MY_MODEL)) / "model.safetensors" if workspace else None
-        if weights is None or not weights.is_file():
-            raise WeightsUnavailable(f"pretraining {pretrain!r}: no such registered model in this workspace")
-        return load_file(str(weights))  # the whole network: training/backbones.py takes its backbone
+        entry = get(name)
+        mine = {f"{MY_MODEL}{card.id}": card for card in my_models(workspace, entry)}
+        if pretrain not in mine:
+            raise WeightsUnavailable(f"pretraining {pretrain!r}: no registered model of this workspace is a {entry.name}")
+        return load_file(str(workspace.model_dir(mine[pretrain].id) / "model.safetensors"))  # whole: backbones.py takes its body
     if pretrain not in ("default", "none"):
         sources = registered_sources(workspace)
         if pretrain not in sources:
