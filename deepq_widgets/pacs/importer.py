@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pydicom.datadict import keyword_dict
-
 from ..files import atomic_write_text, fsync_folder
 from ..workspace import WorkspacePaths
 from .deidentify import Deidentifier, removed_by_deidentification
@@ -78,6 +76,8 @@ def import_studies(
     """`studies` into `datasets/<dataset>`, one folder a study (its largest series), with a label.csv naming each:
     the label from `labels` (keyed by accession number), else the study's `label_attribute` (a DICOM keyword such
     as BodyPartExamined; refused if de-identification would remove it: it identifies), else empty to fill in."""
+    from pydicom.datadict import keyword_dict  # here: the dashboard imports this module before any import runs
+
     studies = list(studies)
     if label_attribute and not keyword_dict.get(label_attribute):
         raise ImportRefused(f"{label_attribute!r} is not a DICOM attribute keyword (e.g. BodyPartExamined, SeriesDescription)")
